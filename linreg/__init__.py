@@ -1,0 +1,20 @@
+"""linreg: a benchmarking and reproducibility harness built on the tutorial's linear regression."""
+
+from linreg.config import TrainConfig
+from linreg.errors import (
+    CheckpointError,
+    ConfigError,
+    LinregError,
+    ResultSetError,
+    TrainingDiverged,
+)
+
+__all__ = [
+    "CheckpointError",
+    "ConfigError",
+    "LinregError",
+    "ResultSetError",
+    "TrainConfig",
+    "TrainingDiverged",
+]
+__version__ = "0.1.0"

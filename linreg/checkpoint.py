@@ -1,0 +1,116 @@
+"""Checkpoints: a plain state_dict written by torch.save, read back only with weights_only=True."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from linreg.errors import CheckpointError
+from linreg.model import LrModel
+from linreg.numerics import TORCH_DTYPES
+
+
+def save_checkpoint(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:
+    """Write ``state`` (moved to the CPU) so that the tutorial's own loading code reads it."""
+    path = Path(path)
+    cpu_state = {name: tensor.detach().to("cpu") for name, tensor in state.items()}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(cpu_state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state_dict; refuse anything that is not one, naming the file and the problem."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file")
+    if not path.is_file():
+        raise CheckpointError(f"{path}: not a file")
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if not magic:
+        raise CheckpointError(f"{path}: empty file, not a torch checkpoint")
+    # torch.save writes a zip archive; files of torch < 1.6 are a bare pickle (protocol byte 0x80).
+    if magic[:2] != b"PK" and magic[:1] != b"\x80":
+        raise CheckpointError(f"{path}: not a torch checkpoint")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's pickle-protocol warnings; we report below
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except (
+        RuntimeError,
+        pickle.UnpicklingError,
+        zipfile.BadZipFile,
+        EOFError,
+        ValueError,
+        OSError,
+        AttributeError,
+        KeyError,
+        ImportError,
+        IndexError,
+    ) as exc:
+        raise CheckpointError(f"{path}: {_load_failure(exc)}") from exc
+    if not isinstance(state, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
+    ):
+        raise CheckpointError(f"{path}: not a state_dict (expected a mapping of names to tensors)")
+    return dict(state)
+
+
+def _load_failure(exc: BaseException) -> str:
+    text = str(exc)
+    if "Weights only load failed" in text:
+        return "holds objects other than tensors (refused: linreg loads with weights_only=True)"
+    if "central directory" in text or "zip archive" in text or isinstance(exc, EOFError):
+        return "truncated or corrupt torch checkpoint"
+    return "not a torch checkpoint"
+
+
+def check_fits(state: Mapping[str, torch.Tensor], model: nn.Module, path: str | Path) -> None:
+    """Refuse a state_dict whose names or shapes differ from the model's."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        raise CheckpointError(
+            f"{path}: keys do not match LrModel (missing: {', '.join(missing) or 'none'}; "
+            f"unexpected: {', '.join(unexpected) or 'none'})"
+        )
+    for name, tensor in expected.items():
+        if tuple(state[name].shape) != tuple(tensor.shape):
+            raise CheckpointError(
+                f"{path}: {name} has shape {tuple(state[name].shape)}, "
+                f"LrModel expects {tuple(tensor.shape)}"
+            )
+
+
+def load_model(path: str | Path, device: str = "cpu") -> LrModel:
+    """An LrModel with the checkpoint's parameters, in the checkpoint's dtype."""
+    state = load_checkpoint(path)
+    model = LrModel()
+    check_fits(state, model, path)
+    dtype = state["linear.weight"].dtype
+    if dtype not in TORCH_DTYPES.values() or state["linear.bias"].dtype != dtype:
+        raise CheckpointError(
+            f"{path}: parameters are {dtype} and {state['linear.bias'].dtype}; "
+            f"expected one of {', '.join(TORCH_DTYPES)} for both"
+        )
+    model = model.to(dtype=dtype)
+    model.load_state_dict(state)
+    return model.to(device)

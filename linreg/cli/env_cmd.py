@@ -1,0 +1,38 @@
+"""`linreg env`: the Environment fingerprint of this machine."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from linreg.cli import app
+from linreg.cli.console import console
+from linreg.env import capture_environment
+
+
+@app.command("env")
+def env_command(
+    as_json: bool = typer.Option(False, "--json", help="Print the fingerprint as JSON."),
+    full: bool = typer.Option(
+        False, "--full", help="Include torch's full build configuration (torch.__config__.show())."
+    ),
+) -> None:
+    """Show the fingerprint recorded with every result: Python, OS, CPU, torch, GPUs, flags."""
+    fingerprint = capture_environment()
+    if as_json:
+        typer.echo(json.dumps(fingerprint, indent=1, sort_keys=True))
+        return
+    table = Table(title="linreg environment", show_header=True)
+    table.add_column("key")
+    table.add_column("value", overflow="fold")
+    for key, value in fingerprint.items():
+        if key == "torch_config" and not full:
+            continue
+        if isinstance(value, dict):
+            for inner, inner_value in value.items():
+                table.add_row(f"{key}.{inner}", "" if inner_value is None else str(inner_value))
+        else:
+            table.add_row(key, "" if value is None else str(value))
+    console.print(table)

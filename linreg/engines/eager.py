@@ -1,0 +1,90 @@
+"""The eager engine: the tutorial's training loop, op for op."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from linreg.config import TrainConfig
+from linreg.data import make_dataset
+from linreg.engines import EvalCallback
+from linreg.env import capture_environment
+from linreg.errors import TrainingDiverged
+from linreg.model import build_model, make_loss_fn, make_optimizer
+from linreg.numerics import numeric_settings, resolve, synchronize
+from linreg.run import LossCurve, Run
+from linreg.state import state_dict_hash, state_to_json
+
+
+def train_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run:
+    config = resolve(config)
+    with numeric_settings(config):
+        environment = capture_environment()
+        data = make_dataset(config)
+        model = build_model(config)
+        initial_state = state_to_json(model.state_dict())
+        loss_fn = make_loss_fn(config)
+        optimizer = make_optimizer(config, model)
+
+        # Losses stay on the device until the end: a .item() per epoch would force a host sync
+        # per epoch and time the transfer instead of the training.
+        train_losses = torch.empty(config.epochs, dtype=data.X_train.dtype, device=config.device)
+        test_epochs = list(range(0, config.epochs, config.eval_every))
+        test_losses = torch.empty(len(test_epochs), dtype=data.X_train.dtype, device=config.device)
+
+        synchronize(config.device)
+        started = time.perf_counter()
+        for epoch in range(config.epochs):
+            model.train()
+            y_pred = model(data.X_train)
+            loss = loss_fn(y_pred, data.y_train)
+
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+            train_losses[epoch] = loss.detach()
+            if epoch % config.eval_every == 0:
+                model.eval()
+                with torch.inference_mode():
+                    test_pred = model(data.X_test)
+                    test_loss = loss_fn(test_pred, data.y_test)
+                test_losses[epoch // config.eval_every] = test_loss
+                # The tutorial reads the losses here too, so this sync is part of its semantics.
+                train_value = loss.item()
+                _stop_if_diverged(train_losses[: epoch + 1], train_value)
+                if on_eval is not None:
+                    on_eval(epoch, train_value, test_loss.item())
+        synchronize(config.device)
+        train_seconds = time.perf_counter() - started
+        _stop_if_diverged(train_losses, None)
+
+        history = LossCurve(
+            train_loss=tuple(train_losses.to(torch.float64).tolist()),
+            test_epochs=tuple(test_epochs),
+            test_loss=tuple(test_losses.to(torch.float64).tolist()),
+        )
+        final = model.state_dict()
+        return Run(
+            config=config,
+            environment=environment,
+            history=history,
+            initial_state=initial_state,
+            final_state=state_to_json(final),
+            state_hash=state_dict_hash(final),
+            timings={
+                "train_seconds": train_seconds,
+                "epoch_us": train_seconds / config.epochs * 1e6,
+            },
+        )
+
+
+def _stop_if_diverged(losses: torch.Tensor, latest: float | None) -> None:
+    if latest is not None and torch.isfinite(torch.tensor(latest)):
+        return
+    finite = torch.isfinite(losses)
+    if bool(finite.all()):
+        return
+    epoch = int((~finite).nonzero()[0, 0])
+    raise TrainingDiverged(epoch, float(losses[epoch]))

@@ -1,0 +1,122 @@
+"""What the CLI's commands do, without the terminal: each is one call that a test can make."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from linreg.checkpoint import load_model
+from linreg.config import TrainConfig
+from linreg.data import make_dataset
+from linreg.engines import EvalCallback, train
+from linreg.errors import OutputError
+from linreg.model import LrModel, make_loss_fn, predict
+from linreg.numerics import resolve_device
+from linreg.run import Run
+from linreg.state import state_from_json
+from linreg.store import new_run_id, write_run_folder
+
+DEFAULT_RESULTS = Path("results")
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    run: Run
+    folder: Path
+    plots: bool
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    checkpoint: Path
+    dtype: str
+    weight: float
+    bias: float
+    test_loss: float
+    X_test: tuple[float, ...]
+    y_test: tuple[float, ...]
+    predictions: tuple[float, ...]
+
+
+def model_from_state(state: Mapping[str, torch.Tensor]) -> LrModel:
+    model = LrModel().to(dtype=state["linear.weight"].dtype)
+    model.load_state_dict(state)
+    return model
+
+
+def train_to_folder(
+    config: TrainConfig,
+    out_dir: str | Path | None = None,
+    results_root: str | Path = DEFAULT_RESULTS,
+    on_eval: EvalCallback | None = None,
+) -> TrainOutcome:
+    """Train, then write the run folder (run.json, history.csv, model.pth, plots.html).
+
+    The output location is checked before training so that bad input costs no training time.
+    """
+    if out_dir is not None:
+        _check_out_dir(Path(out_dir))
+    run = train(config, on_eval=on_eval)
+    state = state_from_json(run.final_state)
+    folder = Path(out_dir) if out_dir is not None else Path(results_root) / "runs" / new_run_id(run)
+    extra: dict[str, str] = {}
+    plots_html = _tutorial_plots(run, state)
+    if plots_html is not None:
+        extra["plots.html"] = plots_html
+    write_run_folder(run, state, folder, extra)
+    return TrainOutcome(run=run, folder=folder, plots=plots_html is not None)
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OutputError(
+            f"--out {out_dir}: already exists and is not empty; results are never overwritten"
+        )
+    probe = out_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"--out {out_dir}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"--out {out_dir}: {probe} is not writable")
+
+
+def _tutorial_plots(run: Run, state: Mapping[str, torch.Tensor]) -> str | None:
+    try:
+        from linreg.report.tutorial_figures import figures_page, tutorial_figures
+    except ImportError:  # plotly is optional on machines that only measure (e.g. a GPU box)
+        return None
+    data = make_dataset(run.config, device="cpu")
+    predictions = predict(model_from_state(state), data.X_test)
+    c = run.config
+    title = f"linreg run: seed {c.seed}, {c.device}, {c.dtype}, {c.engine}"
+    return figures_page(tutorial_figures(data, predictions, run.history), title)
+
+
+def evaluate_checkpoint(path: str | Path, config: TrainConfig) -> Evaluation:
+    """Test loss and predictions of a saved model on the config's test split."""
+    device = resolve_device(config.device)
+    model = load_model(path, device=device)
+    dtype = str(model.linear.weight.dtype).removeprefix("torch.")
+    data = make_dataset(config.replace(dtype=dtype), device=device)
+    predictions = predict(model, data.X_test)
+    with torch.inference_mode():
+        test_loss = make_loss_fn(config)(predictions, data.y_test).item()
+
+    def values(t: torch.Tensor) -> tuple[float, ...]:
+        return tuple(t.to("cpu", torch.float64).reshape(-1).tolist())
+
+    return Evaluation(
+        checkpoint=Path(path),
+        dtype=dtype,
+        weight=model.linear.weight.item(),
+        bias=model.linear.bias.item(),
+        test_loss=test_loss,
+        X_test=values(data.X_test),
+        y_test=values(data.y_test),
+        predictions=values(predictions),
+    )

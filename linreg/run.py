@@ -1,0 +1,106 @@
+"""Run: the record of one training run, and the loss history it carries."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from linreg.config import TrainConfig
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class LossCurve:
+    """Every epoch's train loss (before that epoch's step, as the tutorial's ``loss``) and the
+    test loss at the evaluated epochs (after the step, in inference mode)."""
+
+    train_loss: tuple[float, ...]
+    test_epochs: tuple[int, ...]
+    test_loss: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.test_epochs) != len(self.test_loss):
+            raise ValueError("test_epochs and test_loss differ in length")
+
+    @property
+    def epochs(self) -> int:
+        return len(self.train_loss)
+
+    def rows(self) -> list[tuple[int, float, float | None]]:
+        """(epoch, train_loss, test_loss or None), one per epoch."""
+        test = dict(zip(self.test_epochs, self.test_loss, strict=True))
+        return [(epoch, loss, test.get(epoch)) for epoch, loss in enumerate(self.train_loss)]
+
+    def first_non_finite(self) -> int | None:
+        for epoch, loss in enumerate(self.train_loss):
+            if not math.isfinite(loss):
+                return epoch
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "train_loss": list(self.train_loss),
+            "test_epochs": list(self.test_epochs),
+            "test_loss": list(self.test_loss),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LossCurve:
+        return cls(
+            train_loss=tuple(float(v) for v in data["train_loss"]),
+            test_epochs=tuple(int(v) for v in data["test_epochs"]),
+            test_loss=tuple(float(v) for v in data["test_loss"]),
+        )
+
+
+@dataclass(frozen=True)
+class Run:
+    """Config, environment, history, parameters before and after, their hash, and timings.
+
+    ``config`` is the resolved config (a concrete device). Parameters are stored as exact values
+    (see ``linreg.state``); ``state_hash`` is the content hash of the final state_dict.
+    """
+
+    config: TrainConfig
+    environment: dict[str, Any]
+    history: LossCurve
+    initial_state: dict[str, Any]
+    final_state: dict[str, Any]
+    state_hash: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def final_weight(self) -> float:
+        return self.final_state["linear.weight"]["values"][0]
+
+    @property
+    def final_bias(self) -> float:
+        return self.final_state["linear.bias"]["values"][0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "kind": "run",
+            "config_id": self.config.config_id,
+            "config": self.config.to_dict(),
+            "environment": self.environment,
+            "state_hash": self.state_hash,
+            "timings": self.timings,
+            "initial_state": self.initial_state,
+            "final_state": self.final_state,
+            "history": self.history.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Run:
+        return cls(
+            config=TrainConfig.from_dict(data["config"]),
+            environment=data["environment"],
+            history=LossCurve.from_dict(data["history"]),
+            initial_state=data["initial_state"],
+            final_state=data["final_state"],
+            state_hash=data["state_hash"],
+            timings=data.get("timings", {}),
+        )

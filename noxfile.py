@@ -1,0 +1,45 @@
+"""linreg's tasks, one session per thing a user wants to do: `nox -l` lists them.
+
+The torch that sessions install is LINREG_TORCH (a pip requirement), default torch==2.13.0, the
+CPU build this project's CI uses. On a GPU box: LINREG_TORCH="torch==2.5.1" nox -s bench.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests", "lint"]
+
+TORCH = os.environ.get("LINREG_TORCH", "torch==2.13.0")
+
+
+def install(session: nox.Session, extras: str = "") -> None:
+    # torch first and pinned: the project's own `torch>=2.4` alone would pull a multi-GB CUDA build.
+    session.install(TORCH)
+    session.install("-e", f".[{extras}]" if extras else ".")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite (CUDA tests skip with a reason where there is no GPU)."""
+    install(session, "test")
+    session.run("pytest", *(session.posargs or ["-q"]))
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", *(session.posargs or ["."]))
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def run(session: nox.Session) -> None:
+    """The main job: train the tutorial model and write its run folder under results/."""
+    install(session)
+    session.run("linreg", "train", *session.posargs)
