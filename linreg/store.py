@@ -22,6 +22,17 @@ HISTORY_CSV = "history.csv"
 CHECKPOINT = "model.pth"
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: Path, directory: bool = False) -> None:
+    """mkstemp/mkdtemp create private files; results are meant to be shared like any other."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def new_run_id(run: Run) -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     c = run.config
@@ -71,6 +82,9 @@ def write_run_folder(
         save_checkpoint(state, staging / CHECKPOINT)
         for name, text in (extra_files or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
+        _publish_mode(staging, directory=True)
+        for file in staging.iterdir():
+            _publish_mode(file)
         if out_dir.exists():
             out_dir.rmdir()  # empty, checked above; rename cannot replace a folder portably
         os.rename(staging, out_dir)
@@ -93,12 +107,32 @@ def write_json_new(path: str | Path, data: Any) -> Path:
             handle.write(dumps(data))
             handle.flush()
             os.fsync(handle.fileno())
+        _publish_mode(Path(tmp))
         # link() fails if the name exists: no check-then-write race, results only grow.
         os.link(tmp, path)
     except FileExistsError as exc:
         raise OutputError(f"{path}: already exists; results are never overwritten") from exc
     finally:
         Path(tmp).unlink(missing_ok=True)
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Replace ``path`` with ``text`` in one rename: a reader sees the old file or the new one."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        _publish_mode(Path(tmp))
+        os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from exc
     return path
 
 
