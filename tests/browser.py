@@ -11,8 +11,14 @@ import pytest
 
 CHROMIUM = os.environ.get("LINREG_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -44,6 +50,18 @@ _COUNT_POINTS = """
 """
 
 
+def _keep_error(errors: list[str], message) -> None:
+    if message.type == "error":
+        errors.append(message.text)
+
+
+def _only_local_files(route) -> None:
+    if route.request.url.startswith("file://"):
+        route.continue_()
+    else:
+        route.abort()
+
+
 def render(report: Path, screenshot: Path) -> RenderedPage:
     from playwright.sync_api import sync_playwright
 
@@ -54,10 +72,9 @@ def render(report: Path, screenshot: Path) -> RenderedPage:
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on("console", lambda m: _keep_error(console_errors, m))
             # Block every request that is not the file itself: the report must work offline.
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(
-                "file://") else route.abort())
+            page.route("**/*", _only_local_files)
             page.goto(report.resolve().as_uri(), wait_until="load")
             page.wait_for_function(
                 "() => document.querySelectorAll('[data-figure] .main-svg').length >= "

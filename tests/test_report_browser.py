@@ -11,8 +11,10 @@ from tests.browser import render, require_browser
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("report")
-    for args in (["--out", str(root / "runs/f32")],
-                 ["--dtype", "float64", "--out", str(root / "runs/f64")]):
+    for args in (
+        ["--out", str(root / "runs/f32")],
+        ["--dtype", "float64", "--out", str(root / "runs/f64")],
+    ):
         assert main(["train", *args]) == 0
     out = root / "report.html"
     assert main(["report", str(root / "runs"), "--out", str(out)]) == 0
