@@ -40,6 +40,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def run(session: nox.Session) -> None:
-    """The main job: train the tutorial model and write its run folder under results/."""
+    """The main job: train, quick bench, repro check and the HTML report under results/."""
+    install(session, "bench")
+    session.run("linreg", "run", *session.posargs)
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Build an HTML report: nox -s report -- RESULT_SETS... --out report.html"""
+    if not session.posargs:
+        session.error("Usage: nox -s report -- RESULT_SET [RESULT_SET...] [--out report.html]")
     install(session)
-    session.run("linreg", "train", *session.posargs)
+    session.run("linreg", "report", *session.posargs)

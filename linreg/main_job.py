@@ -1,0 +1,73 @@
+"""`linreg run`, the main job: tutorial training, quick bench, repro check and the report.
+
+Each step writes under one results folder; the report is built from that folder at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from linreg.config import TrainConfig
+from linreg.errors import OutputError
+from linreg.jobs import train_to_folder
+from linreg.numerics import available_devices
+
+
+@dataclass
+class StepResult:
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass
+class MainJobResult:
+    out: Path
+    report: Path | None = None
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(step.ok for step in self.steps)
+
+
+# Called before each step with (index, total, step name).
+StepCallback = Callable[[int, int, str], None]
+
+
+def _train_step(out: Path, devices: list[str]) -> StepResult:
+    details = []
+    for device in devices:
+        outcome = train_to_folder(TrainConfig(device=device), out_dir=out / "runs" / device)
+        run = outcome.run
+        details.append(f"{device}: weight {run.final_weight:.6g}, bias {run.final_bias:.6g}")
+    return StepResult("train", True, "; ".join(details))
+
+
+def _report_step(out: Path, result: MainJobResult) -> StepResult:
+    from linreg.report.build import build_report
+
+    summary = build_report([out], out / "report.html")
+    result.report = summary.path
+    return StepResult("report", True, f"{len(summary.figures)} figures")
+
+
+def run_main_job(out: str | Path, on_step: StepCallback | None = None) -> MainJobResult:
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise OutputError(
+            f"--out {out}: already exists and is not empty; results are never overwritten"
+        )
+    devices = available_devices()
+    result = MainJobResult(out=out)
+    steps: list[tuple[str, Callable[[], StepResult]]] = [
+        ("train the tutorial model", lambda: _train_step(out, devices)),
+        ("build the report", lambda: _report_step(out, result)),
+    ]
+    for index, (name, step) in enumerate(steps):
+        if on_step is not None:
+            on_step(index, len(steps), name)
+        result.steps.append(step())
+    return result

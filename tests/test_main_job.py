@@ -1,0 +1,25 @@
+import pytest
+
+from linreg.cli import main
+
+
+def test_run_writes_everything_under_one_folder_and_ends_with_the_report(tmp_path, capsys):
+    out = tmp_path / "job"
+    assert main(["run", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"report: {out / 'report.html'}" in printed
+    assert (out / "runs" / "cpu" / "run.json").exists()
+    assert (out / "report.html").stat().st_size > 1_000_000  # plotly.js is embedded
+
+
+def test_run_refuses_a_non_empty_out(tmp_path, capsys):
+    (tmp_path / "x").write_text("keep")
+    assert main(["run", "--out", str(tmp_path)]) == 2
+    assert "never overwritten" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x"]
+
+
+@pytest.mark.parametrize("args", [["report"], ["report", "no/such/folder"]])
+def test_report_bad_input_is_exit_2(tmp_path, capsys, args):
+    assert main(args) == 2
+    assert capsys.readouterr().err.count("\n") == 1
