@@ -1,0 +1,32 @@
+"""The core never imports the CLI, the report, plotly, typer or the bench suite."""
+
+import subprocess
+import sys
+
+CORE = [
+    "linreg.config",
+    "linreg.data",
+    "linreg.model",
+    "linreg.engines",
+    "linreg.engines.eager",
+    "linreg.checkpoint",
+    "linreg.env",
+    "linreg.state",
+    "linreg.run",
+    "linreg.numerics",
+    "linreg.store",
+]
+FORBIDDEN = ["linreg.cli", "linreg.report", "plotly", "typer", "rich", "bench"]
+
+
+def test_core_imports_nothing_above_it():
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in CORE)
+        + "from linreg.engines import train\nfrom linreg.config import TrainConfig\n"
+        + "train(TrainConfig(epochs=2))\n"
+        + f"print(','.join(m for m in {FORBIDDEN!r} if any(k == m or k.startswith(m + '.') "
+        "for k in sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
