@@ -30,3 +30,14 @@ def test_report_renders_every_figure_without_page_errors(report, tmp_path):
     assert expected <= set(page.figures)
     assert all(points > 0 for points in page.figures.values()), page.figures
     assert page.screenshot.stat().st_size > 10_000
+
+
+def test_png_export_writes_one_image_per_figure(report, tmp_path):
+    require_browser()
+    pytest.importorskip("kaleido", reason="kaleido is not installed")
+    from linreg.report.build import build_report
+
+    summary = build_report([report.parent / "runs"], tmp_path / "r.html", png_dir=tmp_path / "png")
+    assert len(summary.images) == len(summary.figures) >= 4
+    for image in summary.images:
+        assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -13,7 +13,7 @@ import pandas as pd
 
 from linreg.data import make_dataset
 from linreg.env import diff_environments
-from linreg.errors import ResultSetError
+from linreg.errors import OutputError, ResultSetError
 from linreg.model import LrModel, predict
 from linreg.report import figures
 from linreg.report.page import Section, render_page
@@ -40,6 +40,7 @@ class ReportSummary:
     path: Path
     sections: tuple[str, ...]
     figures: tuple[str, ...]
+    images: tuple[Path, ...] = ()
 
 
 def _is_bench_file(path: Path) -> bool:
@@ -248,7 +249,30 @@ def build_sections(inputs: ReportInputs) -> list[Section]:
     return sections
 
 
-def write_report(inputs: ReportInputs, out: str | Path) -> ReportSummary:
+def export_images(sections: Sequence[Section], folder: Path) -> tuple[Path, ...]:
+    """One PNG per figure through kaleido (which drives a local Chrome/Chromium)."""
+    try:
+        import kaleido  # noqa: F401  (plotly's image export needs it)
+    except ImportError as exc:
+        raise OutputError("--png: needs kaleido >= 1.0 (pip install kaleido)") from exc
+    import plotly.io as pio
+
+    named = [(name, fig) for s in sections for name, fig in s.figures]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / f"{name}.png" for name, _ in named]
+        pio.write_images([fig for _, fig in named], paths)
+    except OSError as exc:
+        raise OutputError(f"--png {folder}: cannot be written ({exc.strerror or exc})") from exc
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise OutputError(f"--png: image export failed ({first})") from exc
+    return tuple(paths)
+
+
+def write_report(
+    inputs: ReportInputs, out: str | Path, png_dir: str | Path | None = None
+) -> ReportSummary:
     """Render and write the report atomically (a temp file renamed into place)."""
     sections = build_sections(inputs)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -256,12 +280,16 @@ def write_report(inputs: ReportInputs, out: str | Path) -> ReportSummary:
         "linreg report", sections, subtitle=f"Built {stamp} from: {', '.join(inputs.sources)}"
     )
     path = write_text_atomic(Path(out), page)
+    images = export_images(sections, Path(png_dir)) if png_dir is not None else ()
     return ReportSummary(
         path=path,
         sections=tuple(s.title for s in sections),
         figures=tuple(name for s in sections for name, _ in s.figures),
+        images=images,
     )
 
 
-def build_report(paths: Sequence[str | Path], out: str | Path) -> ReportSummary:
-    return write_report(collect_inputs(paths), out)
+def build_report(
+    paths: Sequence[str | Path], out: str | Path, png_dir: str | Path | None = None
+) -> ReportSummary:
+    return write_report(collect_inputs(paths), out, png_dir)
