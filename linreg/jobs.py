@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,12 +12,11 @@ from linreg.checkpoint import load_model
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback, train
-from linreg.errors import OutputError
 from linreg.model import LrModel, make_loss_fn, predict
 from linreg.numerics import resolve_device
 from linreg.run import Run
 from linreg.state import state_from_json
-from linreg.store import new_run_id, write_run_folder
+from linreg.store import check_new_folder, new_run_id, write_run_folder
 
 DEFAULT_RESULTS = Path("results")
 
@@ -59,7 +57,7 @@ def train_to_folder(
     The output location is checked before training so that bad input costs no training time.
     """
     if out_dir is not None:
-        _check_out_dir(Path(out_dir))
+        check_new_folder(Path(out_dir))
     run = train(config, on_eval=on_eval)
     state = state_from_json(run.final_state)
     folder = Path(out_dir) if out_dir is not None else Path(results_root) / "runs" / new_run_id(run)
@@ -69,20 +67,6 @@ def train_to_folder(
         extra["plots.html"] = plots_html
     write_run_folder(run, state, folder, extra)
     return TrainOutcome(run=run, folder=folder, plots=plots_html is not None)
-
-
-def _check_out_dir(out_dir: Path) -> None:
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise OutputError(
-            f"--out {out_dir}: already exists and is not empty; results are never overwritten"
-        )
-    probe = out_dir
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise OutputError(f"--out {out_dir}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"--out {out_dir}: {probe} is not writable")
 
 
 def _tutorial_plots(run: Run, state: Mapping[str, torch.Tensor]) -> str | None:

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linreg.config import TrainConfig
-from linreg.errors import OutputError
 from linreg.jobs import train_to_folder
 from linreg.numerics import available_devices
+from linreg.store import check_new_folder
 
 
 @dataclass
@@ -56,10 +56,7 @@ def _report_step(out: Path, result: MainJobResult) -> StepResult:
 
 def run_main_job(out: str | Path, on_step: StepCallback | None = None) -> MainJobResult:
     out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise OutputError(
-            f"--out {out}: already exists and is not empty; results are never overwritten"
-        )
+    check_new_folder(out)
     devices = available_devices()
     result = MainJobResult(out=out)
     steps: list[tuple[str, Callable[[], StepResult]]] = [

@@ -54,6 +54,22 @@ def dumps(data: Any) -> str:
     return json.dumps(data, indent=1, sort_keys=True, allow_nan=False) + "\n"
 
 
+def check_new_folder(out_dir: Path, option: str = "--out") -> None:
+    """Refuse a results folder that holds anything, or whose nearest existing parent is not a
+    writable folder; checked before work starts so that bad input costs no work."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OutputError(
+            f"{option} {out_dir}: already exists and is not empty; results are never overwritten"
+        )
+    probe = out_dir
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{option} {out_dir}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {out_dir}: {probe} is not writable")
+
+
 def write_run_folder(
     run: Run,
     state: Mapping[str, torch.Tensor],
@@ -66,10 +82,7 @@ def write_run_folder(
     so a failure part-way leaves no folder that looks like a finished run.
     """
     out_dir = Path(out_dir)
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise OutputError(
-            f"--out {out_dir}: already exists and is not empty; results are never overwritten"
-        )
+    check_new_folder(out_dir)
     parent = out_dir.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
