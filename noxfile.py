@@ -43,3 +43,10 @@ def run(session: nox.Session) -> None:
     """The main job: train the tutorial model and write its run folder under results/."""
     install(session)
     session.run("linreg", "train", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark suite into results/bench/<machine>/ (`-- --quick` is CI's profile)."""
+    install(session, "bench")
+    session.run("linreg", "bench", *session.posargs)
