@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 
 import torch
-from measure import peak_memory, synced, time_synced
+from measure import median_seconds, peak_memory, synced, time_synced
 
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
@@ -57,8 +57,11 @@ def bench_copy(benchmark, case_info, profile, device):
             rounds=profile.epoch_rounds,
             warmup_rounds=2,
         )
+    seconds = median_seconds(benchmark)
+    if seconds is None:
+        return
     moved_bytes = 2 * src.numel() * src.element_size()
-    gb_per_s = moved_bytes / benchmark.stats.stats.median / 1e9
+    gb_per_s = moved_bytes / seconds / 1e9
     _copy_gb_per_s.setdefault(device, gb_per_s)
     case_info.update(
         dtype="float32",
@@ -97,7 +100,9 @@ def bench_epoch(benchmark, case_info, profile, device, dtype, size):
             warmup_rounds=2,
         )
         threads = torch.get_num_threads()
-    seconds = benchmark.stats.stats.median
+    seconds = median_seconds(benchmark)
+    if seconds is None:
+        return
     min_bytes = 2 * size * data.X_train.element_size()
     gb_per_s = min_bytes / seconds / 1e9
     case_info.update(

@@ -97,3 +97,8 @@ def time_synced(device: str, work: Callable[[], object], repeats: int) -> list[f
         synchronize(device)
         times.append(time.perf_counter() - started)
     return times
+
+
+def median_seconds(benchmark) -> float | None:
+    """The case's median round, or None under --benchmark-disable (one untimed smoke run)."""
+    return None if benchmark.stats is None else benchmark.stats.stats.median

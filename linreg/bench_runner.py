@@ -53,7 +53,7 @@ def run_bench_suite(
     machine: str | None = None,
     json_path: Path | None = None,
     pytest_args: list[str] | tuple[str, ...] = (),
-    results_root: Path = RESULTS_ROOT,
+    results_root: Path | None = None,
 ) -> BenchOutcome:
     """Run bench/ in a child process and load what it stored.
 
@@ -70,7 +70,7 @@ def run_bench_suite(
             raise OutputError(f"{json_path}: exists; results are never overwritten")
         if not json_path.parent.is_dir():
             raise OutputError(f"{json_path.parent}: no such folder for --json")
-    storage = Path(results_root) / machine
+    storage = Path(results_root or RESULTS_ROOT) / machine
     before = set(storage.rglob("*.json"))
     command = [
         sys.executable,

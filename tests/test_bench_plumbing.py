@@ -231,3 +231,15 @@ def test_pytest_bench_quick_writes_a_json_that_pytest_benchmark_compare_reads(tm
         check=False,
     )
     assert compare.returncode == 0 and "bench_inference" in compare.stdout, compare.stderr
+
+
+def test_bench_command_stores_per_machine_and_prints_a_summary(tmp_path, monkeypatch, capfd):
+    monkeypatch.setattr("linreg.bench_runner.RESULTS_ROOT", tmp_path)
+    args = ["--quick", "--kinds", "inference", "--sizes", "10", "--machine", "cli-test"]
+    assert main(["bench", *args, "--", "-q", "-p", "no:cacheprovider"]) == 0
+    out = capfd.readouterr().out
+    (saved,) = (tmp_path / "cli-test").glob("*/0001_*.json")
+    assert saved.parent.name.startswith(("Linux-", "Darwin-", "Windows-"))  # pytest-benchmark's id
+    assert "inference[cpu-float32-seed42-eager-n10]" in out and "saved" in out
+    frame = load_bench_frame([tmp_path])
+    assert list(frame["machine"]) == ["cli-test"] and list(frame["size"]) == [10]
