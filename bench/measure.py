@@ -99,6 +99,11 @@ def time_synced(device: str, work: Callable[[], object], repeats: int) -> list[f
     return times
 
 
+def minor_faults() -> int:
+    """Page faults served without I/O so far: each first touch of a freshly mapped page."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def median_seconds(benchmark) -> float | None:
     """The case's median round, or None under --benchmark-disable (one untimed smoke run)."""
     return None if benchmark.stats is None else benchmark.stats.stats.median
