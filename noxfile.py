@@ -52,3 +52,10 @@ def report(session: nox.Session) -> None:
         session.error("Usage: nox -s report -- RESULT_SET [RESULT_SET...] [--out report.html]")
     install(session)
     session.run("linreg", "report", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark suite into results/bench/<machine>/ (`-- --quick` is CI's profile)."""
+    install(session, "bench")
+    session.run("linreg", "bench", *session.posargs)

@@ -1,0 +1,52 @@
+"""inference: a trained model's forward pass in eval + inference mode on growing batches."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import torch
+from measure import median_seconds, peak_memory, synced
+
+from linreg.config import TrainConfig
+from linreg.engines import train
+from linreg.model import build_model
+from linreg.numerics import synchronize, torch_dtype
+from linreg.state import state_from_json
+
+
+@lru_cache(maxsize=8)
+def trained_state(config: TrainConfig) -> dict[str, torch.Tensor]:
+    return state_from_json(train(config).final_state)
+
+
+def bench_inference(benchmark, case_info, profile, device, dtype, seed, engine, size):
+    config = TrainConfig(device=device, dtype=dtype, seed=seed, engine=engine)
+    model = build_model(config)
+    model.load_state_dict(trained_state(config))
+    model.eval()
+    X = torch.linspace(0, 1, size, dtype=torch_dtype(dtype), device=device).unsqueeze(1)
+    synchronize(device)
+
+    def forward() -> torch.Tensor:
+        with torch.inference_mode():
+            return model(X)
+
+    rounds = profile.large_rounds if size >= 1_000_000 else profile.inference_rounds
+    with peak_memory(device) as peak:
+        benchmark.pedantic(
+            synced(device, forward),
+            setup=lambda: synchronize(device),
+            rounds=rounds,
+            warmup_rounds=1,
+        )
+    seconds = median_seconds(benchmark)
+    if seconds is None:
+        return
+    moved_bytes = 2 * X.numel() * X.element_size()  # read the batch, write the predictions
+    case_info.update(
+        samples_per_s=size / seconds,
+        gb_per_s=moved_bytes / seconds / 1e9,
+        peak_bytes=peak.bytes,
+        peak_source=peak.source,
+    )
+    benchmark.extra_info.update(case_info)

@@ -1,0 +1,179 @@
+"""The benchmark suite's options, matrix, skips, storage location and machine fingerprint.
+
+`pytest bench [--quick] [--devices cpu,cuda] ...` from the repository root; see README
+"Benchmarks". Options are parsed by linreg.bench_selection, shared with `linreg bench`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+
+from linreg.bench_selection import BenchSelection, parse_selection, skip_reason
+from linreg.env import capture_environment
+from linreg.errors import ConfigError
+from linreg.machine import default_machine_name, validate_machine_name
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+RESULTS = REPO_ROOT / "results" / "bench"
+# pytest-benchmark's default --benchmark-storage; only that one is replaced by results/bench.
+DEFAULT_STORAGE = "file://./.benchmarks"
+
+_selection_key = pytest.StashKey[BenchSelection]()
+_machine_key = pytest.StashKey[str]()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Rounds per case: few enough that raw data stay small, enough for a median and IQR."""
+
+    train_rounds: int
+    inference_rounds: int
+    epoch_rounds: int
+    large_rounds: int  # epoch and inference cases at >= 1e6 samples take 10-100 ms a round
+
+
+FULL = Profile(train_rounds=5, inference_rounds=20, epoch_rounds=30, large_rounds=7)
+QUICK = Profile(train_rounds=3, inference_rounds=5, epoch_rounds=5, large_rounds=3)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("linreg", "linreg benchmark selection")
+    for name, what in (
+        ("devices", "devices: cpu,cuda,mps (absent ones are skipped with the reason)"),
+        ("dtypes", "dtypes: float32,float64,bfloat16,float16"),
+        ("seeds", "seeds of the train cases (default 42)"),
+        ("sizes", "sample counts of the size sweep and inference batches (default: their own)"),
+        ("engines", "engines from linreg.config.ENGINES"),
+        ("kinds", "case kinds: train,inference,epoch,copy,threads"),
+    ):
+        group.addoption(f"--{name}", default=None, metavar="LIST", help=f"Comma list of {what}.")
+    group.addoption(
+        "--quick",
+        action="store_true",
+        help="CI profile: cpu, float32, seed 42, eager, train + inference, few rounds.",
+    )
+    group.addoption(
+        "--machine",
+        default=None,
+        metavar="NAME",
+        help="Machine name: results go to results/bench/NAME/ (default: from CPU and GPU models).",
+    )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # tryfirst: pytest-benchmark reads its options in its own pytest_configure, after this one.
+    try:
+        selection = parse_selection(
+            devices=config.getoption("devices"),
+            dtypes=config.getoption("dtypes"),
+            seeds=config.getoption("seeds"),
+            sizes=config.getoption("sizes"),
+            engines=config.getoption("engines"),
+            kinds=config.getoption("kinds"),
+            quick=config.getoption("quick"),
+        )
+        given = config.getoption("machine")
+        machine = validate_machine_name(given) if given else default_machine_name()
+    except ConfigError as exc:
+        raise pytest.UsageError(f"--{exc}") from None
+    config.stash[_selection_key] = selection
+    config.stash[_machine_key] = machine
+    # Raw rounds are what `linreg compare` tests; without them a stored file only has summaries.
+    config.option.benchmark_save_data = True
+    if config.option.benchmark_storage == DEFAULT_STORAGE:
+        config.option.benchmark_storage = f"file://{RESULTS / machine}"
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    selection = config.stash[_selection_key]
+    return [f"linreg bench: machine {config.stash[_machine_key]}; {selection}"]
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
+    machine_info["linreg_machine"] = config.stash[_machine_key]
+    machine_info["linreg_environment"] = capture_environment()
+
+
+def _size_id(size: int) -> str:
+    return f"n{size}"
+
+
+AXES = {
+    "device": lambda s, kind: s.devices if kind != "threads" else ("cpu",),
+    "dtype": lambda s, kind: s.dtypes,
+    "seed": lambda s, kind: s.seeds,
+    "engine": lambda s, kind: s.engines,
+    "size": lambda s, kind: s.inference_batches() if kind == "inference" else s.sweep_sizes(),
+    "threads_mode": lambda s, kind: ("1", "all"),
+}
+IDS = {
+    "device": str,
+    "dtype": str,
+    "seed": lambda seed: f"seed{seed}",
+    "engine": str,
+    "size": _size_id,
+    "threads_mode": lambda mode: f"threads-{mode}",
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    selection = metafunc.config.stash[_selection_key]
+    kind = metafunc.function.__name__.removeprefix("bench_")
+    names = [name for name in AXES if name in metafunc.fixturenames]
+    if not names:
+        return
+    values = [AXES[name](selection, kind) for name in names]
+    combos = list(itertools.product(*values))
+    ids = ["-".join(IDS[n](v) for n, v in zip(names, combo, strict=True)) for combo in combos]
+    metafunc.parametrize(",".join(names), combos if len(names) > 1 else values[0], ids=ids)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    selection = config.stash[_selection_key]
+    keep, drop = [], []
+    for item in items:
+        kind = getattr(item, "originalname", item.name).removeprefix("bench_")
+        wanted = kind in selection.kinds and (kind != "threads" or "cpu" in selection.devices)
+        (keep if wanted else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(autouse=True)
+def _skip_what_cannot_run(request: pytest.FixtureRequest) -> None:
+    params = getattr(getattr(request.node, "callspec", None), "params", {})
+    if "device" in params:
+        reason = skip_reason(params["device"], params.get("dtype", "float32"))
+        if reason:
+            pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def profile(pytestconfig: pytest.Config) -> Profile:
+    return QUICK if pytestconfig.stash[_selection_key].quick else FULL
+
+
+@pytest.fixture
+def case_info(request: pytest.FixtureRequest, pytestconfig: pytest.Config) -> dict:
+    """The parameters every case records in extra_info; cases add their derived figures."""
+    params = dict(getattr(request.node.callspec, "params", {}))
+    return {
+        "kind": request.node.originalname.removeprefix("bench_"),
+        "device": params.get("device"),
+        "dtype": params.get("dtype"),
+        "seed": params.get("seed"),
+        "engine": params.get("engine"),
+        "size": params.get("size"),
+        "threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": pytestconfig.stash[_machine_key],
+        "torch": torch.__version__,
+    }

@@ -1,0 +1,134 @@
+"""Which benchmark cases to run, and why a case that was asked for cannot run here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import torch
+
+from linreg.config import DTYPES, ENGINES, TrainConfig
+from linreg.errors import ConfigError
+
+DEVICES = ("cpu", "cuda", "mps")
+KINDS = ("train", "inference", "epoch", "copy", "threads")
+QUICK_KINDS = ("train", "inference")
+# The tutorial's training set (40 samples) up to one that no cache holds.
+SWEEP_SIZES = (40, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
+INFERENCE_BATCHES = (10, 1_000, 100_000, 10_000_000)
+DEFAULT_SEEDS = (42,)
+
+
+@dataclass(frozen=True)
+class BenchSelection:
+    """The axes of the benchmark matrix; sizes None means each kind's own default sizes."""
+
+    devices: tuple[str, ...] = DEVICES
+    dtypes: tuple[str, ...] = DTYPES
+    seeds: tuple[int, ...] = DEFAULT_SEEDS
+    engines: tuple[str, ...] = ENGINES
+    kinds: tuple[str, ...] = KINDS
+    sizes: tuple[int, ...] | None = None
+    quick: bool = False
+
+    def sweep_sizes(self) -> tuple[int, ...]:
+        return self.sizes or SWEEP_SIZES
+
+    def inference_batches(self) -> tuple[int, ...]:
+        return self.sizes or INFERENCE_BATCHES
+
+
+def parse_selection(
+    devices: str | None = None,
+    dtypes: str | None = None,
+    seeds: str | None = None,
+    sizes: str | None = None,
+    engines: str | None = None,
+    kinds: str | None = None,
+    quick: bool = False,
+) -> BenchSelection:
+    """Parse comma lists as given on a command line; None keeps the (quick) profile's default.
+
+    --quick is CI's profile: cpu, float32, seed 42, eager, train and inference. Options given
+    explicitly still win over it.
+    """
+    return BenchSelection(
+        devices=_choices("devices", devices, DEVICES, ("cpu",) if quick else DEVICES),
+        dtypes=_choices("dtypes", dtypes, DTYPES, ("float32",) if quick else DTYPES),
+        seeds=_integers("seeds", seeds, 0) or DEFAULT_SEEDS,
+        engines=_choices("engines", engines, ENGINES, ("eager",) if quick else ENGINES),
+        kinds=_choices("kinds", kinds, KINDS, QUICK_KINDS if quick else KINDS),
+        sizes=_integers("sizes", sizes, 2) or None,
+        quick=quick,
+    )
+
+
+def _items(field: str, text: str) -> list[str]:
+    items = [item.strip() for item in text.split(",")]
+    if not all(items):
+        raise ConfigError(field, f"empty item in {text!r}; give a comma-separated list")
+    return list(dict.fromkeys(items))
+
+
+def _choices(
+    field: str, text: str | None, allowed: tuple[str, ...], default: tuple[str, ...]
+) -> tuple[str, ...]:
+    if text is None:
+        return default
+    items = _items(field, text)
+    for item in items:
+        if item not in allowed:
+            raise ConfigError(field, f"unknown {item!r}; choose from {', '.join(allowed)}")
+    return tuple(items)
+
+
+def _integers(field: str, text: str | None, minimum: int) -> tuple[int, ...]:
+    if text is None:
+        return ()
+    values = []
+    for item in _items(field, text):
+        try:
+            value = int(float(item)) if "e" in item.lower() else int(item)
+        except ValueError:
+            raise ConfigError(field, f"{item!r} is not an integer") from None
+        if value < minimum:
+            raise ConfigError(field, f"{item!r} must be >= {minimum}")
+        values.append(value)
+    return tuple(values)
+
+
+def skip_reason(device: str, dtype: str) -> str | None:
+    """Why (device, dtype) cannot be benchmarked here, or None when it can."""
+    if device == "cuda" and not torch.cuda.is_available():
+        return (
+            f"cuda not available: torch.cuda.is_available() is False "
+            f"(torch {torch.__version__}, CUDA build {torch.version.cuda})"
+        )
+    if device == "mps":
+        backend = getattr(torch.backends, "mps", None)
+        if backend is None or not backend.is_available():
+            return "mps not available: torch.backends.mps.is_available() is False"
+        if dtype == "float64":
+            return "mps has no float64"
+    return _probe(device, dtype)
+
+
+@cache
+def _probe(device: str, dtype: str) -> str | None:
+    """Run one tiny training step: the only sure way to know a device's kernels exist."""
+    from linreg.data import make_dataset
+    from linreg.model import build_model, make_loss_fn, make_optimizer
+
+    config = TrainConfig(device=device, dtype=dtype, epochs=1)
+    try:
+        data = make_dataset(config)
+        model = build_model(config)
+        loss = make_loss_fn(config)(model(data.X_train), data.y_train)
+        make_optimizer(config, model).zero_grad()
+        loss.backward()
+        with torch.inference_mode():
+            model(data.X_test)
+    except (RuntimeError, NotImplementedError, TypeError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return f"{dtype} training does not run on {device}: {first_line}"
+    return None

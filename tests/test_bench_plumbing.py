@@ -1,0 +1,245 @@
+"""The benchmark suite's plumbing: selection, skips, machine names, loading, `linreg bench`.
+
+Timings are never asserted here; the suite's numbers live in results/bench/.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import linreg.bench_selection as bench_selection
+from linreg.bench_results import COLUMNS, load_bench_frame
+from linreg.bench_selection import (
+    INFERENCE_BATCHES,
+    KINDS,
+    SWEEP_SIZES,
+    parse_selection,
+    skip_reason,
+)
+from linreg.cli import main
+from linreg.config import DTYPES, ENGINES
+from linreg.errors import ConfigError, ResultSetError
+from linreg.machine import default_machine_name, validate_machine_name
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+QUICK_FILE = Path(__file__).parent / "data" / "bench_quick.json"
+
+
+def test_default_selection_is_the_full_matrix_with_every_engine():
+    selection = parse_selection()
+    assert selection.devices == ("cpu", "cuda", "mps")
+    assert selection.dtypes == DTYPES
+    assert selection.engines == ENGINES  # engines added to linreg.config appear by themselves
+    assert selection.kinds == KINDS
+    assert selection.seeds == (42,)
+    assert selection.sweep_sizes() == SWEEP_SIZES
+    assert selection.inference_batches() == INFERENCE_BATCHES
+
+
+def test_quick_is_cpu_float32_train_and_inference_but_explicit_options_win():
+    quick = parse_selection(quick=True)
+    assert (quick.devices, quick.dtypes, quick.engines) == (("cpu",), ("float32",), ("eager",))
+    assert quick.kinds == ("train", "inference") and quick.quick
+    assert parse_selection(dtypes="float64", quick=True).dtypes == ("float64",)
+
+
+def test_lists_are_parsed_deduplicated_and_sizes_accept_exponents():
+    selection = parse_selection(
+        devices="cpu, cuda,cpu", seeds="1,2", sizes="40,1e3,1e7", kinds="epoch"
+    )
+    assert selection.devices == ("cpu", "cuda")
+    assert selection.seeds == (1, 2)
+    assert selection.sizes == (40, 1000, 10_000_000)
+    assert selection.sweep_sizes() == selection.inference_batches() == (40, 1000, 10_000_000)
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "message"),
+    [
+        ("devices", "gpu", r"devices: unknown 'gpu'; choose from cpu, cuda, mps"),
+        ("dtypes", "float8", r"dtypes: unknown 'float8'"),
+        ("engines", "turbo", r"engines: unknown 'turbo'"),
+        ("kinds", "train,,epoch", r"kinds: empty item"),
+        ("seeds", "x", r"seeds: 'x' is not an integer"),
+        ("sizes", "1", r"sizes: '1' must be >= 2"),
+    ],
+)
+def test_bad_selection_names_the_option(option, text, message):
+    with pytest.raises(ConfigError, match=message) as caught:
+        parse_selection(**{option: text})
+    assert caught.value.field == option
+
+
+def test_absent_cuda_is_skipped_with_the_reason(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert skip_reason("cuda", "float32").startswith("cuda not available")
+
+
+def test_absent_mps_and_mps_float64_are_skipped_with_the_reason(monkeypatch):
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert skip_reason("mps", "float32").startswith("mps not available")
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: True)
+    assert skip_reason("mps", "float64") == "mps has no float64"
+
+
+def test_a_dtype_whose_kernels_fail_is_skipped_not_failed(monkeypatch):
+    def missing_kernel(*args, **kwargs):
+        raise RuntimeError("\"addmm_impl_cpu_\" not implemented for 'Half'\nmore detail")
+
+    bench_selection._probe.cache_clear()
+    monkeypatch.setattr("linreg.model.build_model", missing_kernel)
+    try:
+        reason = skip_reason("cpu", "float16")
+    finally:
+        bench_selection._probe.cache_clear()
+    assert reason == (
+        "float16 training does not run on cpu: \"addmm_impl_cpu_\" not implemented for 'Half'"
+    )
+
+
+def test_cpu_float32_runs_here():
+    assert skip_reason("cpu", "float32") is None
+
+
+def test_machine_name_is_stable_and_follows_cpu_cores_and_gpus():
+    base = {"cpu": "AMD EPYC 7R13 Processor", "cpu_count": 16, "gpus": []}
+    name = default_machine_name(**base)
+    assert name == default_machine_name(**base) == "amd-epyc-7r13-16c"
+    assert default_machine_name() == default_machine_name()  # this machine, twice
+    others = [
+        default_machine_name(**{**base, "cpu": "Intel(R) Xeon(R) Platinum 8480+"}),
+        default_machine_name(**{**base, "cpu_count": 8}),
+        default_machine_name(**{**base, "gpus": ["NVIDIA H200"]}),
+        default_machine_name(**{**base, "gpus": ["NVIDIA H200", "NVIDIA H200"]}),
+        default_machine_name(**{**base, "gpus": ["NVIDIA A100-SXM4-80GB"]}),
+    ]
+    assert len({name, *others}) == 6
+    assert others[2] == "amd-epyc-7r13-16c-h200" and others[3] == "amd-epyc-7r13-16c-2x-h200"
+    for other in others:
+        assert validate_machine_name(other) == other
+
+
+@pytest.mark.parametrize("bad", ["", "Bad Name", "../up", "-lead", "a/b", "x" * 101])
+def test_bad_machine_names_are_refused(bad):
+    with pytest.raises(ConfigError, match=r"machine: .* is not a machine name"):
+        validate_machine_name(bad)
+
+
+def test_stored_quick_run_loads_into_one_row_per_case():
+    frame = load_bench_frame([QUICK_FILE])
+    assert list(frame.columns) == list(COLUMNS)
+    assert sorted(frame["kind"].unique()) == ["inference", "train"]
+    assert len(frame) == 1 + len(INFERENCE_BATCHES)
+    assert set(frame["device"]) == {"cpu"} and set(frame["dtype"]) == {"float32"}
+    train = frame[frame["kind"] == "train"].iloc[0]
+    assert train["size"] == 40 and train["epoch_us"] > 0 and train["rounds"] >= 3
+    assert train["median_s"] >= train["min_s"] > 0
+    inference = frame[frame["kind"] == "inference"].sort_values("size")
+    assert list(inference["size"]) == list(INFERENCE_BATCHES)
+    assert (inference["gb_per_s"] > 0).all() and (frame["peak_bytes"] > 0).all()
+    assert frame["file"].eq(str(QUICK_FILE)).all() and frame["machine"].notna().all()
+
+
+def test_a_folder_is_searched_recursively(tmp_path):
+    nested = tmp_path / "m" / "Linux-CPython-3.11-64bit"
+    nested.mkdir(parents=True)
+    (nested / "0001_x.json").write_bytes(QUICK_FILE.read_bytes())
+    (nested / "0002_x.json").write_bytes(QUICK_FILE.read_bytes())
+    assert len(load_bench_frame([tmp_path])) == 2 * (1 + len(INFERENCE_BATCHES))
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, r"no such file or folder"),
+        ("{not json", r"not readable as JSON"),
+        ('{"runs": []}', r"not a pytest-benchmark file"),
+        ('{"benchmarks": [{"name": "x"}]}', r"a benchmark lacks 'stats'"),
+    ],
+)
+def test_unreadable_input_raises_one_line(tmp_path, content, message):
+    path = tmp_path / "bench.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ResultSetError, match=message) as caught:
+        load_bench_frame([path])
+    assert "\n" not in str(caught.value)
+
+
+def test_an_empty_folder_is_refused(tmp_path):
+    with pytest.raises(ResultSetError, match=r"no benchmark JSON files"):
+        load_bench_frame([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--devices", "gpu"], "--devices: unknown 'gpu'"),
+        (["--seeds", "1.5"], "--seeds: '1.5' is not an integer"),
+        (["--machine", "Bad Name"], "--machine: 'Bad Name' is not a machine name"),
+    ],
+)
+def test_bench_command_bad_input_is_one_line_and_exit_2(capsys, args, message):
+    assert main(["bench", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+
+
+def test_bench_command_refuses_to_overwrite_a_json_file(tmp_path, capsys):
+    existing = tmp_path / "out.json"
+    existing.write_text("{}")
+    assert main(["bench", "--quick", "--json", str(existing)]) == 2
+    assert "exists; results are never overwritten" in capsys.readouterr().err
+
+
+def test_pytest_bench_quick_writes_a_json_that_pytest_benchmark_compare_reads(tmp_path):
+    """End to end on a tiny selection: a real cpu case, and a cuda one skipped with its reason."""
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "pytest", "bench", "--quick", "-p", "no:cacheprovider"]
+    selection = ["--devices=cpu,cuda", "--kinds=inference", "--sizes=10", "--machine=e2e-test"]
+    result = subprocess.run(
+        [*command, *selection, f"--benchmark-json={out}", "-rs"],
+        cwd=REPO_ROOT,
+        env={**env, "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    if not torch.cuda.is_available():
+        assert "SKIPPED" in result.stdout and "cuda not available" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["machine_info"]["linreg_machine"] == "e2e-test"
+    assert data["machine_info"]["linreg_environment"]["torch"] == torch.__version__
+    (bench,) = data["benchmarks"]
+    assert bench["fullname"] == (
+        "bench_inference.py::bench_inference[cpu-float32-seed42-eager-n10]"
+    )
+    assert len(bench["stats"]["data"]) == bench["stats"]["rounds"]
+    assert bench["extra_info"]["kind"] == "inference" and bench["extra_info"]["size"] == 10
+    compare = subprocess.run(
+        [sys.executable, "-m", "pytest_benchmark", "compare", str(out)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert compare.returncode == 0 and "bench_inference" in compare.stdout, compare.stderr
+
+
+def test_bench_command_stores_per_machine_and_prints_a_summary(tmp_path, monkeypatch, capfd):
+    monkeypatch.setattr("linreg.bench_runner.RESULTS_ROOT", tmp_path)
+    args = ["--quick", "--kinds", "inference", "--sizes", "10", "--machine", "cli-test"]
+    assert main(["bench", *args, "--", "-q", "-p", "no:cacheprovider"]) == 0
+    out = capfd.readouterr().out
+    (saved,) = (tmp_path / "cli-test").glob("*/0001_*.json")
+    assert saved.parent.name.startswith(("Linux-", "Darwin-", "Windows-"))  # pytest-benchmark's id
+    assert "inference[cpu-float32-seed42-eager-n10]" in out and "saved" in out
+    frame = load_bench_frame([tmp_path])
+    assert list(frame["machine"]) == ["cli-test"] and list(frame["size"]) == [10]
