@@ -54,6 +54,7 @@ def run_bench_suite(
     json_path: Path | None = None,
     pytest_args: list[str] | tuple[str, ...] = (),
     results_root: Path | None = None,
+    log_path: Path | None = None,
 ) -> BenchOutcome:
     """Run bench/ in a child process and load what it stored.
 
@@ -65,12 +66,13 @@ def run_bench_suite(
         raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
     machine = validate_machine_name(machine) if machine else default_machine_name()
     if json_path is not None:
-        json_path = Path(json_path)
+        json_path = Path(json_path).resolve()
         if json_path.exists():
             raise OutputError(f"{json_path}: exists; results are never overwritten")
         if not json_path.parent.is_dir():
             raise OutputError(f"{json_path.parent}: no such folder for --json")
-    storage = Path(results_root or RESULTS_ROOT) / machine
+    # Absolute: the child pytest runs from the repository root, not from the caller's folder.
+    storage = (Path(results_root or RESULTS_ROOT) / machine).resolve()
     before = set(storage.rglob("*.json"))
     command = [
         sys.executable,
@@ -86,7 +88,14 @@ def run_bench_suite(
     ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    exit_code = subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
+    if log_path is None:
+        exit_code = subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
+    else:
+        # Inside a larger job the suite's own output goes to a log, not over its progress display.
+        with Path(log_path).open("w", encoding="utf-8") as log:
+            exit_code = subprocess.run(
+                command, cwd=REPO_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
+            ).returncode
     saved = tuple(sorted(set(storage.rglob("*.json")) - before)) if storage.is_dir() else ()
     frame = load_bench_frame(saved) if saved else None
     return BenchOutcome(exit_code, machine, storage, saved, json_path, frame)

@@ -46,6 +46,24 @@ def _train_step(out: Path, devices: list[str]) -> StepResult:
     return StepResult("train", True, "; ".join(details))
 
 
+def _bench_step(out: Path, devices: list[str]) -> StepResult:
+    from linreg.bench_runner import run_bench_suite
+    from linreg.bench_selection import parse_selection
+
+    selection = parse_selection(devices=",".join(devices), quick=True)
+    out.mkdir(parents=True, exist_ok=True)
+    outcome = run_bench_suite(selection, results_root=out / "bench", log_path=out / "bench.log")
+    if outcome.exit_code != 0 or outcome.frame is None:
+        return StepResult(
+            "bench", False, f"pytest exit {outcome.exit_code}; see {out / 'bench.log'}"
+        )
+    train = outcome.frame[outcome.frame["kind"] == "train"]
+    detail = ", ".join(
+        f"{r.device} {r.dtype} {r.epoch_us:.0f} µs/epoch" for r in train.itertuples()
+    )
+    return StepResult("bench", True, f"{len(outcome.frame)} cases; {detail}")
+
+
 def _report_step(out: Path, result: MainJobResult) -> StepResult:
     from linreg.report.build import build_report
 
@@ -61,6 +79,7 @@ def run_main_job(out: str | Path, on_step: StepCallback | None = None) -> MainJo
     result = MainJobResult(out=out)
     steps: list[tuple[str, Callable[[], StepResult]]] = [
         ("train the tutorial model", lambda: _train_step(out, devices)),
+        ("quick benchmark", lambda: _bench_step(out, devices)),
         ("build the report", lambda: _report_step(out, result)),
     ]
     for index, (name, step) in enumerate(steps):
