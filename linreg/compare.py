@@ -16,9 +16,11 @@ horizon and (c) outcomes within a bound the dynamics impose. Verdict levels:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import torch
 
 from linreg.config import TrainConfig
 from linreg.env import diff_environments
@@ -269,6 +271,19 @@ def compare_runs(
         config_diff=config_diff(a.config, b.config),
         environment_diff=diff_environments(a.environment, b.environment),
     )
+
+
+def compare_states(
+    a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], tolerances: Tolerances
+) -> QuantityDiff:
+    """Two state_dicts (e.g. checkpoints from different devices or dtypes), value by value."""
+    if sorted(a) != sorted(b):
+        raise ValueError(f"state_dicts hold different tensors: {sorted(a)} vs {sorted(b)}")
+    names = sorted(a)
+    dtype = looser_dtype(*(str(t.dtype).removeprefix("torch.") for t in (a[names[0]], b[names[0]])))
+    values_a = [v for n in names for v in a[n].detach().cpu().double().reshape(-1).tolist()]
+    values_b = [v for n in names for v in b[n].detach().cpu().double().reshape(-1).tolist()]
+    return QuantityDiff.of(values_a, values_b, dtype, tolerances.for_dtype(dtype))
 
 
 def config_diff(a: TrainConfig, b: TrainConfig) -> dict[str, tuple[Any, Any]]:

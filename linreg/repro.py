@@ -360,7 +360,7 @@ def check_pairs(
 
     if reference_dir is not None:
         for config in matrix.configs():
-            checks.extend(_golden_check(first[config.config_id], reference_dir, tolerances,
+            checks.extend(golden_check(first[config.config_id], reference_dir, tolerances,
                                         requirements["golden"], outcome_steps))  # fmt: skip
     return checks
 
@@ -408,9 +408,14 @@ def load_reference(path: Path) -> Run:
         raise ResultSetError(f"{path}: malformed reference ({exc})") from exc
 
 
-def _golden_check(
-    run: Run, reference_dir: Path, tolerances: Tolerances, required: str, outcome_steps: int
+def golden_check(
+    run: Run,
+    reference_dir: Path,
+    tolerances: Tolerances,
+    required: str = DEFAULT_REQUIREMENTS["golden"],
+    outcome_steps: int = DEFAULT_OUTCOME_STEPS,
 ) -> list[Check]:
+    """The run against its committed reference; no check where there is no reference."""
     path = reference_dir / reference_name(run.config)
     if not path.exists():
         return []
