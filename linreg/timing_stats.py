@@ -7,8 +7,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from scipy.stats import mannwhitneyu
-
 DEFAULT_ALPHA = 0.01
 
 
@@ -49,6 +47,9 @@ def compare_timings(
     """Rank test over the raw rounds: robust to the outliers that shared machines produce."""
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"{case}: need at least 2 rounds on each side, got {len(a)} and {len(b)}")
+    # scipy is imported here, not at the top: the CLI must load where only timings need it.
+    from scipy.stats import mannwhitneyu
+
     median_a, median_b = statistics.median(a), statistics.median(b)
     p_value = float(mannwhitneyu(a, b, alternative="two-sided").pvalue)
     significant = p_value < alpha

@@ -81,6 +81,9 @@ def repro_command(
         None, help="Finish an interrupted run: its results/repro/<id>/ folder."
     ),
     reference_dir: Path = typer.Option(DEFAULT_REFERENCE_DIR, help="Golden references."),
+    golden: bool = typer.Option(
+        True, "--golden/--no-golden", help="Check against the golden references."
+    ),
     update_reference: bool = typer.Option(
         False, "--update-reference", help="Write these runs as the golden references."
     ),
@@ -113,7 +116,7 @@ def repro_command(
             resume=resume,
             tolerances=tolerances,
             requirements=requirements,
-            reference_dir=reference_dir,
+            reference_dir=reference_dir if golden or update_reference else None,
             update_reference=update_reference,
             outcome_steps=outcome_steps,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
