@@ -191,6 +191,11 @@ class ReproReport:
         return all(check.holds for check in self.checks)
 
     @property
+    def golden_coverage(self) -> tuple[int, int]:
+        """(runs checked against a golden reference, runs)."""
+        return sum(c.kind == "golden" for c in self.checks), len(self.runs)
+
+    @property
     def failures(self) -> list[Check]:
         return [c for c in self.checks if not c.holds]
 
@@ -485,6 +490,7 @@ def repro(
     update_reference: bool = False,
     outcome_steps: int = DEFAULT_OUTCOME_STEPS,
     on_progress: ProgressCallback | None = None,
+    on_start: Callable[[Path], None] | None = None,
 ) -> ReproReport:
     """Run the matrix (or finish an interrupted run), check it, write checks.json."""
     started = time.perf_counter()
@@ -501,6 +507,8 @@ def repro(
             result_dir = start_result_dir(matrix, results_root)
         except OSError as exc:
             raise OutputError(f"{results_root}: cannot be written ({exc})") from exc
+    if on_start is not None:
+        on_start(result_dir)
     runs = run_matrix(matrix, result_dir, on_progress)
     golden_dir = None if update_reference else reference_dir
     checks = check_pairs(matrix, runs, tolerances, requirements, golden_dir, outcome_steps)

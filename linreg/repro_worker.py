@@ -43,6 +43,8 @@ def main(argv: list[str]) -> int:
     except LinregError as exc:
         print(f"linreg.repro_worker: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C reaches the whole process group; the parent reports it once
     return 0
 
 

@@ -43,7 +43,7 @@ def small_matrix() -> ReproMatrix:
                        base=SHORT)  # fmt: skip
 
 
-def test_every_check_holds_and_is_written(tmp_path) -> None:
+def test_every_check_holds_and_is_written(tmp_path, capsys) -> None:
     report = repro(small_matrix(), results_root=tmp_path, reference_dir=None)
     assert report.ok, [c.reason for c in report.failures]
     kinds = {c.kind for c in report.checks}
@@ -53,6 +53,10 @@ def test_every_check_holds_and_is_written(tmp_path) -> None:
     # Both copies came from their own process: one file per config in each copy's folder.
     for copy in COPIES:
         assert len(list((report.result_dir / copy).glob("*.json"))) == 3
+    # ... and the result set, compared with itself, passes.
+    assert main(["compare", str(report.result_dir), str(report.result_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("bitwise equal") == 3
 
 
 def test_determinism_failure_names_the_epoch_and_the_ulp_distance(tmp_path) -> None:

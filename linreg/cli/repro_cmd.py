@@ -120,21 +120,31 @@ def repro_command(
             update_reference=update_reference,
             outcome_steps=outcome_steps,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
+            on_start=lambda folder: console.print(
+                f"result set {folder} (if interrupted: linreg repro --resume {folder})",
+                soft_wrap=True,
+            ),
         )
     table = Table(title="linreg repro")
-    for column in ("check", "pair", "run", "against", "required", "result", "horizon", "detail"):
+    for column in ("check", "run", "against", "required", "level", "horizon", "result"):
         table.add_column(column, overflow="fold")
     for c in report.checks:
-        horizon = ""
+        level = horizon = ""
         if c.comparison is not None:
+            level = c.comparison.level
             horizon = "never" if c.comparison.horizon is None else str(c.comparison.horizon)
         table.add_row(
-            c.kind, c.pair, c.subject, c.against, c.required,
-            "[green]holds[/]" if c.holds else "[red]FAILS[/]", horizon, c.reason,
+            f"{c.kind} ({c.pair})" if c.kind == "consistency" else c.kind,
+            c.subject, Path(c.against).name if c.kind == "golden" else c.against,
+            c.required, level, horizon, "[green]holds[/]" if c.holds else "[red]FAILS[/]",
         )  # fmt: skip
     console.print(table)
     for change in report.reference_changes:
         console.print(f"reference {change.name}: {change.status} ({change.detail})", soft_wrap=True)
+    if golden and not update_reference:
+        checked, runs = report.golden_coverage
+        console.print(f"golden references: {checked} of {runs} runs have one in {reference_dir}",
+                      soft_wrap=True)  # fmt: skip
     failures = report.failures
     console.print(
         f"{len(report.checks) - len(failures)} of {len(report.checks)} checks hold "
