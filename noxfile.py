@@ -59,3 +59,34 @@ def bench(session: nox.Session) -> None:
     """Benchmark suite into results/bench/<machine>/ (`-- --quick` is CI's profile)."""
     install(session, "bench")
     session.run("linreg", "bench", *session.posargs)
+
+
+@nox.session
+def repro(session: nox.Session) -> None:
+    """Golden check: the repro matrix against results/reference/ (exit 1 when a check fails)."""
+    install(session)
+    session.run("linreg", "repro", *session.posargs)
+
+
+# Torch versions the sweep runs; the first is the baseline the others are compared with.
+# LINREG_REPRO_TORCH="2.13.0,2.5.1" nox -s repro_torch, or nox -s "repro_torch(torch='2.13.0')".
+REPRO_TORCH = [v.strip() for v in os.environ.get("LINREG_REPRO_TORCH", "2.13.0").split(",")]
+
+
+@nox.session
+@nox.parametrize("torch", REPRO_TORCH)
+def repro_torch(session: nox.Session, torch: str) -> None:
+    """The repro matrix under each torch version, each compared with the first version's."""
+    session.install(f"torch=={torch}")
+    session.install("-e", ".[test]")
+    out = f"results/repro/torch-{torch}"
+    session.run("linreg", "repro", "--no-golden", "--out", out, *session.posargs)
+    baseline = f"results/repro/torch-{REPRO_TORCH[0]}"
+    if torch != REPRO_TORCH[0] and os.path.isdir(baseline):
+        session.run("linreg", "compare", _latest(baseline), _latest(out))
+
+
+def _latest(folder: str) -> str:
+    """The newest result set in a repro output folder (their names start with a UTC stamp)."""
+    names = sorted(n for n in os.listdir(folder) if not n.startswith("."))
+    return os.path.join(folder, names[-1])

@@ -19,7 +19,15 @@ app = typer.Typer(
 )
 
 # Importing the command modules registers their commands on `app`.
-from linreg.cli import bench_cmd, env_cmd, report_cmd, run_cmd, train_cmd  # noqa: E402, F401
+from linreg.cli import (  # noqa: E402, F401
+    bench_cmd,
+    compare_cmd,
+    env_cmd,
+    report_cmd,
+    repro_cmd,
+    run_cmd,
+    train_cmd,
+)
 
 
 def option_name(field: str) -> str:

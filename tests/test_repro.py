@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from linreg.cli import main
+from linreg.cli.console import console
+from linreg.config import TrainConfig
+from linreg.engines import train
+from linreg.errors import ConfigError
+from linreg.repro import (
+    CHECKS,
+    COPIES,
+    MANIFEST,
+    ReproError,
+    ReproMatrix,
+    check_pairs,
+    golden_check,
+    parse_requirements,
+    repro,
+    start_result_dir,
+    update_references,
+)
+from linreg.repro_worker import run_file, train_all
+from linreg.store import read_json
+from linreg.tolerance import default_tolerances
+
+# A short run keeps each worker process to well under a second of training.
+SHORT = TrainConfig(epochs=40, eval_every=10)
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    monkeypatch.setattr(console, "width", 300)
+
+
+def small_matrix() -> ReproMatrix:
+    return ReproMatrix(devices=("cpu",), dtypes=("float32",), seeds=(42,), threads=(1, None),
+                       base=SHORT)  # fmt: skip
+
+
+def test_every_check_holds_and_is_written(tmp_path, capsys) -> None:
+    report = repro(small_matrix(), results_root=tmp_path, reference_dir=None)
+    assert report.ok, [c.reason for c in report.failures]
+    kinds = {c.kind for c in report.checks}
+    assert kinds == {"determinism", "checkpoint", "consistency"}
+    written = read_json(report.result_dir / CHECKS)
+    assert written["ok"] is True and len(written["checks"]) == len(report.checks)
+    # Both copies came from their own process: one file per config in each copy's folder.
+    for copy in COPIES:
+        assert len(list((report.result_dir / copy).glob("*.json"))) == 3
+    # ... and the result set, compared with itself, passes.
+    assert main(["compare", str(report.result_dir), str(report.result_dir)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("bitwise equal") == 3
+
+
+def test_determinism_failure_names_the_epoch_and_the_ulp_distance(tmp_path) -> None:
+    matrix = ReproMatrix(devices=("cpu",), dtypes=("float64",), seeds=(0,), threads=(1,),
+                         base=SHORT)  # fmt: skip
+    [config] = matrix.configs()
+    run = train(config)
+    losses = list(run.history.train_loss)
+    losses[17] = float(np.nextafter(losses[17], 1.0))
+    other = dataclasses.replace(
+        run, history=dataclasses.replace(run.history, train_loss=tuple(losses))
+    )
+    checks = check_pairs(matrix, {config.config_id: (run, other)}, default_tolerances(),
+                         parse_requirements([]), None)  # fmt: skip
+    [determinism] = [c for c in checks if c.kind == "determinism"]
+    assert not determinism.holds
+    assert "first differing epoch 17" in determinism.reason
+    assert "max ULP 1" in determinism.reason
+
+
+def test_interrupted_run_resumes_without_redoing_or_mixing(tmp_path) -> None:
+    matrix = small_matrix()
+    result_dir = start_result_dir(matrix, tmp_path)
+    configs = matrix.configs()
+    # What an interruption leaves: the first copy finished one config, plus a killed temp file.
+    first = result_dir / COPIES[0]
+    train_all(configs[:1], first)
+    kept = run_file(first, configs[0])
+    before = kept.read_bytes()
+    (first / ".stale.json.partial").write_text("{half")
+    report = repro(matrix, results_root=tmp_path, resume=result_dir, reference_dir=None)
+    assert report.ok and report.result_dir == result_dir
+    assert kept.read_bytes() == before
+    assert not list(result_dir.rglob("*.partial"))
+    assert len(list(tmp_path.iterdir())) == 1  # no second result set
+    with pytest.raises(ReproError, match="already finished"):
+        repro(matrix, results_root=tmp_path, resume=result_dir)
+
+
+def test_resume_on_another_stack_is_refused(tmp_path) -> None:
+    result_dir = start_result_dir(small_matrix(), tmp_path)
+    manifest = read_json(result_dir / MANIFEST)
+    manifest["stack"]["torch"] = "1.0.0"
+    (result_dir / MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(ReproError, match="must not mix two stacks"):
+        repro(small_matrix(), results_root=tmp_path, resume=result_dir)
+
+
+@pytest.mark.parametrize("samples", [None, 40])  # the tutorial's 40 training points; 32 of 40
+def test_one_and_two_threads_are_bitwise_equal_on_small_data(samples) -> None:
+    one = train(SHORT.replace(samples=samples, threads=1))
+    two = train(SHORT.replace(samples=samples, threads=2))
+    assert one.history == two.history and one.state_hash == two.state_hash
+
+
+@pytest.mark.slow
+def test_one_and_two_threads_differ_at_a_million_samples() -> None:
+    config = TrainConfig(samples=1_000_000, epochs=20, eval_every=10)
+    one, two = train(config.replace(threads=1)), train(config.replace(threads=2))
+    assert one.history.train_loss != two.history.train_loss
+
+
+def test_requirement_option_is_validated() -> None:
+    assert parse_requirements(["threads=c"])["threads"] == "c"
+    with pytest.raises(ConfigError, match="expected PAIR=LEVEL"):
+        parse_requirements(["threads=e"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--dtypes", "float8"], "--dtype: must be one of"),
+        (["--devices", "cuda"], "CUDA is not available"),
+        (["--require", "speed=a"], "--require: expected PAIR=LEVEL"),
+        (["--threads", "0"], "--threads: expected integers >= 1 or 'all'"),
+        (["--resume", "nowhere"], "no such file"),
+    ],
+)
+def test_cli_bad_input_is_exit_2(args, message, tmp_path, capsys) -> None:
+    if "cuda" in args and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert main(["repro", "--out", str(tmp_path), *args]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_cli_update_reference_then_golden_check(tmp_path, capsys) -> None:
+    refs = tmp_path / "refs"
+    args = ["repro", "--out", str(tmp_path / "out"), "--reference-dir", str(refs),
+            "--dtypes", "float32", "--seeds", "1", "--threads", "1", "--epochs", "40"]  # fmt: skip
+    assert main([*args, "--update-reference"]) == 0
+    assert "cpu-float32-seed1-threads1-eager.json: new" in capsys.readouterr().out
+    assert main([*args[:-1], "40", "--lr", "0.0101"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL golden" in out and "lr 0.0101 vs 0.01" in out
+
+
+def test_update_reference_says_what_it_changes(tmp_path) -> None:
+    run = train(SHORT)
+    assert [c.status for c in update_references([run], tmp_path, default_tolerances())] == ["new"]
+    [same] = update_references([run], tmp_path, default_tolerances())
+    assert (same.status, same.detail) == ("unchanged", "bit-identical")
+    [changed] = update_references([train(SHORT.replace(lr=0.02))], tmp_path, default_tolerances())
+    assert changed.status == "changed" and "first differing epoch 0" in changed.detail
+    [check] = golden_check(train(SHORT.replace(lr=0.02)), tmp_path, default_tolerances())
+    assert check.holds
+
+
+def test_default_matrix_uses_the_devices_present() -> None:
+    matrix = ReproMatrix.default()
+    assert matrix.devices[0] == "cpu"
+    configs = matrix.configs()
+    assert len(configs) == len(matrix.devices) * 2 * 3 * 2
+    assert {c.threads for c in configs} == {1, None}

@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from linreg.cli import main
+from linreg.cli.console import console
+from linreg.errors import ResultSetError
+from linreg.jobs import train_to_folder
+from linreg.resultset import load_result_set
+from linreg.run import Run
+from linreg.state import state_from_json
+from linreg.store import write_run_folder
+
+
+@pytest.fixture(autouse=True)
+def wide_console(monkeypatch):
+    """Tables fold long cells at 80 columns; the assertions read whole phrases."""
+    monkeypatch.setattr(console, "width", 300)
+
+
+@pytest.fixture
+def run_folder(tutorial_run: Run, tmp_path):
+    state = state_from_json(tutorial_run.final_state)
+    return write_run_folder(tutorial_run, state, tmp_path / "run")
+
+
+def test_run_folder_loads_as_one_run(run_folder, tutorial_run) -> None:
+    result = load_result_set(run_folder)
+    assert list(result.runs) == ["eager-float32-seed42-threadsall"]
+    assert result.environment == tutorial_run.environment
+
+
+def test_folder_of_result_files_merges_them(run_folder, tmp_path) -> None:
+    (tmp_path / "bench.json").write_text(
+        json.dumps(
+            {
+                "machine_info": {"node": "x"},
+                "benchmarks": [{"fullname": "case", "stats": {"data": [1.0, 2.0]}}],
+            }
+        )
+    )
+    result = load_result_set(tmp_path)
+    assert len(result.runs) == 1 and result.timings == {"case": [1.0, 2.0]}
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file or folder"),
+        ("{not json", "not readable JSON"),
+        ('{"kind": "other"}', "not a linreg run, repro result or pytest-benchmark file"),
+        ('{"kind": "run"}', "malformed run record"),
+        ('{"machine_info": {}, "benchmarks": [{"fullname": "c"}]}', "stats.data"),
+    ],
+)
+def test_bad_input_is_one_precise_error(tmp_path, content, message) -> None:
+    path = tmp_path / "input.json"
+    if content is not None:
+        path.write_text(content)
+    with pytest.raises(ResultSetError, match=message):
+        load_result_set(path)
+
+
+def test_empty_folder_is_refused(tmp_path) -> None:
+    with pytest.raises(ResultSetError, match="holds no result files"):
+        load_result_set(tmp_path)
+
+
+def test_a_result_set_compared_with_itself_passes(run_folder, capsys) -> None:
+    assert main(["compare", str(run_folder), str(run_folder)]) == 0
+    out = capsys.readouterr().out
+    assert "bitwise equal" in out and "identical fingerprints" in out
+
+
+def test_compare_names_the_first_diverging_epoch_across_dtypes(run_folder, tmp_path, capsys):
+    from linreg.config import TrainConfig
+
+    other = train_to_folder(TrainConfig(dtype="float64"), out_dir=tmp_path / "f64").folder
+    assert main(["compare", str(other), str(run_folder)]) == 1
+    out = capsys.readouterr().out
+    assert "beyond tolerance from epoch 186" in out
+
+
+def test_compare_missing_input_is_exit_2(run_folder, tmp_path, capsys) -> None:
+    assert main(["compare", str(run_folder), str(tmp_path / "missing")]) == 2
+    assert "no such file or folder" in capsys.readouterr().err
