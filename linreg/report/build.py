@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,9 +17,10 @@ from linreg.model import LrModel, predict
 from linreg.report import figures
 from linreg.report.page import Section, render_page
 from linreg.report.tutorial_figures import tutorial_figures
+from linreg.resultset import REPRO_KIND, run_label
 from linreg.run import Run
 from linreg.state import state_from_json
-from linreg.store import RUN_JSON, load_run, write_text_atomic
+from linreg.store import read_json, write_text_atomic
 
 
 @dataclass
@@ -43,53 +43,94 @@ class ReportSummary:
     images: tuple[Path, ...] = ()
 
 
-def _is_bench_file(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        return False
-    return isinstance(data, dict) and "benchmarks" in data and "machine_info" in data
-
-
 def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
-    """Load run folders and benchmark files from the given files and folders (recursively)."""
+    """Load every result the given files and folders hold (folders recursively): run records,
+    repro checks, sweeps and pytest-benchmark files. Anything else (manifests) is passed over."""
     inputs = ReportInputs()
     bench_files: list[Path] = []
+    seen_runs: set[tuple[str, str]] = set()
     for raw in paths:
         path = Path(raw)
         if not path.exists():
             raise ResultSetError(f"{path}: no such file or folder")
-        candidates = [path] if path.is_file() else sorted(path.rglob("*.json"))
+        files = (
+            [path]
+            if path.is_file()
+            else sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
+        )
         found = False
-        for file in candidates:
-            if file.name == RUN_JSON:
-                run = load_run(file)
-                label = _run_label(run, file.parent.name)
-                inputs.runs.append((label, run))
-                inputs.environments.setdefault(_machine_label(run.environment), run.environment)
-                found = True
-            elif _is_bench_file(file):
+        for file in files:
+            data = read_json(file)
+            kind = data.get("kind")
+            if "benchmarks" in data and "machine_info" in data:
                 bench_files.append(file)
-                found = True
+                info = data["machine_info"]
+                inputs.environments.setdefault(
+                    str(info.get("linreg_machine") or file.parent.name),
+                    info.get("linreg_environment") or info,
+                )
+            elif kind in ("run", REPRO_KIND):
+                run = _run_from(file, data)
+                # A repro set holds each config twice (two processes); draw it once.
+                if (run.config.config_id, run.state_hash) not in seen_runs:
+                    seen_runs.add((run.config.config_id, run.state_hash))
+                    inputs.runs.append((_run_label(run), run))
+                    inputs.environments.setdefault(_machine_label(run.environment), run.environment)
+            elif kind == "repro-checks":
+                frame = repro_pairs(data)
+                inputs.repro_pairs = (
+                    pd.concat([inputs.repro_pairs, frame], ignore_index=True)
+                    if inputs.repro_pairs is not None
+                    else frame
+                )
+            else:
+                continue
+            found = True
         if not found:
-            raise ResultSetError(f"{path}: holds no linreg result (run folder or benchmark JSON)")
+            raise ResultSetError(f"{path}: holds no linreg result (run, repro, sweep or benchmark)")
         inputs.sources.append(str(path))
     if bench_files:
         from linreg.bench_results import load_bench_frame
 
         inputs.bench = load_bench_frame(bench_files)
-        for file in bench_files:
-            info = json.loads(file.read_text(encoding="utf-8")).get("machine_info", {})
-            environment = info.get("linreg_environment") or info
-            inputs.environments.setdefault(
-                str(info.get("linreg_machine") or file.parent.name), environment
-            )
     return inputs
 
 
-def _run_label(run: Run, folder: str) -> str:
-    c = run.config
-    return f"{c.device} {c.dtype} {c.engine} seed {c.seed} ({folder[:24]})"
+def _run_from(file: Path, data: dict[str, Any]) -> Run:
+    try:
+        return Run.from_dict(data)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResultSetError(f"{file}: malformed run record ({exc})") from exc
+
+
+def repro_pairs(checks: dict[str, Any]) -> pd.DataFrame:
+    """Determinism and consistency checks of a repro set as pairs for the matrix figure;
+    a determinism check is a config against itself, so it lands on the diagonal."""
+    rows = []
+    for check in checks.get("checks", []):
+        comparison = check.get("comparison")
+        if check.get("kind") not in ("determinism", "consistency") or not comparison:
+            continue
+        quantities = comparison.get("quantities", {}).values()
+        rel = [q["max_rel"] for q in quantities if isinstance(q.get("max_rel"), (int, float))]
+        rows.append(
+            {
+                "a": comparison["a"],
+                "b": comparison["a"] if check["kind"] == "determinism" else comparison["b"],
+                "check": check["kind"],
+                "level": comparison["level"],
+                "bitwise": comparison["level"] == "a",
+                "max_rel_diff": max(rel, default=float("inf")),
+                "max_ulp": max((q.get("max_ulp") or 0 for q in quantities), default=0),
+                "horizon": comparison.get("horizon"),
+                "holds": check["holds"],
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _run_label(run: Run) -> str:
+    return f"{run.config.device} {run_label(run)}"
 
 
 def _machine_label(environment: dict[str, Any]) -> str:
