@@ -19,7 +19,7 @@ app = typer.Typer(
 )
 
 # Importing the command modules registers their commands on `app`.
-from linreg.cli import env_cmd, train_cmd  # noqa: E402, F401
+from linreg.cli import env_cmd, sweep_cmd, train_cmd  # noqa: E402, F401
 
 
 def option_name(field: str) -> str:
