@@ -23,7 +23,7 @@ from linreg.engines import EvalCallback
 from linreg.engines.records import eval_epochs, make_run, stop_if_diverged
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
-from linreg.model import build_model
+from linreg.model import LrModel
 from linreg.numerics import numeric_settings, resolve, synchronize
 from linreg.run import Run
 from linreg.state import state_to_json
@@ -48,6 +48,23 @@ def member_configs(
     ]
 
 
+def initial_parameters(members: Sequence[TrainConfig]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(K, 1) float32 weights and biases on the CPU, each as build_model makes it for its seed.
+
+    build_model's torch.manual_seed also seeds every accelerator backend, which costs far more
+    than the model itself when done a thousand times; the CPU generator alone decides the CPU
+    initialisation, so seeding just it gives the same parameters (the tests compare them).
+    """
+    weights, biases = [], []
+    with torch.random.fork_rng(devices=[]):
+        for member in members:
+            torch.default_generator.manual_seed(member.seed)
+            linear = LrModel().linear
+            weights.append(linear.weight.detach())
+            biases.append(linear.bias.detach())
+    return torch.cat(weights).reshape(-1, 1), torch.cat(biases).reshape(-1, 1)
+
+
 def train_batched(
     config: TrainConfig,
     seeds: Sequence[int] | None = None,
@@ -70,11 +87,13 @@ def train_batched(
         environment = capture_environment()
         data = make_dataset(config)
         dtype = data.X_train.dtype
-        models = [build_model(member) for member in members]
-        initial_states = [state_to_json(m.state_dict()) for m in models]
-        weight = torch.cat([m.linear.weight.detach().reshape(1, 1) for m in models])
-        bias = torch.cat([m.linear.bias.detach().reshape(1, 1) for m in models])
-        del models
+        weight, bias = initial_parameters(members)
+        weight = weight.to(device=config.device, dtype=dtype)
+        bias = bias.to(device=config.device, dtype=dtype)
+        initial_states = [
+            state_to_json({"linear.weight": w.reshape(1, 1), "linear.bias": b.reshape(1)})
+            for w, b in zip(weight.cpu(), bias.cpu(), strict=True)
+        ]
         K = len(members)
         n_train = data.X_train.shape[0]
         # Rows: the samples laid out along dim 1 so that (K, 1) parameters broadcast to (K, N).
@@ -127,8 +146,10 @@ def train_batched(
         train_losses, test_losses = train_losses.cpu(), test_losses.cpu()
         weight, bias = weight.cpu(), bias.cpu()
         runs = []
+        finite = torch.isfinite(train_losses).all(dim=0)
+        if not bool(finite.all()):
+            stop_if_diverged(train_losses[:, int((~finite).nonzero()[0, 0])], None)
         for k, member in enumerate(members):
-            stop_if_diverged(train_losses[:, k], None)
             final = {
                 "linear.weight": weight[k].reshape(1, 1).clone(),
                 "linear.bias": bias[k].reshape(1).clone(),
