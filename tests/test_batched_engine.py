@@ -4,7 +4,7 @@ import torch
 from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.engines.batched import member_configs, train_batched
-from linreg.errors import ConfigError
+from linreg.errors import ConfigError, TrainingDiverged
 
 
 def curves(run):
@@ -70,3 +70,8 @@ def test_empty_axes_are_refused():
         member_configs(TrainConfig(), seeds=[])
     with pytest.raises(ConfigError, match="lrs: no learning rates given"):
         member_configs(TrainConfig(), lrs=[])
+
+
+def test_a_diverging_member_stops_the_batch_naming_its_epoch():
+    with pytest.raises(TrainingDiverged, match=r"at epoch \d+"):
+        train_batched(TrainConfig(loss="mse", epochs=60), lrs=[0.01, 1e6])
