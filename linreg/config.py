@@ -13,7 +13,7 @@ from typing import Any
 from linreg.errors import ConfigError
 
 DTYPES = ("float32", "float64", "bfloat16", "float16")
-ENGINES = ("eager",)
+ENGINES = ("eager", "compiled", "batched")
 LOSSES = ("l1", "mse")
 OPTIMIZERS = ("sgd",)
 _DEVICE_PATTERN = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")

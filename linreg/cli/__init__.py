@@ -26,6 +26,7 @@ from linreg.cli import (  # noqa: E402, F401
     report_cmd,
     repro_cmd,
     run_cmd,
+    sweep_cmd,
     train_cmd,
 )
 

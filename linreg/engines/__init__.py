@@ -17,4 +17,13 @@ def train(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run:
         from linreg.engines.eager import train_eager
 
         return train_eager(config, on_eval=on_eval)
+    if config.engine == "compiled":
+        from linreg.engines.compiled import train_compiled
+
+        return train_compiled(config, on_eval=on_eval)
+    if config.engine == "batched":
+        from linreg.engines.batched import train_batched
+
+        (run,) = train_batched(config, on_eval=on_eval)
+        return run
     raise NotImplementedError(config.engine)  # TrainConfig refuses unknown engines first

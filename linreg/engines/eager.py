@@ -9,12 +9,12 @@ import torch
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback
+from linreg.engines.records import eval_epochs, make_run, stop_if_diverged
 from linreg.env import capture_environment
-from linreg.errors import TrainingDiverged
 from linreg.model import build_model, make_loss_fn, make_optimizer
 from linreg.numerics import numeric_settings, resolve, synchronize
-from linreg.run import LossCurve, Run
-from linreg.state import state_dict_hash, state_to_json
+from linreg.run import Run
+from linreg.state import state_to_json
 
 
 def train_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run:
@@ -30,7 +30,7 @@ def train_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run
         # Losses stay on the device until the end: a .item() per epoch would force a host sync
         # per epoch and time the transfer instead of the training.
         train_losses = torch.empty(config.epochs, dtype=data.X_train.dtype, device=config.device)
-        test_epochs = list(range(0, config.epochs, config.eval_every))
+        test_epochs = eval_epochs(config)
         test_losses = torch.empty(len(test_epochs), dtype=data.X_train.dtype, device=config.device)
 
         synchronize(config.device)
@@ -53,38 +53,20 @@ def train_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run
                 test_losses[epoch // config.eval_every] = test_loss
                 # The tutorial reads the losses here too, so this sync is part of its semantics.
                 train_value = loss.item()
-                _stop_if_diverged(train_losses[: epoch + 1], train_value)
+                stop_if_diverged(train_losses[: epoch + 1], train_value)
                 if on_eval is not None:
                     on_eval(epoch, train_value, test_loss.item())
         synchronize(config.device)
         train_seconds = time.perf_counter() - started
-        _stop_if_diverged(train_losses, None)
+        stop_if_diverged(train_losses, None)
 
-        history = LossCurve(
-            train_loss=tuple(train_losses.to(torch.float64).tolist()),
-            test_epochs=tuple(test_epochs),
-            test_loss=tuple(test_losses.to(torch.float64).tolist()),
+        timings = {"train_seconds": train_seconds, "epoch_us": train_seconds / config.epochs * 1e6}
+        return make_run(
+            config,
+            environment,
+            train_losses,
+            test_losses,
+            initial_state,
+            model.state_dict(),
+            timings,
         )
-        final = model.state_dict()
-        return Run(
-            config=config,
-            environment=environment,
-            history=history,
-            initial_state=initial_state,
-            final_state=state_to_json(final),
-            state_hash=state_dict_hash(final),
-            timings={
-                "train_seconds": train_seconds,
-                "epoch_us": train_seconds / config.epochs * 1e6,
-            },
-        )
-
-
-def _stop_if_diverged(losses: torch.Tensor, latest: float | None) -> None:
-    if latest is not None and torch.isfinite(torch.tensor(latest)):
-        return
-    finite = torch.isfinite(losses)
-    if bool(finite.all()):
-        return
-    epoch = int((~finite).nonzero()[0, 0])
-    raise TrainingDiverged(epoch, float(losses[epoch]))

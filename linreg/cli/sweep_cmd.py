@@ -1,0 +1,155 @@
+"""`linreg sweep`: many seeds (and learning rates) at once on the batched engine."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import Progress
+from rich.table import Table
+
+from linreg.cli import app
+from linreg.cli.console import console
+from linreg.config import DTYPES, LOSSES, TrainConfig
+from linreg.errors import ConfigError
+from linreg.store import load_run
+from linreg.sweep import (
+    DEFAULT_SLACK,
+    QUANTILES,
+    check_against_band,
+    load_sweep,
+    quantile_key,
+    run_sweep,
+    write_sweep,
+)
+
+_DEFAULT = TrainConfig()
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'start:stop' (stop exclusive) or a comma list of integers >= 0."""
+    try:
+        if ":" in text:
+            start, stop = (int(part) for part in text.split(":"))
+            seeds = list(range(start, stop))
+        else:
+            seeds = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError(
+            "seeds", f"expected start:stop or a comma list of integers, got {text!r}"
+        ) from None
+    if not seeds:
+        raise ConfigError("seeds", f"{text!r} holds no seeds (stop must be greater than start)")
+    if min(seeds) < 0:
+        raise ConfigError("seeds", f"seeds must be >= 0, got {text!r}")
+    return seeds
+
+
+def parse_lrs(text: str) -> list[float]:
+    try:
+        lrs = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ConfigError("lrs", f"expected a comma list of numbers, got {text!r}") from None
+    if not all(lr > 0 and lr != float("inf") for lr in lrs):
+        raise ConfigError("lrs", f"every learning rate must be a finite number > 0, got {text!r}")
+    return lrs
+
+
+@app.command("sweep")
+def sweep_command(
+    seeds: str = typer.Option("0:100", help="Seeds: start:stop (stop exclusive) or a comma list."),
+    lrs: str | None = typer.Option(
+        None, help="Learning rates, a comma list (every seed at every lr). Default: --lr."
+    ),
+    lr: float = typer.Option(_DEFAULT.lr, help="Learning rate when --lrs is not given, > 0."),
+    epochs: int = typer.Option(_DEFAULT.epochs, help="Training epochs, >= 1."),
+    eval_every: int = typer.Option(_DEFAULT.eval_every, help="Test loss every N epochs, >= 1."),
+    samples: int | None = typer.Option(None, help="Evenly spaced samples instead of --step."),
+    loss: str = typer.Option(_DEFAULT.loss, help=f"Loss function, one of: {', '.join(LOSSES)}."),
+    device: str = typer.Option(_DEFAULT.device, help="cpu, cuda, cuda:N, mps or auto."),
+    dtype: str = typer.Option(_DEFAULT.dtype, help=f"One of: {', '.join(DTYPES)}."),
+    threads: int | None = typer.Option(None, help="torch intra-op threads for the sweep."),
+    tolerance: float = typer.Option(
+        0.01, help="A member is 'within tolerance' if |w − true w| and |b − true b| are <= this."
+    ),
+    out: Path | None = typer.Option(
+        None, help="Sweep JSON to write (must not exist). Default: results/sweeps/<id>.json."
+    ),
+    check: Path | None = typer.Option(
+        None,
+        help="Instead of sweeping: check this run folder's train loss against the sweep band "
+        "stored in --against; exit 1 if it leaves the band.",
+    ),
+    against: Path | None = typer.Option(None, help="The sweep JSON that --check compares with."),
+    slack: float = typer.Option(
+        DEFAULT_SLACK, help="--check widens the p05–p95 band by this share of its width, >= 0."
+    ),
+) -> int:
+    """Train many seeds at once (batched engine); summarise the spread and the loss band."""
+    if check is not None:
+        return _check(check, against, slack)
+    if tolerance < 0:
+        raise ConfigError("tolerance", f"must be >= 0, got {tolerance!r}")
+    seed_list = parse_seeds(seeds)
+    lr_list = parse_lrs(lrs) if lrs is not None else None
+    config = TrainConfig(
+        lr=lr,
+        epochs=epochs,
+        eval_every=eval_every,
+        samples=samples,
+        loss=loss,
+        device=device,
+        dtype=dtype,
+        threads=threads,
+        engine="batched",
+    )
+    if out is not None and out.exists():
+        raise ConfigError("out", f"{out} already exists; results are never overwritten")
+    members = len(seed_list) * (len(lr_list) if lr_list else 1)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"training {members} members", total=config.epochs)
+
+        def on_progress(epoch: int, total: int) -> None:
+            progress.update(task, completed=epoch + 1)
+
+        sweep = run_sweep(
+            config, seeds=seed_list, lrs=lr_list, tolerance=tolerance, on_progress=on_progress
+        )
+    path = write_sweep(sweep, out)
+    table = Table(title=f"Sweep: {members} members, {config.epochs} epochs")
+    table.add_column("quantity")
+    for q in QUANTILES:
+        table.add_column(quantile_key(q), justify="right")
+    for name, values in sweep.quantiles.items():
+        table.add_row(name, *(f"{values[quantile_key(q)]:.6g}" for q in QUANTILES))
+    console.print(table)
+    console.print(
+        f"within ±{sweep.tolerance:g} of weight {config.weight:g} and bias {config.bias:g}: "
+        f"{sweep.share_within_tolerance:.1%} of members; "
+        f"final train loss band p05–p95 {sweep.band['p05'][-1]:.4g}–{sweep.band['p95'][-1]:.4g}; "
+        f"train time {sweep.timings['train_seconds']:.3f} s",
+        soft_wrap=True,
+    )
+    console.print(f"sweep: {path}", soft_wrap=True)
+    return 0
+
+
+def _check(run_folder: Path, against: Path | None, slack: float) -> int:
+    if against is None:
+        raise ConfigError("against", "--check needs --against SWEEP_JSON")
+    if slack < 0:
+        raise ConfigError("slack", f"must be >= 0, got {slack!r}")
+    result = check_against_band(load_run(run_folder), load_sweep(against), slack=slack)
+    if result.inside:
+        console.print(
+            f"inside the band: all {result.epochs_checked} epochs within p05–p95 (slack {slack:g})",
+            soft_wrap=True,
+        )
+        return 0
+    console.print(
+        f"LEAVES THE BAND at epoch {result.first_epoch_outside}: train loss {result.loss:.6g}, "
+        f"band {result.low:.6g}–{result.high:.6g} (off by {result.excess:.3g}); "
+        f"{result.epochs_outside} of {result.epochs_checked} epochs outside",
+        soft_wrap=True,
+    )
+    return 1

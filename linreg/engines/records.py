@@ -1,0 +1,54 @@
+"""What every engine does around its loop: the divergence check and assembling the Run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from linreg.config import TrainConfig
+from linreg.errors import TrainingDiverged
+from linreg.run import LossCurve, Run
+from linreg.state import state_dict_hash, state_to_json
+
+
+def stop_if_diverged(losses: torch.Tensor, latest: float | None) -> None:
+    """Raise TrainingDiverged at the first non-finite loss; ``latest`` is a cheap early look."""
+    if latest is not None and torch.isfinite(torch.tensor(latest)):
+        return
+    finite = torch.isfinite(losses)
+    if bool(finite.all()):
+        return
+    epoch = int((~finite).nonzero()[0, 0])
+    raise TrainingDiverged(epoch, float(losses[epoch]))
+
+
+def eval_epochs(config: TrainConfig) -> list[int]:
+    return list(range(0, config.epochs, config.eval_every))
+
+
+def make_run(
+    config: TrainConfig,
+    environment: dict[str, Any],
+    train_losses: torch.Tensor,
+    test_losses: torch.Tensor,
+    initial_state: dict[str, Any],
+    final_state: Mapping[str, torch.Tensor],
+    timings: dict[str, float],
+) -> Run:
+    """One Run from an engine's loss tensors (train: one per epoch; test: one per eval epoch)."""
+    history = LossCurve(
+        train_loss=tuple(train_losses.to(torch.float64).tolist()),
+        test_epochs=tuple(eval_epochs(config)),
+        test_loss=tuple(test_losses.to(torch.float64).tolist()),
+    )
+    return Run(
+        config=config,
+        environment=environment,
+        history=history,
+        initial_state=initial_state,
+        final_state=state_to_json(final_state),
+        state_hash=state_dict_hash(final_state),
+        timings=timings,
+    )
