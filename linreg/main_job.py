@@ -50,7 +50,12 @@ def _bench_step(out: Path, devices: list[str]) -> StepResult:
     from linreg.bench_runner import run_bench_suite
     from linreg.bench_selection import parse_selection
 
-    selection = parse_selection(devices=",".join(devices), quick=True)
+    # The CI profile plus a short size sweep and the copy roofline, so the report can show where
+    # time goes; 1e7 is left to `linreg bench`.
+    selection = parse_selection(
+        devices=",".join(devices), kinds="train,inference,epoch,copy",
+        sizes="40,1000,100000,1000000", quick=True,
+    )
     out.mkdir(parents=True, exist_ok=True)
     outcome = run_bench_suite(selection, results_root=out / "bench", log_path=out / "bench.log")
     if outcome.exit_code != 0 or outcome.frame is None:
@@ -62,6 +67,27 @@ def _bench_step(out: Path, devices: list[str]) -> StepResult:
         f"{r.device} {r.dtype} {r.epoch_us:.0f} µs/epoch" for r in train.itertuples()
     )
     return StepResult("bench", True, f"{len(outcome.frame)} cases; {detail}")
+
+
+def _repro_step(out: Path, devices: list[str]) -> StepResult:
+    from linreg.repro import ReproMatrix, repro
+
+    reference_dir = Path(__file__).resolve().parent.parent / "results" / "reference"
+    report = repro(
+        ReproMatrix(devices=tuple(devices)),
+        results_root=out / "repro",
+        reference_dir=reference_dir if reference_dir.is_dir() else None,
+    )
+    checked, runs = report.golden_coverage
+    failures = report.failures
+    detail = (
+        f"{len(report.checks) - len(failures)} of {len(report.checks)} checks hold; "
+        f"{checked} of {runs} runs checked against golden references"
+    )
+    if failures:
+        first = failures[0]
+        detail += f"; first failure: {first.kind} {first.subject}: {first.reason}"
+    return StepResult("repro", not failures, detail)
 
 
 def _report_step(out: Path, result: MainJobResult) -> StepResult:
@@ -80,6 +106,7 @@ def run_main_job(out: str | Path, on_step: StepCallback | None = None) -> MainJo
     steps: list[tuple[str, Callable[[], StepResult]]] = [
         ("train the tutorial model", lambda: _train_step(out, devices)),
         ("quick benchmark", lambda: _bench_step(out, devices)),
+        ("reproducibility check", lambda: _repro_step(out, devices)),
         ("build the report", lambda: _report_step(out, result)),
     ]
     for index, (name, step) in enumerate(steps):

@@ -9,6 +9,10 @@ def test_run_writes_everything_under_one_folder_and_ends_with_the_report(tmp_pat
     printed = capsys.readouterr().out
     assert f"report: {out / 'report.html'}" in printed
     assert (out / "runs" / "cpu" / "run.json").exists()
+    for step in ("train", "bench", "repro", "report"):
+        assert f"│ {step}" in printed and "FAILED" not in printed
+    assert list((out / "bench").rglob("*.json"))
+    assert list((out / "repro").rglob("checks.json"))
     assert (out / "report.html").stat().st_size > 1_000_000  # plotly.js is embedded
 
 

@@ -21,6 +21,7 @@ from linreg.resultset import REPRO_KIND, run_label
 from linreg.run import Run
 from linreg.state import state_from_json
 from linreg.store import read_json, write_text_atomic
+from linreg.sweep import Sweep
 
 
 @dataclass
@@ -30,7 +31,7 @@ class ReportInputs:
     runs: list[tuple[str, Run]] = field(default_factory=list)
     bench: pd.DataFrame | None = None
     repro_pairs: pd.DataFrame | None = None
-    sweep_bands: list[tuple[str, pd.DataFrame]] = field(default_factory=list)
+    sweeps: list[tuple[str, Sweep]] = field(default_factory=list)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
@@ -76,6 +77,9 @@ def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
                     seen_runs.add((run.config.config_id, run.state_hash))
                     inputs.runs.append((_run_label(run), run))
                     inputs.environments.setdefault(_machine_label(run.environment), run.environment)
+            elif kind == "sweep":
+                sweep = Sweep.from_dict(data)
+                inputs.sweeps.append((_sweep_label(sweep, file), sweep))
             elif kind == "repro-checks":
                 frame = repro_pairs(data)
                 inputs.repro_pairs = (
@@ -127,6 +131,11 @@ def repro_pairs(checks: dict[str, Any]) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows)
+
+
+def _sweep_label(sweep: Sweep, file: Path) -> str:
+    axes = f"{len(sweep.seeds)} seeds" + (f" × {len(sweep.lrs)} lrs" if len(sweep.lrs) > 1 else "")
+    return f"{axes}, {sweep.config.dtype} on {sweep.config.device} ({file.name})"
 
 
 def _run_label(run: Run) -> str:
@@ -272,11 +281,27 @@ def build_sections(inputs: ReportInputs) -> list[Section]:
         section.figures.append(("repro-matrix", figures.repro_matrix_figure(inputs.repro_pairs)))
         section.tables.append(("Pairs", inputs.repro_pairs))
         sections.append(section)
-    for label, band in inputs.sweep_bands:
-        section = Section(f"sweep-{len(sections)}", f"Seed sweep: convergence band ({label})")
-        section.figures.append(
-            (f"sweep-band-{len(sections)}", figures.band_figure(band, f"Train loss band, {label}"))
+    for index, (label, sweep) in enumerate(inputs.sweeps):
+        band = pd.DataFrame(
+            {
+                "epoch": range(len(sweep.band["median"])),
+                "p5": sweep.band["p05"],
+                "median": sweep.band["median"],
+                "p95": sweep.band["p95"],
+            }
         )
+        section = Section(
+            f"sweep-{index}",
+            f"Sweep: convergence band ({label})",
+            notes=[
+                f"{sweep.share_within_tolerance:.1%} of members end within "
+                f"{sweep.tolerance:g} of the true weight and bias."
+            ],
+        )
+        section.figures.append(
+            (f"sweep-band-{index}", figures.band_figure(band, f"Train loss band, {label}"))
+        )
+        section.tables.append(("Quantiles over members", pd.DataFrame(sweep.quantiles).T))
         sections.append(section)
     if inputs.environments:
         sections.append(

@@ -211,6 +211,7 @@ def repro_matrix_figure(pairs: pd.DataFrame) -> go.Figure:
         )
     )
     fig.update_layout(title="Reproducibility matrix ('=' bit-identical)", **_LAYOUT)
+    fig.update_yaxes(autorange="reversed")  # read top-down in the same order as the x axis
     return fig
 
 
