@@ -53,8 +53,10 @@ def _bench_step(out: Path, devices: list[str]) -> StepResult:
     # The CI profile plus a short size sweep and the copy roofline, so the report can show where
     # time goes; 1e7 is left to `linreg bench`.
     selection = parse_selection(
-        devices=",".join(devices), kinds="train,inference,epoch,copy",
-        sizes="40,1000,100000,1000000", quick=True,
+        devices=",".join(devices),
+        kinds="train,inference,epoch,copy",
+        sizes="40,1000,100000,1000000",
+        quick=True,
     )
     out.mkdir(parents=True, exist_ok=True)
     outcome = run_bench_suite(selection, results_root=out / "bench", log_path=out / "bench.log")
