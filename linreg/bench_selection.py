@@ -11,7 +11,7 @@ from linreg.config import DTYPES, ENGINES, TrainConfig
 from linreg.errors import ConfigError
 
 DEVICES = ("cpu", "cuda", "mps")
-KINDS = ("train", "inference", "epoch", "copy", "threads")
+KINDS = ("train", "inference", "epoch", "engine_epoch", "copy", "threads")
 QUICK_KINDS = ("train", "inference")
 # The tutorial's training set (40 samples) up to one that no cache holds.
 SWEEP_SIZES = (40, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
