@@ -149,6 +149,9 @@ def train_batched(
         finite = torch.isfinite(train_losses).all(dim=0)
         if not bool(finite.all()):
             stop_if_diverged(train_losses[:, int((~finite).nonzero()[0, 0])], None)
+        # One conversion for all members: per-member column slices cost more than training them.
+        train_rows = train_losses.T.to(torch.float64).tolist()
+        test_rows = test_losses.T.to(torch.float64).tolist()
         for k, member in enumerate(members):
             final = {
                 "linear.weight": weight[k].reshape(1, 1).clone(),
@@ -158,8 +161,8 @@ def train_batched(
                 make_run(
                     member.replace(device=config.device),
                     environment,
-                    train_losses[:, k],
-                    test_losses[:, k],
+                    train_rows[k],
+                    test_rows[k],
                     initial_states[k],
                     final,
                     dict(timings),

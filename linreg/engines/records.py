@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -28,20 +28,26 @@ def eval_epochs(config: TrainConfig) -> list[int]:
     return list(range(0, config.epochs, config.eval_every))
 
 
+def _floats(values: torch.Tensor | Sequence[float]) -> tuple[float, ...]:
+    if isinstance(values, torch.Tensor):
+        return tuple(values.to(torch.float64).tolist())
+    return tuple(values)
+
+
 def make_run(
     config: TrainConfig,
     environment: dict[str, Any],
-    train_losses: torch.Tensor,
-    test_losses: torch.Tensor,
+    train_losses: torch.Tensor | Sequence[float],
+    test_losses: torch.Tensor | Sequence[float],
     initial_state: dict[str, Any],
     final_state: Mapping[str, torch.Tensor],
     timings: dict[str, float],
 ) -> Run:
     """One Run from an engine's loss tensors (train: one per epoch; test: one per eval epoch)."""
     history = LossCurve(
-        train_loss=tuple(train_losses.to(torch.float64).tolist()),
+        train_loss=_floats(train_losses),
         test_epochs=tuple(eval_epochs(config)),
-        test_loss=tuple(test_losses.to(torch.float64).tolist()),
+        test_loss=_floats(test_losses),
     )
     return Run(
         config=config,
