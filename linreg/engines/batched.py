@@ -12,6 +12,7 @@ CPU in float32 members are bit-identical to their eager twins (tests check seeds
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections.abc import Callable, Sequence
 
@@ -23,7 +24,6 @@ from linreg.engines import EvalCallback
 from linreg.engines.records import eval_epochs, make_run, stop_if_diverged
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
-from linreg.model import LrModel
 from linreg.numerics import numeric_settings, resolve, synchronize
 from linreg.run import Run
 from linreg.state import state_to_json
@@ -55,14 +55,23 @@ def initial_parameters(members: Sequence[TrainConfig]) -> tuple[torch.Tensor, to
     than the model itself when done a thousand times; the CPU generator alone decides the CPU
     initialisation, so seeding just it gives the same parameters (the tests compare them).
     """
-    weights, biases = [], []
-    with torch.random.fork_rng(devices=[]):
-        for member in members:
+    weights = torch.empty(len(members), 1)
+    biases = torch.empty(len(members), 1)
+    with torch.random.fork_rng(devices=[]), torch.no_grad():
+        for k, member in enumerate(members):
             torch.default_generator.manual_seed(member.seed)
-            linear = LrModel().linear
-            weights.append(linear.weight.detach())
-            biases.append(linear.bias.detach())
-    return torch.cat(weights).reshape(-1, 1), torch.cat(biases).reshape(-1, 1)
+            _init_like_linear(weights[k : k + 1], biases[k])
+    return weights, biases
+
+
+def _init_like_linear(weight: torch.Tensor, bias: torch.Tensor) -> None:
+    """nn.Linear(1, 1).reset_parameters() on given views, without building a Module each time
+    (a thousand Modules cost more than the whole sweep's training); the tests check it against
+    build_model's parameters seed by seed."""
+    torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
+    fan_in = weight.shape[1]
+    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+    torch.nn.init.uniform_(bias, -bound, bound)
 
 
 def train_batched(
@@ -159,7 +168,7 @@ def train_batched(
             }
             runs.append(
                 make_run(
-                    member.replace(device=config.device),
+                    member,  # built from the resolved config: its device is concrete
                     environment,
                     train_rows[k],
                     test_rows[k],
