@@ -174,3 +174,15 @@ def test_help_explains_every_train_option(capsys):
         "--deterministic",
     ):
         assert option in out
+
+
+def test_ctrl_c_is_one_line_exit_130_and_keeps_nothing(in_tmp, capsys, monkeypatch):
+    import linreg.jobs
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(linreg.jobs, "train", interrupted)
+    assert main(["train"]) == 130
+    assert capsys.readouterr().err == "linreg: interrupted\n"
+    assert not (in_tmp / "results").exists()

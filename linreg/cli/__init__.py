@@ -80,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     except LinregError as exc:
         fail(f"error: {exc}")
         return 2
+    if result == 130:  # typer turns Ctrl-C into Exit(130) before it reaches the handlers above
+        fail("interrupted")
     return result if isinstance(result, int) else 0
 
 
