@@ -22,7 +22,7 @@ from torch.nn import functional as F
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback
-from linreg.engines.records import eval_epochs, make_run, stop_if_diverged
+from linreg.engines.records import eval_epochs, make_run, record_eval, stop_if_diverged
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.model import build_model, make_loss_fn
@@ -105,11 +105,7 @@ def train_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> 
             if epoch % config.eval_every == 0:
                 with torch.inference_mode():
                     test_loss = loss_fn(F.linear(data.X_test, weight, bias), data.y_test)
-                test_losses[epoch // config.eval_every] = test_loss
-                train_value = loss.item()
-                stop_if_diverged(train_losses[: epoch + 1], train_value)
-                if on_eval is not None:
-                    on_eval(epoch, train_value, test_loss.item())
+                record_eval(config, epoch, loss, test_loss, train_losses, test_losses, on_eval)
         synchronize(config.device)
         train_seconds = time.perf_counter() - started
         stop_if_diverged(train_losses, None)

@@ -9,7 +9,7 @@ import torch
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback
-from linreg.engines.records import eval_epochs, make_run, stop_if_diverged
+from linreg.engines.records import eval_epochs, make_run, record_eval, stop_if_diverged
 from linreg.env import capture_environment
 from linreg.model import build_model, make_loss_fn, make_optimizer
 from linreg.numerics import numeric_settings, resolve, synchronize
@@ -50,12 +50,7 @@ def train_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run
                 with torch.inference_mode():
                     test_pred = model(data.X_test)
                     test_loss = loss_fn(test_pred, data.y_test)
-                test_losses[epoch // config.eval_every] = test_loss
-                # The tutorial reads the losses here too, so this sync is part of its semantics.
-                train_value = loss.item()
-                stop_if_diverged(train_losses[: epoch + 1], train_value)
-                if on_eval is not None:
-                    on_eval(epoch, train_value, test_loss.item())
+                record_eval(config, epoch, loss, test_loss, train_losses, test_losses, on_eval)
         synchronize(config.device)
         train_seconds = time.perf_counter() - started
         stop_if_diverged(train_losses, None)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import torch
@@ -22,6 +22,24 @@ def stop_if_diverged(losses: torch.Tensor, latest: float | None) -> None:
         return
     epoch = int((~finite).nonzero()[0, 0])
     raise TrainingDiverged(epoch, float(losses[epoch]))
+
+
+def record_eval(
+    config: TrainConfig,
+    epoch: int,
+    loss: torch.Tensor,
+    test_loss: torch.Tensor,
+    train_losses: torch.Tensor,
+    test_losses: torch.Tensor,
+    on_eval: Callable[[int, float, float], None] | None,
+) -> None:
+    """At an evaluated epoch: keep the test loss, read the train loss (the tutorial reads both
+    here, so this sync is part of its semantics), stop on divergence, report progress."""
+    test_losses[epoch // config.eval_every] = test_loss
+    train_value = loss.item()
+    stop_if_diverged(train_losses[: epoch + 1], train_value)
+    if on_eval is not None:
+        on_eval(epoch, train_value, test_loss.item())
 
 
 def eval_epochs(config: TrainConfig) -> list[int]:
