@@ -1,6 +1,7 @@
 import pytest
 
 from linreg.cli import main
+from tests.browser import render, require_browser
 
 
 def test_run_writes_everything_under_one_folder_and_ends_with_the_report(tmp_path, capsys):
@@ -13,6 +14,13 @@ def test_run_writes_everything_under_one_folder_and_ends_with_the_report(tmp_pat
         assert f"│ {step}" in printed and "FAILED" not in printed
     assert list((out / "bench").rglob("*.json"))
     assert list((out / "repro").rglob("checks.json"))
+
+    require_browser()
+    page = render(out / "report.html", tmp_path / "job.png")
+    assert page.page_errors == [] and page.console_errors == []
+    expected = {"tutorial-loss", "loss-overlay", "timings", "size-sweep", "repro-matrix"}
+    assert expected <= set(page.figures), page.figures
+    assert all(points > 0 for points in page.figures.values()), page.figures
     assert (out / "report.html").stat().st_size > 1_000_000  # plotly.js is embedded
 
 
