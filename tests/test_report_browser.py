@@ -88,7 +88,7 @@ def test_report_renders_every_figure_without_page_errors(report, tmp_path):
 def test_two_machines_are_shown_side_by_side(results):
     inputs = collect_inputs([results / "bench"])
     table = environment_table(inputs.environments)
-    assert {"amd-epyc-2c", "other-cpu-8c"} <= set(table.columns)
+    assert {"amd-epyc-2c / torch 2.13.0+cpu", "other-cpu-8c / torch 2.5.1"} <= set(table.columns)
     differing = set(table.index[table["differs"] == "yes"])
     assert {"cpu", "cpu_count", "torch"} <= differing
     ratios = speed_ratios(inputs.bench)
@@ -106,3 +106,11 @@ def test_png_export_writes_one_image_per_figure(results, tmp_path):
     assert len(summary.images) == len(summary.figures) >= 4
     for image in summary.images:
         assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tutorial_figures_come_from_the_train_run_not_a_repro_run(results):
+    from linreg.report.build import build_sections
+
+    sections = build_sections(collect_inputs([results]))
+    assert sections[0].anchor == "tutorial"
+    assert "cpu eager-float32-seed42-threadsall" in sections[0].notes[0]

@@ -12,7 +12,8 @@ import pandas as pd
 
 from linreg.data import make_dataset
 from linreg.env import diff_environments
-from linreg.errors import OutputError, ResultSetError
+from linreg.errors import ConfigError, OutputError, ResultSetError
+from linreg.machine import default_machine_name
 from linreg.model import LrModel, predict
 from linreg.report import figures
 from linreg.report.page import Section, render_page
@@ -29,6 +30,7 @@ class ReportInputs:
     """Everything the report draws, already loaded from disk."""
 
     runs: list[tuple[str, Run]] = field(default_factory=list)
+    train_runs: set[str] = field(default_factory=set)  # labels of runs from `linreg train`
     bench: pd.DataFrame | None = None
     repro_pairs: pd.DataFrame | None = None
     sweeps: list[tuple[str, Sweep]] = field(default_factory=list)
@@ -66,12 +68,14 @@ def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
             if "benchmarks" in data and "machine_info" in data:
                 bench_files.append(file)
                 info = data["machine_info"]
+                environment = info.get("linreg_environment") or info
                 inputs.environments.setdefault(
-                    str(info.get("linreg_machine") or file.parent.name),
-                    info.get("linreg_environment") or info,
+                    _machine_label(environment, info.get("linreg_machine")), environment
                 )
             elif kind in ("run", REPRO_KIND):
                 run = _run_from(file, data)
+                if kind == "run":
+                    inputs.train_runs.add(_run_label(run))
                 # A repro set holds each config twice (two processes); draw it once.
                 if (run.config.config_id, run.state_hash) not in seen_runs:
                     seen_runs.add((run.config.config_id, run.state_hash))
@@ -142,10 +146,18 @@ def _run_label(run: Run) -> str:
     return f"{run.config.device} {run_label(run)}"
 
 
-def _machine_label(environment: dict[str, Any]) -> str:
-    gpus = ", ".join(environment.get("gpus") or [])
-    hardware = environment.get("cpu", "?") + (f" + {gpus}" if gpus else "")
-    return f"{hardware} / torch {environment.get('torch', '?')}"
+def _machine_label(environment: dict[str, Any], name: str | None = None) -> str:
+    """One column per machine and torch: bench files and runs of one machine share it."""
+    if name is None:
+        try:
+            name = default_machine_name(
+                environment.get("cpu") or "",
+                environment.get("cpu_count"),
+                list(environment.get("gpus") or []),
+            )
+        except ConfigError:
+            name = str(environment.get("cpu", "unknown"))
+    return f"{name} / torch {environment.get('torch', '?')}"
 
 
 def environment_table(environments: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -190,7 +202,10 @@ def _short(value: Any) -> str:
 def build_sections(inputs: ReportInputs) -> list[Section]:
     sections: list[Section] = []
     if inputs.runs:
-        label, run = inputs.runs[0]
+        # The tutorial's figures come from a `linreg train` run folder when the inputs hold one.
+        label, run = next(
+            ((lbl, r) for lbl, r in inputs.runs if lbl in inputs.train_runs), inputs.runs[0]
+        )
         state = state_from_json(run.final_state)
         model = LrModel().to(dtype=state["linear.weight"].dtype)
         model.load_state_dict(state)
