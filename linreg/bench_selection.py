@@ -8,7 +8,7 @@ from functools import cache
 import torch
 
 from linreg.config import DTYPES, ENGINES, TrainConfig
-from linreg.errors import ConfigError
+from linreg.options import parse_choices, parse_integers
 
 DEVICES = ("cpu", "cuda", "mps")
 KINDS = ("train", "inference", "epoch", "engine_epoch", "copy", "threads")
@@ -53,48 +53,14 @@ def parse_selection(
     explicitly still win over it.
     """
     return BenchSelection(
-        devices=_choices("devices", devices, DEVICES, ("cpu",) if quick else DEVICES),
-        dtypes=_choices("dtypes", dtypes, DTYPES, ("float32",) if quick else DTYPES),
-        seeds=_integers("seeds", seeds, 0) or DEFAULT_SEEDS,
-        engines=_choices("engines", engines, ENGINES, ("eager",) if quick else ENGINES),
-        kinds=_choices("kinds", kinds, KINDS, QUICK_KINDS if quick else KINDS),
-        sizes=_integers("sizes", sizes, 2) or None,
+        devices=parse_choices("devices", devices, DEVICES, ("cpu",) if quick else DEVICES),
+        dtypes=parse_choices("dtypes", dtypes, DTYPES, ("float32",) if quick else DTYPES),
+        seeds=parse_integers("seeds", seeds, 0) or DEFAULT_SEEDS,
+        engines=parse_choices("engines", engines, ENGINES, ("eager",) if quick else ENGINES),
+        kinds=parse_choices("kinds", kinds, KINDS, QUICK_KINDS if quick else KINDS),
+        sizes=parse_integers("sizes", sizes, 2) or None,
         quick=quick,
     )
-
-
-def _items(field: str, text: str) -> list[str]:
-    items = [item.strip() for item in text.split(",")]
-    if not all(items):
-        raise ConfigError(field, f"empty item in {text!r}; give a comma-separated list")
-    return list(dict.fromkeys(items))
-
-
-def _choices(
-    field: str, text: str | None, allowed: tuple[str, ...], default: tuple[str, ...]
-) -> tuple[str, ...]:
-    if text is None:
-        return default
-    items = _items(field, text)
-    for item in items:
-        if item not in allowed:
-            raise ConfigError(field, f"unknown {item!r}; choose from {', '.join(allowed)}")
-    return tuple(items)
-
-
-def _integers(field: str, text: str | None, minimum: int) -> tuple[int, ...]:
-    if text is None:
-        return ()
-    values = []
-    for item in _items(field, text):
-        try:
-            value = int(float(item)) if "e" in item.lower() else int(item)
-        except ValueError:
-            raise ConfigError(field, f"{item!r} is not an integer") from None
-        if value < minimum:
-            raise ConfigError(field, f"{item!r} must be >= {minimum}")
-        values.append(value)
-    return tuple(values)
 
 
 def skip_reason(device: str, dtype: str) -> str | None:

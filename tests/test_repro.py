@@ -128,7 +128,7 @@ def test_requirement_option_is_validated() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--dtypes", "float8"], "--dtype: must be one of"),
+        (["--dtypes", "float8"], "--dtypes: unknown 'float8'"),
         (["--devices", "cuda"], "CUDA is not available"),
         (["--require", "speed=a"], "--require: expected PAIR=LEVEL"),
         (["--threads", "0"], "--threads: expected integers >= 1 or 'all'"),

@@ -11,9 +11,10 @@ from rich.table import Table
 from linreg.cli import app
 from linreg.cli.console import console
 from linreg.compare import DEFAULT_OUTCOME_STEPS
-from linreg.config import TrainConfig
+from linreg.config import DTYPES, ENGINES, TrainConfig
 from linreg.errors import ConfigError
 from linreg.numerics import available_devices
+from linreg.options import parse_choices, parse_integers, split_items
 from linreg.repro import (
     DEFAULT_REFERENCE_DIR,
     DEFAULT_REPRO_ROOT,
@@ -27,23 +28,9 @@ from linreg.tolerance import load_tolerances
 _DEFAULT = TrainConfig()
 
 
-def _split(text: str, option: str) -> list[str]:
-    items = [s.strip() for s in text.split(",") if s.strip()]
-    if not items:
-        raise ConfigError(option, "needs at least one value")
-    return items
-
-
-def _ints(text: str, option: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(s) for s in _split(text, option))
-    except ValueError as exc:
-        raise ConfigError(option, f"expected comma-separated integers, got {text!r}") from exc
-
-
 def _threads(text: str) -> tuple[int | None, ...]:
     out: list[int | None] = []
-    for s in _split(text, "threads"):
+    for s in split_items("threads", text):
         if s == "all":
             out.append(None)
         elif s.isdigit() and int(s) >= 1:
@@ -95,11 +82,11 @@ def repro_command(
     float64 CPU, golden references and checkpoints. Exit 1 when any check fails."""
     base = _DEFAULT.replace(lr=lr, epochs=epochs, samples=samples)
     matrix = ReproMatrix(
-        devices=tuple(_split(devices, "devices")),
-        dtypes=tuple(_split(dtypes, "dtypes")),
-        seeds=_ints(seeds, "seeds"),
+        devices=tuple(split_items("devices", devices)),
+        dtypes=parse_choices("dtypes", dtypes, DTYPES, ()),
+        seeds=parse_integers("seeds", seeds, 0),
         threads=_threads(threads),
-        engines=tuple(_split(engines, "engines")),
+        engines=parse_choices("engines", engines, ENGINES, ()),
         base=base,
     )
     matrix.configs()  # building each config validates every axis before any training
