@@ -24,6 +24,7 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.env import diff_environments
+from linreg.errors import ConfigError
 from linreg.run import Run
 from linreg.tolerance import Tolerance, Tolerances, looser_dtype
 from linreg.ulp import max_ulp
@@ -112,6 +113,8 @@ class OutcomeBound:
 
     @classmethod
     def for_config(cls, config: TrainConfig, steps: int = DEFAULT_OUTCOME_STEPS) -> OutcomeBound:
+        if steps < 0:
+            raise ConfigError("outcome_steps", f"must be >= 0, got {steps!r}")
         x_max = max_abs_x_train(config)
         weight = steps * config.lr * x_max
         bias = steps * config.lr

@@ -16,6 +16,15 @@ DTYPES = ("float32", "float64", "bfloat16", "float16")
 ENGINES = ("eager", "compiled", "batched")
 LOSSES = ("l1", "mse")
 OPTIMIZERS = ("sgd",)
+# Largest finite value per dtype (torch.finfo): an lr beyond it cannot even be applied by SGD.
+_DTYPE_MAX = {
+    "float32": 3.4028234663852886e38,
+    "float64": 1.7976931348623157e308,
+    "bfloat16": 3.3895313892515355e38,
+    "float16": 65504.0,
+}
+# 1e9 samples of X and y in float64 are 16 GB: past that a run cannot fit on a normal machine.
+MAX_SAMPLES = 1_000_000_000
 _DEVICE_PATTERN = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
 
 
@@ -123,6 +132,13 @@ def _validate(c: TrainConfig) -> None:
     if not isinstance(c.device, str) or not _DEVICE_PATTERN.match(c.device):
         raise ConfigError(
             "device", f"must be one of cpu, cuda, cuda:N, mps, auto; got {c.device!r}"
+        )
+    if c.lr > _DTYPE_MAX[c.dtype]:
+        raise ConfigError("lr", f"{c.lr!r} does not fit in {c.dtype} (max {_DTYPE_MAX[c.dtype]:g})")
+    if c.sample_count > MAX_SAMPLES:
+        raise ConfigError(
+            "samples" if c.samples is not None else "step",
+            f"{c.sample_count} samples is more than linreg handles ({MAX_SAMPLES:.0e})",
         )
     train = c.train_size
     if train < 1 or train >= c.sample_count:

@@ -97,9 +97,11 @@ def _from_benchmark(path: Path, data: dict[str, Any]) -> ResultSet:
         except (KeyError, TypeError, ValueError) as exc:
             raise ResultSetError(
                 f"{path}: benchmark without raw rounds (stats.data); save with "
-                "--benchmark-save-data ({exc!r})"
+                f"--benchmark-save-data ({exc!r})"
             ) from exc
         timings[name] = rounds
     machine = data.get("machine_info") or {}
+    if not isinstance(machine, dict) or not isinstance(data.get("benchmarks") or [], list):
+        raise ResultSetError(f"{path}: malformed pytest-benchmark file (machine_info, benchmarks)")
     environment = machine.get("linreg_environment") or machine
     return ResultSet(source=str(path), timings=timings, environments=[environment])

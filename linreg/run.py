@@ -95,6 +95,22 @@ class Run:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Run:
+        """Read a run record back; ValueError when its parts do not fit together."""
+        run = cls._from_dict(data)
+        c = run.config
+        if run.history.epochs != c.epochs:
+            raise ValueError(f"history has {run.history.epochs} epochs, config says {c.epochs}")
+        if run.history.test_epochs != tuple(range(0, c.epochs, c.eval_every)):
+            raise ValueError("test epochs do not follow eval_every")
+        for state in (run.initial_state, run.final_state):
+            if not isinstance(state, dict) or set(state) != {"linear.weight", "linear.bias"}:
+                raise ValueError("parameters must be linear.weight and linear.bias")
+        if not isinstance(run.environment, dict):
+            raise ValueError("environment must be an object")
+        return run
+
+    @classmethod
+    def _from_dict(cls, data: dict[str, Any]) -> Run:
         return cls(
             config=TrainConfig.from_dict(data["config"]),
             environment=data["environment"],

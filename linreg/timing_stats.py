@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from linreg.errors import ConfigError
+
 DEFAULT_ALPHA = 0.01
 
 
@@ -45,6 +47,8 @@ def compare_timings(
     case: str, a: Sequence[float], b: Sequence[float], alpha: float = DEFAULT_ALPHA
 ) -> TimingComparison:
     """Rank test over the raw rounds: robust to the outliers that shared machines produce."""
+    if not 0 < alpha < 1:
+        raise ConfigError("alpha", f"must be in (0, 1), got {alpha!r}")
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"{case}: need at least 2 rounds on each side, got {len(a)} and {len(b)}")
     # scipy is imported here, not at the top: the CLI must load where only timings need it.

@@ -100,7 +100,7 @@ def load_tolerances(pyproject: str | Path | None = "pyproject.toml") -> Toleranc
     try:
         data = toml.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, toml.TOMLDecodeError) as exc:
-        raise ConfigError("tolerance", f"{path}: not readable TOML ({exc})") from exc
+        raise ConfigError("pyproject", f"{path}: not readable TOML ({exc})") from exc
     section = data.get("tool", {}).get("linreg", {}).get("tolerance", {})
     return Tolerances({**tolerances.by_dtype, **_parse_section(section, path)})
 
@@ -108,16 +108,16 @@ def load_tolerances(pyproject: str | Path | None = "pyproject.toml") -> Toleranc
 def _parse_section(section: Any, path: Path) -> dict[str, Tolerance]:
     where = f"{path} [tool.linreg] tolerance"
     if not isinstance(section, dict):
-        raise ConfigError("tolerance", f"{where}: expected a table of dtypes")
+        raise ConfigError("pyproject", f"{where}: expected a table of dtypes")
     parsed = {}
     for dtype, entry in section.items():
         if dtype not in DTYPES:
             raise ConfigError(
-                "tolerance", f"{where}.{dtype}: unknown dtype (known: {', '.join(DTYPES)})"
+                "pyproject", f"{where}.{dtype}: unknown dtype (known: {', '.join(DTYPES)})"
             )
         if not isinstance(entry, dict) or set(entry) - {"rtol", "atol"}:
             raise ConfigError(
-                "tolerance", f"{where}.{dtype}: expected {{rtol = <number>, atol = <number>}}"
+                "pyproject", f"{where}.{dtype}: expected {{rtol = <number>, atol = <number>}}"
             )
         base = DEFAULT_TOLERANCES[dtype]
         try:
@@ -125,7 +125,7 @@ def _parse_section(section: Any, path: Path) -> dict[str, Tolerance]:
                 rtol=entry.get("rtol", base.rtol), atol=entry.get("atol", base.atol)
             )
         except ConfigError as exc:
-            raise ConfigError("tolerance", f"{where}.{dtype}: {exc}") from exc
+            raise ConfigError("pyproject", f"{where}.{dtype}: {exc}") from exc
     return parsed
 
 

@@ -26,18 +26,25 @@ from linreg.sweep import (
 _DEFAULT = TrainConfig()
 
 
+# Each member keeps its whole loss history in memory: a million members is already gigabytes.
+MAX_MEMBERS = 1_000_000
+
+
 def parse_seeds(text: str) -> list[int]:
     """'start:stop' (stop exclusive) or a comma list of integers >= 0."""
     try:
         if ":" in text:
             start, stop = (int(part) for part in text.split(":"))
-            seeds = list(range(start, stop))
+            seeds = range(start, stop)
         else:
             seeds = [int(part) for part in text.split(",")]
     except ValueError:
         raise ConfigError(
             "seeds", f"expected start:stop or a comma list of integers, got {text!r}"
         ) from None
+    if len(seeds) > MAX_MEMBERS:
+        raise ConfigError("seeds", f"{text!r} is more than {MAX_MEMBERS} seeds")
+    seeds = list(dict.fromkeys(seeds))
     if not seeds:
         raise ConfigError("seeds", f"{text!r} holds no seeds (stop must be greater than start)")
     if min(seeds) < 0:

@@ -64,34 +64,14 @@ def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
         found = False
         for file in files:
             data = read_json(file)
-            kind = data.get("kind")
-            if "benchmarks" in data and "machine_info" in data:
-                bench_files.append(file)
-                info = data["machine_info"]
-                environment = info.get("linreg_environment") or info
-                inputs.environments.setdefault(
-                    _machine_label(environment, info.get("linreg_machine")), environment
-                )
-            elif kind in ("run", REPRO_KIND):
-                run = _run_from(file, data)
-                if kind == "run":
-                    inputs.train_runs.add(_run_label(run))
-                # A repro set holds each config twice (two processes); draw it once.
-                if (run.config.config_id, run.state_hash) not in seen_runs:
-                    seen_runs.add((run.config.config_id, run.state_hash))
-                    inputs.runs.append((_run_label(run), run))
-                    inputs.environments.setdefault(_machine_label(run.environment), run.environment)
-            elif kind == "sweep":
-                sweep = Sweep.from_dict(data)
-                inputs.sweeps.append((_sweep_label(sweep, file), sweep))
-            elif kind == "repro-checks":
-                frame = repro_pairs(data)
-                inputs.repro_pairs = (
-                    pd.concat([inputs.repro_pairs, frame], ignore_index=True)
-                    if inputs.repro_pairs is not None
-                    else frame
-                )
-            else:
+            try:
+                added = _add_result(inputs, file, data, bench_files, seen_runs)
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                raise ResultSetError(
+                    f"{file}: malformed {data.get('kind') or 'result'} "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+            if not added:
                 continue
             found = True
         if not found:
@@ -102,6 +82,46 @@ def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
 
         inputs.bench = load_bench_frame(bench_files)
     return inputs
+
+
+def _add_result(
+    inputs: ReportInputs,
+    file: Path,
+    data: dict[str, Any],
+    bench_files: list[Path],
+    seen_runs: set[tuple[str, str]],
+) -> bool:
+    """Add what one result file holds to ``inputs``; False for files the report does not draw."""
+    kind = data.get("kind")
+    if "benchmarks" in data and "machine_info" in data:
+        bench_files.append(file)
+        info = data["machine_info"]
+        environment = info.get("linreg_environment") or info
+        inputs.environments.setdefault(
+            _machine_label(environment, info.get("linreg_machine")), environment
+        )
+    elif kind in ("run", REPRO_KIND):
+        run = _run_from(file, data)
+        if kind == "run":
+            inputs.train_runs.add(_run_label(run))
+        # A repro set holds each config twice (two processes); draw it once.
+        if (run.config.config_id, run.state_hash) not in seen_runs:
+            seen_runs.add((run.config.config_id, run.state_hash))
+            inputs.runs.append((_run_label(run), run))
+            inputs.environments.setdefault(_machine_label(run.environment), run.environment)
+    elif kind == "sweep":
+        sweep = Sweep.from_dict(data)
+        inputs.sweeps.append((_sweep_label(sweep, file), sweep))
+    elif kind == "repro-checks":
+        frame = repro_pairs(data)
+        inputs.repro_pairs = (
+            pd.concat([inputs.repro_pairs, frame], ignore_index=True)
+            if inputs.repro_pairs is not None
+            else frame
+        )
+    else:
+        return False
+    return True
 
 
 def _run_from(file: Path, data: dict[str, Any]) -> Run:
