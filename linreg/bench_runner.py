@@ -14,10 +14,10 @@ from linreg.bench_results import load_bench_frame
 from linreg.bench_selection import BenchSelection
 from linreg.errors import LinregError, OutputError
 from linreg.machine import default_machine_name, validate_machine_name
+from linreg.paths import BENCH_DIR, BENCH_RESULTS, PROJECT_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BENCH_DIR = REPO_ROOT / "bench"
-RESULTS_ROOT = REPO_ROOT / "results" / "bench"
+REPO_ROOT = PROJECT_ROOT
+RESULTS_ROOT = BENCH_RESULTS
 
 
 @dataclass(frozen=True)

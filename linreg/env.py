@@ -11,6 +11,8 @@ from typing import Any
 
 import torch
 
+from linreg.paths import PROJECT_ROOT
+
 # Environment variables that change numerics or parallelism; recorded whether set or not.
 NUMERIC_ENV_VARS = (
     "CUBLAS_WORKSPACE_CONFIG",
@@ -58,7 +60,7 @@ def gpu_names() -> list[str]:
 
 def project_commit() -> str | None:
     """The git commit of the linreg checkout, or None when not run from one."""
-    root = Path(__file__).resolve().parent.parent
+    root = PROJECT_ROOT
     try:
         out = subprocess.run(
             ["git", "-C", str(root), "rev-parse", "HEAD"],

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linreg.config import TrainConfig
+from linreg.errors import LinregError
 from linreg.jobs import train_to_folder
 from linreg.numerics import available_devices
 from linreg.store import check_new_folder
@@ -74,12 +75,7 @@ def _bench_step(out: Path, devices: list[str]) -> StepResult:
 def _repro_step(out: Path, devices: list[str]) -> StepResult:
     from linreg.repro import ReproMatrix, repro
 
-    reference_dir = Path(__file__).resolve().parent.parent / "results" / "reference"
-    report = repro(
-        ReproMatrix(devices=tuple(devices)),
-        results_root=out / "repro",
-        reference_dir=reference_dir if reference_dir.is_dir() else None,
-    )
+    report = repro(ReproMatrix(devices=tuple(devices)), results_root=out / "repro")
     checked, runs = report.golden_coverage
     failures = report.failures
     detail = (
@@ -105,14 +101,19 @@ def run_main_job(out: str | Path, on_step: StepCallback | None = None) -> MainJo
     check_new_folder(out)
     devices = available_devices()
     result = MainJobResult(out=out)
-    steps: list[tuple[str, Callable[[], StepResult]]] = [
-        ("train the tutorial model", lambda: _train_step(out, devices)),
-        ("quick benchmark", lambda: _bench_step(out, devices)),
-        ("reproducibility check", lambda: _repro_step(out, devices)),
-        ("build the report", lambda: _report_step(out, result)),
+    steps: list[tuple[str, str, Callable[[], StepResult]]] = [
+        ("train", "train the tutorial model", lambda: _train_step(out, devices)),
+        ("bench", "quick benchmark", lambda: _bench_step(out, devices)),
+        ("repro", "reproducibility check", lambda: _repro_step(out, devices)),
+        ("report", "build the report", lambda: _report_step(out, result)),
     ]
-    for index, (name, step) in enumerate(steps):
+    for index, (name, description, step) in enumerate(steps):
         if on_step is not None:
-            on_step(index, len(steps), name)
-        result.steps.append(step())
+            on_step(index, len(steps), description)
+        try:
+            result.steps.append(step())
+        except LinregError as exc:
+            # One failed step is a finding of the job, not the end of it: the rest still run
+            # and the report shows what there is.
+            result.steps.append(StepResult(name, False, str(exc)))
     return result

@@ -31,6 +31,7 @@ from linreg.compare import (
 from linreg.config import TrainConfig
 from linreg.errors import ConfigError, LinregError, OutputError, ResultSetError
 from linreg.numerics import available_devices, resolve_device
+from linreg.paths import REFERENCE_DIR
 from linreg.repro_worker import run_file
 from linreg.resultset import REPRO_KIND
 from linreg.run import SCHEMA_VERSION, Run
@@ -39,7 +40,7 @@ from linreg.store import dumps, read_json, write_json_new
 from linreg.tolerance import Tolerances, default_tolerances
 
 DEFAULT_REPRO_ROOT = Path("results/repro")
-DEFAULT_REFERENCE_DIR = Path("results/reference")
+DEFAULT_REFERENCE_DIR = REFERENCE_DIR
 MANIFEST = "manifest.json"
 CHECKS = "checks.json"
 COPIES = ("first", "second")
@@ -498,6 +499,9 @@ def repro(
     requirements = requirements or dict(DEFAULT_REQUIREMENTS)
     if resume is not None:
         matrix = open_for_resume(resume)
+    if reference_dir is not None and not update_reference and not reference_dir.is_dir():
+        # A golden check against nothing would pass: say so instead.
+        raise ConfigError("reference_dir", f"{reference_dir}: no such folder of golden references")
     for device in matrix.devices:
         resolve_device(device)  # refuse a missing device before any worker starts
     if resume is not None:

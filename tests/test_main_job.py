@@ -35,3 +35,18 @@ def test_run_refuses_a_non_empty_out(tmp_path, capsys):
 def test_report_bad_input_is_exit_2(tmp_path, capsys, args):
     assert main(args) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_a_failing_step_is_reported_and_the_report_still_built(tmp_path, capsys, monkeypatch):
+    import linreg.repro
+    from linreg.errors import ConfigError
+
+    def no_references(*args, **kwargs):
+        raise ConfigError("reference_dir", "results/reference: no such folder")
+
+    monkeypatch.setattr(linreg.repro, "repro", no_references)
+    out = tmp_path / "job"
+    assert main(["run", "--out", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "FAILED" in printed and "no such folder" in printed
+    assert (out / "report.html").exists()

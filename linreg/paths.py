@@ -1,0 +1,9 @@
+"""Where the checkout's own files are: golden references and the bench suite live beside the
+package, so they are found from any working folder."""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+REFERENCE_DIR = PROJECT_ROOT / "results" / "reference"
+BENCH_DIR = PROJECT_ROOT / "bench"
+BENCH_RESULTS = PROJECT_ROOT / "results" / "bench"
