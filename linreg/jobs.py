@@ -16,7 +16,7 @@ from linreg.model import LrModel, make_loss_fn, predict
 from linreg.numerics import resolve_device
 from linreg.run import Run
 from linreg.state import state_from_json
-from linreg.store import check_new_folder, new_run_id, write_run_folder
+from linreg.store import RUN_JSON, check_new_folder, load_run, new_run_id, write_run_folder
 
 DEFAULT_RESULTS = Path("results")
 
@@ -71,14 +71,32 @@ def train_to_folder(
 
 def _tutorial_plots(run: Run, state: Mapping[str, torch.Tensor]) -> str | None:
     try:
-        from linreg.report.tutorial_figures import figures_page, tutorial_figures
-    except ImportError:  # plotly is optional on machines that only measure (e.g. a GPU box)
+        import plotly  # noqa: F401
+    except ImportError:  # a checkout run without installing (e.g. on a GPU box) may lack it
         return None
+    from linreg.report.tutorial_figures import figures_page, tutorial_figures
+
     data = make_dataset(run.config, device="cpu")
     predictions = predict(model_from_state(state), data.X_test)
     c = run.config
     title = f"linreg run: seed {c.seed}, {c.device}, {c.dtype}, {c.engine}"
     return figures_page(tutorial_figures(data, predictions, run.history), title)
+
+
+def evaluation_config(
+    checkpoint: str | Path, device: str, loss: str | None, train_fraction: float | None
+) -> TrainConfig:
+    """The data, split and loss to evaluate with: those of the run.json beside the checkpoint
+    when there is one (a run trained on other data is judged on its own data), else the
+    tutorial's; ``loss`` and ``train_fraction`` override either."""
+    record = Path(checkpoint).parent / RUN_JSON
+    base = load_run(record).config if record.is_file() else TrainConfig()
+    changes: dict[str, object] = {"device": device}
+    if loss is not None:
+        changes["loss"] = loss
+    if train_fraction is not None:
+        changes["train_fraction"] = train_fraction
+    return base.replace(**changes)
 
 
 def evaluate_checkpoint(path: str | Path, config: TrainConfig) -> Evaluation:

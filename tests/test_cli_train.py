@@ -186,3 +186,15 @@ def test_ctrl_c_is_one_line_exit_130_and_keeps_nothing(in_tmp, capsys, monkeypat
     assert main(["train"]) == 130
     assert capsys.readouterr().err == "linreg: interrupted\n"
     assert not (in_tmp / "results").exists()
+
+
+def test_evaluate_uses_the_data_of_the_run_beside_the_checkpoint(in_tmp, capsys):
+    assert main(["train", "--weight", "2", "--bias", "-1", "--samples", "200", "--out", "r"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "r/model.pth"]) == 0
+    out = capsys.readouterr().out
+    record = json.loads((in_tmp / "r/run.json").read_text())
+    assert "(true 2)" in out and "(true -1)" in out
+    # 40 test points of the run's own 200, not the tutorial's 10.
+    assert out.count("\n") > 40
+    assert record["config"]["samples"] == 200

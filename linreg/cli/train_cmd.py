@@ -10,7 +10,7 @@ from rich.table import Table
 from linreg.cli import app
 from linreg.cli.console import console
 from linreg.config import DTYPES, ENGINES, LOSSES, OPTIMIZERS, TrainConfig
-from linreg.jobs import DEFAULT_RESULTS, evaluate_checkpoint, train_to_folder
+from linreg.jobs import DEFAULT_RESULTS, evaluate_checkpoint, evaluation_config, train_to_folder
 
 _DEFAULT = TrainConfig()
 
@@ -110,13 +110,16 @@ def evaluate_command(
         ..., help="A model.pth written by linreg train (a state_dict)."
     ),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
-    loss: str = typer.Option(_DEFAULT.loss, help=f"Loss to report, one of: {', '.join(LOSSES)}."),
-    train_fraction: float = typer.Option(
-        _DEFAULT.train_fraction, help="Split that defines the test samples, in (0, 1)."
+    loss: str | None = typer.Option(
+        None, help=f"Loss to report, one of: {', '.join(LOSSES)} (default: the run's, else l1)."
+    ),
+    train_fraction: float | None = typer.Option(
+        None, help="Split that defines the test samples, in (0, 1) (default: the run's, else 0.8)."
     ),
 ) -> None:
-    """Test loss and predictions of a saved model on the tutorial's test split."""
-    config = TrainConfig(device=device, loss=loss, train_fraction=train_fraction)
+    """Test loss and predictions of a saved model on its run's test split (the run.json beside
+    the checkpoint), or on the tutorial's where there is none."""
+    config = evaluation_config(checkpoint, device, loss, train_fraction)
     result = evaluate_checkpoint(checkpoint, config)
     table = Table(title=f"{result.checkpoint} ({result.dtype})")
     for column in ("x", "y (true)", "prediction"):
@@ -126,6 +129,7 @@ def evaluate_command(
     console.print(table)
     console.print(
         f"weight {result.weight:.8g} (true {config.weight:g}), "
-        f"bias {result.bias:.8g} (true {config.bias:g}), test {loss} loss {result.test_loss:.8g}",
+        f"bias {result.bias:.8g} (true {config.bias:g}), "
+        f"test {config.loss} loss {result.test_loss:.8g}",
         soft_wrap=True,
     )

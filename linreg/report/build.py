@@ -380,8 +380,9 @@ def write_report(
     page = render_page(
         "linreg report", sections, subtitle=f"Built {stamp} from: {', '.join(inputs.sources)}"
     )
-    path = write_text_atomic(Path(out), page)
+    # Images first: if their export fails, the report already on disk is left as it was.
     images = export_images(sections, Path(png_dir)) if png_dir is not None else ()
+    path = write_text_atomic(Path(out), page)
     return ReportSummary(
         path=path,
         sections=tuple(s.title for s in sections),
