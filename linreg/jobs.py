@@ -12,7 +12,7 @@ from linreg.checkpoint import load_model
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback, train
-from linreg.model import LrModel, make_loss_fn, predict
+from linreg.model import make_loss_fn, model_from_state, predict
 from linreg.numerics import resolve_device
 from linreg.run import Run
 from linreg.state import state_from_json
@@ -38,12 +38,6 @@ class Evaluation:
     X_test: tuple[float, ...]
     y_test: tuple[float, ...]
     predictions: tuple[float, ...]
-
-
-def model_from_state(state: Mapping[str, torch.Tensor]) -> LrModel:
-    model = LrModel().to(dtype=state["linear.weight"].dtype)
-    model.load_state_dict(state)
-    return model
 
 
 def train_to_folder(

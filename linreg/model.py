@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 from torch import nn
 
@@ -31,6 +33,13 @@ def build_model(config: TrainConfig, device: str | None = None) -> LrModel:
         torch.manual_seed(config.seed)
         model = LrModel()
     return model.to(device=device or config.device, dtype=torch_dtype(config.dtype))
+
+
+def model_from_state(state: Mapping[str, torch.Tensor]) -> LrModel:
+    """An LrModel holding ``state``, in the state's dtype, on the CPU."""
+    model = LrModel().to(dtype=state["linear.weight"].dtype)
+    model.load_state_dict(state)
+    return model
 
 
 def make_loss_fn(config: TrainConfig) -> nn.Module:

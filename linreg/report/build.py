@@ -11,10 +11,10 @@ from typing import Any
 import pandas as pd
 
 from linreg.data import make_dataset
-from linreg.env import diff_environments
+from linreg.env import diff_environments, flatten
 from linreg.errors import ConfigError, OutputError, ResultSetError
 from linreg.machine import default_machine_name
-from linreg.model import LrModel, predict
+from linreg.model import model_from_state, predict
 from linreg.report import figures
 from linreg.report.page import Section, render_page
 from linreg.report.tutorial_figures import tutorial_figures
@@ -183,7 +183,7 @@ def _machine_label(environment: dict[str, Any], name: str | None = None) -> str:
 def environment_table(environments: dict[str, dict[str, Any]]) -> pd.DataFrame:
     """One column per machine; rows that differ between machines come first, marked."""
     labels = list(environments)
-    flat = {label: _flat(env) for label, env in environments.items()}
+    flat = {label: flatten(env) for label, env in environments.items()}
     keys = sorted(set().union(*(f.keys() for f in flat.values()))) if flat else []
     differing: set[str] = set()
     for i, a in enumerate(labels):
@@ -204,16 +204,6 @@ def environment_table(environments: dict[str, dict[str, Any]]) -> pd.DataFrame:
     return table.sort_values(["differs", "key"], ascending=[False, True]).set_index("key")
 
 
-def _flat(env: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in env.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def _short(value: Any) -> str:
     text = "" if value is None else str(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -227,8 +217,7 @@ def build_sections(inputs: ReportInputs) -> list[Section]:
             ((lbl, r) for lbl, r in inputs.runs if lbl in inputs.train_runs), inputs.runs[0]
         )
         state = state_from_json(run.final_state)
-        model = LrModel().to(dtype=state["linear.weight"].dtype)
-        model.load_state_dict(state)
+        model = model_from_state(state)
         data = make_dataset(run.config, device="cpu")
         section = Section(
             "tutorial",
