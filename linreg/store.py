@@ -110,32 +110,9 @@ def write_run_folder(
     return out_dir
 
 
-def write_json_new(path: str | Path, data: Any) -> Path:
-    """Write a JSON file atomically; refuse to replace an existing file."""
-    path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from exc
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dumps(data))
-            handle.flush()
-            os.fsync(handle.fileno())
-        _publish_mode(Path(tmp))
-        # link() fails if the name exists: no check-then-write race, results only grow.
-        os.link(tmp, path)
-    except FileExistsError as exc:
-        raise OutputError(f"{path}: already exists; results are never overwritten") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path
-
-
-def write_text_atomic(path: str | Path, text: str) -> Path:
-    """Replace ``path`` with ``text`` in one rename: a reader sees the old file or the new one."""
-    path = Path(path)
+def _write_temp(path: Path, text: str) -> Path:
+    """``text`` in a hidden, synced temp file beside ``path``, with the umask's permissions;
+    the caller links or renames it into place and removes what is left."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
@@ -144,10 +121,37 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         _publish_mode(Path(tmp))
-        os.replace(tmp, path)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
+        raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from exc
+    return Path(tmp)
+
+
+def write_json_new(path: str | Path, data: Any) -> Path:
+    """Write a JSON file atomically; refuse to replace an existing file."""
+    path = Path(path)
+    tmp = _write_temp(path, dumps(data))
+    try:
+        # link() fails if the name exists: no check-then-write race, results only grow.
+        os.link(tmp, path)
+    except FileExistsError as exc:
+        raise OutputError(f"{path}: already exists; results are never overwritten") from exc
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Replace ``path`` with ``text`` in one rename: a reader sees the old file or the new one."""
+    path = Path(path)
+    tmp = _write_temp(path, text)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot be written ({exc.strerror or exc})") from exc
     return path
 
