@@ -1,7 +1,7 @@
 """The benchmark suite's options, matrix, skips, storage location and machine fingerprint.
 
 `pytest bench [--quick] [--devices cpu,cuda] ...` from the repository root; see README
-"Benchmarks". Options are parsed by linreg.bench_selection, shared with `linreg bench`.
+"Benchmarks". Options are parsed by linreg.suites.bench_selection, shared with `linreg bench`.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from linreg.bench_selection import BenchSelection, parse_selection, skip_reason
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.machine import default_machine_name, validate_machine_name
+from linreg.suites.bench_selection import BenchSelection, parse_selection, skip_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "results" / "bench"

@@ -25,6 +25,9 @@ _DTYPE_MAX = {
 }
 # 1e9 samples of X and y in float64 are 16 GB: past that a run cannot fit on a normal machine.
 MAX_SAMPLES = 1_000_000_000
+# Every epoch's loss is kept (on the device, then in the record): 1e7 epochs are 40 MB of float32
+# and ~200 MB of JSON. A trillion would be terabytes, refused before anything is allocated.
+MAX_EPOCHS = 10_000_000
 _DEVICE_PATTERN = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
 
 
@@ -107,8 +110,8 @@ def _validate(c: TrainConfig) -> None:
             raise ConfigError(name, f"must be an integer, got {getattr(c, name)!r}")
     if c.lr <= 0:
         raise ConfigError("lr", f"must be > 0, got {c.lr!r}")
-    if c.epochs < 1:
-        raise ConfigError("epochs", f"must be >= 1, got {c.epochs!r}")
+    if not 1 <= c.epochs <= MAX_EPOCHS:
+        raise ConfigError("epochs", f"must be in [1, {MAX_EPOCHS:.0e}], got {c.epochs!r}")
     if c.eval_every < 1:
         raise ConfigError("eval_every", f"must be >= 1, got {c.eval_every!r}")
     if not 0 < c.train_fraction < 1:

@@ -1,8 +1,21 @@
-"""Comma-separated option values (`--dtypes float32,float64`), parsed once for every command."""
+"""Every list-valued option, parsed once with one syntax for every command.
+
+- choices: ``--dtypes float32,float64``;
+- integers: ``--seeds 0,1,42``, ranges ``--seeds 0:100`` (stop exclusive) and mixes ``0:10,42``;
+  ``--sizes 40,1e3,1e7`` (exponents for sizes);
+- thread counts: ``--threads 1,2,all`` (``all``: torch's own default);
+- numbers: ``--lrs 0.001,0.01``.
+Lists are de-duplicated in order; an empty item is refused.
+"""
 
 from __future__ import annotations
 
+import math
+
 from linreg.errors import ConfigError
+
+# A list option beyond this many items is a typo (an extra digit in a range), not a plan.
+DEFAULT_MAX_ITEMS = 1_000_000
 
 
 def split_items(field: str, text: str) -> list[str]:
@@ -25,17 +38,74 @@ def parse_choices(
     return tuple(items)
 
 
-def parse_integers(field: str, text: str | None, minimum: int) -> tuple[int, ...]:
-    """Integers (1e6 style allowed) no smaller than ``minimum``; () for None."""
+def _integer(field: str, item: str) -> int:
+    try:
+        if "e" in item.lower():
+            value = float(item)
+            if not value.is_integer():
+                raise ValueError
+            return int(value)
+        return int(item)
+    except (ValueError, OverflowError):
+        raise ConfigError(field, f"{item!r} is not an integer") from None
+
+
+def parse_integers(
+    field: str,
+    text: str | None,
+    minimum: int,
+    max_items: int = DEFAULT_MAX_ITEMS,
+) -> tuple[int, ...]:
+    """Integers and ``start:stop`` ranges (stop exclusive), none below ``minimum``; () for None."""
     if text is None:
         return ()
+    values: list[int] = []
+    for item in split_items(field, text):
+        if ":" in item:
+            start_text, _, stop_text = item.partition(":")
+            start, stop = _integer(field, start_text.strip()), _integer(field, stop_text.strip())
+            if stop <= start:
+                raise ConfigError(field, f"range {item!r} is empty (stop must be > start)")
+            if stop - start > max_items:
+                raise ConfigError(field, f"{item!r} is more than {max_items} items")
+            chunk = range(start, stop)
+        else:
+            value = _integer(field, item)
+            chunk = range(value, value + 1)
+        if chunk.start < minimum:
+            raise ConfigError(field, f"{item!r} must be >= {minimum}")
+        values.extend(chunk)
+        if len(values) > max_items:
+            raise ConfigError(field, f"{text!r} is more than {max_items} items")
+    return tuple(dict.fromkeys(values))
+
+
+def parse_threads(field: str, text: str) -> tuple[int | None, ...]:
+    """Thread counts >= 1 and ``all`` (None: torch's own default)."""
+    out: list[int | None] = []
+    for item in split_items(field, text):
+        if item == "all":
+            out.append(None)
+            continue
+        try:
+            value = int(item)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ConfigError(field, f"expected integers >= 1 or 'all', got {item!r}")
+        out.append(value)
+    return tuple(out)
+
+
+def parse_positive_numbers(field: str, text: str) -> tuple[float, ...]:
+    """Finite numbers > 0 (learning rates)."""
     values = []
     for item in split_items(field, text):
         try:
-            value = int(float(item)) if "e" in item.lower() else int(item)
+            value = float(item)
         except ValueError:
-            raise ConfigError(field, f"{item!r} is not an integer") from None
-        if value < minimum:
-            raise ConfigError(field, f"{item!r} must be >= {minimum}")
+            raise ConfigError(field, f"{item!r} is not a number") from None
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(field, f"every value must be a finite number > 0, got {item!r}")
         values.append(value)
     return tuple(values)

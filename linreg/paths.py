@@ -6,4 +6,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 REFERENCE_DIR = PROJECT_ROOT / "results" / "reference"
 BENCH_DIR = PROJECT_ROOT / "bench"
+# User runs of the bench suite (ignored by git), and the committed per-machine baselines that a
+# run becomes only on request (linreg bench --baseline).
 BENCH_RESULTS = PROJECT_ROOT / "results" / "bench"
+BASELINES = PROJECT_ROOT / "results" / "baselines"

@@ -8,8 +8,6 @@ from typing import Any
 
 from linreg.config import TrainConfig
 
-SCHEMA_VERSION = 1
-
 
 @dataclass(frozen=True)
 class LossCurve:
@@ -49,10 +47,28 @@ class LossCurve:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> LossCurve:
         return cls(
-            train_loss=tuple(float(v) for v in data["train_loss"]),
-            test_epochs=tuple(int(v) for v in data["test_epochs"]),
-            test_loss=tuple(float(v) for v in data["test_loss"]),
+            train_loss=finite_floats("train_loss", data["train_loss"]),
+            test_epochs=tuple(_integer("test_epochs", v) for v in data["test_epochs"]),
+            test_loss=finite_floats("test_loss", data["test_loss"]),
         )
+
+
+def finite_floats(name: str, values: Any) -> tuple[float, ...]:
+    """Numbers read back from a record: a NaN, a string or a bool there is a corrupt file."""
+    if not isinstance(values, list):
+        raise ValueError(f"{name} must be a list of numbers")
+    out = []
+    for v in values:
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise ValueError(f"{name} holds {v!r}, not a finite number")
+        out.append(float(v))
+    return tuple(out)
+
+
+def _integer(name: str, value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise ValueError(f"{name} holds {value!r}, not an integer")
+    return value
 
 
 @dataclass(frozen=True)
@@ -80,9 +96,8 @@ class Run:
         return self.final_state["linear.bias"]["values"][0]
 
     def to_dict(self) -> dict[str, Any]:
+        """The record's body; linreg.results adds its kind and schema version when writing."""
         return {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "run",
             "config_id": self.config.config_id,
             "config": self.config.to_dict(),
             "environment": self.environment,
@@ -105,6 +120,14 @@ class Run:
         for state in (run.initial_state, run.final_state):
             if not isinstance(state, dict) or set(state) != {"linear.weight", "linear.bias"}:
                 raise ValueError("parameters must be linear.weight and linear.bias")
+            for name, entry in state.items():
+                if not isinstance(entry, dict):
+                    raise ValueError(f"{name} must be an object with dtype, shape and values")
+                finite_floats(name, entry["values"])
+        if not isinstance(run.state_hash, str):
+            raise ValueError("state_hash must be a string")
+        if not isinstance(run.timings, dict):
+            raise ValueError("timings must be an object")
         if not isinstance(run.environment, dict):
             raise ValueError("environment must be an object")
         return run

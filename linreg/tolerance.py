@@ -101,8 +101,12 @@ def load_tolerances(pyproject: str | Path | None = "pyproject.toml") -> Toleranc
         data = toml.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, toml.TOMLDecodeError) as exc:
         raise ConfigError("pyproject", f"{path}: not readable TOML ({exc})") from exc
-    section = data.get("tool", {}).get("linreg", {}).get("tolerance", {})
-    return Tolerances({**tolerances.by_dtype, **_parse_section(section, path)})
+    section: Any = data
+    for table in ("tool", "tool.linreg"):
+        section = section.get(table.rpartition(".")[2], {})
+        if not isinstance(section, dict):
+            raise ConfigError("pyproject", f"{path}: [{table}] must be a table, got {section!r}")
+    return Tolerances({**tolerances.by_dtype, **_parse_section(section.get("tolerance", {}), path)})
 
 
 def _parse_section(section: Any, path: Path) -> dict[str, Tolerance]:

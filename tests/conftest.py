@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -15,6 +17,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+CHECKOUT_RESULTS = Path(__file__).resolve().parent.parent / "results"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def results_folder_is_left_as_it_was():
+    """Tests write to temporary folders only: nothing new may appear in the checkout's results/
+    (committed or ignored), whichever test would have put it there."""
+    before = set(CHECKOUT_RESULTS.rglob("*"))
+    yield
+    left = sorted(str(p) for p in set(CHECKOUT_RESULTS.rglob("*")) - before)
+    assert not left, f"tests left files in the checkout's results/: {left[:5]}"
 
 
 @pytest.fixture(scope="session")

@@ -46,10 +46,11 @@ def test_malformed_run_records_are_refused(tmp_path, capsys, run_record, command
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ({"kind": "sweep"}, "malformed sweep"),
+        ({"kind": "sweep"}, "sweep schema_version None"),
+        ({"kind": "sweep", "schema_version": 1}, "malformed sweep record (missing 'config')"),
         (
-            {"kind": "repro-checks", "checks": [{"kind": "consistency", "comparison": {"a": 1}}]},
-            "malformed repro-checks",
+            {"kind": "repro-checks", "schema_version": 2, "checks": [{"kind": "consistency"}]},
+            "malformed repro-checks record",
         ),
         ({"benchmarks": [], "machine_info": 5}, "malformed"),
     ],

@@ -12,19 +12,19 @@ from pathlib import Path
 import pytest
 import torch
 
-import linreg.bench_selection as bench_selection
-from linreg.bench_results import COLUMNS, load_bench_frame
-from linreg.bench_selection import (
+import linreg.suites.bench_selection as bench_selection
+from linreg.cli import main
+from linreg.config import DTYPES, ENGINES
+from linreg.errors import ConfigError, ResultSetError
+from linreg.machine import default_machine_name, validate_machine_name
+from linreg.report.frames import COLUMNS, load_bench_frame
+from linreg.suites.bench_selection import (
     INFERENCE_BATCHES,
     KINDS,
     SWEEP_SIZES,
     parse_selection,
     skip_reason,
 )
-from linreg.cli import main
-from linreg.config import DTYPES, ENGINES
-from linreg.errors import ConfigError, ResultSetError
-from linreg.machine import default_machine_name, validate_machine_name
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 QUICK_FILE = Path(__file__).parent / "data" / "bench_quick.json"
@@ -157,9 +157,14 @@ def test_a_folder_is_searched_recursively(tmp_path):
     ("content", "message"),
     [
         (None, r"no such file or folder"),
-        ("{not json", r"not readable as JSON"),
+        ("{not json", r"not readable JSON"),
         ('{"runs": []}', r"not a pytest-benchmark file"),
-        ('{"benchmarks": [{"name": "x"}]}', r"a benchmark lacks 'stats'"),
+        ('{"benchmarks": [{"name": "x"}], "machine_info": {}}', r"missing 'fullname'"),
+        (
+            '{"benchmarks": [{"fullname": "x", "stats": {"data": [0.1, NaN]}}], '
+            '"machine_info": {}}',
+            r"x: a round of nan is not a time in seconds",
+        ),
     ],
 )
 def test_unreadable_input_raises_one_line(tmp_path, content, message):
@@ -203,8 +208,9 @@ def test_pytest_bench_quick_writes_a_json_that_pytest_benchmark_compare_reads(tm
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     command = [sys.executable, "-m", "pytest", "bench", "--quick", "-p", "no:cacheprovider"]
     selection = ["--devices=cpu,cuda", "--kinds=inference", "--sizes=10", "--machine=e2e-test"]
+    storage = f"--benchmark-storage=file://{tmp_path / 'storage'}"  # never the checkout's results/
     result = subprocess.run(
-        [*command, *selection, f"--benchmark-json={out}", "-rs"],
+        [*command, *selection, f"--benchmark-json={out}", storage, "-rs"],
         cwd=REPO_ROOT,
         env={**env, "CUDA_VISIBLE_DEVICES": ""},
         capture_output=True,
@@ -234,7 +240,7 @@ def test_pytest_bench_quick_writes_a_json_that_pytest_benchmark_compare_reads(tm
 
 
 def test_bench_command_stores_per_machine_and_prints_a_summary(tmp_path, monkeypatch, capfd):
-    monkeypatch.setattr("linreg.bench_runner.RESULTS_ROOT", tmp_path)
+    monkeypatch.setattr("linreg.suites.bench_runner.RESULTS_ROOT", tmp_path)
     args = ["--quick", "--kinds", "inference", "--sizes", "10", "--machine", "cli-test"]
     assert main(["bench", *args, "--", "-q", "-p", "no:cacheprovider"]) == 0
     out = capfd.readouterr().out

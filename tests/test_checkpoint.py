@@ -2,8 +2,8 @@ import pytest
 import torch
 import torch.nn as nn
 
-from linreg.checkpoint import load_checkpoint, load_model, save_checkpoint
 from linreg.errors import CheckpointError
+from linreg.results.checkpoint import load_checkpoint, load_model, save_checkpoint
 from linreg.state import state_dict_hash, state_from_json, state_to_json
 
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from linreg.cli import main
-from linreg.store import load_run
+from linreg.results.load import load_run
 
 
 @pytest.fixture
@@ -51,15 +51,16 @@ def test_train_with_engine_batched_writes_a_valid_run_folder(in_tmp):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--seeds", "5:2"], "--seeds: '5:2' holds no seeds"),
-        (["--seeds", "x"], "--seeds: expected start:stop or a comma list"),
-        (["--seeds", ""], "--seeds: expected start:stop or a comma list"),
-        (["--seeds", "-3:2"], "--seeds: seeds must be >= 0"),
-        (["--lrs", "0.1,-1"], "--lrs: every learning rate must be a finite number > 0"),
-        (["--lrs", "0.1,,"], "--lrs: expected a comma list of numbers"),
-        (["--lrs", "nan"], "--lrs: every learning rate must be a finite number > 0"),
-        (["--epochs", "0"], "--epochs: must be >= 1"),
-        (["--tolerance", "-1"], "--tolerance: must be >= 0"),
+        (["--seeds", "5:2"], "--seeds: range '5:2' is empty"),
+        (["--seeds", "x"], "--seeds: 'x' is not an integer"),
+        (["--seeds", ""], "--seeds: empty item in ''"),
+        (["--seeds", "-3:2"], "--seeds: '-3:2' must be >= 0"),
+        (["--lrs", "0.1,-1"], "--lrs: every value must be a finite number > 0, got '-1'"),
+        (["--lrs", "0.1,,"], "--lrs: empty item in '0.1,,'"),
+        (["--lrs", "nan"], "--lrs: every value must be a finite number > 0, got 'nan'"),
+        (["--epochs", "0"], "--epochs: must be in [1, 1e+07], got 0"),
+        (["--tolerance", "-1"], "--tolerance: must be a finite number >= 0"),
+        (["--tolerance", "nan"], "--tolerance: must be a finite number >= 0, got nan"),
         (["--check", "nowhere"], "--against: --check needs --against"),
     ],
 )

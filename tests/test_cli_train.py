@@ -75,7 +75,8 @@ def test_other_dtypes_are_recorded(in_tmp, dtype):
         (["--engine", "jit"], "--engine: must be one of"),
         (["--lr", "0"], "--lr: must be > 0"),
         (["--lr", "-0.5"], "--lr: must be > 0"),
-        (["--epochs", "0"], "--epochs: must be >= 1"),
+        (["--epochs", "0"], "--epochs: must be in [1, 1e+07], got 0"),
+        (["--epochs", "1000000000000"], "--epochs: must be in [1, 1e+07], got 1000000000000"),
         (["--eval-every", "0"], "--eval-every: must be >= 1"),
         (["--train-fraction", "1.5"], "--train-fraction: must be in (0, 1)"),
         (["--train-fraction", "0"], "--train-fraction: must be in (0, 1)"),
@@ -177,12 +178,12 @@ def test_help_explains_every_train_option(capsys):
 
 
 def test_ctrl_c_is_one_line_exit_130_and_keeps_nothing(in_tmp, capsys, monkeypatch):
-    import linreg.jobs
+    import linreg.jobs.training
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(linreg.jobs, "train", interrupted)
+    monkeypatch.setattr(linreg.jobs.training, "train", interrupted)
     assert main(["train"]) == 130
     assert capsys.readouterr().err == "linreg: interrupted\n"
     assert not (in_tmp / "results").exists()

@@ -6,7 +6,7 @@ import torch
 from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.errors import TrainingDiverged
-from linreg.store import history_csv
+from linreg.results.run_folder import history_csv
 
 
 def test_same_config_twice_gives_identical_history_and_hash(tutorial_run):

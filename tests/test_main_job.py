@@ -38,13 +38,13 @@ def test_report_bad_input_is_exit_2(tmp_path, capsys, args):
 
 
 def test_a_failing_step_is_reported_and_the_report_still_built(tmp_path, capsys, monkeypatch):
-    import linreg.repro
+    import linreg.suites.repro
     from linreg.errors import ConfigError
 
     def no_references(*args, **kwargs):
         raise ConfigError("reference_dir", "results/reference: no such folder")
 
-    monkeypatch.setattr(linreg.repro, "repro", no_references)
+    monkeypatch.setattr(linreg.suites.repro, "repro", no_references)
     out = tmp_path / "job"
     assert main(["run", "--out", str(out)]) == 1
     printed = capsys.readouterr().out

@@ -12,12 +12,14 @@ from linreg.cli.console import console
 from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.errors import ConfigError
-from linreg.repro import (
+from linreg.results.files import read_json
+from linreg.suites.repro import (
     CHECKS,
     COPIES,
     MANIFEST,
     ReproError,
     ReproMatrix,
+    ReproOptions,
     check_pairs,
     golden_check,
     parse_requirements,
@@ -25,8 +27,7 @@ from linreg.repro import (
     start_result_dir,
     update_references,
 )
-from linreg.repro_worker import run_file, train_all
-from linreg.store import read_json
+from linreg.suites.repro_worker import run_file, train_all
 from linreg.tolerance import default_tolerances
 
 # A short run keeps each worker process to well under a second of training.
@@ -43,8 +44,12 @@ def small_matrix() -> ReproMatrix:
                        base=SHORT)  # fmt: skip
 
 
+def small_options(**changes) -> ReproOptions:
+    return ReproOptions(small_matrix(), **{"reference_dir": None, **changes})
+
+
 def test_every_check_holds_and_is_written(tmp_path, capsys) -> None:
-    report = repro(small_matrix(), results_root=tmp_path, reference_dir=None)
+    report = repro(small_options(), results_root=tmp_path)
     assert report.ok, [c.reason for c in report.failures]
     kinds = {c.kind for c in report.checks}
     assert kinds == {"determinism", "checkpoint", "consistency"}
@@ -78,31 +83,31 @@ def test_determinism_failure_names_the_epoch_and_the_ulp_distance(tmp_path) -> N
 
 
 def test_interrupted_run_resumes_without_redoing_or_mixing(tmp_path) -> None:
-    matrix = small_matrix()
-    result_dir = start_result_dir(matrix, tmp_path)
-    configs = matrix.configs()
+    options = small_options()
+    result_dir = start_result_dir(options, tmp_path)
+    configs = options.matrix.configs()
     # What an interruption leaves: the first copy finished one config, plus a killed temp file.
     first = result_dir / COPIES[0]
     train_all(configs[:1], first)
     kept = run_file(first, configs[0])
     before = kept.read_bytes()
     (first / ".stale.json.partial").write_text("{half")
-    report = repro(matrix, results_root=tmp_path, resume=result_dir, reference_dir=None)
+    report = repro(None, results_root=tmp_path, resume=result_dir)
     assert report.ok and report.result_dir == result_dir
     assert kept.read_bytes() == before
     assert not list(result_dir.rglob("*.partial"))
     assert len(list(tmp_path.iterdir())) == 1  # no second result set
     with pytest.raises(ReproError, match="already finished"):
-        repro(matrix, results_root=tmp_path, resume=result_dir)
+        repro(None, results_root=tmp_path, resume=result_dir)
 
 
 def test_resume_on_another_stack_is_refused(tmp_path) -> None:
-    result_dir = start_result_dir(small_matrix(), tmp_path)
+    result_dir = start_result_dir(small_options(), tmp_path)
     manifest = read_json(result_dir / MANIFEST)
     manifest["stack"]["torch"] = "1.0.0"
     (result_dir / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ReproError, match="must not mix two stacks"):
-        repro(small_matrix(), results_root=tmp_path, resume=result_dir)
+        repro(None, results_root=tmp_path, resume=result_dir)
 
 
 @pytest.mark.parametrize("samples", [None, 40])  # the tutorial's 40 training points; 32 of 40
@@ -133,6 +138,8 @@ def test_requirement_option_is_validated() -> None:
         (["--require", "speed=a"], "--require: expected PAIR=LEVEL"),
         (["--threads", "0"], "--threads: expected integers >= 1 or 'all'"),
         (["--resume", "nowhere"], "no such file"),
+        (["--outcome-steps", "-1"], "--outcome-steps: must be an integer >= 0, got -1"),
+        (["--seeds", "3:1"], "--seeds: range '3:1' is empty"),
     ],
 )
 def test_cli_bad_input_is_exit_2(args, message, tmp_path, capsys) -> None:
@@ -148,10 +155,19 @@ def test_cli_update_reference_then_golden_check(tmp_path, capsys) -> None:
     args = ["repro", "--out", str(tmp_path / "out"), "--reference-dir", str(refs),
             "--dtypes", "float32", "--seeds", "1", "--threads", "1", "--epochs", "40"]  # fmt: skip
     assert main([*args, "--update-reference"]) == 0
-    assert "cpu-float32-seed1-threads1-eager.json: new" in capsys.readouterr().out
-    assert main([*args[:-1], "40", "--lr", "0.0101"]) == 1
+    assert "cpu-float32-seed1-threads1-eager-cfg" in capsys.readouterr().out
+    [written] = [p for p in refs.glob("*.json") if "float32" in p.name and "-cfg" in p.name]
+    assert written.stat().st_mode & 0o777 == 0o644  # shared like any result, not 0600
+    # A planted fault in the reference: its train loss off by 1e-3 from epoch 30.
+    record = json.loads(written.read_text())
+    record["history"]["train_loss"][30:] = [v + 1e-3 for v in record["history"]["train_loss"][30:]]
+    written.write_text(json.dumps(record))
+    assert main(args) == 1
     out = capsys.readouterr().out
-    assert "FAIL golden" in out and "lr 0.0101 vs 0.01" in out
+    assert "FAIL golden" in out and "beyond tolerance from epoch 30" in out
+    # Another config has no reference: unchecked, not failed against one made for another question.
+    assert main([*args, "--lr", "0.0101"]) == 0
+    assert "golden references: 0 of 2 runs have one" in capsys.readouterr().out
 
 
 def test_update_reference_says_what_it_changes(tmp_path) -> None:
@@ -159,9 +175,11 @@ def test_update_reference_says_what_it_changes(tmp_path) -> None:
     assert [c.status for c in update_references([run], tmp_path, default_tolerances())] == ["new"]
     [same] = update_references([run], tmp_path, default_tolerances())
     assert (same.status, same.detail) == ("unchanged", "bit-identical")
-    [changed] = update_references([train(SHORT.replace(lr=0.02))], tmp_path, default_tolerances())
+    # Training changed (lr 0.02 inside the code) while the config stayed: the reference changes.
+    changed_run = dataclasses.replace(train(SHORT.replace(lr=0.02)), config=run.config)
+    [changed] = update_references([changed_run], tmp_path, default_tolerances())
     assert changed.status == "changed" and "first differing epoch 0" in changed.detail
-    [check] = golden_check(train(SHORT.replace(lr=0.02)), tmp_path, default_tolerances())
+    [check] = golden_check(changed_run, tmp_path, default_tolerances())
     assert check.holds
 
 
@@ -171,3 +189,28 @@ def test_default_matrix_uses_the_devices_present() -> None:
     configs = matrix.configs()
     assert len(configs) == len(matrix.devices) * 2 * 3 * 2
     assert {c.threads for c in configs} == {1, None}
+
+
+def test_resume_keeps_the_options_of_the_run_it_finishes(tmp_path, capsys) -> None:
+    # Started with --no-golden: resumed, it must not grow golden checks (nor fail on them).
+    result_dir = start_result_dir(small_options(reference_dir=None), tmp_path)
+    assert main(["repro", "--resume", str(result_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "golden references:" not in out
+    checks = read_json(result_dir / CHECKS)
+    assert {c["kind"] for c in checks["checks"]} == {"determinism", "checkpoint", "consistency"}
+    assert checks["options"]["matrix"]["base"]["epochs"] == SHORT.epochs
+
+
+def test_resume_refuses_other_options(tmp_path, capsys) -> None:
+    result_dir = start_result_dir(small_options(), tmp_path)
+    assert main(["repro", "--resume", str(result_dir), "--dtypes", "float64", "--golden"]) == 2
+    err = capsys.readouterr().err
+    assert "--resume: keeps the options of the run it finishes; drop --dtypes, --golden" in err
+
+
+def test_a_matrix_of_another_config_has_no_golden_references(tmp_path, capsys) -> None:
+    args = ["repro", "--samples", "100", "--dtypes", "float32", "--seeds", "42", "--threads", "1",
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main(args) == 0
+    assert "golden references: 0 of 2 runs have one" in capsys.readouterr().out

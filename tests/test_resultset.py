@@ -7,11 +7,11 @@ import pytest
 from linreg.cli import main
 from linreg.cli.console import console
 from linreg.errors import ResultSetError
-from linreg.jobs import train_to_folder
-from linreg.resultset import load_result_set
+from linreg.jobs.training import train_to_folder
+from linreg.results.resultset import load_result_set
+from linreg.results.run_folder import write_run_folder
 from linreg.run import Run
 from linreg.state import state_from_json
-from linreg.store import write_run_folder
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +42,9 @@ def test_folder_of_result_files_merges_them(run_folder, tmp_path) -> None:
         )
     )
     result = load_result_set(tmp_path)
-    assert len(result.runs) == 1 and result.timings == {"case": [1.0, 2.0]}
+    assert len(result.runs) == 1
+    [bench] = result.bench_files
+    assert [(c.fullname, c.rounds) for c in bench.cases] == [("case", (1.0, 2.0))]
 
 
 @pytest.mark.parametrize(
@@ -51,8 +53,10 @@ def test_folder_of_result_files_merges_them(run_folder, tmp_path) -> None:
         (None, "no such file or folder"),
         ("{not json", "not readable JSON"),
         ('{"kind": "other"}', "not a linreg run, repro result or pytest-benchmark file"),
-        ('{"kind": "run"}', "malformed run record"),
-        ('{"machine_info": {}, "benchmarks": [{"fullname": "c"}]}', "stats.data"),
+        ('{"kind": "run"}', "run schema_version None"),
+        ('{"kind": "run", "schema_version": 1}', r"malformed run record \(missing 'config'\)"),
+        ('{"machine_info": {}, "benchmarks": [{"fullname": "c"}]}', "missing 'stats'"),
+        ('{"machine_info": {}, "benchmarks": [{"fullname": "c", "stats": {}}]}', "stats.data"),
     ],
 )
 def test_bad_input_is_one_precise_error(tmp_path, content, message) -> None:

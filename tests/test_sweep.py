@@ -7,7 +7,7 @@ from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.engines.batched import train_batched
 from linreg.errors import OutputError, ResultSetError
-from linreg.sweep import check_against_band, load_sweep, run_sweep, summarise, write_sweep
+from linreg.suites.sweep import check_against_band, load_sweep, run_sweep, summarise, write_sweep
 
 CONFIG = TrainConfig(epochs=300)
 

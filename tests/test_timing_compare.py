@@ -8,7 +8,7 @@ import pytest
 
 from linreg.cli import main
 from linreg.cli.console import console
-from linreg.timing_stats import compare_timings, parse_threshold
+from linreg.compare.timing import compare_timings, parse_threshold
 
 CASE = "bench/test_train.py::test_eager_train[cpu-float32]"
 

@@ -1,12 +1,15 @@
-"""The `linreg` command line: thin typer commands over linreg.jobs and friends."""
+"""The `linreg` command line: thin typer commands over linreg.jobs and the suites."""
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
 import typer
 
 from linreg.errors import ConfigError, LinregError, TrainingDiverged
+from linreg.signals import SigtermState, sigterm_raises
 
 app = typer.Typer(
     name="linreg",
@@ -17,6 +20,15 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def option_name(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def fail(message: str) -> None:
+    print(f"linreg: {message}", file=sys.stderr)
+
 
 # Importing the command modules registers their commands on `app`.
 from linreg.cli import (  # noqa: E402, F401
@@ -29,10 +41,6 @@ from linreg.cli import (  # noqa: E402, F401
     sweep_cmd,
     train_cmd,
 )
-
-
-def option_name(field: str) -> str:
-    return "--" + field.replace("_", "-")
 
 
 def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
@@ -51,15 +59,38 @@ _NO_ARGS_IS_HELP = _click_exceptions("NoArgsIsHelpError")
 _ABORT = _click_exceptions("Abort")
 
 
-def fail(message: str) -> None:
-    print(f"linreg: {message}", file=sys.stderr)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and return its exit code: 0 ok, 1 a check failed, 2 bad input, 130 interrupted.
+    """Run the CLI and return its exit code: 0 ok, 1 a check failed, 2 bad input, 130 interrupted
+    (Ctrl-C), 143 terminated (SIGTERM).
 
     Every expected error becomes one line on stderr; a traceback means a bug in linreg.
     """
+    _tolerate_any_encoding()
+    try:
+        with sigterm_raises() as sigterm:
+            code = _dispatch(argv, sigterm)
+        if sigterm.received:
+            fail("terminated")
+            return 143
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()  # the reader went away (`| head`): nothing to say, nobody to say it to
+        return 141
+    except OSError as exc:
+        # Result files are written through linreg.results, which names them in an OutputError;
+        # a bare "disk full" or I/O error out here is the terminal's output that failed.
+        if exc.errno not in _OUTPUT_ERRNOS and not _stdout_broken():
+            raise
+        fail(f"error: cannot write the output ({exc.strerror or exc})")
+        _silence_stdout()
+        return 2
+    return code
+
+
+_OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO}
+
+
+def _dispatch(argv: list[str] | None, sigterm: SigtermState) -> int:
     command = typer.main.get_command(app)
     try:
         result = command.main(args=argv, prog_name="linreg", standalone_mode=False)
@@ -69,7 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         fail(f"error: {exc.format_message()}")  # type: ignore[attr-defined]
         return 2
     except (*_ABORT, KeyboardInterrupt):
-        fail("interrupted")
+        # SIGTERM arrives as a KeyboardInterrupt too (Terminated); main() reports that one.
+        if not sigterm.received:
+            fail("interrupted")
         return 130
     except TrainingDiverged as exc:
         fail(f"{exc}; nothing was kept")
@@ -80,9 +113,35 @@ def main(argv: list[str] | None = None) -> int:
     except LinregError as exc:
         fail(f"error: {exc}")
         return 2
-    if result == 130:  # typer turns Ctrl-C into Exit(130) before it reaches the handlers above
+    if result == 130 and not sigterm.received:
+        # typer turns Ctrl-C into Exit(130) before it reaches the handlers above
         fail("interrupted")
     return result if isinstance(result, int) else 0
+
+
+def _tolerate_any_encoding() -> None:
+    """Print what the terminal's encoding can show (µs becomes ?s under ASCII) rather than fail
+    after the work is done."""
+    for stream in (sys.stdout, sys.stderr):
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="replace")
+
+
+def _stdout_broken() -> bool:
+    try:
+        sys.stdout.flush()
+    except OSError:
+        return True
+    return False
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that the interpreter's own flush at exit cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's capture): nothing will flush it at exit
 
 
 def entry() -> None:

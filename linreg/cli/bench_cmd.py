@@ -8,11 +8,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from linreg.bench_runner import run_bench_suite
-from linreg.bench_selection import KINDS, parse_selection
-from linreg.cli import app
-from linreg.cli.console import console, err_console
+from linreg.cli import app, fail
+from linreg.cli.console import console
 from linreg.config import DTYPES, ENGINES
+from linreg.paths import BASELINES
+from linreg.suites.bench_runner import run_bench_suite
+from linreg.suites.bench_selection import KINDS, parse_selection
 
 
 @app.command(
@@ -44,26 +45,36 @@ def bench_command(
         help="Machine name; results go to results/bench/MACHINE/ "
         "(default: from the CPU and GPU models).",
     ),
+    baseline: bool = typer.Option(
+        False,
+        "--baseline",
+        help="Store this run as the machine's committed baseline, under "
+        "results/baselines/MACHINE/, instead of results/bench/MACHINE/ (ignored by git).",
+    ),
     json_file: Path = typer.Option(
         None, "--json", help="Also write pytest-benchmark's JSON here (refuses an existing file)."
     ),
 ) -> int:
     """Run the benchmark suite; arguments after `--` go to pytest (e.g. -- -k train -x)."""
     selection = parse_selection(devices, dtypes, seeds, sizes, engines, kinds, quick)
-    outcome = run_bench_suite(selection, machine, json_file, ctx.args)
-    if outcome.frame is not None and not outcome.frame.empty:
-        console.print(_summary(outcome.frame, outcome.machine))
+    outcome = run_bench_suite(
+        selection, machine, json_file, ctx.args, results_root=BASELINES if baseline else None
+    )
+    if outcome.saved:
+        from linreg.report.frames import load_bench_frame
+
+        console.print(_summary(load_bench_frame(outcome.saved), outcome.machine))
     for path in outcome.saved:
         console.print(f"saved {path}")
     if outcome.json_path is not None and outcome.json_path.exists():
         console.print(f"wrote {outcome.json_path}")
     if outcome.exit_code == 4:
-        err_console.print("linreg: error: pytest refused the arguments (see above)")
+        fail("error: pytest refused the arguments (see above)")
         return 2
     if outcome.exit_code not in (0, 5):
         return 1
     if not outcome.saved:
-        err_console.print(f"linreg: nothing was stored under {outcome.storage}")
+        fail(f"nothing was stored under {outcome.storage}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""`linreg compare A B`: numerics and timings of two result sets, side by side."""
+"""`linreg compare REFERENCE CANDIDATE`: numerics and timings of two result sets, side by side."""
 
 from __future__ import annotations
 
@@ -9,16 +9,19 @@ from rich.table import Table
 
 from linreg.cli import app
 from linreg.cli.console import console
+from linreg.compare.sets import compare_result_sets
+from linreg.compare.timing import DEFAULT_ALPHA, check_alpha, parse_threshold
 from linreg.errors import ConfigError
-from linreg.set_comparison import compare_result_sets
-from linreg.timing_stats import DEFAULT_ALPHA, parse_threshold
 from linreg.tolerance import load_tolerances
 
 
 @app.command("compare")
 def compare_command(
-    a: Path = typer.Argument(..., help="Baseline: run folder, repro result, benchmark JSON..."),
-    b: Path = typer.Argument(..., help="Candidate, of any of the same kinds."),
+    reference: Path = typer.Argument(
+        ...,
+        help="What the candidate is judged against: run folder, repro result, benchmark JSON...",
+    ),
+    candidate: Path = typer.Argument(..., help="The change, of any of the same kinds."),
     fail_on_regression: str | None = typer.Option(
         None, help="Exit 1 on a significant slowdown beyond this, e.g. 10%."
     ),
@@ -29,7 +32,7 @@ def compare_command(
         Path("pyproject.toml"), help="Tolerances under [tool.linreg] (Python >= 3.11)."
     ),
 ) -> int:
-    """Compare B with A. Exit 1 on a numeric difference beyond tolerance or (with
+    """Compare CANDIDATE with REFERENCE. Exit 1 on a numeric difference beyond tolerance or (with
     --fail-on-regression) a significant slowdown beyond the threshold; 2 on bad input."""
     threshold = None
     if fail_on_regression is not None:
@@ -38,34 +41,36 @@ def compare_command(
         except ValueError as exc:
             raise ConfigError("fail_on_regression", str(exc)) from exc
     tolerances = load_tolerances(pyproject).with_overrides(rtol=rtol, atol=atol)
-    result = compare_result_sets(a, b, tolerances, threshold, alpha)
+    check_alpha(alpha)
+    result = compare_result_sets(reference, candidate, tolerances, threshold, alpha)
 
     if result.numerics:
-        table = Table(title="Numerics (B vs A)")
+        table = Table(title="Numerics (candidate vs reference)")
         for col in ("run", "dtype", "verdict", "first bit diff", "horizon", "max |Δ| loss",
-                    "max ULP", "final w A / B"):  # fmt: skip
+                    "max ULP", "final w ref / cand"):  # fmt: skip
             table.add_column(col, overflow="fold")
         for c in result.numerics:
             verdict = {"a": "[green]bitwise equal[/]", "b": "[green]within tolerance[/]"}.get(
                 c.level, f"[red]{c.level}: beyond tolerance[/]"
             )
             table.add_row(
-                c.label_a.removeprefix("B "), c.dtype, verdict,
+                c.candidate_label, c.dtype, verdict,
                 _epoch(c.divergence.bitwise), _epoch(c.horizon),
                 f"{c.quantities['train_loss'].max_abs:.3g}",
                 str(max(q.max_ulp for q in c.quantities.values())),
-                f"{c.final_b['weight']:.8g} / {c.final_a['weight']:.8g}",
+                f"{c.final_reference['weight']:.8g} / {c.final_candidate['weight']:.8g}",
             )  # fmt: skip
         console.print(table)
     if result.timings:
-        table = Table(title="Timings (B vs A)")
-        for col in ("case", "median A", "median B", "ratio", "p", "verdict"):
+        table = Table(title="Timings (candidate vs reference)")
+        for col in ("case", "median ref", "median cand", "ratio", "p", "verdict"):
             table.add_column(col, overflow="fold")
         for t in result.timings:
             regression = threshold is not None and t.is_regression(threshold)
             table.add_row(
-                t.case, f"{t.median_a * 1e6:.1f} µs", f"{t.median_b * 1e6:.1f} µs",
-                f"{t.ratio:.3f}", f"{t.p_value:.2g}",
+                t.case, f"{t.reference_median * 1e6:.1f} µs",
+                f"{t.candidate_median * 1e6:.1f} µs", f"{t.ratio:.3f}",
+                "" if t.p_value is None else f"{t.p_value:.2g}",
                 f"[red]{t.verdict} (regression)[/]" if regression else t.verdict,
             )  # fmt: skip
         console.print(table)
@@ -73,7 +78,7 @@ def compare_command(
         console.print(line, soft_wrap=True)
     if result.environment_diff:
         table = Table(title="Environment differences")
-        for col in ("key", "A", "B"):
+        for col in ("key", "reference", "candidate"):
             table.add_column(col, overflow="fold")
         for key, (va, vb) in result.environment_diff.items():
             if key == "torch_config":
@@ -83,7 +88,7 @@ def compare_command(
     else:
         console.print("environments: identical fingerprints")
     for c in result.numeric_failures:
-        console.print(f"[red]FAIL[/] {c.label_a}: beyond tolerance from epoch {c.horizon}",
+        console.print(f"[red]FAIL[/] {c.candidate_label}: beyond tolerance from epoch {c.horizon}",
                       soft_wrap=True)  # fmt: skip
     for t in result.regressions:
         slower = f"{(t.ratio - 1) * 100:.1f}% slower (p={t.p_value:.2g})"

@@ -8,18 +8,18 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from linreg.cli import app
+from linreg.cli import app, option_name
 from linreg.cli.console import console
-from linreg.compare import DEFAULT_OUTCOME_STEPS
+from linreg.compare.runs import DEFAULT_OUTCOME_STEPS
 from linreg.config import DTYPES, ENGINES, TrainConfig
 from linreg.errors import ConfigError
-from linreg.numerics import available_devices
-from linreg.options import parse_choices, parse_integers, split_items
-from linreg.repro import (
+from linreg.options import parse_choices, parse_integers, parse_threads, split_items
+from linreg.suites.repro import (
     DEFAULT_REFERENCE_DIR,
     DEFAULT_REPRO_ROOT,
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
+    ReproOptions,
     parse_requirements,
     repro,
 )
@@ -28,25 +28,14 @@ from linreg.tolerance import load_tolerances
 _DEFAULT = TrainConfig()
 
 
-def _threads(text: str) -> tuple[int | None, ...]:
-    out: list[int | None] = []
-    for s in split_items("threads", text):
-        if s == "all":
-            out.append(None)
-        elif s.isdigit() and int(s) >= 1:
-            out.append(int(s))
-        else:
-            raise ConfigError("threads", f"expected integers >= 1 or 'all', got {s!r}")
-    return tuple(out)
-
-
 @app.command("repro")
 def repro_command(
-    devices: str = typer.Option(
-        ",".join(available_devices()), help="Comma-separated devices (default: those present)."
+    ctx: typer.Context,
+    devices: str | None = typer.Option(
+        None, help="Comma-separated devices: cpu, cuda, mps (default: those present)."
     ),
     dtypes: str = typer.Option("float32,float64", help="Comma-separated dtypes."),
-    seeds: str = typer.Option("0,1,42", help="Comma-separated seeds."),
+    seeds: str = typer.Option("0,1,42", help="Seeds: a comma list and/or start:stop ranges."),
     threads: str = typer.Option("1,all", help="Comma-separated thread counts; 'all' = default."),
     engines: str = typer.Option("eager", help="Comma-separated engines, each checked vs eager."),
     lr: float = typer.Option(_DEFAULT.lr, help="Learning rate of every run."),
@@ -61,11 +50,13 @@ def repro_command(
         + " (levels a, b, b-horizon, c, d).",
     ),
     outcome_steps: int = typer.Option(
-        DEFAULT_OUTCOME_STEPS, help="Outcome bound, in SGD steps (level c)."
+        DEFAULT_OUTCOME_STEPS, help="Outcome bound, in SGD steps (level c), >= 0."
     ),
     out: Path = typer.Option(DEFAULT_REPRO_ROOT, help="Folder that gets a new <id>/ result set."),
     resume: Path | None = typer.Option(
-        None, help="Finish an interrupted run: its results/repro/<id>/ folder."
+        None,
+        help="Finish an interrupted run: its results/repro/<id>/ folder. It keeps the options "
+        "it was started with (no other option may be given).",
     ),
     reference_dir: Path = typer.Option(DEFAULT_REFERENCE_DIR, help="Golden references."),
     golden: bool = typer.Option(
@@ -80,32 +71,46 @@ def repro_command(
 ) -> int:
     """Train the matrix twice in separate processes; check determinism, consistency against
     float64 CPU, golden references and checkpoints. Exit 1 when any check fails."""
-    base = _DEFAULT.replace(lr=lr, epochs=epochs, samples=samples)
-    matrix = ReproMatrix(
-        devices=tuple(split_items("devices", devices)),
-        dtypes=parse_choices("dtypes", dtypes, DTYPES, ()),
-        seeds=parse_integers("seeds", seeds, 0),
-        threads=_threads(threads),
-        engines=parse_choices("engines", engines, ENGINES, ()),
-        base=base,
-    )
-    matrix.configs()  # building each config validates every axis before any training
-    tolerances = load_tolerances(pyproject).with_overrides(rtol=rtol, atol=atol)
-    requirements = parse_requirements(require)
+    if resume is not None:
+        given = [
+            option_name(name)
+            for name in ctx.params
+            if name not in ("resume", "out")
+            and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+        ]
+        if given:
+            raise ConfigError(
+                "resume", f"keeps the options of the run it finishes; drop {', '.join(given)}"
+            )
+        options = None
+    else:
+        from linreg.numerics import available_devices
+
+        matrix = ReproMatrix(
+            devices=tuple(split_items("devices", devices) if devices else available_devices()),
+            dtypes=parse_choices("dtypes", dtypes, DTYPES, ()),
+            seeds=parse_integers("seeds", seeds, 0),
+            threads=parse_threads("threads", threads),
+            engines=parse_choices("engines", engines, ENGINES, ()),
+            base=_DEFAULT.replace(lr=lr, epochs=epochs, samples=samples),
+        )
+        options = ReproOptions(
+            matrix=matrix,
+            tolerances=load_tolerances(pyproject).with_overrides(rtol=rtol, atol=atol),
+            requirements=parse_requirements(require),
+            reference_dir=reference_dir if golden or update_reference else None,
+            update_reference=update_reference,
+            outcome_steps=outcome_steps,
+        )
     with Progress(
         TextColumn("repro"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=True,
     ) as progress:  # fmt: skip
         task = progress.add_task("runs", total=None)
         report = repro(
-            matrix,
+            options,
             results_root=out,
             resume=resume,
-            tolerances=tolerances,
-            requirements=requirements,
-            reference_dir=reference_dir if golden or update_reference else None,
-            update_reference=update_reference,
-            outcome_steps=outcome_steps,
             on_progress=lambda done, total: progress.update(task, completed=done, total=total),
             on_start=lambda folder: console.print(
                 f"result set {folder} (if interrupted: linreg repro --resume {folder})",
@@ -128,9 +133,10 @@ def repro_command(
     console.print(table)
     for change in report.reference_changes:
         console.print(f"reference {change.name}: {change.status} ({change.detail})", soft_wrap=True)
-    if golden and not update_reference:
+    used = report.options
+    if used.golden_dir is not None:
         checked, runs = report.golden_coverage
-        console.print(f"golden references: {checked} of {runs} runs have one in {reference_dir}",
+        console.print(f"golden references: {checked} of {runs} runs have one in {used.golden_dir}",
                       soft_wrap=True)  # fmt: skip
     failures = report.failures
     console.print(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 from pathlib import Path
 
@@ -12,12 +11,12 @@ from rich.table import Table
 
 from linreg.cli import app
 from linreg.cli.console import console
-from linreg.main_job import run_main_job
+from linreg.jobs.main_job import run_main_job
+from linreg.results import kinds
 
 
 def _default_out() -> Path:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    return Path("results") / f"run-{stamp}"
+    return Path("results") / f"run-{kinds.utc_stamp()}"
 
 
 @app.command("run")

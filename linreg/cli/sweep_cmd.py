@@ -12,11 +12,17 @@ from linreg.cli import app
 from linreg.cli.console import console
 from linreg.config import DTYPES, LOSSES, TrainConfig
 from linreg.errors import ConfigError
-from linreg.store import load_run
-from linreg.sweep import (
+from linreg.options import parse_integers, parse_positive_numbers
+from linreg.results.load import load_run
+from linreg.results.run_folder import check_writable
+from linreg.suites.sweep import (
     DEFAULT_SLACK,
+    DEFAULT_SWEEPS,
+    MAX_MEMBERS,
     QUANTILES,
     check_against_band,
+    check_slack,
+    check_tolerance,
     load_sweep,
     quantile_key,
     run_sweep,
@@ -24,42 +30,6 @@ from linreg.sweep import (
 )
 
 _DEFAULT = TrainConfig()
-
-
-# Each member keeps its whole loss history in memory: a million members is already gigabytes.
-MAX_MEMBERS = 1_000_000
-
-
-def parse_seeds(text: str) -> list[int]:
-    """'start:stop' (stop exclusive) or a comma list of integers >= 0."""
-    try:
-        if ":" in text:
-            start, stop = (int(part) for part in text.split(":"))
-            seeds = range(start, stop)
-        else:
-            seeds = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise ConfigError(
-            "seeds", f"expected start:stop or a comma list of integers, got {text!r}"
-        ) from None
-    if len(seeds) > MAX_MEMBERS:
-        raise ConfigError("seeds", f"{text!r} is more than {MAX_MEMBERS} seeds")
-    seeds = list(dict.fromkeys(seeds))
-    if not seeds:
-        raise ConfigError("seeds", f"{text!r} holds no seeds (stop must be greater than start)")
-    if min(seeds) < 0:
-        raise ConfigError("seeds", f"seeds must be >= 0, got {text!r}")
-    return seeds
-
-
-def parse_lrs(text: str) -> list[float]:
-    try:
-        lrs = [float(part) for part in text.split(",")]
-    except ValueError:
-        raise ConfigError("lrs", f"expected a comma list of numbers, got {text!r}") from None
-    if not all(lr > 0 and lr != float("inf") for lr in lrs):
-        raise ConfigError("lrs", f"every learning rate must be a finite number > 0, got {text!r}")
-    return lrs
 
 
 @app.command("sweep")
@@ -95,10 +65,9 @@ def sweep_command(
     """Train many seeds at once (batched engine); summarise the spread and the loss band."""
     if check is not None:
         return _check(check, against, slack)
-    if tolerance < 0:
-        raise ConfigError("tolerance", f"must be >= 0, got {tolerance!r}")
-    seed_list = parse_seeds(seeds)
-    lr_list = parse_lrs(lrs) if lrs is not None else None
+    check_tolerance(tolerance)
+    seed_list = list(parse_integers("seeds", seeds, 0, max_items=MAX_MEMBERS))
+    lr_list = list(parse_positive_numbers("lrs", lrs)) if lrs is not None else None
     config = TrainConfig(
         lr=lr,
         epochs=epochs,
@@ -112,6 +81,7 @@ def sweep_command(
     )
     if out is not None and out.exists():
         raise ConfigError("out", f"{out} already exists; results are never overwritten")
+    check_writable(out if out is not None else DEFAULT_SWEEPS / "sweep.json", "--out")
     members = len(seed_list) * (len(lr_list) if lr_list else 1)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"training {members} members", total=config.epochs)
@@ -144,8 +114,7 @@ def sweep_command(
 def _check(run_folder: Path, against: Path | None, slack: float) -> int:
     if against is None:
         raise ConfigError("against", "--check needs --against SWEEP_JSON")
-    if slack < 0:
-        raise ConfigError("slack", f"must be >= 0, got {slack!r}")
+    check_slack(slack)
     result = check_against_band(load_run(run_folder), load_sweep(against), slack=slack)
     if result.inside:
         console.print(

@@ -10,7 +10,12 @@ from rich.table import Table
 from linreg.cli import app
 from linreg.cli.console import console
 from linreg.config import DTYPES, ENGINES, LOSSES, OPTIMIZERS, TrainConfig
-from linreg.jobs import DEFAULT_RESULTS, evaluate_checkpoint, evaluation_config, train_to_folder
+from linreg.jobs.training import (
+    DEFAULT_RESULTS,
+    evaluate_checkpoint,
+    evaluation_config,
+    train_to_folder,
+)
 
 _DEFAULT = TrainConfig()
 

@@ -16,13 +16,18 @@ from linreg.errors import ConfigError, OutputError, ResultSetError
 from linreg.machine import default_machine_name
 from linreg.model import model_from_state, predict
 from linreg.report import figures
+from linreg.report.frames import bench_frame
 from linreg.report.page import Section, render_page
 from linreg.report.tutorial_figures import tutorial_figures
-from linreg.resultset import REPRO_KIND, run_label
+from linreg.results import kinds
+from linreg.results.bench_file import BenchFile
+from linreg.results.files import write_text_atomic
+from linreg.results.load import LoadedResult, load_result
+from linreg.results.resultset import run_label
+from linreg.results.sweep_record import Sweep
+from linreg.results.walk import expand
 from linreg.run import Run
 from linreg.state import state_from_json
-from linreg.store import read_json, write_text_atomic
-from linreg.sweep import Sweep
 
 
 @dataclass
@@ -47,73 +52,53 @@ class ReportSummary:
 
 
 def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
-    """Load every result the given files and folders hold (folders recursively): run records,
-    repro checks, sweeps and pytest-benchmark files. Anything else (manifests) is passed over."""
+    """Load every result the given files and folders hold (folders recursively, through the one
+    walker): run records, repro checks, sweeps and pytest-benchmark files. Anything else
+    (manifests, JSON of other tools) is passed over."""
     inputs = ReportInputs()
-    bench_files: list[Path] = []
+    bench_files: list[BenchFile] = []
     seen_runs: set[tuple[str, str]] = set()
     for raw in paths:
         path = Path(raw)
-        if not path.exists():
-            raise ResultSetError(f"{path}: no such file or folder")
-        files = (
-            [path]
-            if path.is_file()
-            else sorted(p for p in path.rglob("*.json") if not p.name.startswith("."))
-        )
         found = False
-        for file in files:
-            data = read_json(file)
-            try:
-                added = _add_result(inputs, file, data, bench_files, seen_runs)
-            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-                raise ResultSetError(
-                    f"{file}: malformed {data.get('kind') or 'result'} "
-                    f"({type(exc).__name__}: {exc})"
-                ) from exc
-            if not added:
-                continue
-            found = True
+        for file in expand(path):
+            loaded = load_result(file)
+            if loaded is not None and _add_result(inputs, loaded, bench_files, seen_runs):
+                found = True
         if not found:
             raise ResultSetError(f"{path}: holds no linreg result (run, repro, sweep or benchmark)")
         inputs.sources.append(str(path))
     if bench_files:
-        from linreg.bench_results import load_bench_frame
-
-        inputs.bench = load_bench_frame(bench_files)
+        inputs.bench = bench_frame(bench_files)
     return inputs
 
 
 def _add_result(
     inputs: ReportInputs,
-    file: Path,
-    data: dict[str, Any],
-    bench_files: list[Path],
+    loaded: LoadedResult,
+    bench_files: list[BenchFile],
     seen_runs: set[tuple[str, str]],
 ) -> bool:
-    """Add what one result file holds to ``inputs``; False for files the report does not draw."""
-    kind = data.get("kind")
-    if "benchmarks" in data and "machine_info" in data:
-        bench_files.append(file)
-        info = data["machine_info"]
-        environment = info.get("linreg_environment") or info
+    """Add what one result file holds to ``inputs``; False for kinds the report does not draw."""
+    kind, value = loaded.kind, loaded.value
+    if kind == kinds.BENCH:
+        bench_files.append(value)
         inputs.environments.setdefault(
-            _machine_label(environment, info.get("linreg_machine")), environment
+            _machine_label(value.environment, value.machine), value.environment
         )
-    elif kind in ("run", REPRO_KIND):
-        run = _run_from(file, data)
-        if kind == "run":
+    elif kind in kinds.RUN_KINDS:
+        run = value
+        if kind == kinds.RUN:
             inputs.train_runs.add(_run_label(run))
         # A repro set holds each config twice (two processes); draw it once.
         if (run.config.config_id, run.state_hash) not in seen_runs:
             seen_runs.add((run.config.config_id, run.state_hash))
             inputs.runs.append((_run_label(run), run))
             inputs.environments.setdefault(_machine_label(run.environment), run.environment)
-    elif kind == "sweep":
-        sweep = Sweep.from_dict(data)
-        inputs.sweeps.append((_sweep_label(sweep, file), sweep))
-    elif kind == "repro-checks":
-        frame = repro_pairs(data)
+    elif kind == kinds.SWEEP:
+        inputs.sweeps.append((_sweep_label(value, loaded.path), value))
+    elif kind == kinds.REPRO_CHECKS:
+        frame = repro_pairs(value)
         inputs.repro_pairs = (
             pd.concat([inputs.repro_pairs, frame], ignore_index=True)
             if inputs.repro_pairs is not None
@@ -122,13 +107,6 @@ def _add_result(
     else:
         return False
     return True
-
-
-def _run_from(file: Path, data: dict[str, Any]) -> Run:
-    try:
-        return Run.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ResultSetError(f"{file}: malformed run record ({exc})") from exc
 
 
 def repro_pairs(checks: dict[str, Any]) -> pd.DataFrame:
@@ -143,8 +121,10 @@ def repro_pairs(checks: dict[str, Any]) -> pd.DataFrame:
         rel = [q["max_rel"] for q in quantities if isinstance(q.get("max_rel"), (int, float))]
         rows.append(
             {
-                "a": comparison["a"],
-                "b": comparison["a"] if check["kind"] == "determinism" else comparison["b"],
+                "a": comparison["candidate"],
+                "b": comparison["candidate"]
+                if check["kind"] == "determinism"
+                else comparison["reference"],
                 "check": check["kind"],
                 "level": comparison["level"],
                 "bitwise": comparison["level"] == "a",

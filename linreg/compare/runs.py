@@ -47,14 +47,17 @@ class Divergence:
     beyond_tolerance: int | None
 
 
-def first_divergence(a: Sequence[float], b: Sequence[float], tol: Tolerance) -> Divergence:
-    if len(a) != len(b):
-        raise ValueError(f"sequences differ in length: {len(a)} vs {len(b)}")
-    bitwise = next((i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y), None)
+def first_divergence(
+    candidate: Sequence[float], reference: Sequence[float], tol: Tolerance
+) -> Divergence:
+    if len(candidate) != len(reference):
+        raise ValueError(f"sequences differ in length: {len(candidate)} vs {len(reference)}")
+    pairs = list(zip(candidate, reference, strict=True))
+    bitwise = next((i for i, (c, r) in enumerate(pairs) if c != r), None)
     beyond = None
     if bitwise is not None:
         beyond = next(
-            (i for i in range(bitwise, len(a)) if not tol.allows(a[i], b[i])),
+            (i for i in range(bitwise, len(pairs)) if not tol.allows(*pairs[i])),
             None,
         )
     return Divergence(bitwise, beyond)
@@ -62,7 +65,7 @@ def first_divergence(a: Sequence[float], b: Sequence[float], tol: Tolerance) -> 
 
 @dataclass(frozen=True)
 class QuantityDiff:
-    """Max absolute, relative (to b) and ULP difference of one quantity."""
+    """Max absolute, relative (to the reference) and ULP difference of one quantity."""
 
     max_abs: float
     max_rel: float
@@ -71,15 +74,18 @@ class QuantityDiff:
     within_tolerance: bool
 
     @classmethod
-    def of(cls, a: Sequence[float], b: Sequence[float], dtype: str, tol: Tolerance) -> QuantityDiff:
-        abs_diffs = [abs(x - y) for x, y in zip(a, b, strict=True)]
-        rel = [_rel(d, y) for d, y in zip(abs_diffs, b, strict=True)]
+    def of(
+        cls, candidate: Sequence[float], reference: Sequence[float], dtype: str, tol: Tolerance
+    ) -> QuantityDiff:
+        pairs = list(zip(candidate, reference, strict=True))
+        abs_diffs = [abs(c - r) for c, r in pairs]
+        rel = [_rel(d, r) for d, (_, r) in zip(abs_diffs, pairs, strict=True)]
         return cls(
             max_abs=max(abs_diffs, default=0.0),
             max_rel=max(rel, default=0.0),
-            max_ulp=max_ulp(a, b, dtype),
-            bitwise=list(a) == list(b),
-            within_tolerance=all(tol.allows(x, y) for x, y in zip(a, b, strict=True)),
+            max_ulp=max_ulp(candidate, reference, dtype),
+            bitwise=list(candidate) == list(reference),
+            within_tolerance=all(tol.allows(c, r) for c, r in pairs),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -133,10 +139,11 @@ def max_abs_x_train(config: TrainConfig) -> float:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Run a against run b (b is the reference: relative differences are taken to b)."""
+    """A candidate run against a reference run (relative differences are taken to the
+    reference)."""
 
-    label_a: str
-    label_b: str
+    candidate_label: str
+    reference_label: str
     dtype: str
     tolerance: Tolerance
     quantities: dict[str, QuantityDiff]
@@ -144,8 +151,8 @@ class Comparison:
     horizon: int | None
     max_abs_before_horizon: float
     max_rel_before_horizon: float
-    final_a: dict[str, float]
-    final_b: dict[str, float]
+    final_candidate: dict[str, float]
+    final_reference: dict[str, float]
     bound: OutcomeBound
     outcome_equivalent: bool
     level: str
@@ -162,8 +169,8 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "a": self.label_a,
-            "b": self.label_b,
+            "candidate": self.candidate_label,
+            "reference": self.reference_label,
             "dtype": self.dtype,
             "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
             "level": self.level,
@@ -172,8 +179,8 @@ class Comparison:
             "horizon": self.horizon,
             "max_abs_before_horizon": self.max_abs_before_horizon,
             "max_rel_before_horizon": _json_float(self.max_rel_before_horizon),
-            "final_a": self.final_a,
-            "final_b": self.final_b,
+            "final_candidate": self.final_candidate,
+            "final_reference": self.final_reference,
             "outcome_bound": {
                 "steps": self.bound.steps,
                 "weight": self.bound.weight,
@@ -201,51 +208,51 @@ def _final(run: Run) -> dict[str, float]:
 
 
 def compare_runs(
-    a: Run,
-    b: Run,
+    candidate: Run,
+    reference: Run,
     tolerances: Tolerances,
-    label_a: str = "a",
-    label_b: str = "b",
+    candidate_label: str = "candidate",
+    reference_label: str = "reference",
     outcome_steps: int = DEFAULT_OUTCOME_STEPS,
 ) -> Comparison:
-    """Compare run a with the reference run b."""
-    if a.history.epochs != b.history.epochs or a.history.test_epochs != b.history.test_epochs:
+    """Compare the candidate run with the reference run."""
+    hc, hr = candidate.history, reference.history
+    if hc.epochs != hr.epochs or hc.test_epochs != hr.test_epochs:
         raise ValueError(
-            f"{label_a} and {label_b} have different epochs "
-            f"({a.history.epochs} vs {b.history.epochs}); they cannot be compared epoch by epoch"
+            f"{candidate_label} and {reference_label} have different epochs "
+            f"({hc.epochs} vs {hr.epochs}); they cannot be compared epoch by epoch"
         )
-    dtype = looser_dtype(a.config.dtype, b.config.dtype)
+    dtype = looser_dtype(candidate.config.dtype, reference.config.dtype)
     tol = tolerances.for_dtype(dtype)
-    ha, hb = a.history, b.history
     quantities = {
-        "train_loss": QuantityDiff.of(ha.train_loss, hb.train_loss, dtype, tol),
-        "test_loss": QuantityDiff.of(ha.test_loss, hb.test_loss, dtype, tol),
-        "parameters": QuantityDiff.of(_flat_state(a), _flat_state(b), dtype, tol),
+        "train_loss": QuantityDiff.of(hc.train_loss, hr.train_loss, dtype, tol),
+        "test_loss": QuantityDiff.of(hc.test_loss, hr.test_loss, dtype, tol),
+        "parameters": QuantityDiff.of(_flat_state(candidate), _flat_state(reference), dtype, tol),
     }
-    train_div = first_divergence(ha.train_loss, hb.train_loss, tol)
-    test_div = first_divergence(ha.test_loss, hb.test_loss, tol)
+    train_div = first_divergence(hc.train_loss, hr.train_loss, tol)
+    test_div = first_divergence(hc.test_loss, hr.test_loss, tol)
     # The test loss at index i was evaluated after the step of epoch test_epochs[i].
     divergence = Divergence(
-        bitwise=_earliest(train_div.bitwise, _epoch_of(test_div.bitwise, ha.test_epochs)),
+        bitwise=_earliest(train_div.bitwise, _epoch_of(test_div.bitwise, hc.test_epochs)),
         beyond_tolerance=_earliest(
-            train_div.beyond_tolerance, _epoch_of(test_div.beyond_tolerance, ha.test_epochs)
+            train_div.beyond_tolerance, _epoch_of(test_div.beyond_tolerance, hc.test_epochs)
         ),
     )
     horizon = divergence.beyond_tolerance
-    end = ha.epochs if horizon is None else horizon
-    before = [abs(x - y) for x, y in zip(ha.train_loss[:end], hb.train_loss[:end], strict=True)]
-    before_rel = [_rel(d, y) for d, y in zip(before, hb.train_loss[:end], strict=True)]
+    end = hc.epochs if horizon is None else horizon
+    before = [abs(c - r) for c, r in zip(hc.train_loss[:end], hr.train_loss[:end], strict=True)]
+    before_rel = [_rel(d, r) for d, r in zip(before, hr.train_loss[:end], strict=True)]
 
-    bound = OutcomeBound.for_config(b.config, outcome_steps)
-    final_a, final_b = _final(a), _final(b)
+    bound = OutcomeBound.for_config(reference.config, outcome_steps)
+    final_c, final_r = _final(candidate), _final(reference)
     outcome_equivalent = (
-        abs(final_a["weight"] - final_b["weight"]) <= bound.weight
-        and abs(final_a["bias"] - final_b["bias"]) <= bound.bias
-        and abs(final_a["train_loss"] - final_b["train_loss"]) <= bound.loss
+        abs(final_c["weight"] - final_r["weight"]) <= bound.weight
+        and abs(final_c["bias"] - final_r["bias"]) <= bound.bias
+        and abs(final_c["train_loss"] - final_r["train_loss"]) <= bound.loss
     )
     same_bits = (
-        a.config.dtype == b.config.dtype
-        and a.state_hash == b.state_hash
+        candidate.config.dtype == reference.config.dtype
+        and candidate.state_hash == reference.state_hash
         and all(q.bitwise for q in quantities.values())
     )
     if same_bits:
@@ -257,8 +264,8 @@ def compare_runs(
     else:
         level = "d"
     return Comparison(
-        label_a=label_a,
-        label_b=label_b,
+        candidate_label=candidate_label,
+        reference_label=reference_label,
         dtype=dtype,
         tolerance=tol,
         quantities=quantities,
@@ -266,32 +273,41 @@ def compare_runs(
         horizon=horizon,
         max_abs_before_horizon=max(before, default=0.0),
         max_rel_before_horizon=max(before_rel, default=0.0),
-        final_a=final_a,
-        final_b=final_b,
+        final_candidate=final_c,
+        final_reference=final_r,
         bound=bound,
         outcome_equivalent=outcome_equivalent,
         level=level,
-        config_diff=config_diff(a.config, b.config),
-        environment_diff=diff_environments(a.environment, b.environment),
+        config_diff=config_diff(candidate.config, reference.config),
+        environment_diff=diff_environments(candidate.environment, reference.environment),
     )
 
 
 def compare_states(
-    a: Mapping[str, torch.Tensor], b: Mapping[str, torch.Tensor], tolerances: Tolerances
+    candidate: Mapping[str, torch.Tensor],
+    reference: Mapping[str, torch.Tensor],
+    tolerances: Tolerances,
 ) -> QuantityDiff:
     """Two state_dicts (e.g. checkpoints from different devices or dtypes), value by value."""
-    if sorted(a) != sorted(b):
-        raise ValueError(f"state_dicts hold different tensors: {sorted(a)} vs {sorted(b)}")
-    names = sorted(a)
-    dtype = looser_dtype(*(str(t.dtype).removeprefix("torch.") for t in (a[names[0]], b[names[0]])))
-    values_a = [v for n in names for v in a[n].detach().cpu().double().reshape(-1).tolist()]
-    values_b = [v for n in names for v in b[n].detach().cpu().double().reshape(-1).tolist()]
-    return QuantityDiff.of(values_a, values_b, dtype, tolerances.for_dtype(dtype))
+    if sorted(candidate) != sorted(reference):
+        raise ValueError(
+            f"state_dicts hold different tensors: {sorted(candidate)} vs {sorted(reference)}"
+        )
+    names = sorted(candidate)
+    dtype = looser_dtype(
+        *(str(s[names[0]].dtype).removeprefix("torch.") for s in (candidate, reference))
+    )
+
+    def values(state: Mapping[str, torch.Tensor]) -> list[float]:
+        return [v for n in names for v in state[n].detach().cpu().double().reshape(-1).tolist()]
+
+    return QuantityDiff.of(values(candidate), values(reference), dtype, tolerances.for_dtype(dtype))
 
 
-def config_diff(a: TrainConfig, b: TrainConfig) -> dict[str, tuple[Any, Any]]:
-    da, db = a.to_dict(), b.to_dict()
-    return {k: (da[k], db[k]) for k in da if da[k] != db[k]}
+def config_diff(candidate: TrainConfig, reference: TrainConfig) -> dict[str, tuple[Any, Any]]:
+    """Fields that differ, as (candidate's value, reference's value)."""
+    dc, dr = candidate.to_dict(), reference.to_dict()
+    return {k: (dc[k], dr[k]) for k in dc if dc[k] != dr[k]}
 
 
 def _earliest(*epochs: int | None) -> int | None:
@@ -345,6 +361,6 @@ def _miss(c: Comparison, wanted: str) -> str:
     if c.horizon is not None:
         parts.append(f"beyond tolerance from epoch {c.horizon}")
     parts.append(f"max ULP {max(q.max_ulp for q in c.quantities.values())}")
-    dw = abs(c.final_a["weight"] - c.final_b["weight"])
+    dw = abs(c.final_candidate["weight"] - c.final_reference["weight"])
     parts.append(f"final |Δw| {dw:.3g} (bound {c.bound.weight:.3g})")
     return "; ".join(parts)

@@ -8,13 +8,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import pandas as pd
-
-from linreg.bench_results import load_bench_frame
-from linreg.bench_selection import BenchSelection
 from linreg.errors import LinregError, OutputError
 from linreg.machine import default_machine_name, validate_machine_name
 from linreg.paths import BENCH_DIR, BENCH_RESULTS, PROJECT_ROOT
+from linreg.results.walk import result_files
+from linreg.suites.bench_selection import BenchSelection
 
 REPO_ROOT = PROJECT_ROOT
 RESULTS_ROOT = BENCH_RESULTS
@@ -29,7 +27,6 @@ class BenchOutcome:
     storage: Path
     saved: tuple[Path, ...]
     json_path: Path | None
-    frame: pd.DataFrame | None
 
 
 def selection_args(selection: BenchSelection) -> list[str]:
@@ -73,7 +70,7 @@ def run_bench_suite(
             raise OutputError(f"{json_path.parent}: no such folder for --json")
     # Absolute: the child pytest runs from the repository root, not from the caller's folder.
     storage = (Path(results_root or RESULTS_ROOT) / machine).resolve()
-    before = set(storage.rglob("*.json"))
+    before = set(result_files(storage)) if storage.is_dir() else set()
     command = [
         sys.executable,
         "-m",
@@ -96,6 +93,5 @@ def run_bench_suite(
             exit_code = subprocess.run(
                 command, cwd=REPO_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
             ).returncode
-    saved = tuple(sorted(set(storage.rglob("*.json")) - before)) if storage.is_dir() else ()
-    frame = load_bench_frame(saved) if saved else None
-    return BenchOutcome(exit_code, machine, storage, saved, json_path, frame)
+    saved = tuple(sorted(set(result_files(storage)) - before)) if storage.is_dir() else ()
+    return BenchOutcome(exit_code, machine, storage, saved, json_path)

@@ -6,79 +6,33 @@ loss curve leaves the sweep's 5th–95th percentile band.
 
 from __future__ import annotations
 
-import datetime as dt
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from linreg.config import TrainConfig
 from linreg.engines.batched import ProgressCallback, train_batched
-from linreg.errors import ResultSetError
+from linreg.errors import ConfigError
+from linreg.results import kinds
+from linreg.results.files import write_json_new
+from linreg.results.load import load_sweep
+from linreg.results.sweep_record import QUANTILES, Sweep, quantile_key
 from linreg.run import Run
-from linreg.store import read_json, write_json_new
 
-SWEEP_SCHEMA_VERSION = 1
+__all__ = ["QUANTILES", "Sweep", "load_sweep", "quantile_key"]
+
 DEFAULT_SWEEPS = Path("results") / "sweeps"
-QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
 DEFAULT_SLACK = 0.5
-MEMBER_FIELDS = ("final_train_loss", "final_test_loss", "weight", "bias")
+# Each member keeps its whole loss history in memory: a million members is already gigabytes.
+MAX_MEMBERS = 1_000_000
 
 
 def _compact(values: torch.Tensor) -> list[float]:
     # 7 significant digits: float32 resolution, and a third of the characters of exact float64s.
     return [float(f"{v:.7g}") for v in values.tolist()]
-
-
-@dataclass(frozen=True)
-class Sweep:
-    """A sweep's base config, its members' outcomes and the per-epoch train loss band."""
-
-    config: TrainConfig
-    seeds: tuple[int, ...]
-    lrs: tuple[float, ...]
-    members: dict[str, list[float]]  # per member (seed-major), each of MEMBER_FIELDS, plus seed/lr
-    quantiles: dict[str, dict[str, float]]  # field → {"q05": …, …}
-    tolerance: float
-    share_within_tolerance: float
-    band: dict[str, list[float]]  # "p05", "median", "p95": one value per epoch
-    timings: dict[str, float]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "sweep",
-            "schema_version": SWEEP_SCHEMA_VERSION,
-            "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "config": self.config.to_dict(),
-            "seeds": list(self.seeds),
-            "lrs": list(self.lrs),
-            "members": self.members,
-            "quantiles": self.quantiles,
-            "tolerance": self.tolerance,
-            "share_within_tolerance": self.share_within_tolerance,
-            "band": self.band,
-            "timings": self.timings,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Sweep:
-        return cls(
-            config=TrainConfig.from_dict(data["config"]),
-            seeds=tuple(int(s) for s in data["seeds"]),
-            lrs=tuple(float(v) for v in data["lrs"]),
-            members=data["members"],
-            quantiles=data["quantiles"],
-            tolerance=float(data["tolerance"]),
-            share_within_tolerance=float(data["share_within_tolerance"]),
-            band={k: [float(v) for v in vs] for k, vs in data["band"].items()},
-            timings=data.get("timings", {}),
-        )
-
-
-def quantile_key(q: float) -> str:
-    return f"q{round(q * 100):02d}"
 
 
 def summarise(
@@ -129,6 +83,16 @@ def summarise(
     )
 
 
+def check_tolerance(tolerance: float) -> None:
+    if not (math.isfinite(tolerance) and tolerance >= 0):
+        raise ConfigError("tolerance", f"must be a finite number >= 0, got {tolerance!r}")
+
+
+def check_slack(slack: float) -> None:
+    if not (math.isfinite(slack) and slack >= 0):
+        raise ConfigError("slack", f"must be a finite number >= 0, got {slack!r}")
+
+
 def run_sweep(
     config: TrainConfig,
     seeds: Sequence[int] | None = None,
@@ -137,6 +101,7 @@ def run_sweep(
     on_progress: ProgressCallback | None = None,
 ) -> Sweep:
     """Train every (seed, lr) member on the batched engine and summarise them."""
+    check_tolerance(tolerance)
     runs = train_batched(config, seeds=seeds, lrs=lrs, on_progress=on_progress)
     return summarise(config, runs, tolerance=tolerance, timings=runs[0].timings)
 
@@ -144,27 +109,9 @@ def run_sweep(
 def write_sweep(sweep: Sweep, path: str | Path | None = None) -> Path:
     """Write atomically; never overwrite. Default: results/sweeps/<time>-<config id>.json."""
     if path is None:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        path = (
-            DEFAULT_SWEEPS
-            / f"{stamp}-{len(sweep.members['seed'])}m-{sweep.config.config_id[:8]}.json"
-        )
-    return write_json_new(path, sweep.to_dict())
-
-
-def load_sweep(path: str | Path) -> Sweep:
-    data = read_json(path)
-    if data.get("kind") != "sweep":
-        raise ResultSetError(f"{path}: not a linreg sweep")
-    if data.get("schema_version") != SWEEP_SCHEMA_VERSION:
-        raise ResultSetError(
-            f"{path}: sweep schema_version {data.get('schema_version')!r}, "
-            f"this linreg reads {SWEEP_SCHEMA_VERSION}"
-        )
-    try:
-        return Sweep.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ResultSetError(f"{path}: malformed sweep ({exc})") from exc
+        name = f"{kinds.utc_stamp()}-{sweep.member_count}m-{sweep.config.config_id[:8]}.json"
+        path = DEFAULT_SWEEPS / name
+    return write_json_new(path, kinds.envelope(kinds.SWEEP, sweep.to_dict()))
 
 
 @dataclass(frozen=True)
@@ -190,6 +137,7 @@ def check_against_band(run: Run, sweep: Sweep, slack: float = DEFAULT_SLACK) -> 
     ordinary seed pass while a wrong learning rate still leaves it. Only the epochs both curves
     have are checked.
     """
+    check_slack(slack)
     low = torch.tensor(sweep.band["p05"], dtype=torch.float64)
     high = torch.tensor(sweep.band["p95"], dtype=torch.float64)
     width = high - low

@@ -1,13 +1,12 @@
 """The repro matrix: determinism, consistency, golden references and checkpoint round trips.
 
-Each config is trained twice, in two separate worker processes (``linreg.repro_worker``), and
+Each config is trained twice, in two separate worker processes (``linreg.suites.repro_worker``), and
 every Run is written atomically as it finishes under ``results/repro/<id>/``. The checks run on
 the finished files, so an interrupted run keeps what it finished and ``resume`` completes it.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -20,8 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linreg.checkpoint import load_checkpoint, save_checkpoint
-from linreg.compare import (
+from linreg.compare.runs import (
     DEFAULT_OUTCOME_STEPS,
     REQUIREMENTS,
     Comparison,
@@ -29,15 +27,19 @@ from linreg.compare import (
     meets,
 )
 from linreg.config import TrainConfig
-from linreg.errors import ConfigError, LinregError, OutputError, ResultSetError
+from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.numerics import available_devices, resolve_device
 from linreg.paths import REFERENCE_DIR
-from linreg.repro_worker import run_file
-from linreg.resultset import REPRO_KIND
-from linreg.run import SCHEMA_VERSION, Run
+from linreg.results import kinds
+from linreg.results.checkpoint import load_checkpoint, save_checkpoint
+from linreg.results.files import remove_temp_files, write_json_new
+from linreg.results.load import load, load_run
+from linreg.results.references import find_reference, reference_path, write_reference
+from linreg.run import Run
+from linreg.signals import sigterm_raises
 from linreg.state import state_dict_hash, state_from_json
-from linreg.store import dumps, read_json, write_json_new
-from linreg.tolerance import Tolerances, default_tolerances
+from linreg.suites.repro_worker import CONFIG_LIST, run_file
+from linreg.tolerance import Tolerance, Tolerances, default_tolerances
 
 DEFAULT_REPRO_ROOT = Path("results/repro")
 DEFAULT_REFERENCE_DIR = REFERENCE_DIR
@@ -45,7 +47,7 @@ MANIFEST = "manifest.json"
 CHECKS = "checks.json"
 COPIES = ("first", "second")
 
-# Which level each kind of pair must reach (see linreg.compare for the levels).
+# Which level each kind of pair must reach (see linreg.compare.runs for the levels).
 DEFAULT_REQUIREMENTS = {
     "determinism": "a",  # the same config on the same stack, in another process
     "threads": "b-horizon",
@@ -134,17 +136,6 @@ def label(config: TrainConfig) -> str:
     )
 
 
-def reference_name(config: TrainConfig) -> str:
-    """The golden reference's file name: device kind, dtype, seed, threads, engine.
-
-    Not the rest of the config: a run whose lr or data changed must meet the reference and fail
-    against it, with the config difference named.
-    """
-    device = config.device.split(":")[0]
-    threads = config.threads or "all"
-    return f"{device}-{config.dtype}-seed{config.seed}-threads{threads}-{config.engine}.json"
-
-
 @dataclass(frozen=True)
 class Check:
     """One check's outcome: what was compared with what, the required level, and the figures."""
@@ -181,7 +172,7 @@ class ReferenceChange:
 @dataclass(frozen=True)
 class ReproReport:
     result_dir: Path
-    matrix: ReproMatrix
+    options: ReproOptions
     runs: dict[str, Run]
     checks: list[Check]
     reference_changes: list[ReferenceChange] = field(default_factory=list)
@@ -219,19 +210,59 @@ def parse_requirements(items: list[str]) -> dict[str, str]:
     return out
 
 
-def start_result_dir(matrix: ReproMatrix, root: Path) -> Path:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-    result_dir = root / f"{stamp}-{matrix.matrix_id}"
-    write_json_new(
-        result_dir / MANIFEST,
-        {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "repro-manifest",
-            "matrix": matrix.to_dict(),
-            "stack": _stack(),
-        },
-    )
-    return result_dir
+@dataclass(frozen=True)
+class ReproOptions:
+    """Everything a repro run was asked for: stored in its manifest, reused by ``--resume``.
+
+    Validated on construction, so that a bad option costs no training.
+    """
+
+    matrix: ReproMatrix
+    tolerances: Tolerances = field(default_factory=default_tolerances)
+    requirements: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_REQUIREMENTS))
+    reference_dir: Path | None = DEFAULT_REFERENCE_DIR  # None: no golden check
+    update_reference: bool = False
+    outcome_steps: int = DEFAULT_OUTCOME_STEPS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.outcome_steps, int) or self.outcome_steps < 0:
+            raise ConfigError(
+                "outcome_steps", f"must be an integer >= 0, got {self.outcome_steps!r}"
+            )
+        if set(self.requirements) != set(DEFAULT_REQUIREMENTS) or not all(
+            level in REQUIREMENTS for level in self.requirements.values()
+        ):
+            raise ConfigError("require", f"unknown requirements {self.requirements!r}")
+        self.matrix.configs()  # building each config validates every axis
+
+    @property
+    def golden_dir(self) -> Path | None:
+        """Where the golden check reads references (none while they are being rewritten)."""
+        return None if self.update_reference else self.reference_dir
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "matrix": self.matrix.to_dict(),
+            "tolerances": self.tolerances.to_dict(),
+            "requirements": self.requirements,
+            "reference_dir": None if self.reference_dir is None else str(self.reference_dir),
+            "update_reference": self.update_reference,
+            "outcome_steps": self.outcome_steps,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReproOptions:
+        reference_dir = data["reference_dir"]
+        return cls(
+            matrix=ReproMatrix.from_dict(data["matrix"]),
+            tolerances=Tolerances(
+                {dtype: Tolerance(**tol) for dtype, tol in data["tolerances"].items()}
+            ),
+            requirements=dict(data["requirements"]),
+            reference_dir=None if reference_dir is None else Path(reference_dir),
+            update_reference=bool(data["update_reference"]),
+            outcome_steps=data["outcome_steps"],
+        )
 
 
 def _stack() -> dict[str, Any]:
@@ -243,79 +274,82 @@ def _stack() -> dict[str, Any]:
     return {"python": platform.python_version(), "torch": torch.__version__}
 
 
-def open_for_resume(result_dir: Path) -> ReproMatrix:
-    """The matrix of an interrupted run; refuses one made with another stack."""
-    manifest = read_json(result_dir / MANIFEST)
-    if manifest.get("kind") != "repro-manifest":
-        raise ResultSetError(f"{result_dir / MANIFEST}: not a repro manifest")
-    if manifest.get("stack") != _stack():
+def start_result_dir(options: ReproOptions, root: Path) -> Path:
+    result_dir = root / f"{kinds.utc_stamp()}-{options.matrix.matrix_id}"
+    body = {"options": options.to_dict(), "stack": _stack()}
+    write_json_new(result_dir / MANIFEST, kinds.envelope(kinds.REPRO_MANIFEST, body))
+    return result_dir
+
+
+def open_for_resume(result_dir: Path) -> ReproOptions:
+    """The options of an interrupted run; refuses one made with another stack."""
+    stack, options = load(
+        result_dir / MANIFEST,
+        (kinds.REPRO_MANIFEST,),
+        lambda data: (data["stack"], ReproOptions.from_dict(data["options"])),
+    )
+    if stack != _stack():
         raise ReproError(
-            f"{result_dir}: started with {manifest.get('stack')}, this is {_stack()}; "
+            f"{result_dir}: started with {stack}, this is {_stack()}; "
             "a resumed run must not mix two stacks, start a new one"
         )
     if (result_dir / CHECKS).exists():
         raise ReproError(f"{result_dir}: already finished ({CHECKS} exists); nothing to resume")
-    for stale in result_dir.rglob(".*.partial"):
-        stale.unlink()  # a temp file of a killed worker: never a result
-    try:
-        return ReproMatrix.from_dict(manifest["matrix"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ResultSetError(f"{result_dir / MANIFEST}: malformed manifest ({exc})") from exc
+    remove_temp_files(result_dir)  # a killed worker's: never a result
+    return options
 
 
 def run_matrix(
     matrix: ReproMatrix, result_dir: Path, on_progress: ProgressCallback | None = None
 ) -> dict[str, tuple[Run, Run]]:
-    """Train every config twice, in two worker processes running side by side."""
+    """Train every config twice, in two worker processes running side by side.
+
+    Whatever stops this (an error, Ctrl-C, SIGTERM) stops the workers before it returns, and
+    each worker removes the file it was writing: nothing runs on and nothing half-written stays.
+    """
     configs = matrix.configs()
     dirs = [result_dir / copy for copy in COPIES]
-    for d in dirs:
-        d.mkdir(parents=True, exist_ok=True)
-    config_list = result_dir / ".configs.json"
-    config_list.write_text(dumps({"configs": [c.to_dict() for c in configs]}))
+    config_list = result_dir / CONFIG_LIST
+    if not config_list.exists():
+        write_json_new(config_list, {"configs": [c.to_dict() for c in configs]})
     total = 2 * len(configs)
     env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent)
+    package_root = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    workers = [
-        subprocess.Popen(
-            [sys.executable, "-m", "linreg.repro_worker", str(config_list), str(d)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for d in dirs
-    ]
-    try:
-        while True:
-            done = sum(run_file(d, c).exists() for d in dirs for c in configs)
-            if on_progress:
-                on_progress(done, total)
-            if all(w.poll() is not None for w in workers):
-                break
-            time.sleep(0.2)
-    except BaseException:
-        for w in workers:
-            w.terminate()
-        for w in workers:
-            w.wait()
-        raise
+    with sigterm_raises():
+        workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "linreg.suites.repro_worker", str(config_list), str(d)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for d in dirs
+        ]
+        try:
+            while True:
+                done = sum(run_file(d, c).exists() for d in dirs for c in configs)
+                if on_progress:
+                    on_progress(done, total)
+                if all(w.poll() is not None for w in workers):
+                    break
+                time.sleep(0.2)
+        except BaseException:
+            for w in workers:
+                w.terminate()
+            for w in workers:
+                w.wait()
+            raise
     for copy, w in zip(COPIES, workers, strict=True):
         err = w.stderr.read() if w.stderr else ""
         if w.returncode != 0:
             last = err.strip().splitlines()[-1] if err.strip() else f"exit code {w.returncode}"
             raise ReproError(f"the {copy} worker failed: {last}")
     return {
-        c.config_id: (_load(run_file(dirs[0], c)), _load(run_file(dirs[1], c))) for c in configs
+        c.config_id: (load_run(run_file(dirs[0], c)), load_run(run_file(dirs[1], c)))
+        for c in configs
     }
-
-
-def _load(path: Path) -> Run:
-    data = read_json(path)
-    if data.get("kind") != REPRO_KIND:
-        raise ResultSetError(f"{path}: not a repro run record")
-    return Run.from_dict(data)
 
 
 def check_pairs(
@@ -329,8 +363,9 @@ def check_pairs(
     checks: list[Check] = []
     first = {cid: pair[0] for cid, pair in runs.items()}
 
-    def compare(a: Run, b: Run) -> Comparison:
-        return compare_runs(a, b, tolerances, label(a.config), label(b.config), outcome_steps)
+    def compare(candidate: Run, reference: Run) -> Comparison:
+        return compare_runs(candidate, reference, tolerances, label(candidate.config),
+                            label(reference.config), outcome_steps)  # fmt: skip
 
     for config in matrix.configs():
         run, twin_run = runs[config.config_id]
@@ -406,14 +441,6 @@ def _checkpoint_check(run: Run) -> Check:
                  holds, reason)  # fmt: skip
 
 
-def load_reference(path: Path) -> Run:
-    data = read_json(path)
-    try:
-        return Run.from_dict(data)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ResultSetError(f"{path}: malformed reference ({exc})") from exc
-
-
 def golden_check(
     run: Run,
     reference_dir: Path,
@@ -421,32 +448,18 @@ def golden_check(
     required: str = DEFAULT_REQUIREMENTS["golden"],
     outcome_steps: int = DEFAULT_OUTCOME_STEPS,
 ) -> list[Check]:
-    """The run against its committed reference; no check where there is no reference."""
-    path = reference_dir / reference_name(run.config)
-    if not path.exists():
+    """The run against the committed reference of its config; no check where there is none."""
+    reference = find_reference(reference_dir, run.config)
+    if reference is None:
         return []
-    reference = load_reference(path)
+    path = str(reference_path(reference_dir, run.config))
     try:
-        c = compare_runs(run, reference, tolerances, label(run.config), str(path), outcome_steps)
+        c = compare_runs(run, reference, tolerances, label(run.config), path, outcome_steps)
     except ValueError as exc:
-        return [Check("golden", "golden", label(run.config), str(path), required, False,
-                      str(exc))]  # fmt: skip
+        return [Check("golden", "golden", label(run.config), path, required, False, str(exc))]
     verdict = meets(c, required)
-    reason = verdict.reason
-    if c.config_diff:
-        reason += "; config differs: " + ", ".join(
-            f"{k} {a!r} vs {b!r}" for k, (a, b) in c.config_diff.items()
-        )
-    return [Check("golden", "golden", label(run.config), str(path), required, verdict.holds,
-                  reason, c)]  # fmt: skip
-
-
-def reference_record(run: Run) -> dict[str, Any]:
-    """A Run record without torch's build text (long, and in the environment diff anyway)."""
-    record = run.to_dict()
-    record["kind"] = "run"
-    record["environment"] = {k: v for k, v in run.environment.items() if k != "torch_config"}
-    return record
+    return [Check("golden", "golden", label(run.config), path, required, verdict.holds,
+                  verdict.reason, c)]  # fmt: skip
 
 
 def update_references(
@@ -454,11 +467,12 @@ def update_references(
 ) -> list[ReferenceChange]:
     """Write each run as the golden reference of its config; say what changes."""
     changes = []
-    reference_dir.mkdir(parents=True, exist_ok=True)
     for run in runs:
-        path = reference_dir / reference_name(run.config)
-        if path.exists():
-            old = load_reference(path)
+        path = reference_path(reference_dir, run.config)
+        old = find_reference(reference_dir, run.config)
+        if old is None:
+            changes.append(ReferenceChange(path.name, "new", f"weight {run.final_weight!r}"))
+        else:
             c = compare_runs(run, old, tolerances, "new", "old")
             if c.level == "a":
                 changes.append(ReferenceChange(path.name, "unchanged", "bit-identical"))
@@ -468,74 +482,65 @@ def update_references(
                 f"weight {old.final_weight!r} -> {run.final_weight!r}"
             )
             changes.append(ReferenceChange(path.name, "changed", detail))
-        else:
-            changes.append(ReferenceChange(path.name, "new", f"weight {run.final_weight!r}"))
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=reference_dir)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(dumps(reference_record(run)))
-            os.replace(tmp, path)  # the one place results are replaced: on explicit request
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_reference(reference_dir, run)
     return changes
 
 
+def check_before_work(options: ReproOptions) -> None:
+    """What can be refused before any worker starts: missing references, missing devices."""
+    reference_dir = options.reference_dir
+    if reference_dir is not None and not options.update_reference and not reference_dir.is_dir():
+        # A golden check against nothing would pass: say so instead.
+        raise ConfigError("reference_dir", f"{reference_dir}: no such folder of golden references")
+    for device in options.matrix.devices:
+        resolve_device(device)
+
+
 def repro(
-    matrix: ReproMatrix,
+    options: ReproOptions | None,
     results_root: Path = DEFAULT_REPRO_ROOT,
     resume: Path | None = None,
-    tolerances: Tolerances | None = None,
-    requirements: dict[str, str] | None = None,
-    reference_dir: Path | None = DEFAULT_REFERENCE_DIR,
-    update_reference: bool = False,
-    outcome_steps: int = DEFAULT_OUTCOME_STEPS,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[Path], None] | None = None,
 ) -> ReproReport:
-    """Run the matrix (or finish an interrupted run), check it, write checks.json."""
+    """Run the matrix (or, with ``resume``, finish an interrupted run with the options it was
+    started with), check it, write checks.json."""
     started = time.perf_counter()
-    tolerances = tolerances or default_tolerances()
-    requirements = requirements or dict(DEFAULT_REQUIREMENTS)
     if resume is not None:
-        matrix = open_for_resume(resume)
-    if reference_dir is not None and not update_reference and not reference_dir.is_dir():
-        # A golden check against nothing would pass: say so instead.
-        raise ConfigError("reference_dir", f"{reference_dir}: no such folder of golden references")
-    for device in matrix.devices:
-        resolve_device(device)  # refuse a missing device before any worker starts
+        options = open_for_resume(resume)
+    if options is None:
+        raise ValueError("repro needs options, or a result set to resume")
+    check_before_work(options)
     if resume is not None:
         result_dir = resume
     else:
         try:
-            result_dir = start_result_dir(matrix, results_root)
+            result_dir = start_result_dir(options, results_root)
         except OSError as exc:
             raise OutputError(f"{results_root}: cannot be written ({exc})") from exc
     if on_start is not None:
         on_start(result_dir)
+    matrix = options.matrix
     runs = run_matrix(matrix, result_dir, on_progress)
-    golden_dir = None if update_reference else reference_dir
-    checks = check_pairs(matrix, runs, tolerances, requirements, golden_dir, outcome_steps)
+    checks = check_pairs(matrix, runs, options.tolerances, options.requirements,
+                         options.golden_dir, options.outcome_steps)  # fmt: skip
     changes = []
-    if update_reference and reference_dir is not None:
-        changes = update_references([r for r, _ in runs.values()], reference_dir, tolerances)
+    if options.update_reference and options.reference_dir is not None:
+        changes = update_references(
+            [r for r, _ in runs.values()], options.reference_dir, options.tolerances
+        )
     seconds = time.perf_counter() - started
-    write_json_new(
-        result_dir / CHECKS,
-        {
-            "schema_version": SCHEMA_VERSION,
-            "kind": "repro-checks",
-            "ok": all(c.holds for c in checks),
-            "seconds": seconds,
-            "tolerances": tolerances.to_dict(),
-            "requirements": requirements,
-            "checks": [c.to_dict() for c in checks],
-            "reference_changes": [vars(c) for c in changes],
-        },
-    )
+    body = {
+        "ok": all(c.holds for c in checks),
+        "seconds": seconds,
+        "options": options.to_dict(),
+        "checks": [c.to_dict() for c in checks],
+        "reference_changes": [vars(c) for c in changes],
+    }
+    write_json_new(result_dir / CHECKS, kinds.envelope(kinds.REPRO_CHECKS, body))
     return ReproReport(
         result_dir=result_dir,
-        matrix=matrix,
+        options=options,
         runs={cid: pair[0] for cid, pair in runs.items()},
         checks=checks,
         reference_changes=changes,

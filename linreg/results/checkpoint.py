@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import pickle
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Mapping
@@ -13,35 +11,25 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from linreg.errors import CheckpointError
+from linreg.errors import CheckpointError, ResultSetError
 from linreg.model import LrModel
 from linreg.numerics import TORCH_DTYPES
+from linreg.results.files import check_regular_file, write_file
 
 
 def save_checkpoint(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:
     """Write ``state`` (moved to the CPU) so that the tutorial's own loading code reads it."""
-    path = Path(path)
     cpu_state = {name: tensor.detach().to("cpu") for name, tensor in state.items()}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(cpu_state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_file(path, lambda handle: torch.save(cpu_state, handle), replace=True)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state_dict; refuse anything that is not one, naming the file and the problem."""
     path = Path(path)
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such file")
-    if not path.is_file():
-        raise CheckpointError(f"{path}: not a file")
+    try:
+        check_regular_file(path)
+    except ResultSetError as exc:
+        raise CheckpointError(str(exc)) from None
     with path.open("rb") as handle:
         magic = handle.read(4)
     if not magic:
@@ -70,6 +58,11 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):
         raise CheckpointError(f"{path}: not a state_dict (expected a mapping of names to tensors)")
+    for name, tensor in state.items():
+        # A sparse or meta tensor loads, then fails deep inside torch when used: refuse it here.
+        if tensor.layout != torch.strided or tensor.is_meta:
+            kind = "a meta tensor (no data)" if tensor.is_meta else f"{tensor.layout} tensor"
+            raise CheckpointError(f"{path}: {name} is {kind}; expected a dense tensor")
     return dict(state)
 
 
@@ -111,6 +104,9 @@ def load_model(path: str | Path, device: str = "cpu") -> LrModel:
             f"{path}: parameters are {dtype} and {state['linear.bias'].dtype}; "
             f"expected one of {', '.join(TORCH_DTYPES)} for both"
         )
+    for name, tensor in state.items():
+        if not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{path}: {name} holds non-finite values ({tensor.tolist()})")
     model = model.to(dtype=dtype)
     model.load_state_dict(state)
     return model.to(device)

@@ -1,4 +1,4 @@
-"""What the CLI's commands do, without the terminal: each is one call that a test can make."""
+"""Training to a run folder and evaluating a checkpoint: `linreg train` and `linreg evaluate`."""
 
 from __future__ import annotations
 
@@ -8,17 +8,24 @@ from pathlib import Path
 
 import torch
 
-from linreg.checkpoint import load_model
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback, train
 from linreg.model import make_loss_fn, model_from_state, predict
 from linreg.numerics import resolve_device
+from linreg.results.checkpoint import load_model
+from linreg.results.load import RUN_JSON, load_run
+from linreg.results.run_folder import (
+    check_new_folder,
+    check_writable,
+    new_run_id,
+    write_run_folder,
+)
 from linreg.run import Run
 from linreg.state import state_from_json
-from linreg.store import RUN_JSON, check_new_folder, load_run, new_run_id, write_run_folder
 
 DEFAULT_RESULTS = Path("results")
+RUNS = "runs"
 
 
 @dataclass(frozen=True)
@@ -52,9 +59,11 @@ def train_to_folder(
     """
     if out_dir is not None:
         check_new_folder(Path(out_dir))
+    else:
+        check_writable(Path(results_root) / RUNS / "run")
     run = train(config, on_eval=on_eval)
     state = state_from_json(run.final_state)
-    folder = Path(out_dir) if out_dir is not None else Path(results_root) / "runs" / new_run_id(run)
+    folder = Path(out_dir) if out_dir is not None else Path(results_root) / RUNS / new_run_id(run)
     extra: dict[str, str] = {}
     plots_html = _tutorial_plots(run, state)
     if plots_html is not None:

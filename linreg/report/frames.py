@@ -1,8 +1,7 @@
-"""Loading stored pytest-benchmark JSON files of the bench/ suite into one tidy DataFrame."""
+"""Benchmark files as one tidy pandas DataFrame: one row per stored case."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,9 @@ from typing import Any
 import pandas as pd
 
 from linreg.errors import ResultSetError
+from linreg.results.bench_file import BenchFile
+from linreg.results.load import load_bench
+from linreg.results.walk import expand
 
 COLUMNS = (
     "machine",
@@ -53,16 +55,10 @@ def bench_files(paths: Iterable[str | Path]) -> list[Path]:
     """The JSON files named, and those anywhere under the folders named, in a stable order."""
     files: list[Path] = []
     for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            found = sorted(path.rglob("*.json"))
-            if not found:
-                raise ResultSetError(f"{path}: no benchmark JSON files in this folder")
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise ResultSetError(f"{path}: no such file or folder")
+        found = expand(given)
+        if not found:
+            raise ResultSetError(f"{given}: no benchmark JSON files in this folder")
+        files.extend(found)
     if not files:
         raise ResultSetError("no benchmark files given")
     return list(dict.fromkeys(files))
@@ -70,7 +66,12 @@ def bench_files(paths: Iterable[str | Path]) -> list[Path]:
 
 def load_bench_frame(paths: Iterable[str | Path]) -> pd.DataFrame:
     """One row per stored case of every file given (files, or folders searched recursively)."""
-    rows = [row for file in bench_files(paths) for row in _rows(file)]
+    return bench_frame([load_bench(file) for file in bench_files(paths)])
+
+
+def bench_frame(files: Iterable[BenchFile]) -> pd.DataFrame:
+    """One row per case of the loaded benchmark files."""
+    rows = [row for file in files for row in _rows(file)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     # Nullable integers: a train case has no batch size, a copy case no seed.
     integers = {column: "Int64" for column in ("seed", "size", "threads", "rounds", "peak_bytes")}
@@ -78,27 +79,18 @@ def load_bench_frame(paths: Iterable[str | Path]) -> pd.DataFrame:
     return frame.astype({**integers, **floats, "copy_gb_per_s": "float64"})
 
 
-def _rows(file: Path) -> list[dict[str, Any]]:
-    try:
-        data = json.loads(file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultSetError(f"{file}: not readable as JSON ({exc})") from None
-    benchmarks = data.get("benchmarks") if isinstance(data, dict) else None
-    if not isinstance(benchmarks, list):
-        raise ResultSetError(f"{file}: not a pytest-benchmark file (no 'benchmarks' list)")
-    machine_info = data.get("machine_info") or {}
-    environment = machine_info.get("linreg_environment") or {}
+def _rows(file: BenchFile) -> list[dict[str, Any]]:
     rows = []
-    for bench in benchmarks:
+    for case in file.cases:
+        extra = case.extra_info
         try:
-            stats, extra = bench["stats"], bench.get("extra_info") or {}
-            row = {column: stats[key] for column, key in _STATS.items()}
-            row.update(name=bench["name"], fullname=bench["fullname"])
-        except (KeyError, TypeError) as exc:
-            raise ResultSetError(f"{file}: a benchmark lacks {exc}") from None
+            row = {column: case.stats[key] for column, key in _STATS.items()}
+        except KeyError as exc:
+            raise ResultSetError(f"{file.path}: {case.fullname} lacks the stat {exc}") from None
+        row.update(name=case.name, fullname=case.fullname)
         row.update({key: extra.get(key) for key in _EXTRA})
         row.update(
-            machine=extra.get("machine") or machine_info.get("linreg_machine"),
+            machine=extra.get("machine") or file.machine,
             device=extra.get("device"),
             dtype=extra.get("dtype"),
             seed=extra.get("seed"),
@@ -106,8 +98,8 @@ def _rows(file: Path) -> list[dict[str, Any]]:
             size=extra.get("size"),
             threads=extra.get("threads"),
             kind=extra.get("kind"),
-            torch=extra.get("torch") or environment.get("torch"),
-            file=str(file),
+            torch=extra.get("torch") or file.environment.get("torch"),
+            file=str(file.path),
         )
         rows.append(row)
     return rows

@@ -11,9 +11,9 @@ from pathlib import Path
 
 from linreg.config import TrainConfig
 from linreg.errors import LinregError
-from linreg.jobs import train_to_folder
+from linreg.jobs.training import train_to_folder
 from linreg.numerics import available_devices
-from linreg.store import check_new_folder
+from linreg.results.run_folder import check_new_folder
 
 
 @dataclass
@@ -48,8 +48,8 @@ def _train_step(out: Path, devices: list[str]) -> StepResult:
 
 
 def _bench_step(out: Path, devices: list[str]) -> StepResult:
-    from linreg.bench_runner import run_bench_suite
-    from linreg.bench_selection import parse_selection
+    from linreg.suites.bench_runner import run_bench_suite
+    from linreg.suites.bench_selection import parse_selection
 
     # The CI profile plus a short size sweep and the copy roofline, so the report can show where
     # time goes; 1e7 is left to `linreg bench`.
@@ -61,21 +61,24 @@ def _bench_step(out: Path, devices: list[str]) -> StepResult:
     )
     out.mkdir(parents=True, exist_ok=True)
     outcome = run_bench_suite(selection, results_root=out / "bench", log_path=out / "bench.log")
-    if outcome.exit_code != 0 or outcome.frame is None:
+    if outcome.exit_code != 0 or not outcome.saved:
         return StepResult(
             "bench", False, f"pytest exit {outcome.exit_code}; see {out / 'bench.log'}"
         )
-    train = outcome.frame[outcome.frame["kind"] == "train"]
+    from linreg.report.frames import load_bench_frame
+
+    frame = load_bench_frame(outcome.saved)
+    train = frame[frame["kind"] == "train"]
     detail = ", ".join(
         f"{r.device} {r.dtype} {r.epoch_us:.0f} µs/epoch" for r in train.itertuples()
     )
-    return StepResult("bench", True, f"{len(outcome.frame)} cases; {detail}")
+    return StepResult("bench", True, f"{len(frame)} cases; {detail}")
 
 
 def _repro_step(out: Path, devices: list[str]) -> StepResult:
-    from linreg.repro import ReproMatrix, repro
+    from linreg.suites.repro import ReproMatrix, ReproOptions, repro
 
-    report = repro(ReproMatrix(devices=tuple(devices)), results_root=out / "repro")
+    report = repro(ReproOptions(ReproMatrix(devices=tuple(devices))), results_root=out / "repro")
     checked, runs = report.golden_coverage
     failures = report.failures
     detail = (

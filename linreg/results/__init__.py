@@ -1,0 +1,10 @@
+"""Every result file linreg reads or writes goes through this package.
+
+- ``kinds``: the record kinds, their schema versions and the one timestamp format;
+- ``files``: reading a JSON file (regular files only) and the one atomic writer;
+- ``walk``: the one walker over result folders;
+- ``load``: one loader per kind, with the schema check and the one error wrapping;
+- ``run_folder``, ``checkpoint``, ``references``, ``sweep_record``, ``bench_file``: each kind's
+  shape on disk;
+- ``resultset``: any mix of them as one set of runs and timings, for ``linreg compare``.
+"""

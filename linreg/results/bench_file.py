@@ -1,0 +1,82 @@
+"""A pytest-benchmark JSON file of the bench/ suite, read into its cases and raw rounds.
+
+The files stay pytest-benchmark's own (``pytest-benchmark compare`` reads them); linreg adds its
+machine name and environment fingerprint to ``machine_info`` and each case's parameters and
+derived figures to its ``extra_info``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BenchCase:
+    """One stored case: its ids, pytest-benchmark's summary stats, raw rounds and extra_info."""
+
+    name: str
+    fullname: str
+    stats: dict[str, Any]
+    rounds: tuple[float, ...]  # seconds, one per round (pytest-benchmark's stats.data)
+    extra_info: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BenchFile:
+    path: Path
+    machine_info: dict[str, Any]
+    cases: tuple[BenchCase, ...]
+    datetime: str | None = None
+
+    @property
+    def machine(self) -> str | None:
+        name = self.machine_info.get("linreg_machine")
+        return name if isinstance(name, str) else None
+
+    @property
+    def environment(self) -> dict[str, Any]:
+        env = self.machine_info.get("linreg_environment")
+        return env if isinstance(env, dict) else self.machine_info
+
+    @classmethod
+    def from_dict(cls, path: Path, data: dict[str, Any]) -> BenchFile:
+        """ValueError (naming the case) for anything a comparison could not trust."""
+        machine_info = data["machine_info"]
+        benchmarks = data["benchmarks"]
+        if not isinstance(machine_info, dict) or not isinstance(benchmarks, list):
+            raise ValueError("machine_info must be an object and benchmarks a list")
+        cases = tuple(_case(bench) for bench in benchmarks)
+        return cls(path=path, machine_info=machine_info, cases=cases, datetime=data.get("datetime"))
+
+
+def _case(bench: Any) -> BenchCase:
+    if not isinstance(bench, dict):
+        raise ValueError("a benchmark entry is not an object")
+    fullname = bench["fullname"]
+    stats = bench["stats"]
+    if not isinstance(stats, dict) or "data" not in stats:
+        raise ValueError(f"{fullname}: no raw rounds (stats.data); save with --benchmark-save-data")
+    data = stats["data"]
+    if not isinstance(data, list) or not data:
+        raise ValueError(f"{fullname}: stats.data must be a non-empty list of seconds")
+    for value in data:
+        if (
+            not isinstance(value, (int, float))
+            or isinstance(value, bool)
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            raise ValueError(f"{fullname}: a round of {value!r} is not a time in seconds")
+    extra = bench.get("extra_info") or {}
+    if not isinstance(extra, dict):
+        raise ValueError(f"{fullname}: extra_info must be an object")
+    return BenchCase(
+        name=str(bench.get("name", fullname)),
+        fullname=str(fullname),
+        stats=stats,
+        rounds=tuple(float(v) for v in data),
+        extra_info=extra,
+    )

@@ -1,0 +1,37 @@
+"""The kinds of result record, their schema versions, and the timestamp format, named once."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+RUN = "run"  # a run folder's run.json, and a golden reference
+REPRO_RUN = "repro-run"  # one run of a repro matrix, written by a worker process
+REPRO_MANIFEST = "repro-manifest"
+REPRO_CHECKS = "repro-checks"
+SWEEP = "sweep"
+# pytest-benchmark's own files carry no kind: they are recognised by their top-level keys.
+BENCH = "pytest-benchmark"
+
+RUN_KINDS = (RUN, REPRO_RUN)
+SCHEMA_VERSIONS = {RUN: 1, REPRO_RUN: 1, REPRO_MANIFEST: 2, REPRO_CHECKS: 2, SWEEP: 1}
+
+# UTC, sortable as text, microseconds so that two results of one second do not collide.
+STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"
+
+
+def utc_stamp() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime(STAMP_FORMAT)
+
+
+def kind_of(data: dict[str, Any]) -> str | None:
+    """The kind of a parsed result file, or None for a file linreg does not read."""
+    if "benchmarks" in data and "machine_info" in data:
+        return BENCH
+    kind = data.get("kind")
+    return kind if kind in SCHEMA_VERSIONS else None
+
+
+def envelope(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A record as written to disk: its kind and schema version, then its body."""
+    return {"schema_version": SCHEMA_VERSIONS[kind], "kind": kind, **body}

@@ -1,0 +1,139 @@
+"""One loader per kind of result file: the kind and schema checks and the one error wrapping.
+
+Every reader of a result file comes through ``load``: whatever is wrong with a file (unreadable,
+not JSON, another kind, another schema version, a part missing or of the wrong type) ends as one
+ResultSetError naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from linreg.errors import ConfigError, ResultSetError
+from linreg.results import kinds
+from linreg.results.bench_file import BenchFile
+from linreg.results.files import read_json
+from linreg.results.sweep_record import Sweep
+from linreg.run import Run
+
+T = TypeVar("T")
+RUN_JSON = "run.json"
+# What a malformed record raises while it is built: a missing key, a wrong type, a bad value.
+_MALFORMED = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError)
+_NAMES = {
+    kinds.RUN: "linreg run record",
+    kinds.REPRO_RUN: "repro run record",
+    kinds.REPRO_MANIFEST: "repro manifest",
+    kinds.REPRO_CHECKS: "repro checks file",
+    kinds.SWEEP: "linreg sweep",
+    kinds.BENCH: "pytest-benchmark file",
+}
+
+
+def load(path: str | Path, accept: tuple[str, ...], build: Callable[[dict[str, Any]], T]) -> T:
+    """Read ``path``, check that it is one of the ``accept`` kinds at a schema version this linreg
+    reads, and build it; any failure is one ResultSetError naming the file."""
+    path = Path(path)
+    return _build(path, read_json(path), accept, build)
+
+
+def _build(
+    path: Path, data: dict[str, Any], accept: tuple[str, ...], build: Callable[[dict[str, Any]], T]
+) -> T:
+    kind = kinds.kind_of(data)
+    if kind not in accept:
+        wanted = " or ".join(_NAMES[k] for k in accept)
+        found = f"kind {data.get('kind')!r}" if "kind" in data else "no kind"
+        raise ResultSetError(f"{path}: not a {wanted} ({found})")
+    if kind != kinds.BENCH and data.get("schema_version") != kinds.SCHEMA_VERSIONS[kind]:
+        raise ResultSetError(
+            f"{path}: {kind} schema_version {data.get('schema_version')!r}; this linreg reads "
+            f"{kinds.SCHEMA_VERSIONS[kind]} (written by another version of linreg)"
+        )
+    try:
+        return build(data)
+    except ConfigError as exc:
+        raise ResultSetError(f"{path}: malformed {kind} record (config: {exc})") from None
+    except _MALFORMED as exc:
+        raise ResultSetError(f"{path}: malformed {kind} record ({_reason(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, KeyError):
+        return f"missing {exc}"
+    return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+
+
+def run_file(path: str | Path) -> Path:
+    """A run folder's run.json, or the file itself."""
+    path = Path(path)
+    return path / RUN_JSON if path.is_dir() else path
+
+
+def load_run(path: str | Path) -> Run:
+    """A Run from a run folder, its run.json, a repro run record or a golden reference."""
+    return load(run_file(path), kinds.RUN_KINDS, Run.from_dict)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    return load(path, (kinds.SWEEP,), Sweep.from_dict)
+
+
+def load_bench(path: str | Path) -> BenchFile:
+    return load(path, (kinds.BENCH,), lambda data: BenchFile.from_dict(Path(path), data))
+
+
+def load_checks(path: str | Path) -> dict[str, Any]:
+    """A repro set's checks.json, each check with the fields the report and compare read."""
+    return load(path, (kinds.REPRO_CHECKS,), _checks)
+
+
+def _checks(data: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(data["checks"], list):
+        raise ValueError("checks must be a list")
+    for check in data["checks"]:
+        for key, kind in (("kind", str), ("subject", str), ("against", str), ("reason", str)):
+            if not isinstance(check[key], kind):
+                raise ValueError(f"a check's {key} must be a string")
+        if not isinstance(check["holds"], bool):
+            raise ValueError("a check's holds must be true or false")
+        comparison = check.get("comparison")
+        if comparison is not None and not isinstance(comparison, dict):
+            raise ValueError("a check's comparison must be an object")
+        if comparison is not None:
+            for key in ("candidate", "reference", "level", "quantities"):
+                comparison[key]
+    return data
+
+
+@dataclass(frozen=True)
+class LoadedResult:
+    """One result file of any kind: ``value`` is a Run, Sweep, BenchFile or checks dict."""
+
+    path: Path
+    kind: str
+    value: Any
+
+
+_BUILDERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
+    kinds.RUN: lambda path, data: Run.from_dict(data),
+    kinds.REPRO_RUN: lambda path, data: Run.from_dict(data),
+    kinds.SWEEP: lambda path, data: Sweep.from_dict(data),
+    kinds.BENCH: BenchFile.from_dict,
+    kinds.REPRO_CHECKS: lambda path, data: _checks(data),
+    kinds.REPRO_MANIFEST: lambda path, data: data,
+}
+
+
+def load_result(path: str | Path) -> LoadedResult | None:
+    """Any result file linreg reads, or None for a JSON file of another kind."""
+    path = Path(path)
+    data = read_json(path)
+    kind = kinds.kind_of(data)
+    if kind is None:
+        return None
+    value = _build(path, data, (kind,), lambda d: _BUILDERS[kind](path, d))
+    return LoadedResult(path, kind, value)

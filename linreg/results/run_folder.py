@@ -1,0 +1,103 @@
+"""Run folders: run.json, history.csv, model.pth and extra files, published all at once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from linreg.errors import OutputError
+from linreg.results import kinds
+from linreg.results.checkpoint import save_checkpoint
+from linreg.results.files import TEMP_SUFFIX, dumps, publish
+from linreg.results.load import RUN_JSON
+from linreg.run import Run
+
+HISTORY_CSV = "history.csv"
+CHECKPOINT = "model.pth"
+
+
+def new_run_id(run: Run) -> str:
+    c = run.config
+    return (
+        f"{kinds.utc_stamp()}-{c.engine}-{c.device.replace(':', '')}-{c.dtype}"
+        f"-seed{c.seed}-{c.config_id[:8]}"
+    )
+
+
+def run_record(run: Run, kind: str = kinds.RUN) -> dict:
+    return kinds.envelope(kind, run.to_dict())
+
+
+def history_csv(run: Run) -> str:
+    """One row per epoch; repr() of a float reads back to the same float64, hence exactly."""
+    lines = ["epoch,train_loss,test_loss"]
+    for epoch, train, test in run.history.rows():
+        lines.append(f"{epoch},{train!r},{'' if test is None else repr(test)}")
+    return "\n".join(lines) + "\n"
+
+
+def check_new_folder(out_dir: Path, option: str = "--out") -> None:
+    """Refuse a results folder that holds anything, or whose nearest existing parent is not a
+    writable folder; checked before work starts so that bad input costs no work."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OutputError(
+            f"{option} {out_dir}: already exists and is not empty; results are never overwritten"
+        )
+    check_writable(out_dir, option)
+
+
+def check_writable(path: Path, option: str = "--out") -> None:
+    """Refuse a path whose nearest existing parent is not a writable folder."""
+    probe = path.parent if path.exists() else path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{option} {path}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {path}: {probe} is not writable")
+
+
+def write_run_folder(
+    run: Run,
+    state: Mapping[str, torch.Tensor],
+    out_dir: str | Path,
+    extra_files: Mapping[str, str] | None = None,
+) -> Path:
+    """Write run.json, history.csv, model.pth and any extra text files into ``out_dir``.
+
+    Everything is written into a hidden sibling folder first and renamed into place at the end,
+    so a failure part-way leaves no folder that looks like a finished run (and the walker passes
+    over the hidden one).
+    """
+    out_dir = Path(out_dir)
+    check_new_folder(out_dir)
+    parent = out_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=TEMP_SUFFIX, dir=parent))
+    except OSError as exc:
+        raise OutputError(f"--out {out_dir}: cannot be written ({exc.strerror or exc})") from exc
+    try:
+        (staging / RUN_JSON).write_text(dumps(run_record(run)), encoding="utf-8")
+        (staging / HISTORY_CSV).write_text(history_csv(run), encoding="utf-8")
+        save_checkpoint(state, staging / CHECKPOINT)
+        for name, text in (extra_files or {}).items():
+            (staging / name).write_text(text, encoding="utf-8")
+        publish(staging, directory=True)
+        for file in staging.iterdir():
+            publish(file)
+        if out_dir.exists():
+            out_dir.rmdir()  # empty, checked above; rename cannot replace a folder portably
+        os.rename(staging, out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"--out {out_dir}: cannot be written ({exc.strerror or exc})") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return out_dir

@@ -1,0 +1,64 @@
+"""One process of a repro run: trains a list of configs and writes each Run as it finishes.
+
+`python -m linreg.suites.repro_worker CONFIGS_JSON OUT_DIR` — one process trains many configs, so
+a matrix costs two interpreter start-ups (one per copy), not two per config. A config whose file
+exists already is skipped: that is what makes an interrupted repro run resumable. Ctrl-C and
+SIGTERM end it through the writer's cleanup: the file being written is removed, never left half.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from linreg.config import TrainConfig
+from linreg.engines import train
+from linreg.errors import LinregError, ResultSetError
+from linreg.results import kinds
+from linreg.results.files import read_json, write_json_new
+from linreg.signals import Terminated, sigterm_raises
+
+# The list of configs both workers train, beside the copies' folders (hidden: not a result).
+CONFIG_LIST = ".configs.json"
+
+
+def run_file(out_dir: Path, config: TrainConfig) -> Path:
+    return out_dir / f"{config.config_id}.json"
+
+
+def train_all(configs: list[TrainConfig], out_dir: Path) -> None:
+    for config in configs:
+        target = run_file(out_dir, config)
+        if target.exists():
+            continue
+        record = kinds.envelope(kinds.REPRO_RUN, train(config).to_dict())
+        record["requested_config_id"] = config.config_id
+        write_json_new(target, record)
+
+
+def read_config_list(path: Path) -> list[TrainConfig]:
+    try:
+        return [TrainConfig.from_dict(c) for c in read_json(path)["configs"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ResultSetError(f"{path}: malformed list of configs ({exc!r})") from None
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m linreg.suites.repro_worker CONFIGS_JSON OUT_DIR", file=sys.stderr)
+        return 2
+    try:
+        with sigterm_raises():
+            train_all(read_config_list(Path(argv[0])), Path(argv[1]))
+    except LinregError as exc:
+        print(f"linreg.suites.repro_worker: {exc}", file=sys.stderr)
+        return 1
+    except Terminated:
+        return 143
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C reaches the whole process group; the parent reports it once
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
