@@ -51,7 +51,20 @@ def test_a_failing_compiler_becomes_one_clear_error(monkeypatch):
         return call
 
     monkeypatch.setattr(compiled.torch, "compile", broken_compile)
+    compiled._compiled_step.cache_clear()  # CONFIG's step, compiled by the fixture, is cached
     with pytest.raises(
         ConfigError, match=r"torch.compile failed \(RuntimeError: inductor exploded\)"
     ):
         train(CONFIG)
+
+
+def test_each_graph_is_compiled_past_dynamos_recompile_limit(compiled_run):
+    # Graphs used to share one code object: past recompile_limit of them, dynamo ran the step
+    # eagerly without a word, so a bench session's later cases timed eager as "compiled".
+    from torch._dynamo.utils import counters
+
+    with torch._dynamo.config.patch(recompile_limit=1):
+        before = counters["stats"]["unique_graphs"]
+        run = train(CONFIG.replace(samples=60, epochs=3))
+    assert counters["stats"]["unique_graphs"] == before + 1
+    assert run.config.engine == "compiled"

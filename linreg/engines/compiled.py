@@ -7,14 +7,23 @@ inductor fuses it into a single pass over X and y. That pass is the memory floor
 autograd graph, compiled or not, saves the residual and reads it back in the backward pass.
 Reductions run in the fused kernel's order, so runs agree with eager within tolerance, not bit
 for bit. Compilation happens before the clock starts and is reported apart (compile_seconds).
+
+Each graph gets a code object of its own. Dynamo keeps compiled graphs on the function's code
+object, shared by every closure of one ``def``, and past ``recompile_limit`` (8) graphs on one
+code object it stops compiling and runs the function eagerly, with only a logged warning. One
+graph per dtype × size used to share one code object, so a bench session's 9th compiled case on
+(engine_epoch float64 from n = 1e4) timed the eager step as "compiled": 36× the memory floor at
+1e7 float64. ``fullgraph=True`` makes a graph break, or that fallback, an error instead.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
 import time
+import types
 
 import torch
 from torch.nn import functional as F
@@ -45,12 +54,15 @@ def compiler_problem(device: str) -> str | None:
     return None
 
 
-def _training_step(config: TrainConfig, X: torch.Tensor, y: torch.Tensor):
-    """forward → loss → gradient → SGD update, returning (loss before the step, w, b)."""
-    lr = config.lr
-    squared = config.loss == "mse"
+def _training_step(loss_name: str, lr: float):
+    """forward → loss → gradient → SGD update, returning (loss before the step, w, b).
 
-    def step(weight: torch.Tensor, bias: torch.Tensor):
+    The function returned has a code object of its own, so that its compiled graphs are not
+    counted against those of other runs (see the module docstring).
+    """
+    squared = loss_name == "mse"
+
+    def step(X: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor):
         residual = X * weight[0, 0] + bias[0] - y
         if squared:
             loss = (residual * residual).mean()
@@ -62,7 +74,20 @@ def _training_step(config: TrainConfig, X: torch.Tensor, y: torch.Tensor):
         grad_bias = slope.mean().reshape(1)
         return loss, weight - lr * grad_weight, bias - lr * grad_bias
 
-    return step
+    own = types.FunctionType(
+        step.__code__.replace(), step.__globals__, step.__name__, None, step.__closure__
+    )
+    own.__qualname__ = step.__qualname__
+    return own
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled_step(
+    loss_name: str, lr: float, device: torch.device, dtype: torch.dtype, shape: tuple[int, ...]
+):
+    """One compiled step per graph, keyed by what the graph is specialised on; runs of the same
+    key reuse it (dynamo still guards on global state such as the thread count)."""
+    return torch.compile(_training_step(loss_name, lr), dynamic=False, fullgraph=True)
 
 
 def train_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run:
@@ -76,13 +101,15 @@ def train_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> 
         model = build_model(config)
         initial_state = state_to_json(model.state_dict())
         loss_fn = make_loss_fn(config)
-        step = torch.compile(_training_step(config, data.X_train, data.y_train), dynamic=False)
+        X, y = data.X_train, data.y_train
+        step = _compiled_step(config.loss, config.lr, X.device, X.dtype, tuple(X.shape))
         weight = model.linear.weight.detach().clone()
         bias = model.linear.bias.detach().clone()
         compile_started = time.perf_counter()
         try:
-            step(weight.clone(), bias.clone())  # compiles; the result is thrown away
+            step(X, y, weight.clone(), bias.clone())  # compiles; the result is thrown away
         except Exception as exc:  # the compiler's failures have no common type
+            _compiled_step.cache_clear()  # a failed compile is not kept for the next run
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             raise ConfigError(
                 "engine",
@@ -100,7 +127,7 @@ def train_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> 
         synchronize(config.device)
         started = time.perf_counter()
         for epoch in range(config.epochs):
-            loss, weight, bias = step(weight, bias)
+            loss, weight, bias = step(X, y, weight, bias)
             train_losses[epoch] = loss
             if epoch % config.eval_every == 0:
                 with torch.inference_mode():
