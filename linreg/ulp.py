@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import torch
-
-from linreg.numerics import torch_dtype
-
-_INT_VIEW = {
-    torch.float16: torch.int16,
-    torch.bfloat16: torch.int16,
-    torch.float32: torch.int32,
-    torch.float64: torch.int64,
-}
+# Integers of each float dtype's width, to reinterpret its bits.
+_INT_VIEW = {"float16": "int16", "bfloat16": "int16", "float32": "int32", "float64": "int64"}
 
 
 def _ordered(values: Sequence[float], dtype: str) -> list[int]:
@@ -22,8 +14,10 @@ def _ordered(values: Sequence[float], dtype: str) -> list[int]:
     IEEE floats are sign–magnitude: reinterpreting the bits as an integer orders the positives;
     negatives are mirrored below zero so that −0 and +0 share a position.
     """
-    tensor = torch.tensor(list(values), dtype=torch.float64).to(torch_dtype(dtype))
-    bits = tensor.view(_INT_VIEW[tensor.dtype]).tolist()
+    import torch  # here, not at the top: comparing result files must not cost torch's import
+
+    tensor = torch.tensor(list(values), dtype=torch.float64).to(getattr(torch, dtype))
+    bits = tensor.view(getattr(torch, _INT_VIEW[dtype])).tolist()
     width = tensor.element_size() * 8
     sign = 1 << (width - 1)
     return [(-(b + sign) if b < 0 else b) for b in bits]

@@ -12,7 +12,6 @@ from linreg.cli import app, fail
 from linreg.cli.console import console
 from linreg.config import DTYPES, ENGINES
 from linreg.paths import BASELINES
-from linreg.suites.bench_runner import run_bench_suite
 from linreg.suites.bench_selection import KINDS, parse_selection
 
 
@@ -57,6 +56,8 @@ def bench_command(
 ) -> int:
     """Run the benchmark suite; arguments after `--` go to pytest (e.g. -- -k train -x)."""
     selection = parse_selection(devices, dtypes, seeds, sizes, engines, kinds, quick)
+    from linreg.suites.bench_runner import run_bench_suite  # imports torch
+
     outcome = run_bench_suite(
         selection, machine, json_file, ctx.args, results_root=BASELINES if baseline else None
     )

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from linreg.cli import app
 from linreg.cli.console import console
-from linreg.compare.sets import compare_result_sets
 from linreg.compare.timing import DEFAULT_ALPHA, check_alpha, parse_threshold
 from linreg.errors import ConfigError
 from linreg.tolerance import load_tolerances
@@ -42,6 +41,8 @@ def compare_command(
             raise ConfigError("fail_on_regression", str(exc)) from exc
     tolerances = load_tolerances(pyproject).with_overrides(rtol=rtol, atol=atol)
     check_alpha(alpha)
+    from linreg.compare.sets import compare_result_sets  # imports torch
+
     result = compare_result_sets(reference, candidate, tolerances, threshold, alpha)
 
     if result.numerics:

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from linreg.cli import app
 from linreg.cli.console import console
-from linreg.env import capture_environment
 
 
 @app.command("env")
@@ -20,6 +19,8 @@ def env_command(
     ),
 ) -> None:
     """Show the fingerprint recorded with every result: Python, OS, CPU, torch, GPUs, flags."""
+    from linreg.env import capture_environment  # imports torch
+
     fingerprint = capture_environment()
     if as_json:
         typer.echo(json.dumps(fingerprint, indent=1, sort_keys=True))

@@ -14,14 +14,13 @@ from linreg.compare.runs import DEFAULT_OUTCOME_STEPS
 from linreg.config import DTYPES, ENGINES, TrainConfig
 from linreg.errors import ConfigError
 from linreg.options import parse_choices, parse_integers, parse_threads, split_items
-from linreg.suites.repro import (
+from linreg.suites.repro_options import (
     DEFAULT_REFERENCE_DIR,
     DEFAULT_REPRO_ROOT,
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
     ReproOptions,
     parse_requirements,
-    repro,
 )
 from linreg.tolerance import load_tolerances
 
@@ -102,6 +101,8 @@ def repro_command(
             update_reference=update_reference,
             outcome_steps=outcome_steps,
         )
+    from linreg.suites.repro import repro  # imports torch
+
     with Progress(
         TextColumn("repro"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=console, transient=True,

@@ -11,7 +11,6 @@ from rich.table import Table
 
 from linreg.cli import app
 from linreg.cli.console import console
-from linreg.jobs.main_job import run_main_job
 from linreg.results import kinds
 
 
@@ -44,6 +43,8 @@ def run_command(
             progress.update(
                 task, total=total, completed=index, description=f"[{index + 1}/{total}] {name}"
             )
+
+        from linreg.jobs.main_job import run_main_job  # imports torch
 
         result = run_main_job(out, on_step=on_step)
     table = Table(title="linreg run")

@@ -13,20 +13,15 @@ from linreg.cli.console import console
 from linreg.config import DTYPES, LOSSES, TrainConfig
 from linreg.errors import ConfigError
 from linreg.options import parse_integers, parse_positive_numbers
-from linreg.results.load import load_run
-from linreg.results.run_folder import check_writable
-from linreg.suites.sweep import (
+from linreg.results.files import check_writable
+from linreg.results.sweep_record import QUANTILES, quantile_key
+from linreg.suites.sweep_options import (
     DEFAULT_SLACK,
     DEFAULT_SWEEPS,
+    DEFAULT_TOLERANCE,
     MAX_MEMBERS,
-    QUANTILES,
-    check_against_band,
     check_slack,
     check_tolerance,
-    load_sweep,
-    quantile_key,
-    run_sweep,
-    write_sweep,
 )
 
 _DEFAULT = TrainConfig()
@@ -34,7 +29,9 @@ _DEFAULT = TrainConfig()
 
 @app.command("sweep")
 def sweep_command(
-    seeds: str = typer.Option("0:100", help="Seeds: start:stop (stop exclusive) or a comma list."),
+    seeds: str = typer.Option(
+        "0:100", help="Seeds: a comma list and/or start:stop ranges (stop exclusive)."
+    ),
     lrs: str | None = typer.Option(
         None, help="Learning rates, a comma list (every seed at every lr). Default: --lr."
     ),
@@ -47,7 +44,8 @@ def sweep_command(
     dtype: str = typer.Option(_DEFAULT.dtype, help=f"One of: {', '.join(DTYPES)}."),
     threads: int | None = typer.Option(None, help="torch intra-op threads for the sweep."),
     tolerance: float = typer.Option(
-        0.01, help="A member is 'within tolerance' if |w − true w| and |b − true b| are <= this."
+        DEFAULT_TOLERANCE,
+        help="A member is 'within tolerance' if |w − true w| and |b − true b| are <= this.",
     ),
     out: Path | None = typer.Option(
         None, help="Sweep JSON to write (must not exist). Default: results/sweeps/<id>.json."
@@ -83,6 +81,8 @@ def sweep_command(
         raise ConfigError("out", f"{out} already exists; results are never overwritten")
     check_writable(out if out is not None else DEFAULT_SWEEPS / "sweep.json", "--out")
     members = len(seed_list) * (len(lr_list) if lr_list else 1)
+    from linreg.suites.sweep import run_sweep, write_sweep  # imports torch
+
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"training {members} members", total=config.epochs)
 
@@ -115,6 +115,9 @@ def _check(run_folder: Path, against: Path | None, slack: float) -> int:
     if against is None:
         raise ConfigError("against", "--check needs --against SWEEP_JSON")
     check_slack(slack)
+    from linreg.results.load import load_run, load_sweep
+    from linreg.suites.sweep import check_against_band  # imports torch
+
     result = check_against_band(load_run(run_folder), load_sweep(against), slack=slack)
     if result.inside:
         console.print(

@@ -10,12 +10,6 @@ from rich.table import Table
 from linreg.cli import app
 from linreg.cli.console import console
 from linreg.config import DTYPES, ENGINES, LOSSES, OPTIMIZERS, TrainConfig
-from linreg.jobs.training import (
-    DEFAULT_RESULTS,
-    evaluate_checkpoint,
-    evaluation_config,
-    train_to_folder,
-)
 
 _DEFAULT = TrainConfig()
 
@@ -86,6 +80,8 @@ def train_command(
     def on_eval(epoch: int, train_loss: float, test_loss: float) -> None:
         table.add_row(str(epoch), f"{train_loss:.8g}", f"{test_loss:.8g}")
 
+    from linreg.jobs.training import DEFAULT_RESULTS, train_to_folder  # imports torch
+
     with console.status(f"training {config.epochs} epochs…"):
         outcome = train_to_folder(
             config, out_dir=out, results_root=DEFAULT_RESULTS, on_eval=on_eval
@@ -124,6 +120,8 @@ def evaluate_command(
 ) -> None:
     """Test loss and predictions of a saved model on its run's test split (the run.json beside
     the checkpoint), or on the tutorial's where there is none."""
+    from linreg.jobs.training import evaluate_checkpoint, evaluation_config  # imports torch
+
     config = evaluation_config(checkpoint, device, loss, train_fraction)
     result = evaluate_checkpoint(checkpoint, config)
     table = Table(title=f"{result.checkpoint} ({result.dtype})")

@@ -18,16 +18,17 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from linreg.config import TrainConfig
-from linreg.env import diff_environments
+from linreg.env_diff import diff_environments
 from linreg.errors import ConfigError
 from linreg.run import Run
 from linreg.tolerance import Tolerance, Tolerances, looser_dtype
 from linreg.ulp import max_ulp
+
+if TYPE_CHECKING:
+    import torch
 
 LEVELS = ("a", "b", "c", "d")
 LEVEL_NAMES = {

@@ -12,7 +12,7 @@ from typing import Any
 
 from linreg.compare.runs import Comparison, compare_runs
 from linreg.compare.timing import DEFAULT_ALPHA, TimingComparison, compare_timings
-from linreg.env import diff_environments
+from linreg.env_diff import diff_environments
 from linreg.errors import ResultSetError
 from linreg.results.resultset import ResultSet, load_result_set
 from linreg.tolerance import Tolerances

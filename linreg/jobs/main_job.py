@@ -13,7 +13,7 @@ from linreg.config import TrainConfig
 from linreg.errors import LinregError
 from linreg.jobs.training import train_to_folder
 from linreg.numerics import available_devices
-from linreg.results.run_folder import check_new_folder
+from linreg.results.files import check_new_folder
 
 
 @dataclass

@@ -14,13 +14,9 @@ from linreg.engines import EvalCallback, train
 from linreg.model import make_loss_fn, model_from_state, predict
 from linreg.numerics import resolve_device
 from linreg.results.checkpoint import load_model
+from linreg.results.files import check_new_folder, check_writable
 from linreg.results.load import RUN_JSON, load_run
-from linreg.results.run_folder import (
-    check_new_folder,
-    check_writable,
-    new_run_id,
-    write_run_folder,
-)
+from linreg.results.run_folder import new_run_id, write_run_folder
 from linreg.run import Run
 from linreg.state import state_from_json
 

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from linreg.data import make_dataset
-from linreg.env import diff_environments, flatten
+from linreg.env_diff import diff_environments, flatten
 from linreg.errors import ConfigError, OutputError, ResultSetError
 from linreg.machine import default_machine_name
 from linreg.model import model_from_state, predict

@@ -24,6 +24,27 @@ MAX_RESULT_BYTES = 1 << 30
 TEMP_SUFFIX = ".partial"
 
 
+def check_new_folder(out_dir: Path, option: str = "--out") -> None:
+    """Refuse a results folder that holds anything, or whose nearest existing parent is not a
+    writable folder; checked before work starts so that bad input costs no work."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise OutputError(
+            f"{option} {out_dir}: already exists and is not empty; results are never overwritten"
+        )
+    check_writable(out_dir, option)
+
+
+def check_writable(path: Path, option: str = "--out") -> None:
+    """Refuse a path whose nearest existing parent is not a writable folder."""
+    probe = path.parent if path.exists() else path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{option} {path}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{option} {path}: {probe} is not writable")
+
+
 def check_regular_file(path: Path) -> os.stat_result:
     """The file's stat, or ResultSetError naming why it cannot be read as a result file."""
     try:

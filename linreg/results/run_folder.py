@@ -13,7 +13,7 @@ import torch
 from linreg.errors import OutputError
 from linreg.results import kinds
 from linreg.results.checkpoint import save_checkpoint
-from linreg.results.files import TEMP_SUFFIX, dumps, publish
+from linreg.results.files import TEMP_SUFFIX, check_new_folder, dumps, publish
 from linreg.results.load import RUN_JSON
 from linreg.run import Run
 
@@ -39,27 +39,6 @@ def history_csv(run: Run) -> str:
     for epoch, train, test in run.history.rows():
         lines.append(f"{epoch},{train!r},{'' if test is None else repr(test)}")
     return "\n".join(lines) + "\n"
-
-
-def check_new_folder(out_dir: Path, option: str = "--out") -> None:
-    """Refuse a results folder that holds anything, or whose nearest existing parent is not a
-    writable folder; checked before work starts so that bad input costs no work."""
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise OutputError(
-            f"{option} {out_dir}: already exists and is not empty; results are never overwritten"
-        )
-    check_writable(out_dir, option)
-
-
-def check_writable(path: Path, option: str = "--out") -> None:
-    """Refuse a path whose nearest existing parent is not a writable folder."""
-    probe = path.parent if path.exists() else path
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise OutputError(f"{option} {path}: {probe} is a file, not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"{option} {path}: {probe} is not writable")
 
 
 def write_run_folder(

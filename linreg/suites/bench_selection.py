@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-import torch
-
 from linreg.config import DTYPES, ENGINES, TrainConfig
 from linreg.options import parse_choices, parse_integers
 
@@ -65,6 +63,8 @@ def parse_selection(
 
 def skip_reason(device: str, dtype: str) -> str | None:
     """Why (device, dtype) cannot be benchmarked here, or None when it can."""
+    import torch  # here: choosing a selection (and `linreg bench --help`) needs no torch
+
     if device == "cuda" and not torch.cuda.is_available():
         return (
             f"cuda not available: torch.cuda.is_available() is False "
@@ -82,6 +82,8 @@ def skip_reason(device: str, dtype: str) -> str | None:
 @cache
 def _probe(device: str, dtype: str) -> str | None:
     """Run one tiny training step: the only sure way to know a device's kernels exist."""
+    import torch
+
     from linreg.data import make_dataset
     from linreg.model import build_model, make_loss_fn, make_optimizer
 

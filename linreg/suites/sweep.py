@@ -6,7 +6,6 @@ loss curve leaves the sweep's 5th–95th percentile band.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,19 +14,14 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.engines.batched import ProgressCallback, train_batched
-from linreg.errors import ConfigError
 from linreg.results import kinds
 from linreg.results.files import write_json_new
 from linreg.results.load import load_sweep
 from linreg.results.sweep_record import QUANTILES, Sweep, quantile_key
 from linreg.run import Run
+from linreg.suites.sweep_options import DEFAULT_SLACK, DEFAULT_SWEEPS, check_slack, check_tolerance
 
 __all__ = ["QUANTILES", "Sweep", "load_sweep", "quantile_key"]
-
-DEFAULT_SWEEPS = Path("results") / "sweeps"
-DEFAULT_SLACK = 0.5
-# Each member keeps its whole loss history in memory: a million members is already gigabytes.
-MAX_MEMBERS = 1_000_000
 
 
 def _compact(values: torch.Tensor) -> list[float]:
@@ -81,16 +75,6 @@ def summarise(
         },
         timings=dict(timings or {}),
     )
-
-
-def check_tolerance(tolerance: float) -> None:
-    if not (math.isfinite(tolerance) and tolerance >= 0):
-        raise ConfigError("tolerance", f"must be a finite number >= 0, got {tolerance!r}")
-
-
-def check_slack(slack: float) -> None:
-    if not (math.isfinite(slack) and slack >= 0):
-        raise ConfigError("slack", f"must be a finite number >= 0, got {slack!r}")
 
 
 def run_sweep(

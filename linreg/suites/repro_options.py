@@ -1,0 +1,176 @@
+"""What a repro run is asked for: its matrix of configs and its options (tolerances, required
+levels, golden references). Light on purpose: the CLI builds and validates these before torch is
+imported, and a result set's manifest stores them so that --resume reuses them."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, REQUIREMENTS
+from linreg.config import TrainConfig
+from linreg.errors import ConfigError
+from linreg.paths import REFERENCE_DIR
+from linreg.tolerance import Tolerance, Tolerances, default_tolerances
+
+DEFAULT_REPRO_ROOT = Path("results/repro")
+DEFAULT_REFERENCE_DIR = REFERENCE_DIR
+
+# Which level each kind of pair must reach (see linreg.compare.runs for the levels).
+DEFAULT_REQUIREMENTS = {
+    "determinism": "a",  # the same config on the same stack, in another process
+    "threads": "b-horizon",
+    "device": "b-horizon",
+    "engine": "b-horizon",
+    "dtype": "c",
+    "golden": "b",
+}
+
+
+@dataclass(frozen=True)
+class ReproMatrix:
+    """The axes of a repro run; ``threads`` None means torch's default ("all")."""
+
+    devices: tuple[str, ...]
+    dtypes: tuple[str, ...] = ("float32", "float64")
+    seeds: tuple[int, ...] = (0, 1, 42)
+    threads: tuple[int | None, ...] = (1, None)
+    engines: tuple[str, ...] = ("eager",)
+    base: TrainConfig = field(default_factory=TrainConfig)
+
+    @classmethod
+    def default(cls, base: TrainConfig | None = None) -> ReproMatrix:
+        from linreg.numerics import available_devices  # imports torch
+
+        return cls(devices=tuple(available_devices()), base=base or TrainConfig())
+
+    def configs(self) -> list[TrainConfig]:
+        """Every config of the matrix, plus each seed's float64 CPU eager reference."""
+        seen: dict[str, TrainConfig] = {}
+        for seed in self.seeds:
+            for config in [self.reference(seed)] + [
+                self.base.replace(
+                    device=device, dtype=dtype, seed=seed, threads=threads, engine=engine
+                )
+                for device in self.devices
+                for dtype in self.dtypes
+                for threads in self.threads
+                for engine in self.engines
+            ]:
+                seen.setdefault(config.config_id, config)
+        return list(seen.values())
+
+    def reference(self, seed: int) -> TrainConfig:
+        return self.base.replace(
+            device="cpu", dtype="float64", seed=seed, threads=1, engine="eager"
+        )
+
+    def twin(self, config: TrainConfig) -> TrainConfig:
+        """The CPU, one-thread, eager run of the same dtype and seed: what other stacks face."""
+        return config.replace(device="cpu", threads=1, engine="eager")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "devices": list(self.devices),
+            "dtypes": list(self.dtypes),
+            "seeds": list(self.seeds),
+            "threads": list(self.threads),
+            "engines": list(self.engines),
+            "base": self.base.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReproMatrix:
+        return cls(
+            devices=tuple(data["devices"]),
+            dtypes=tuple(data["dtypes"]),
+            seeds=tuple(data["seeds"]),
+            threads=tuple(data["threads"]),
+            engines=tuple(data["engines"]),
+            base=TrainConfig.from_dict(data["base"]),
+        )
+
+    @property
+    def matrix_id(self) -> str:
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+
+def label(config: TrainConfig) -> str:
+    return (
+        f"{config.device} {config.dtype} seed {config.seed} "
+        f"threads {config.threads or 'all'} {config.engine}"
+    )
+
+
+def parse_requirements(items: list[str]) -> dict[str, str]:
+    """``["threads=c", "golden=a"]`` over the defaults."""
+    out = dict(DEFAULT_REQUIREMENTS)
+    for item in items:
+        pair, sep, level = item.partition("=")
+        if not sep or pair not in DEFAULT_REQUIREMENTS or level not in REQUIREMENTS:
+            raise ConfigError(
+                "require",
+                f"expected PAIR=LEVEL with PAIR one of {', '.join(DEFAULT_REQUIREMENTS)} "
+                f"and LEVEL one of {', '.join(REQUIREMENTS)}; got {item!r}",
+            )
+        out[pair] = level
+    return out
+
+
+@dataclass(frozen=True)
+class ReproOptions:
+    """Everything a repro run was asked for: stored in its manifest, reused by ``--resume``.
+
+    Validated on construction, so that a bad option costs no training.
+    """
+
+    matrix: ReproMatrix
+    tolerances: Tolerances = field(default_factory=default_tolerances)
+    requirements: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_REQUIREMENTS))
+    reference_dir: Path | None = DEFAULT_REFERENCE_DIR  # None: no golden check
+    update_reference: bool = False
+    outcome_steps: int = DEFAULT_OUTCOME_STEPS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.outcome_steps, int) or self.outcome_steps < 0:
+            raise ConfigError(
+                "outcome_steps", f"must be an integer >= 0, got {self.outcome_steps!r}"
+            )
+        if set(self.requirements) != set(DEFAULT_REQUIREMENTS) or not all(
+            level in REQUIREMENTS for level in self.requirements.values()
+        ):
+            raise ConfigError("require", f"unknown requirements {self.requirements!r}")
+        self.matrix.configs()  # building each config validates every axis
+
+    @property
+    def golden_dir(self) -> Path | None:
+        """Where the golden check reads references (none while they are being rewritten)."""
+        return None if self.update_reference else self.reference_dir
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "matrix": self.matrix.to_dict(),
+            "tolerances": self.tolerances.to_dict(),
+            "requirements": self.requirements,
+            "reference_dir": None if self.reference_dir is None else str(self.reference_dir),
+            "update_reference": self.update_reference,
+            "outcome_steps": self.outcome_steps,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ReproOptions:
+        reference_dir = data["reference_dir"]
+        return cls(
+            matrix=ReproMatrix.from_dict(data["matrix"]),
+            tolerances=Tolerances(
+                {dtype: Tolerance(**tol) for dtype, tol in data["tolerances"].items()}
+            ),
+            requirements=dict(data["requirements"]),
+            reference_dir=None if reference_dir is None else Path(reference_dir),
+            update_reference=bool(data["update_reference"]),
+            outcome_steps=data["outcome_steps"],
+        )
