@@ -62,6 +62,48 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def ab(session: nox.Session) -> None:
+    """Same-machine A/B of two stacks: nox -s ab -- --candidate torch==2.14.1 [--reference …]"""
+    args = list(session.posargs)
+    specs = {"reference": TORCH, "candidate": None}
+    roots = {"reference": ".", "candidate": "."}
+    rest = []
+    while args:
+        arg = args.pop(0)
+        name = arg.removeprefix("--")
+        if name in specs and args:
+            specs[name] = args.pop(0)
+        elif name.endswith("-root") and name.removesuffix("-root") in roots and args:
+            roots[name.removesuffix("-root")] = args.pop(0)
+        else:
+            rest.append(arg)
+    if specs["candidate"] is None:
+        session.error(
+            "Usage: nox -s ab -- --candidate REQUIREMENT [--reference REQUIREMENT] "
+            "[--candidate-root DIR] [--reference-root DIR] [linreg ab options]"
+        )
+    install(session, "bench")
+    pythons = {}
+    for role in ("reference", "candidate"):
+        # One environment per requirement, kept beside the session's own: a CUDA torch is GBs.
+        name = "".join(c if c.isalnum() else "-" for c in specs[role])
+        env = os.path.join(os.path.dirname(session.virtualenv.location), f"ab-{name}")
+        python = os.path.join(env, "bin", "python")
+        if not os.path.exists(python):
+            session.run("python", "-m", "venv", env)
+        session.run(python, "-m", "pip", "install", "-q", specs[role], external=True)
+        session.run(python, "-m", "pip", "install", "-q", "-e", f"{roots[role]}[bench]",
+                    external=True)  # fmt: skip
+        pythons[role] = python
+    session.run(
+        "linreg", "ab",
+        "--reference-python", pythons["reference"], "--reference-root", roots["reference"],
+        "--candidate-python", pythons["candidate"], "--candidate-root", roots["candidate"],
+        *rest,
+    )  # fmt: skip
+
+
+@nox.session
 def repro(session: nox.Session) -> None:
     """Golden check: the repro matrix against results/reference/ (exit 1 when a check fails)."""
     install(session)

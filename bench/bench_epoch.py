@@ -9,6 +9,7 @@ the memory system is, and its distance from 1 is what a fused step could win.
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 
 import torch
 from measure import median_seconds, minor_faults, peak_memory, synced, time_synced
@@ -16,7 +17,7 @@ from measure import median_seconds, minor_faults, peak_memory, synced, time_sync
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.model import build_model, make_loss_fn, make_optimizer
-from linreg.numerics import numeric_settings, synchronize
+from linreg.numerics import numeric_settings, synchronize, torch_dtype
 
 # 2**25 float32 = 128 MiB per tensor: far beyond any last-level cache.
 COPY_ELEMENTS = 2**25
@@ -74,25 +75,34 @@ def bench_copy(benchmark, case_info, profile, device):
     benchmark.extra_info.update(case_info)
 
 
+def epoch_call(config: TrainConfig, size: int | None = None) -> Callable[[], None]:
+    """One eager training epoch (the tutorial's step) on the config's data, or on ``size``
+    training samples: what the case times (and what bench/instructions.py counts)."""
+    if size is not None:
+        config = config.replace(samples=samples_for_train_size(size, config.train_fraction))
+    data = make_dataset(config)
+    model = build_model(config)
+    loss_fn = make_loss_fn(config)
+    optimizer = make_optimizer(config, model)
+    model.train()
+
+    def epoch() -> None:
+        y_pred = model(data.X_train)
+        loss = loss_fn(y_pred, data.y_train)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+
+    return epoch
+
+
 def bench_epoch(benchmark, case_info, profile, device, dtype, size):
     base = TrainConfig(device=device, dtype=dtype)
     config = base.replace(samples=samples_for_train_size(size, base.train_fraction))
     assert config.train_size == size
     copy_gb_per_s = copy_bandwidth(device)
     with numeric_settings(config), peak_memory(device) as peak:
-        data = make_dataset(config)
-        model = build_model(config)
-        loss_fn = make_loss_fn(config)
-        optimizer = make_optimizer(config, model)
-        model.train()
-
-        def epoch() -> None:
-            y_pred = model(data.X_train)
-            loss = loss_fn(y_pred, data.y_train)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
+        epoch = epoch_call(config)
         rounds = profile.large_rounds if size >= 1_000_000 else profile.epoch_rounds
         faults_before = minor_faults()
         benchmark.pedantic(
@@ -107,7 +117,7 @@ def bench_epoch(benchmark, case_info, profile, device, dtype, size):
     seconds = median_seconds(benchmark)
     if seconds is None:
         return
-    min_bytes = 2 * size * data.X_train.element_size()
+    min_bytes = 2 * size * torch.empty(0, dtype=torch_dtype(dtype)).element_size()
     gb_per_s = min_bytes / seconds / 1e9
     case_info.update(
         threads=threads,

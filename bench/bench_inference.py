@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 
 import torch
@@ -19,17 +20,27 @@ def trained_state(config: TrainConfig) -> dict[str, torch.Tensor]:
     return state_from_json(train(config).final_state)
 
 
-def bench_inference(benchmark, case_info, profile, device, dtype, seed, engine, size):
-    config = TrainConfig(device=device, dtype=dtype, seed=seed, engine=engine)
+def inference_call(config: TrainConfig, size: int) -> Callable[[], torch.Tensor]:
+    """The trained model's forward pass on ``size`` samples: what the case times (and what
+    bench/instructions.py counts)."""
     model = build_model(config)
     model.load_state_dict(trained_state(config))
     model.eval()
-    X = torch.linspace(0, 1, size, dtype=torch_dtype(dtype), device=device).unsqueeze(1)
-    synchronize(device)
+    X = torch.linspace(0, 1, size, dtype=torch_dtype(config.dtype), device=config.device)
+    X = X.unsqueeze(1)
 
     def forward() -> torch.Tensor:
         with torch.inference_mode():
             return model(X)
+
+    return forward
+
+
+def bench_inference(benchmark, case_info, profile, device, dtype, seed, engine, size):
+    config = TrainConfig(device=device, dtype=dtype, seed=seed, engine=engine)
+    forward = inference_call(config, size)
+    element = torch.empty(0, dtype=torch_dtype(dtype)).element_size()
+    synchronize(device)
 
     rounds = profile.large_rounds if size >= 1_000_000 else profile.inference_rounds
     with peak_memory(device) as peak:
@@ -42,7 +53,7 @@ def bench_inference(benchmark, case_info, profile, device, dtype, seed, engine, 
     seconds = median_seconds(benchmark)
     if seconds is None:
         return
-    moved_bytes = 2 * X.numel() * X.element_size()  # read the batch, write the predictions
+    moved_bytes = 2 * size * element  # read the batch, write the predictions
     case_info.update(
         samples_per_s=size / seconds,
         gb_per_s=moved_bytes / seconds / 1e9,

@@ -6,8 +6,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
+import subprocess
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +21,7 @@ import torch
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.machine import default_machine_name, validate_machine_name
+from linreg.results.kinds import utc_stamp
 from linreg.suites.bench_selection import BenchSelection, parse_selection, skip_reason
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +31,8 @@ DEFAULT_STORAGE = "file://./.benchmarks"
 
 _selection_key = pytest.StashKey[BenchSelection]()
 _machine_key = pytest.StashKey[str]()
+_threads_key = pytest.StashKey["int | None"]()
+_counts_key = pytest.StashKey[tuple]()
 
 
 @dataclass(frozen=True)
@@ -37,9 +44,23 @@ class Profile:
     epoch_rounds: int
     large_rounds: int  # epoch and inference cases at >= 1e6 samples take 10-100 ms a round
 
+    def at_least(self, rounds: int) -> Profile:
+        """Every case with at least ``rounds`` rounds (--benchmark-min-rounds)."""
+        return dataclasses.replace(
+            self, **{f.name: max(getattr(self, f.name), rounds) for f in dataclasses.fields(self)}
+        )
+
 
 FULL = Profile(train_rounds=5, inference_rounds=20, epoch_rounds=30, large_rounds=7)
 QUICK = Profile(train_rounds=3, inference_rounds=5, epoch_rounds=5, large_rounds=3)
+# pytest-benchmark's own default for --benchmark-min-rounds: any other value was asked for.
+DEFAULT_MIN_ROUNDS = 5
+# The session and process index that `linreg bench --processes N` gives each of its processes,
+# so that a comparison takes one sample per process and knows which processes belong together.
+SESSION_VARIABLE, PROCESS_VARIABLE = "LINREG_BENCH_SESSION", "LINREG_BENCH_PROCESS"
+# "0" in the processes of a session after its first: counts are deterministic, one is enough.
+COUNT_VARIABLE = "LINREG_BENCH_INSTRUCTIONS"
+_SESSION = utc_stamp()  # a bare `pytest bench` is a session of one process
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +78,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--quick",
         action="store_true",
         help="CI profile: cpu, float32, seed 42, eager, train + inference, few rounds.",
+    )
+    group.addoption(
+        "--threads",
+        default=None,
+        metavar="N",
+        help="Pin torch's intra-op threads for every case: an integer, or 'all' for torch's "
+        "default (default: 1 with --quick, whose cases gate regressions, else all).",
+    )
+    group.addoption(
+        "--instructions",
+        default="auto",
+        choices=("auto", "yes", "no"),
+        help="Count instructions per call of the CPU cases under Valgrind, one process for all "
+        "(about a minute): 'auto' does for the quick profile, the one that gates.",
     )
     group.addoption(
         "--machine",
@@ -85,6 +120,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--{exc}") from None
     config.stash[_selection_key] = selection
     config.stash[_machine_key] = machine
+    config.stash[_threads_key] = _pinned_threads(config.getoption("threads"), selection.quick)
     # Raw rounds are what `linreg compare` tests; without them a stored file only has summaries.
     config.option.benchmark_save_data = True
     if config.option.benchmark_storage == DEFAULT_STORAGE:
@@ -96,9 +132,74 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [f"linreg bench: machine {config.stash[_machine_key]}; {selection}"]
 
 
+def _pinned_threads(text: str | None, quick: bool) -> int | None:
+    """The thread count every case runs with; None leaves torch's default.
+
+    The quick profile pins one thread: its cases gate regressions, and a two-thread parallel
+    region on a shared machine waits for a descheduled thread now and then (inference at 1e5
+    samples flipped between ~50 µs and ~8 ms under load; with one thread it stays at ~50 µs).
+    """
+    if text is None:
+        return 1 if quick else None
+    if text == "all":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise pytest.UsageError(f"--threads: expected an integer >= 1 or 'all', got {text!r}")
+    return int(text)
+
+
+def _count_instructions(config: pytest.Config, benchmarks: list[dict]) -> tuple[dict, str]:
+    """Instructions per call of this session's CPU cases, by full name, and what was done."""
+    from instructions import COUNTED_KINDS, count, missing_tool
+
+    wanted = config.getoption("instructions")
+    if wanted == "no" or os.environ.get(COUNT_VARIABLE) == "0":
+        return {}, "not asked"
+    if wanted == "auto" and not config.stash[_selection_key].quick:
+        return {}, "not asked (the quick profile counts; --instructions=yes for any)"
+    cases = [
+        b for b in benchmarks
+        if (b.get("extra_info") or {}).get("device") == "cpu"
+        and b["extra_info"].get("kind") in COUNTED_KINDS
+    ]  # fmt: skip
+    say = config.pluginmanager.get_plugin("terminalreporter").write_line
+    problem = missing_tool()
+    if problem:
+        say(f"linreg bench: {problem}: no instruction counts, wall time alone")
+        return {}, f"not counted: {problem}"
+    if not cases:
+        return {}, "no CPU case to count"
+    fields = ("kind", "device", "dtype", "seed", "engine", "size", "threads")
+    specs = [{k: b["extra_info"].get(k) for k in fields} for b in cases]
+    say(f"linreg bench: counting instructions of {len(specs)} cases in one Valgrind process…")
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="linreg-callgrind-") as work:
+        try:
+            counts = count(specs, Path(work))
+        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            say(f"linreg bench: instruction counting failed ({exc}); wall time alone")
+            return {}, f"failed: {exc}"
+    say(f"linreg bench: instructions counted in {time.perf_counter() - started:.0f} s")
+    return {cases[i]["fullname"]: value for i, value in counts.items()}, "counted by callgrind"
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
+    # Called once per output (autosave, --benchmark-json): count once per session.
+    if _counts_key not in config.stash:
+        config.stash[_counts_key] = _count_instructions(config, output_json["benchmarks"])
+    counts, status = config.stash[_counts_key]
+    for bench in output_json["benchmarks"]:
+        if bench["fullname"] in counts:
+            bench["extra_info"]["instructions"] = counts[bench["fullname"]]
+    output_json["machine_info"]["linreg_instructions"] = status
+
+
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict) -> None:
     machine_info["linreg_machine"] = config.stash[_machine_key]
     machine_info["linreg_environment"] = capture_environment()
+    machine_info["linreg_session"] = os.environ.get(SESSION_VARIABLE) or _SESSION
+    machine_info["linreg_process"] = int(os.environ.get(PROCESS_VARIABLE) or 0)
+    machine_info["linreg_threads"] = config.stash[_threads_key] or "all"
 
 
 def _size_id(size: int) -> str:
@@ -158,7 +259,24 @@ def _skip_what_cannot_run(request: pytest.FixtureRequest) -> None:
 
 @pytest.fixture(scope="session")
 def profile(pytestconfig: pytest.Config) -> Profile:
-    return QUICK if pytestconfig.stash[_selection_key].quick else FULL
+    base = QUICK if pytestconfig.stash[_selection_key].quick else FULL
+    asked = pytestconfig.getoption("benchmark_min_rounds")
+    return base if asked == DEFAULT_MIN_ROUNDS else base.at_least(asked)
+
+
+@pytest.fixture(autouse=True)
+def _pinned_thread_count(pytestconfig: pytest.Config):
+    """Borrow torch's thread count for the case and give it back after."""
+    threads = pytestconfig.stash[_threads_key]
+    if threads is None:
+        yield
+        return
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
 
 
 @pytest.fixture

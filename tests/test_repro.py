@@ -61,7 +61,7 @@ def test_every_check_holds_and_is_written(tmp_path, capsys) -> None:
     # ... and the result set, compared with itself, passes.
     assert main(["compare", str(report.result_dir), str(report.result_dir)]) == 0
     out = capsys.readouterr().out
-    assert out.count("bitwise equal") == 3
+    assert out.count("bit-identical") == 3
 
 
 def test_determinism_failure_names_the_epoch_and_the_ulp_distance(tmp_path) -> None:

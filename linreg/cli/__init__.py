@@ -32,6 +32,7 @@ def fail(message: str) -> None:
 
 # Importing the command modules registers their commands on `app`.
 from linreg.cli import (  # noqa: E402, F401
+    ab_cmd,
     bench_cmd,
     compare_cmd,
     env_cmd,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import statistics
 from pathlib import Path
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
+from linreg import units
 from linreg.cli import app, fail
-from linreg.cli.console import console
+from linreg.cli.console import console, progress, say
 from linreg.config import DTYPES, ENGINES
 from linreg.paths import BASELINES
+from linreg.results import kinds
 from linreg.suites.bench_selection import KINDS, parse_selection
 
 
@@ -53,53 +56,77 @@ def bench_command(
     json_file: Path = typer.Option(
         None, "--json", help="Also write pytest-benchmark's JSON here (refuses an existing file)."
     ),
+    processes: int = typer.Option(
+        1,
+        help="Run the suite in this many processes, one after the other: a comparison takes one "
+        "sample per process, and with 2 or more their spread is stored as the machine's noise "
+        "floor (8 is a good A/A measurement).",
+    ),
+    wide: bool = typer.Option(False, "--wide", help="Full case ids in the summary."),
 ) -> int:
     """Run the benchmark suite; arguments after `--` go to pytest (e.g. -- -k train -x)."""
     selection = parse_selection(devices, dtypes, seeds, sizes, engines, kinds, quick)
     from linreg.suites.bench_runner import run_bench_suite  # imports torch
 
-    outcome = run_bench_suite(
-        selection, machine, json_file, ctx.args, results_root=BASELINES if baseline else None
-    )
-    if outcome.saved:
-        from linreg.report.frames import load_bench_frame
+    def on_process(index: int, total: int, code: int) -> None:
+        if total > 1:
+            progress(f"bench: process {index + 1} of {total} done (pytest exit {code})")
 
-        console.print(_summary(load_bench_frame(outcome.saved), outcome.machine))
-    for path in outcome.saved:
-        console.print(f"saved {path}")
-    if outcome.json_path is not None and outcome.json_path.exists():
-        console.print(f"wrote {outcome.json_path}")
+    outcome = run_bench_suite(
+        selection,
+        machine,
+        json_file,
+        ctx.args,
+        results_root=BASELINES if baseline else None,
+        processes=processes,
+        on_process=on_process,
+    )
     if outcome.exit_code == 4:
         fail("error: pytest refused the arguments (see above)")
         return 2
+    if outcome.saved:
+        _print_summary(outcome, wide)
     if outcome.exit_code not in (0, 5):
+        fail(f"bench: FAIL: pytest exit {outcome.exit_code} (see its output above)")
         return 1
     if not outcome.saved:
-        fail(f"nothing was stored under {outcome.storage}")
+        fail(f"bench: nothing was stored under {outcome.storage}")
+        return 0
+    where = "baseline" if baseline else "results"
+    say(
+        f"bench: OK: {len(outcome.saved)} file(s) from {processes} process(es) stored as "
+        f"{where} in {outcome.storage}"
+    )
     return 0
 
 
-def _summary(frame, machine: str) -> Table:
-    table = Table(title=f"linreg bench: {machine}")
-    table.add_column("case", overflow="fold")
-    for column in ("median", "IQR", "rounds", "epoch µs", "GB/s"):
-        table.add_column(column, justify="right", no_wrap=True)
-    ordered = frame.sort_values(["kind", "device", "dtype", "engine", "seed", "threads", "size"])
-    for row in ordered.itertuples():
-        table.add_row(
-            Text(row.name.removeprefix("bench_")),  # Text: test ids hold [...], not markup
-            _seconds(row.median_s),
-            _seconds(row.iqr_s),
-            str(row.rounds),
-            _number(row.epoch_us, "{:.1f}"),
-            _number(row.gb_per_s, "{:.2f}"),
-        )
-    return table
+def _print_summary(outcome, wide: bool) -> None:
+    from linreg.results.bench_file import short_labels
+    from linreg.results.bench_sessions import session_samples, sessions
+    from linreg.results.load import load_result
+    from linreg.results.noise_floor import spread
 
-
-def _seconds(value: float) -> str:
-    return f"{value * 1e3:.3f} ms" if value >= 1e-3 else f"{value * 1e6:.1f} µs"
-
-
-def _number(value, fmt: str) -> str:
-    return "" if value is None or value != value else fmt.format(value)
+    files = [r.value for r in map(load_result, outcome.saved) if r and r.kind == kinds.BENCH]
+    for session in sessions(files):
+        samples = session_samples(session)
+        names = sorted(samples)
+        labels, common = short_labels(names) if not wide else ({n: n for n in names}, ())
+        title = f"{session.machine}, {session.processes} process(es)"
+        table = Table(title=f"{title} ({' '.join(common)})" if common else title)
+        for column in ("case", "median", "spread", "instructions"):
+            table.add_column(column, justify="left" if column == "case" else "right")
+        for name in names:
+            case = samples[name]
+            table.add_row(
+                Text(labels[name]),
+                units.seconds(statistics.median(case.wall)),
+                units.percent(spread(case.wall)) if len(case.wall) > 1 else "–",
+                units.count(statistics.median(case.instructions)) if case.instructions else "–",
+            )
+        console.print(table)
+    for path in outcome.saved:
+        say(f"saved {path}")
+    if outcome.noise_floor is not None:
+        say(f"noise floor: {outcome.noise_floor}")
+    if outcome.json_path is not None and outcome.json_path.exists():
+        say(f"wrote {outcome.json_path}")

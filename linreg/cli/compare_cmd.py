@@ -1,4 +1,4 @@
-"""`linreg compare REFERENCE CANDIDATE`: numerics and timings of two result sets, side by side."""
+"""`linreg compare REFERENCE CANDIDATE`: numerics and speed of two result sets, side by side."""
 
 from __future__ import annotations
 
@@ -6,10 +6,19 @@ from pathlib import Path
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from linreg.cli import app
-from linreg.cli.console import console
-from linreg.compare.timing import DEFAULT_ALPHA, check_alpha, parse_threshold
+from linreg import units
+from linreg.cli import app, fail
+from linreg.cli.console import console, say
+from linreg.compare.speed import (
+    DEFAULT_ALPHA,
+    DEFAULT_INSTRUCTION_THRESHOLD,
+    INSTRUCTIONS,
+    SLOWER,
+    check_alpha,
+    parse_fraction,
+)
 from linreg.errors import ConfigError
 from linreg.tolerance import load_tolerances
 
@@ -18,84 +27,182 @@ from linreg.tolerance import load_tolerances
 def compare_command(
     reference: Path = typer.Argument(
         ...,
-        help="What the candidate is judged against: run folder, repro result, benchmark JSON...",
+        help="What the candidate is judged against: a run folder, repro result set, benchmark "
+        "file or folder (a folder of benchmarks means its newest session per machine).",
     ),
-    candidate: Path = typer.Argument(..., help="The change, of any of the same kinds."),
+    candidate: Path | None = typer.Argument(
+        None, help="The change, of any of the same kinds (not with --all)."
+    ),
     fail_on_regression: str | None = typer.Option(
-        None, help="Exit 1 on a significant slowdown beyond this, e.g. 10%."
+        None,
+        help="Gate: exit 1 when a case is slower beyond this (e.g. 10%) by wall time, or beyond "
+        "--instruction-threshold by instruction count, significantly and beyond the machine's "
+        "noise floor. Gates only same-machine comparisons.",
+    ),
+    instruction_threshold: str = typer.Option(
+        f"{DEFAULT_INSTRUCTION_THRESHOLD:.0%}",
+        help="A change in instructions per call beyond this (and twice the noise floor) counts.",
+    ),
+    alpha: float = typer.Option(
+        DEFAULT_ALPHA, help="False discovery rate across the cases (Benjamini–Hochberg)."
     ),
     rtol: float | None = typer.Option(None, help="Override rtol for every dtype."),
     atol: float | None = typer.Option(None, help="Override atol for every dtype."),
-    alpha: float = typer.Option(DEFAULT_ALPHA, help="Significance level of the rank test."),
     pyproject: Path = typer.Option(
         Path("pyproject.toml"), help="Tolerances under [tool.linreg] (Python >= 3.11)."
     ),
+    history: bool = typer.Option(
+        False,
+        "--all",
+        help="Read every session in REFERENCE (a folder) in time order and flag where a case "
+        "stepped, instead of comparing two sets.",
+    ),
+    wide: bool = typer.Option(False, "--wide", help="Full case ids and environment values."),
+    out: Path | None = typer.Option(
+        None, help="Also write the speed verdict as a result file (the report reads it)."
+    ),
 ) -> int:
-    """Compare CANDIDATE with REFERENCE. Exit 1 on a numeric difference beyond tolerance or (with
-    --fail-on-regression) a significant slowdown beyond the threshold; 2 on bad input."""
+    """Compare CANDIDATE with REFERENCE. Exit 1 on a numeric difference beyond tolerance or, with
+    --fail-on-regression, a same-machine slowdown; 2 on bad input."""
     threshold = None
     if fail_on_regression is not None:
-        try:
-            threshold = parse_threshold(fail_on_regression)
-        except ValueError as exc:
-            raise ConfigError("fail_on_regression", str(exc)) from exc
-    tolerances = load_tolerances(pyproject).with_overrides(rtol=rtol, atol=atol)
+        threshold = parse_fraction("fail_on_regression", fail_on_regression)
+    instructions = parse_fraction("instruction_threshold", instruction_threshold)
     check_alpha(alpha)
+    if history:
+        if candidate is not None:
+            raise ConfigError("all", "reads one folder's history; give no CANDIDATE")
+        return _history(reference, threshold, wide)
+    if candidate is None:
+        raise ConfigError("candidate", "missing: give REFERENCE and CANDIDATE (or --all)")
+    if out is not None and out.exists():
+        raise ConfigError("out", f"{out} already exists; results are never overwritten")
+    tolerances = load_tolerances(pyproject).with_overrides(rtol=rtol, atol=atol)
     from linreg.compare.sets import compare_result_sets  # imports torch
 
-    result = compare_result_sets(reference, candidate, tolerances, threshold, alpha)
-
+    result = compare_result_sets(reference, candidate, tolerances, threshold, alpha, instructions)
     if result.numerics:
-        table = Table(title="Numerics (candidate vs reference)")
-        for col in ("run", "dtype", "verdict", "first bit diff", "horizon", "max |Δ| loss",
-                    "max ULP", "final w ref / cand"):  # fmt: skip
-            table.add_column(col, overflow="fold")
-        for c in result.numerics:
-            verdict = {"a": "[green]bitwise equal[/]", "b": "[green]within tolerance[/]"}.get(
-                c.level, f"[red]{c.level}: beyond tolerance[/]"
-            )
-            table.add_row(
-                c.candidate_label, c.dtype, verdict,
-                _epoch(c.divergence.bitwise), _epoch(c.horizon),
-                f"{c.quantities['train_loss'].max_abs:.3g}",
-                str(max(q.max_ulp for q in c.quantities.values())),
-                f"{c.final_reference['weight']:.8g} / {c.final_candidate['weight']:.8g}",
-            )  # fmt: skip
-        console.print(table)
-    if result.timings:
-        table = Table(title="Timings (candidate vs reference)")
-        for col in ("case", "median ref", "median cand", "ratio", "p", "verdict"):
-            table.add_column(col, overflow="fold")
-        for t in result.timings:
-            regression = threshold is not None and t.is_regression(threshold)
-            table.add_row(
-                t.case, f"{t.reference_median * 1e6:.1f} µs",
-                f"{t.candidate_median * 1e6:.1f} µs", f"{t.ratio:.3f}",
-                "" if t.p_value is None else f"{t.p_value:.2g}",
-                f"[red]{t.verdict} (regression)[/]" if regression else t.verdict,
-            )  # fmt: skip
-        console.print(table)
+        console.print(_numerics_table(result.numerics))
+    for verdict in result.speed:
+        _print_speed(verdict, wide)
     for line in result.unmatched:
-        console.print(line, soft_wrap=True)
-    if result.environment_diff:
-        table = Table(title="Environment differences")
-        for col in ("key", "reference", "candidate"):
-            table.add_column(col, overflow="fold")
-        for key, (va, vb) in result.environment_diff.items():
-            if key == "torch_config":
-                va, vb = "(differs)", "(differs)"
-            table.add_row(key, str(va), str(vb))
-        console.print(table)
-    else:
+        say(line)
+    _print_environment(result.environment_diff, wide)
+    if out is not None and result.speed:
+        _write_verdicts(out, result.speed)
+    return _final_line(result, threshold)
+
+
+def _numerics_table(numerics) -> Table:
+    table = Table(title="Numerics (candidate vs reference)")
+    for column in ("run", "verdict", "1st diff", "horizon", "max ULP"):
+        table.add_column(column, overflow="fold")
+    for c in numerics:
+        verdict = {"a": "[green]bit-identical[/]", "b": "[green]within tol.[/]"}.get(
+            c.level, f"[red]{c.level}: beyond tol.[/]"
+        )
+        table.add_row(
+            Text(c.candidate_label), verdict, _epoch(c.divergence.bitwise), _epoch(c.horizon),
+            str(max(q.max_ulp for q in c.quantities.values())),
+        )  # fmt: skip
+    return table
+
+
+def _print_speed(verdict, wide: bool) -> None:
+    from linreg.results.bench_file import short_labels
+
+    say(f"Speed: {verdict.summary}")
+    for note in verdict.notes:
+        say(f"  {note}")
+    if not verdict.cases:
+        return
+    names = sorted({c.case for c in verdict.cases})
+    labels, common = short_labels(names) if not wide else ({n: n for n in names}, ())
+    table = Table(title=f"cases ({' '.join(common)})" if common else "cases")
+    for column in ("case", "metric", "ref", "cand", "ratio", "interval", "p adj", "verdict"):
+        table.add_column(column, overflow="fold", justify="left" if column == "case" else "right")
+    for c in verdict.cases:
+        fmt = units.count if c.metric == INSTRUCTIONS else units.seconds
+        style = "red" if c.verdict == SLOWER and verdict.gating else ""
+        table.add_row(
+            Text(labels[c.case]), "instr" if c.metric == INSTRUCTIONS else c.metric,
+            fmt(c.reference), fmt(c.candidate), units.ratio(c.ratio),
+            "–" if c.ci is None else f"{units.significant(c.ci[0])}–{units.significant(c.ci[1])}",
+            "–" if c.p_adjusted is None else f"{c.p_adjusted:.2g}",
+            Text(c.verdict, style=style),
+        )  # fmt: skip
+    console.print(table)
+
+
+def _print_environment(diff, wide: bool) -> None:
+    if not diff:
         console.print("environments: identical fingerprints")
+        return
+    table = Table(title="Environment differences")
+    for column in ("key", "reference", "candidate"):
+        table.add_column(column, overflow="fold")
+    for key, (ref, cand) in diff.items():
+        if key == "torch_config" and not wide:
+            ref, cand = "(differs)", "(differs)"
+        table.add_row(Text(key), Text(_short(ref, wide)), Text(_short(cand, wide)))
+    console.print(table)
+
+
+def _short(value, wide: bool) -> str:
+    text = "" if value is None else str(value)
+    return text if wide or len(text) <= 30 else text[:29] + "…"
+
+
+def _write_verdicts(out: Path, verdicts) -> None:
+    from linreg.results import kinds
+    from linreg.results.files import write_json_new
+
+    for index, verdict in enumerate(verdicts):
+        path = out if index == 0 else out.with_name(f"{out.stem}-{index}{out.suffix}")
+        write_json_new(path, kinds.envelope(kinds.SPEED_VERDICT, verdict.to_dict()))
+        say(f"speed verdict: {path}")
+
+
+def _final_line(result, threshold: float | None) -> int:
+    problems = []
     for c in result.numeric_failures:
-        console.print(f"[red]FAIL[/] {c.candidate_label}: beyond tolerance from epoch {c.horizon}",
-                      soft_wrap=True)  # fmt: skip
-    for t in result.regressions:
-        slower = f"{(t.ratio - 1) * 100:.1f}% slower (p={t.p_value:.2g})"
-        console.print(f"[red]FAIL[/] {t.case}: {slower}", soft_wrap=True)
-    return 0 if result.ok else 1
+        problems.append(f"{c.candidate_label} beyond tolerance from epoch {c.horizon}")
+    for case in result.regressions:
+        problems.append(f"{case.case} slower ({case.metric} {units.ratio(case.ratio)})")
+    if problems:
+        fail("compare: FAIL: " + "; ".join(problems))
+        return 1
+    speed = "; ".join(v.summary for v in result.speed)
+    gate = "" if threshold is not None or not result.speed else " (no gate: --fail-on-regression)"
+    parts = [p for p in ("numerics hold" if result.numerics else "", speed) if p]
+    say(f"compare: OK: {'; '.join(parts) or 'nothing to compare'}{gate}")
+    return 0
 
 
 def _epoch(value: int | None) -> str:
     return "none" if value is None else str(value)
+
+
+def _history(folder: Path, threshold: float | None, wide: bool) -> int:
+    from linreg.compare.history import case_steps  # imports scipy-free numerics only
+    from linreg.results.bench_file import short_labels
+    from linreg.results.resultset import load_result_set
+
+    result = load_result_set(folder)
+    report = case_steps(result.bench_files, threshold or 0.0)
+    for machine, steps in report.items():
+        say(f"{machine}: {steps.sessions} sessions")
+        if not steps.steps:
+            console.print("  no case stepped")
+            continue
+        labels, _ = short_labels(sorted({s.case for s in steps.steps}))
+        if wide:
+            labels = {n: n for n in labels}
+        for step in steps.steps:
+            say(
+                f"  {labels[step.case]}: {step.metric} {units.ratio(step.ratio)} at session "
+                f"{step.session} ({step.before} → {step.after})"
+            )
+    stepped = sum(len(s.steps) for s in report.values())
+    say(f"compare --all: {stepped} step(s) in {len(report)} machine(s)")
+    return 0

@@ -1,7 +1,9 @@
-"""Two result sets side by side: numerics per matched run, timings per benchmark case.
+"""Two result sets side by side: numerics per matched run, speed per benchmark session.
 
 The sides are named by role: the reference (what the candidate is judged against: a baseline,
-the base branch, the older stack) and the candidate (the change).
+the base branch, the older stack) and the candidate (the change). Benchmark files are read as
+sessions (the processes of one `linreg bench` run); a side holding several sessions of one
+machine means its newest, and the comparison names the session it took.
 """
 
 from __future__ import annotations
@@ -11,9 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from linreg.compare.runs import Comparison, compare_runs
-from linreg.compare.timing import DEFAULT_ALPHA, TimingComparison, compare_timings
+from linreg.compare.speed import (
+    DEFAULT_ALPHA,
+    DEFAULT_INSTRUCTION_THRESHOLD,
+    SpeedVerdict,
+    judge_sessions,
+)
 from linreg.env_diff import diff_environments
 from linreg.errors import ResultSetError
+from linreg.results.bench_sessions import BenchSession, newest_per_machine
 from linreg.results.resultset import ResultSet, load_result_set
 from linreg.tolerance import Tolerances
 
@@ -23,20 +31,17 @@ class SetComparison:
     reference_source: str
     candidate_source: str
     numerics: list[Comparison]
-    timings: list[TimingComparison]
+    speed: list[SpeedVerdict]
     environment_diff: dict[str, tuple[Any, Any]]  # key → (reference's value, candidate's value)
     unmatched: list[str] = field(default_factory=list)
-    regression_threshold: float | None = None
 
     @property
     def numeric_failures(self) -> list[Comparison]:
         return [c for c in self.numerics if not c.within_tolerance]
 
     @property
-    def regressions(self) -> list[TimingComparison]:
-        if self.regression_threshold is None:
-            return []
-        return [t for t in self.timings if t.is_regression(self.regression_threshold)]
+    def regressions(self) -> list[Any]:
+        return [case for verdict in self.speed for case in verdict.regressions]
 
     @property
     def ok(self) -> bool:
@@ -49,9 +54,13 @@ def compare_result_sets(
     tolerances: Tolerances,
     regression_threshold: float | None = None,
     alpha: float = DEFAULT_ALPHA,
+    instruction_threshold: float = DEFAULT_INSTRUCTION_THRESHOLD,
 ) -> SetComparison:
     """The candidate set against the reference set. Runs pair up by label; one run on each side
-    pairs up whatever its label, so two single runs from different devices or dtypes compare."""
+    pairs up whatever its label, so two single runs from different devices or dtypes compare.
+    Benchmark sessions pair up by machine; one session on each side pairs up whatever its machine
+    (and its verdict is then information, not a gate). ``regression_threshold`` None: no
+    gate, the verdicts are reported only."""
     reference, candidate = load_result_set(reference_path), load_result_set(candidate_path)
     pairs, unmatched = _match_runs(reference, candidate)
     try:
@@ -61,36 +70,37 @@ def compare_result_sets(
         ]
     except ValueError as exc:
         raise ResultSetError(f"{reference_path} vs {candidate_path}: {exc}") from exc
-    ref_timings, cand_timings = _rounds(reference), _rounds(candidate)
-    timings = [
-        compare_timings(case, ref_timings[case], cand_timings[case], alpha)
-        for case in sorted(set(ref_timings) & set(cand_timings))
-    ]
-    unmatched += [
-        f"timing case only in the reference: {c}"
-        for c in sorted(set(ref_timings) - set(cand_timings))
-    ]
-    unmatched += [
-        f"timing case only in the candidate: {c}"
-        for c in sorted(set(cand_timings) - set(ref_timings))
+    session_pairs, unmatched_sessions = _match_sessions(reference, candidate)
+    speed = [
+        judge_sessions(
+            ref,
+            cand,
+            threshold=regression_threshold,
+            alpha=alpha,
+            instruction_threshold=instruction_threshold,
+            noise=reference.noise_floor(ref.machine),
+        )
+        for ref, cand in session_pairs
     ]
     return SetComparison(
         reference_source=str(reference_path),
         candidate_source=str(candidate_path),
         numerics=numerics,
-        timings=timings,
+        speed=speed,
         environment_diff=diff_environments(reference.environment, candidate.environment),
-        unmatched=unmatched,
-        regression_threshold=regression_threshold,
+        unmatched=unmatched + unmatched_sessions,
     )
 
 
-def _rounds(result: ResultSet) -> dict[str, list[float]]:
-    rounds: dict[str, list[float]] = {}
-    for bench in result.bench_files:
-        for case in bench.cases:
-            rounds.setdefault(case.fullname, list(case.rounds))
-    return rounds
+def _match_sessions(
+    reference: ResultSet, candidate: ResultSet
+) -> tuple[list[tuple[BenchSession, BenchSession]], list[str]]:
+    ref = {s.machine: s for s in newest_per_machine(reference.bench_files)}
+    cand = {s.machine: s for s in newest_per_machine(candidate.bench_files)}
+    if len(ref) == 1 and len(cand) == 1:
+        return [(next(iter(ref.values())), next(iter(cand.values())))], []
+    pairs = [(ref[m], cand[m]) for m in sorted(set(ref) & set(cand))]
+    return pairs, _only_in("benchmarks of machine", ref, cand)
 
 
 def _match_runs(reference: ResultSet, candidate: ResultSet):
@@ -98,10 +108,14 @@ def _match_runs(reference: ResultSet, candidate: ResultSet):
         return [(next(iter(reference.runs.items())), next(iter(candidate.runs.items())))], []
     common = sorted(set(reference.runs) & set(candidate.runs))
     pairs = [((k, reference.runs[k]), (k, candidate.runs[k])) for k in common]
-    unmatched = [
-        f"run only in the reference: {k}" for k in sorted(set(reference.runs) - set(candidate.runs))
+    return pairs, _only_in("run", reference.runs, candidate.runs)
+
+
+def _only_in(what: str, reference: dict, candidate: dict) -> list[str]:
+    only_ref = [
+        f"{what} only in the reference: {k}" for k in sorted(set(reference) - set(candidate))
     ]
-    unmatched += [
-        f"run only in the candidate: {k}" for k in sorted(set(candidate.runs) - set(reference.runs))
+    only_cand = [
+        f"{what} only in the candidate: {k}" for k in sorted(set(candidate) - set(reference))
     ]
-    return pairs, unmatched
+    return only_ref + only_cand

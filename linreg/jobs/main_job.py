@@ -6,14 +6,24 @@ Each step writes under one results folder; the report is built from that folder 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from linreg import units
 from linreg.config import TrainConfig
 from linreg.errors import LinregError
 from linreg.jobs.training import train_to_folder
 from linreg.numerics import available_devices
-from linreg.results.files import check_new_folder
+from linreg.paths import BASELINES
+from linreg.results import kinds
+from linreg.results.bench_sessions import BenchSession, newest_per_machine
+from linreg.results.files import check_new_folder, write_json_new
+from linreg.results.load import load_result
+from linreg.results.resultset import load_result_set
+
+SPEED_VERDICT = "speed-verdict.json"
+# The wall-time threshold of the main job's own verdict (instructions use their own, 2 %).
+DEFAULT_THRESHOLD = 0.10
 
 
 @dataclass
@@ -28,6 +38,7 @@ class MainJobResult:
     out: Path
     report: Path | None = None
     steps: list[StepResult] = field(default_factory=list)
+    bench_files: list[Path] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -47,7 +58,7 @@ def _train_step(out: Path, devices: list[str]) -> StepResult:
     return StepResult("train", True, "; ".join(details))
 
 
-def _bench_step(out: Path, devices: list[str]) -> StepResult:
+def _bench_step(out: Path, devices: list[str], result: MainJobResult) -> StepResult:
     from linreg.suites.bench_runner import run_bench_suite
     from linreg.suites.bench_selection import parse_selection
 
@@ -60,19 +71,71 @@ def _bench_step(out: Path, devices: list[str]) -> StepResult:
         quick=True,
     )
     out.mkdir(parents=True, exist_ok=True)
-    outcome = run_bench_suite(selection, results_root=out / "bench", log_path=out / "bench.log")
+    baseline = newest_baseline()
+    # Counting instructions costs Valgrind's start-up (about a minute): worth it only where a
+    # baseline of this machine holds counts to compare with.
+    count = baseline is not None and _has_counts(baseline)
+    outcome = run_bench_suite(
+        selection,
+        results_root=out / "bench",
+        log_path=out / "bench.log",
+        pytest_args=() if count else ("--instructions=no",),
+    )
     if outcome.exit_code != 0 or not outcome.saved:
         return StepResult(
             "bench", False, f"pytest exit {outcome.exit_code}; see {out / 'bench.log'}"
         )
+    result.bench_files = list(outcome.saved)
     from linreg.report.frames import load_bench_frame
 
     frame = load_bench_frame(outcome.saved)
     train = frame[frame["kind"] == "train"]
     detail = ", ".join(
-        f"{r.device} {r.dtype} {r.epoch_us:.0f} µs/epoch" for r in train.itertuples()
+        f"{r.device} {r.dtype} {units.seconds(r.epoch_us * 1e-6)}/epoch" for r in train.itertuples()
     )
     return StepResult("bench", True, f"{len(frame)} cases; {detail}")
+
+
+def newest_baseline(machine: str | None = None) -> BenchSession | None:
+    """This machine's newest committed baseline session (results/baselines/<machine>/)."""
+    from linreg.machine import default_machine_name
+
+    machine = machine or default_machine_name()
+    folder = BASELINES / machine
+    if not folder.is_dir():
+        return None
+    found = [
+        s for s in newest_per_machine(load_result_set(folder).bench_files) if s.machine == machine
+    ]
+    return found[0] if found else None
+
+
+def _has_counts(session: BenchSession) -> bool:
+    return any("instructions" in case.extra_info for f in session.files for case in f.cases)
+
+
+def _speed_step(out: Path, result: MainJobResult) -> StepResult:
+    """This run's bench session against this machine's newest baseline: a verdict that gates
+    only where it can be trusted (same machine, a measured noise floor), else information."""
+    from linreg.compare.speed import judge_sessions, no_baseline
+    from linreg.machine import default_machine_name
+
+    machine = default_machine_name()
+    baseline = newest_baseline(machine)
+    if baseline is None or not result.bench_files:
+        why = "no bench results from this run" if baseline else f"no baseline for machine {machine}"
+        verdict = no_baseline(f"results/baselines/{machine}/", "this run's bench", why)
+        write_json_new(out / SPEED_VERDICT, kinds.envelope(kinds.SPEED_VERDICT, verdict))
+        return StepResult("speed", True, verdict["summary"])
+    files = [r.value for r in map(load_result, result.bench_files) if r and r.kind == kinds.BENCH]
+    [candidate] = newest_per_machine(files)
+    noise = load_result_set(BASELINES / machine).noise_floor(machine)
+    judged = judge_sessions(baseline, candidate, threshold=DEFAULT_THRESHOLD, noise=noise)
+    if noise is None:
+        # Without the machine's noise floor a wall-time verdict cannot be trusted to gate.
+        judged = replace(judged, gating=False)
+    write_json_new(out / SPEED_VERDICT, kinds.envelope(kinds.SPEED_VERDICT, judged.to_dict()))
+    return StepResult("speed", not judged.regressions, judged.summary)
 
 
 def _repro_step(out: Path, devices: list[str]) -> StepResult:
@@ -106,7 +169,8 @@ def run_main_job(out: str | Path, on_step: StepCallback | None = None) -> MainJo
     result = MainJobResult(out=out)
     steps: list[tuple[str, str, Callable[[], StepResult]]] = [
         ("train", "train the tutorial model", lambda: _train_step(out, devices)),
-        ("bench", "quick benchmark", lambda: _bench_step(out, devices)),
+        ("bench", "quick benchmark", lambda: _bench_step(out, devices, result)),
+        ("speed", "compare with this machine's baseline", lambda: _speed_step(out, result)),
         ("repro", "reproducibility check", lambda: _repro_step(out, devices)),
         ("report", "build the report", lambda: _report_step(out, result)),
     ]

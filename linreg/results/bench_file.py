@@ -80,3 +80,24 @@ def _case(bench: Any) -> BenchCase:
         rounds=tuple(float(v) for v in data),
         extra_info=extra,
     )
+
+
+def case_parts(fullname: str) -> tuple[str, tuple[str, ...]]:
+    """A case id's kind and parameters: 'bench_inference.py::bench_inference[cpu-float32-n1000]'
+    gives ('inference', ('cpu', 'float32', 'n1000'))."""
+    name = fullname.rsplit("::", 1)[-1]
+    base, _, params = name.partition("[")
+    return base.removeprefix("bench_"), tuple(p for p in params.rstrip("]").split("-") if p)
+
+
+def short_labels(fullnames: list[str]) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Labels that fit a terminal: each case's kind and the parameters that tell it from the
+    others, and the parameters every case shares (said once, above the table)."""
+    parts = {name: case_parts(name) for name in fullnames}
+    shared = set.intersection(*(set(p) for _, p in parts.values())) if parts else set()
+    common = tuple(p for p in next(iter(parts.values()))[1] if p in shared) if parts else ()
+    labels = {
+        name: " ".join([kind, *(p for p in params if p not in shared)])
+        for name, (kind, params) in parts.items()
+    }
+    return labels, common

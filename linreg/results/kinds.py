@@ -10,11 +10,23 @@ REPRO_RUN = "repro-run"  # one run of a repro matrix, written by a worker proces
 REPRO_MANIFEST = "repro-manifest"
 REPRO_CHECKS = "repro-checks"
 SWEEP = "sweep"
+NOISE_FLOOR = "noise-floor"  # a machine's A/A spread per case (linreg bench --processes N)
+SPEED_VERDICT = "speed-verdict"  # a timing comparison's verdict with its evidence
+AB = "ab-result"  # a same-machine A/B of two stacks: the numeric and the speed verdict
 # pytest-benchmark's own files carry no kind: they are recognised by their top-level keys.
 BENCH = "pytest-benchmark"
 
 RUN_KINDS = (RUN, REPRO_RUN)
-SCHEMA_VERSIONS = {RUN: 1, REPRO_RUN: 1, REPRO_MANIFEST: 2, REPRO_CHECKS: 2, SWEEP: 1}
+SCHEMA_VERSIONS = {
+    RUN: 1,
+    REPRO_RUN: 1,
+    REPRO_MANIFEST: 2,
+    REPRO_CHECKS: 2,
+    SWEEP: 1,
+    NOISE_FLOOR: 1,
+    SPEED_VERDICT: 1,
+    AB: 1,
+}
 
 # UTC, sortable as text, microseconds so that two results of one second do not collide.
 STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"

@@ -16,6 +16,7 @@ from linreg.errors import ConfigError, ResultSetError
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
 from linreg.results.files import read_json
+from linreg.results.noise_floor import NoiseFloor
 from linreg.results.sweep_record import Sweep
 from linreg.run import Run
 
@@ -29,6 +30,9 @@ _NAMES = {
     kinds.REPRO_MANIFEST: "repro manifest",
     kinds.REPRO_CHECKS: "repro checks file",
     kinds.SWEEP: "linreg sweep",
+    kinds.NOISE_FLOOR: "noise floor",
+    kinds.SPEED_VERDICT: "speed verdict",
+    kinds.AB: "A/B result",
     kinds.BENCH: "pytest-benchmark file",
 }
 
@@ -86,6 +90,23 @@ def load_bench(path: str | Path) -> BenchFile:
     return load(path, (kinds.BENCH,), lambda data: BenchFile.from_dict(Path(path), data))
 
 
+def load_noise_floor(path: str | Path) -> NoiseFloor:
+    return load(path, (kinds.NOISE_FLOOR,), NoiseFloor.from_dict)
+
+
+def _speed_verdict(data: dict[str, Any]) -> dict[str, Any]:
+    for key in ("reference", "candidate", "verdict", "summary"):
+        if not isinstance(data[key], str):
+            raise ValueError(f"{key} must be a string")
+    if not isinstance(data["cases"], list) or not all(isinstance(c, dict) for c in data["cases"]):
+        raise ValueError("cases must be a list of objects")
+    for case in data["cases"]:
+        for key in ("case", "metric", "verdict"):
+            if not isinstance(case[key], str):
+                raise ValueError(f"a case's {key} must be a string")
+    return data
+
+
 def load_checks(path: str | Path) -> dict[str, Any]:
     """A repro set's checks.json, each check with the fields the report and compare read."""
     return load(path, (kinds.REPRO_CHECKS,), _checks)
@@ -125,6 +146,9 @@ _BUILDERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
     kinds.BENCH: BenchFile.from_dict,
     kinds.REPRO_CHECKS: lambda path, data: _checks(data),
     kinds.REPRO_MANIFEST: lambda path, data: data,
+    kinds.NOISE_FLOOR: lambda path, data: NoiseFloor.from_dict(data),
+    kinds.SPEED_VERDICT: lambda path, data: _speed_verdict(data),
+    kinds.AB: lambda path, data: data,
 }
 
 

@@ -10,6 +10,7 @@ from linreg.errors import ResultSetError
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
 from linreg.results.load import RUN_JSON, load_result
+from linreg.results.noise_floor import NoiseFloor
 from linreg.results.walk import expand
 from linreg.run import Run
 
@@ -21,7 +22,13 @@ class ResultSet:
     source: str
     runs: dict[str, Run] = field(default_factory=dict)
     bench_files: list[BenchFile] = field(default_factory=list)
+    noise_floors: list[NoiseFloor] = field(default_factory=list)  # oldest first
     environments: list[dict[str, Any]] = field(default_factory=list)
+
+    def noise_floor(self, machine: str) -> NoiseFloor | None:
+        """The newest noise floor measured on ``machine``, if the set holds one."""
+        found = [n for n in self.noise_floors if n.machine == machine]
+        return found[-1] if found else None
 
     @property
     def environment(self) -> dict[str, Any]:
@@ -51,6 +58,9 @@ def load_result_set(path: str | Path) -> ResultSet:
     result = ResultSet(source=str(path))
     for file in files:
         loaded = load_result(file)
+        if loaded is not None and loaded.kind == kinds.NOISE_FLOOR:
+            result.noise_floors.append(loaded.value)
+            continue
         if loaded is None or loaded.kind not in (*kinds.RUN_KINDS, kinds.BENCH):
             if path.is_file():
                 raise ResultSetError(

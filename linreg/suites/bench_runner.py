@@ -5,16 +5,24 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from linreg.errors import LinregError, OutputError
+from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.machine import default_machine_name, validate_machine_name
 from linreg.paths import BENCH_DIR, BENCH_RESULTS, PROJECT_ROOT
+from linreg.results import kinds
+from linreg.results.bench_sessions import session_samples, sessions
+from linreg.results.files import write_json_new
+from linreg.results.load import load_result
+from linreg.results.noise_floor import NoiseFloor
 from linreg.results.walk import result_files
 from linreg.suites.bench_selection import BenchSelection
 
 REPO_ROOT = PROJECT_ROOT
+# More processes than this is a typo, not a plan: each is a full run of the selection.
+MAX_PROCESSES = 100
 RESULTS_ROOT = BENCH_RESULTS
 
 
@@ -27,6 +35,7 @@ class BenchOutcome:
     storage: Path
     saved: tuple[Path, ...]
     json_path: Path | None
+    noise_floor: Path | None = None
 
 
 def selection_args(selection: BenchSelection) -> list[str]:
@@ -45,6 +54,16 @@ def selection_args(selection: BenchSelection) -> list[str]:
     return args
 
 
+# Must match bench/conftest.py: the session and process index each child process records.
+SESSION_VARIABLE, PROCESS_VARIABLE = "LINREG_BENCH_SESSION", "LINREG_BENCH_PROCESS"
+# Set for processes after the first: instruction counts are deterministic, one per session is
+# enough, and each costs Valgrind's start-up with torch (about a minute).
+COUNT_VARIABLE = "LINREG_BENCH_INSTRUCTIONS"
+
+# Called after each process with (index, processes, exit code).
+ProcessCallback = Callable[[int, int, int], None]
+
+
 def run_bench_suite(
     selection: BenchSelection,
     machine: str | None = None,
@@ -52,17 +71,24 @@ def run_bench_suite(
     pytest_args: list[str] | tuple[str, ...] = (),
     results_root: Path | None = None,
     log_path: Path | None = None,
+    processes: int = 1,
+    on_process: ProcessCallback | None = None,
 ) -> BenchOutcome:
-    """Run bench/ in a child process and load what it stored.
+    """Run bench/ in ``processes`` child processes, one after the other, and say what they stored.
 
-    A child process rather than pytest.main(): the suite sets torch threads, allocates GBs and
-    imports its conftest as a top-level module; none of that should outlive it in this process,
-    and a second call in one process (as tests do) would otherwise reuse stale modules.
+    Child processes rather than pytest.main(): the suite sets torch threads, allocates GBs and
+    imports its conftest as a top-level module; none of that should outlive it in this process.
+    Several processes make one session: a comparison takes one sample per process (rounds in one
+    process share its state), and their spread is the machine's noise floor, stored beside them.
     """
     if not (BENCH_DIR / "conftest.py").is_file():
         raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
+    if not isinstance(processes, int) or not 1 <= processes <= MAX_PROCESSES:
+        raise ConfigError("processes", f"must be in [1, {MAX_PROCESSES}], got {processes!r}")
     machine = validate_machine_name(machine) if machine else default_machine_name()
     if json_path is not None:
+        if processes > 1:
+            raise ConfigError("json", "writes one process's file; drop it with --processes > 1")
         json_path = Path(json_path).resolve()
         if json_path.exists():
             raise OutputError(f"{json_path}: exists; results are never overwritten")
@@ -85,13 +111,46 @@ def run_bench_suite(
     ]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    if log_path is None:
-        exit_code = subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
-    else:
-        # Inside a larger job the suite's own output goes to a log, not over its progress display.
-        with Path(log_path).open("w", encoding="utf-8") as log:
-            exit_code = subprocess.run(
-                command, cwd=REPO_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
-            ).returncode
+    env[SESSION_VARIABLE] = session = kinds.utc_stamp()
+    exit_code = 0
+    for index in range(processes):
+        env[PROCESS_VARIABLE] = str(index)
+        if index > 0:
+            env[COUNT_VARIABLE] = "0"
+        code = _run_pytest(command, env, log_path, append=index > 0)
+        exit_code = exit_code or code
+        if on_process is not None:
+            on_process(index, processes, code)
+        if code not in (0, 5):
+            break  # a failing or refused suite fails the same way in every process
     saved = tuple(sorted(set(result_files(storage)) - before)) if storage.is_dir() else ()
-    return BenchOutcome(exit_code, machine, storage, saved, json_path)
+    noise = _write_noise_floor(storage, machine, session, saved) if processes > 1 else None
+    return BenchOutcome(exit_code, machine, storage, saved, json_path, noise)
+
+
+def _run_pytest(
+    command: list[str], env: dict[str, str], log_path: Path | None, append: bool
+) -> int:
+    if log_path is None:
+        return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
+    # Inside a larger job the suite's own output goes to a log, not over its progress display.
+    with Path(log_path).open("a" if append else "w", encoding="utf-8") as log:
+        return subprocess.run(
+            command, cwd=REPO_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
+        ).returncode
+
+
+def _write_noise_floor(
+    storage: Path, machine: str, session: str, saved: tuple[Path, ...]
+) -> Path | None:
+    """The session's A/A spread per case, beside the machine's results (noise-<session>.json)."""
+    files = [
+        loaded.value for loaded in map(load_result, saved) if loaded and loaded.kind == kinds.BENCH
+    ]
+    [*found] = [s for s in sessions(files) if s.session == session]
+    if not found or found[0].processes < 2:
+        return None
+    noise = NoiseFloor.measure(machine, session_samples(found[0]))
+    return write_json_new(
+        storage / f"noise-{session}.json", kinds.envelope(kinds.NOISE_FLOOR, noise.to_dict())
+    )

@@ -1,0 +1,116 @@
+"""`linreg ab`: the same machine, two stacks, interleaved — is the candidate slower or different?"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from linreg import units
+from linreg.cli import app, fail
+from linreg.cli.console import console, progress, say
+from linreg.compare.speed import INSTRUCTIONS
+from linreg.results import kinds
+from linreg.suites.bench_selection import KINDS, parse_selection
+
+
+@app.command("ab")
+def ab_command(
+    candidate_python: Path = typer.Option(
+        ..., help="The candidate stack's Python (with its torch and linreg's dependencies)."
+    ),
+    reference_python: Path = typer.Option(
+        Path(sys.executable),
+        help="The reference stack's Python (default: the one running linreg).",
+        show_default=False,
+    ),
+    reference_root: Path = typer.Option(
+        Path("."), help="The reference's linreg checkout (its bench/ and code; default: here)."
+    ),
+    candidate_root: Path | None = typer.Option(
+        None, help="The candidate's linreg checkout (default: the reference's)."
+    ),
+    processes: int = typer.Option(
+        8, help="Benchmark processes per side, interleaved A B A B …; each is one sample (>= 2)."
+    ),
+    kinds_: str = typer.Option(
+        "train,inference", "--kinds", help=f"Bench kinds (quick profile), of {','.join(KINDS)}."
+    ),
+    fail_on_regression: str | None = typer.Option(
+        None, help="Exit 1 when the candidate is slower beyond this (e.g. 10%) on either metric."
+    ),
+    repro: bool = typer.Option(
+        True, "--repro/--no-repro", help="Also run each stack's repro matrix and compare them."
+    ),
+    out: Path | None = typer.Option(
+        None, help="Folder to create for everything (default: results/ab-<UTC time>/)."
+    ),
+) -> int:
+    """A same-machine A/B of two stacks (two torch versions, or a base branch and a change):
+    interleaved benchmark processes with instruction counts, both repro matrices, one speed
+    verdict and one numeric verdict, written as result sets the report reads."""
+    from linreg.compare.speed import parse_fraction
+
+    threshold = (
+        None
+        if fail_on_regression is None
+        else parse_fraction("fail_on_regression", fail_on_regression)
+    )
+    selection = parse_selection(kinds=kinds_, quick=True)
+    out = out or Path("results") / f"ab-{kinds.utc_stamp()}"
+    from linreg.machine import default_machine_name
+    from linreg.suites.ab import Stack, run_ab  # imports torch
+
+    result = run_ab(
+        Stack("reference", reference_python.absolute(), reference_root.resolve()),
+        Stack(
+            "candidate", candidate_python.absolute(), (candidate_root or reference_root).resolve()
+        ),
+        selection,
+        out,
+        machine=default_machine_name(),
+        processes=processes,
+        threshold=threshold,
+        repro_args=("--seeds", "42", "--no-golden") if repro else None,
+        on_progress=progress,
+    )
+    for role, stack in result.stacks.items():
+        say(f"{role}: Python {stack['python']}, torch {stack['torch']} ({stack['interpreter']})")
+    if result.numeric["pairs"]:
+        table = Table(title=f"Numerics: worst level {result.numeric['verdict']}")
+        for column in ("run", "level", "1st diff", "horizon"):
+            table.add_column(column)
+        for pair in result.numeric["pairs"]:
+            first, horizon = pair["first_bitwise_difference_epoch"], pair["horizon"]
+            level = f"{pair['level']} ({pair['level_name']})"
+            table.add_row(Text(pair["run"]), level, str(first), str(horizon))
+        console.print(table)
+    speed = result.speed
+    if speed is not None:
+        say(f"Speed: {speed.summary}")
+        table = Table(title="cases")
+        for column in ("case", "metric", "ratio", "interval", "verdict"):
+            table.add_column(column)
+        for c in speed.cases:
+            interval = "–" if c.ci is None else f"{c.ci[0]:.3g}–{c.ci[1]:.3g}"
+            table.add_row(Text(c.case.rsplit("::", 1)[-1]),
+                          "instr" if c.metric == INSTRUCTIONS else c.metric,
+                          units.ratio(c.ratio), interval, c.verdict)  # fmt: skip
+        console.print(table)
+    for problem in result.failures:
+        fail(problem)
+    say(f"results: {result.out} ({units.seconds(result.seconds)})")
+    numeric = result.numeric.get("verdict_name", result.numeric["verdict"])
+    regressed = speed is not None and speed.regressions and threshold is not None
+    line = (
+        f"ab: {'FAIL' if regressed or result.failures else 'OK'}: numerics {numeric}; "
+        f"speed {speed.verdict if speed else 'not measured'}"
+    )
+    if regressed or result.failures:
+        fail(line)
+        return 1
+    say(line)
+    return 0

@@ -1,0 +1,97 @@
+"""Benchmark sessions: the processes of one `linreg bench` invocation, grouped by machine.
+
+A session is the unit a timing comparison reads: one or more processes of the same code on one
+machine (`linreg bench --processes N` runs N). Files carry their session in machine_info
+(``linreg_session``); a file without one (older files, a bare `pytest bench`) is a session of
+its own. A folder given to `linreg compare` means its newest session per machine.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from linreg.results.bench_file import BenchFile
+
+
+@dataclass(frozen=True)
+class BenchSession:
+    machine: str
+    session: str
+    files: tuple[BenchFile, ...]  # one per process, in the order they ran
+
+    @property
+    def processes(self) -> int:
+        return len(self.files)
+
+    @property
+    def started(self) -> str:
+        return min(f.datetime or "" for f in self.files)
+
+    @property
+    def label(self) -> str:
+        names = ", ".join(_short(f.path) for f in self.files[:2])
+        more = f" and {self.processes - 2} more" if self.processes > 2 else ""
+        return f"{self.machine} session {self.session} ({self.processes} processes: {names}{more})"
+
+
+@dataclass(frozen=True)
+class CaseSamples:
+    """One case's samples on one side: a wall-time median and an instruction count per process."""
+
+    case: str
+    wall: tuple[float, ...]
+    instructions: tuple[float, ...] = ()
+
+
+def session_samples(session: BenchSession) -> dict[str, CaseSamples]:
+    """Each case's samples: its median round in each process, and its instruction count per
+    call where the process counted one (extra_info["instructions"])."""
+    wall: dict[str, list[float]] = {}
+    counts: dict[str, list[float]] = {}
+    for file in session.files:
+        for case in file.cases:
+            wall.setdefault(case.fullname, []).append(statistics.median(case.rounds))
+            count = case.extra_info.get("instructions")
+            if isinstance(count, (int, float)) and not isinstance(count, bool) and count > 0:
+                counts.setdefault(case.fullname, []).append(float(count))
+    return {
+        name: CaseSamples(name, tuple(values), tuple(counts.get(name, ())))
+        for name, values in wall.items()
+    }
+
+
+def _short(path: Path) -> str:
+    return path.name
+
+
+def session_of(file: BenchFile) -> str:
+    session = file.machine_info.get("linreg_session")
+    return str(session) if session else f"file:{file.path}"
+
+
+def sessions(files: Iterable[BenchFile]) -> list[BenchSession]:
+    """Files grouped by (machine, session), oldest session first."""
+    groups: dict[tuple[str, str], list[BenchFile]] = {}
+    for file in files:
+        groups.setdefault((file.machine or "unknown", session_of(file)), []).append(file)
+    found = [
+        BenchSession(machine, session, tuple(sorted(group, key=_process_order)))
+        for (machine, session), group in groups.items()
+    ]
+    return sorted(found, key=lambda s: (s.started, s.session))
+
+
+def _process_order(file: BenchFile) -> tuple[int, str]:
+    index = file.machine_info.get("linreg_process")
+    return (index if isinstance(index, int) else 0, str(file.path))
+
+
+def newest_per_machine(files: Iterable[BenchFile]) -> list[BenchSession]:
+    """The newest session of each machine, in machine order."""
+    newest: dict[str, BenchSession] = {}
+    for session in sessions(files):
+        newest[session.machine] = session  # sessions() is oldest first
+    return [newest[m] for m in sorted(newest)]

@@ -1,0 +1,217 @@
+"""Same-machine A/B of two stacks: the upgrade question ("is torch X slower, or different, than
+torch Y here?"), or a base branch against a pull request.
+
+Each side is a stack: a Python interpreter (with its torch and linreg's dependencies) and a
+linreg checkout (its bench/ suite and its code). Benchmark processes run interleaved, A B A B …,
+so that a machine's drift (thermal, other tenants) lands on both sides alike; each process is
+one sample, instruction counts come from each side's first process. Then each side runs the
+repro matrix, and the two matrices are compared run by run. Everything is written under one
+folder as result sets the report reads, with the speed verdict and the numeric verdict.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from linreg.compare.runs import LEVEL_NAMES, LEVELS, compare_runs
+from linreg.compare.speed import SpeedVerdict, judge_sessions
+from linreg.errors import ConfigError, LinregError
+from linreg.results import kinds
+from linreg.results.bench_sessions import newest_per_machine
+from linreg.results.files import check_new_folder, write_json_new
+from linreg.results.resultset import load_result_set
+from linreg.suites.bench_runner import (
+    COUNT_VARIABLE,
+    PROCESS_VARIABLE,
+    SESSION_VARIABLE,
+    selection_args,
+)
+from linreg.suites.bench_selection import BenchSelection
+from linreg.tolerance import default_tolerances
+
+ROLES = ("reference", "candidate")
+AB_FILE = "ab.json"
+SPEED_FILE = "speed-verdict.json"
+
+# Called with a line saying what just finished, for progress.
+ProgressCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Stack:
+    role: str
+    python: Path
+    root: Path  # a linreg checkout: its bench/ suite and its linreg/ package are used
+
+    def check(self) -> None:
+        if not self.python.is_file() or not os.access(self.python, os.X_OK):
+            raise ConfigError(f"{self.role}_python", f"{self.python}: no such interpreter")
+        if not (self.root / "bench" / "conftest.py").is_file():
+            raise ConfigError(
+                f"{self.role}_root", f"{self.root}: not a linreg checkout (no bench/)"
+            )
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(self.root)
+        return env
+
+    def describe(self) -> dict[str, str]:
+        """The stack's interpreter, checkout and torch, as it reports them itself."""
+        code = "import sys, torch; print(sys.version.split()[0], torch.__version__)"
+        probe = subprocess.run(
+            [str(self.python), "-c", code],
+            env=self.env(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if probe.returncode != 0:
+            last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
+            raise ConfigError(f"{self.role}_python", f"{self.python} cannot import torch: {last}")
+        python, torch = probe.stdout.split()
+        return {"python": python, "torch": torch, "interpreter": str(self.python),
+                "root": str(self.root)}  # fmt: skip
+
+
+@dataclass
+class ABResult:
+    out: Path
+    stacks: dict[str, dict[str, str]]
+    speed: SpeedVerdict | None
+    numeric: dict[str, Any]
+    seconds: float
+    failures: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stacks": self.stacks,
+            "speed": None if self.speed is None else self.speed.to_dict(),
+            "numeric": self.numeric,
+            "seconds": self.seconds,
+            "failures": self.failures,
+        }
+
+
+def run_ab(
+    reference: Stack,
+    candidate: Stack,
+    selection: BenchSelection,
+    out: Path,
+    machine: str,
+    processes: int = 8,
+    threshold: float | None = None,
+    repro_args: tuple[str, ...] | None = ("--seeds", "42", "--no-golden"),
+    on_progress: ProgressCallback | None = None,
+) -> ABResult:
+    """Interleaved benchmark processes of both stacks, then each stack's repro matrix."""
+    started = time.perf_counter()
+    if not 2 <= processes <= 100:
+        raise ConfigError("processes", f"must be in [2, 100] for a verdict, got {processes}")
+    check_new_folder(out)
+    stacks = (reference, candidate)
+    for stack in stacks:
+        stack.check()
+    described = {stack.role: stack.describe() for stack in stacks}
+    say = on_progress or (lambda line: None)
+    session = kinds.utc_stamp()
+    failures: list[str] = []
+    for index in range(processes):
+        for stack in stacks:
+            code = _bench_process(stack, selection, out, machine, session, index)
+            say(f"ab: {stack.role} bench process {index + 1} of {processes}: pytest exit {code}")
+            if code != 0:
+                failures.append(f"{stack.role} bench process {index + 1}: pytest exit {code}")
+    numeric: dict[str, Any] = {"verdict": "not run", "pairs": []}
+    if repro_args is not None:
+        for stack in stacks:
+            code = _repro(stack, out, repro_args)
+            say(f"ab: {stack.role} repro matrix: exit {code}")
+            if code not in (0, 1):  # 1: a check failed, a finding the comparison reports
+                failures.append(
+                    f"{stack.role} repro: exit {code} (see {out / stack.role}/repro.log)"
+                )
+        numeric = _numeric_verdict(out)
+    speed = _speed_verdict(out, threshold)
+    result = ABResult(out, described, speed, numeric, time.perf_counter() - started, failures)
+    write_json_new(out / AB_FILE, kinds.envelope(kinds.AB, result.to_dict()))
+    if speed is not None:
+        write_json_new(out / SPEED_FILE, kinds.envelope(kinds.SPEED_VERDICT, speed.to_dict()))
+    return result
+
+
+def _bench_process(
+    stack: Stack, selection: BenchSelection, out: Path, machine: str, session: str, index: int
+) -> int:
+    env = stack.env()
+    env[SESSION_VARIABLE] = f"{session}-{stack.role}"
+    env[PROCESS_VARIABLE] = str(index)
+    env[COUNT_VARIABLE] = "1" if index == 0 else "0"
+    storage = (out / stack.role / "bench").resolve()
+    command = [
+        str(stack.python), "-m", "pytest", str(stack.root / "bench"), *selection_args(selection),
+        f"--machine={machine}", f"--benchmark-storage=file://{storage}", "--benchmark-autosave",
+        "-q", "-p", "no:cacheprovider",
+    ]  # fmt: skip
+    log = out / stack.role / "bench.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("a", encoding="utf-8") as handle:
+        return subprocess.run(
+            command, cwd=stack.root, env=env, stdout=handle, stderr=subprocess.STDOUT, check=False
+        ).returncode
+
+
+def _repro(stack: Stack, out: Path, args: tuple[str, ...]) -> int:
+    target = (out / stack.role / "repro").resolve()
+    with (out / stack.role / "repro.log").open("w", encoding="utf-8") as handle:
+        return subprocess.run(
+            [str(stack.python), "-m", "linreg", "repro", "--out", str(target), *args],
+            cwd=stack.root, env=stack.env(), stdout=handle, stderr=subprocess.STDOUT, check=False,
+        ).returncode  # fmt: skip
+
+
+def _speed_verdict(out: Path, threshold: float | None) -> SpeedVerdict | None:
+    sides = []
+    for role in ROLES:
+        folder = out / role / "bench"
+        if not folder.is_dir():
+            return None
+        try:
+            found = newest_per_machine(load_result_set(folder).bench_files)
+        except LinregError:
+            return None
+        if len(found) != 1:
+            return None
+        sides.append(found[0])
+    return judge_sessions(sides[0], sides[1], threshold=threshold)
+
+
+def _numeric_verdict(out: Path) -> dict[str, Any]:
+    """Each run of the candidate's matrix against the same config's run in the reference's:
+    the worst level is the verdict (a bit-identical … d different)."""
+    runs = {}
+    for role in ROLES:
+        try:
+            runs[role] = load_result_set(out / role / "repro").runs
+        except LinregError as exc:
+            return {"verdict": f"no repro results ({exc})", "pairs": []}
+    pairs = []
+    tolerances = default_tolerances()
+    for label in sorted(set(runs["reference"]) & set(runs["candidate"])):
+        c = compare_runs(runs["candidate"][label], runs["reference"][label], tolerances,
+                         candidate_label=label, reference_label=label)  # fmt: skip
+        pairs.append({
+            "run": label, "level": c.level, "level_name": LEVEL_NAMES[c.level],
+            "first_bitwise_difference_epoch": c.divergence.bitwise, "horizon": c.horizon,
+            "final_weight": [c.final_reference["weight"], c.final_candidate["weight"]],
+        })  # fmt: skip
+    if not pairs:
+        return {"verdict": "no run in common", "pairs": []}
+    worst = max((p["level"] for p in pairs), key=LEVELS.index)
+    return {"verdict": worst, "verdict_name": LEVEL_NAMES[worst], "pairs": pairs}
