@@ -10,11 +10,20 @@ REPRO_RUN = "repro-run"  # one run of a repro matrix, written by a worker proces
 REPRO_MANIFEST = "repro-manifest"
 REPRO_CHECKS = "repro-checks"
 SWEEP = "sweep"
+# The regression gate's verdict on a candidate's timings against a reference (a baseline).
+SPEED_VERDICT = "speed-verdict"
 # pytest-benchmark's own files carry no kind: they are recognised by their top-level keys.
 BENCH = "pytest-benchmark"
 
 RUN_KINDS = (RUN, REPRO_RUN)
-SCHEMA_VERSIONS = {RUN: 1, REPRO_RUN: 1, REPRO_MANIFEST: 2, REPRO_CHECKS: 2, SWEEP: 1}
+SCHEMA_VERSIONS = {
+    RUN: 1,
+    REPRO_RUN: 1,
+    REPRO_MANIFEST: 2,
+    REPRO_CHECKS: 2,
+    SWEEP: 1,
+    SPEED_VERDICT: 1,
+}
 
 # UTC, sortable as text, microseconds so that two results of one second do not collide.
 STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"

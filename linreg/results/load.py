@@ -30,6 +30,7 @@ _NAMES = {
     kinds.REPRO_CHECKS: "repro checks file",
     kinds.SWEEP: "linreg sweep",
     kinds.BENCH: "pytest-benchmark file",
+    kinds.SPEED_VERDICT: "speed verdict",
 }
 
 
@@ -109,9 +110,54 @@ def _checks(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+SPEED_VERDICTS = ("regressed", "no regression", "undecided", "no baseline")
+SPEED_METRICS = ("wall", "instructions")
+
+
+def load_speed_verdict(path: str | Path) -> dict[str, Any]:
+    """The regression gate's verdict: candidate against reference, with each case's evidence."""
+    return load(path, (kinds.SPEED_VERDICT,), _speed_verdict)
+
+
+def _speed_verdict(data: dict[str, Any]) -> dict[str, Any]:
+    for key in ("reference", "candidate", "summary"):
+        if not isinstance(data[key], str):
+            raise ValueError(f"{key} must be a string")
+    for key in ("same_machine", "gating"):
+        if not isinstance(data[key], bool):
+            raise ValueError(f"{key} must be true or false")
+    if data["verdict"] not in SPEED_VERDICTS:
+        raise ValueError(f"verdict must be one of {', '.join(SPEED_VERDICTS)}")
+    if not isinstance(data["cases"], list):
+        raise ValueError("cases must be a list")
+    for case in data["cases"]:
+        if not isinstance(case["case"], str) or not isinstance(case["verdict"], str):
+            raise ValueError("a case's case and verdict must be strings")
+        if case["metric"] not in SPEED_METRICS:
+            raise ValueError(f"a case's metric must be one of {', '.join(SPEED_METRICS)}")
+        # An undecided case may lack the figures a decision needs; present ones must be numbers.
+        for key in ("ratio", "p", "noise_floor"):
+            if case.get(key) is not None and not _is_number(case[key]):
+                raise ValueError(f"a case's {key} must be a number")
+        for key, size in (("ci", 2), ("samples", 2)):
+            value = case.get(key)
+            if value is not None and (
+                not isinstance(value, list)
+                or len(value) != size
+                or not all(_is_number(v) for v in value)
+            ):
+                raise ValueError(f"a case's {key} must be a list of {size} numbers")
+    return data
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class LoadedResult:
-    """One result file of any kind: ``value`` is a Run, Sweep, BenchFile or checks dict."""
+    """One result file of any kind: ``value`` is a Run, Sweep, BenchFile, or the checks or
+    speed-verdict dict."""
 
     path: Path
     kind: str
@@ -125,6 +171,7 @@ _BUILDERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
     kinds.BENCH: BenchFile.from_dict,
     kinds.REPRO_CHECKS: lambda path, data: _checks(data),
     kinds.REPRO_MANIFEST: lambda path, data: data,
+    kinds.SPEED_VERDICT: lambda path, data: _speed_verdict(data),
 }
 
 
