@@ -19,7 +19,9 @@ from linreg.report.speed import baseline_ratio, headline_cases, speed_ratios
 from linreg.report.units import integer, missing, ratio, seconds, si, sig
 
 PASS, FAIL, NONE, INFO = "pass", "fail", "none", "info"
-MAX_LINES = 5  # failing checks or slower cases named in the panel; the rest are in the tables
+# Failing checks and judged cases named in the panel, so that all three answers fit the first
+# screen; the rest are in the tables below.
+MAX_CHECKS, MAX_CASES = 5, 4
 
 
 @dataclass(frozen=True)
@@ -93,9 +95,10 @@ def reproduces_answer(
     coverage = _golden_coverage(texts)
     if failing:
         verb = "fails" if len(failing) == 1 else "fail"
-        lines = [_failing_line(t) for t in failing[:MAX_LINES]]
-        if len(failing) > MAX_LINES:
-            lines.append(Line(f"… and {len(failing) - MAX_LINES} more failing checks below", FAIL))
+        lines = [_failing_line(t) for t in failing[:MAX_CHECKS]]
+        if len(failing) > MAX_CHECKS:
+            more = len(failing) - MAX_CHECKS
+            lines.append(Line(f"… and {more} more failing checks below", FAIL))
         lines.append(Line(f"{counts}; {coverage}"))
         return Answer(
             question,
@@ -207,7 +210,9 @@ def _derived(row: pd.Series) -> str:
 def _against_baseline(bench: pd.DataFrame, row: pd.Series, judged: dict[str, dict]) -> str:
     case = judged.get(str(row["fullname"])) or judged.get(str(row["name"]))
     if case is not None:
-        return f"{ratio(case.get('ratio'))} {_interval(case)}, {case['verdict']}".replace(" ,", ",")
+        if case.get("ratio") is None:
+            return str(case["verdict"])
+        return f"{ratio(case['ratio'])} {_interval(case)}, {case['verdict']}".replace(" ,", ",")
     found = baseline_ratio(bench, row)
     if found is None:
         return ""
@@ -245,19 +250,18 @@ def regressed_answer(
             status = INFO  # across machines wall time is information, never a gate
         statuses.append(status)
         gate = "" if verdict.get("gating", True) else " (information only: not a gate)"
+        # With one verdict its summary is the headline; with several each line carries its own.
+        summary = verdict.get("summary", "") if len(speed_verdicts) > 1 else ""
         lines.append(
-            Line(
-                f"{word}: {verdict['candidate']} against {verdict['reference']}{gate}",
-                status,
-                verdict.get("summary", ""),
-            )
-        )
+            Line(f"{word}: {verdict['candidate']} against {verdict['reference']}{gate}", status,
+                 summary)
+        )  # fmt: skip
         cases = sorted(verdict.get("cases", []), key=_case_rank)
-        for case in cases[:MAX_LINES]:
+        for case in cases[:MAX_CASES]:
             case_status = FAIL if str(case["verdict"]).startswith("slower") else ""
             lines.append(Line(f"{case['verdict']}: {case['case']}", case_status, _evidence(case)))
-        if len(cases) > MAX_LINES:
-            lines.append(Line(f"… and {len(cases) - MAX_LINES} more cases"))
+        if len(cases) > MAX_CASES:
+            lines.append(Line(f"… and {len(cases) - MAX_CASES} more cases below"))
     status = FAIL if FAIL in statuses else PASS if statuses == [PASS] * len(statuses) else NONE
     words = [v["verdict"] for _, v in speed_verdicts]
     headline = {
@@ -266,7 +270,7 @@ def regressed_answer(
     }.get(status, "; ".join(dict.fromkeys(words)).capitalize())
     if len(speed_verdicts) == 1 and speed_verdicts[0][1].get("summary"):
         headline += f": {speed_verdicts[0][1]['summary']}"
-    return Answer(question, status, headline, tuple(lines))
+    return Answer(question, status, headline, tuple(lines), link="regression-0")
 
 
 def _evidence(case: dict[str, Any]) -> str:
