@@ -116,9 +116,90 @@ def capture_environment() -> dict[str, Any]:
         "float32_matmul_precision": torch.get_float32_matmul_precision(),
         "env": {name: os.environ.get(name) for name in NUMERIC_ENV_VARS},
         "linreg_commit": project_commit(),
+        **cpu_details(),
+        **gpu_details(),
     }
 
 
 def _cpu_capability() -> str | None:
     get = getattr(torch.backends.cpu, "get_cpu_capability", None)
     return get() if get else None
+
+
+# What tells two CPUs apart where "model name" does not: a VM often reports a generic name
+# ("AMD EPYC", "Intel(R) Xeon(R) Processor") for several generations of parts.
+# Instruction-set extensions that change which kernels torch runs, and so speed and numerics.
+NUMERIC_CPU_FLAGS = (
+    "sse4_2",
+    "avx",
+    "avx2",
+    "fma",
+    "avx512f",
+    "avx512_vnni",
+    "avx512_bf16",
+    "avx512_fp16",
+    "amx_bf16",
+    "amx_tile",
+    "asimd",
+    "sve",
+    "sve2",
+    "bf16",
+)
+
+
+def cpu_details() -> dict[str, Any]:
+    """Vendor, family/model/stepping, numerics-relevant flags and L3 size of the first CPU
+    (Linux's /proc/cpuinfo and sysfs; None elsewhere)."""
+    fields: dict[str, str] = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if not line.strip():
+                break  # the first processor's block is enough: they are alike
+            key, sep, value = line.partition(":")
+            if sep:
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    flags = set((fields.get("flags") or fields.get("Features") or "").split())
+    signature = [fields.get(k) for k in ("cpu family", "model", "stepping")]
+    return {
+        "cpu_vendor": fields.get("vendor_id") or fields.get("CPU implementer"),
+        "cpu_signature": (
+            "family {} model {} stepping {}".format(*signature) if all(signature) else None
+        ),
+        "cpu_flags_summary": " ".join(f for f in NUMERIC_CPU_FLAGS if f in flags) or None,
+        "cpu_l3_cache": _l3_cache(),
+    }
+
+
+def _l3_cache() -> str | None:
+    try:
+        return Path("/sys/devices/system/cpu/cpu0/cache/index3/size").read_text().strip() or None
+    except OSError:
+        return None
+
+
+def gpu_details() -> dict[str, Any]:
+    """The GPU driver and compute capabilities, which the GPU's name alone does not give."""
+    if not torch.cuda.is_available():
+        return {"gpu_driver": None, "gpu_capabilities": []}
+    capabilities = [
+        "{}.{}".format(*torch.cuda.get_device_capability(i))
+        for i in range(torch.cuda.device_count())
+    ]
+    return {"gpu_driver": _nvidia_driver(), "gpu_capabilities": capabilities}
+
+
+def _nvidia_driver() -> str | None:
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    versions = sorted(set(out.stdout.split()))
+    return ", ".join(versions) if out.returncode == 0 and versions else None

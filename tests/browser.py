@@ -22,12 +22,19 @@ CHROMIUM_ARGS = [
 ]
 
 
+# The first screen a reader sees: what the verdict panel must fit in.
+VIEWPORT = {"width": 1280, "height": 800}
+
+
 @dataclass
 class RenderedPage:
     page_errors: list[str]
     console_errors: list[str]
     figures: dict[str, int]  # data-figure name -> number of points drawn
-    screenshot: Path
+    screenshot: Path  # the whole page
+    first_viewport: Path  # the first 1280×800, as a reader opening the file sees it
+    viewport_text: str  # the text visible in the first viewport
+    viewport_red: list[str]  # the text of red elements (text or background) visible there
 
 
 def require_browser() -> None:
@@ -47,6 +54,40 @@ _COUNT_POINTS = """
   const svg = plot ? plot.querySelectorAll('.main-svg').length : 0;
   return [el.dataset.figure, svg > 0 ? points : -1];
 }))
+"""
+
+
+# Text nodes whose box lies (partly) inside the viewport; elements drawn red there. "Red": a
+# colour whose red channel dominates, as the report's failure colours do.
+_FIRST_VIEWPORT = r"""
+() => {
+  const h = window.innerHeight, w = window.innerWidth;
+  const visible = r => r.width > 0 && r.height > 0 && r.top < h && r.bottom > 0 && r.left < w;
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const texts = [];
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.textContent.trim() || node.parentElement.closest('script, style')) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    if (Array.from(range.getClientRects()).some(visible)) texts.push(node.textContent.trim());
+  }
+  const red = c => {
+    const m = c.match(/rgba?\(([0-9.]+), ([0-9.]+), ([0-9.]+)(?:, ([0-9.]+))?/);
+    if (!m || (m[4] !== undefined && Number(m[4]) === 0)) return false;
+    const [r, g, b] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    return r >= 150 && r - g >= 80 && r - b >= 80;
+  };
+  const reds = [];
+  for (const el of document.body.querySelectorAll('*')) {
+    if (!visible(el.getBoundingClientRect())) continue;
+    const style = getComputedStyle(el);
+    const colored = red(style.color) && el.textContent.trim();
+    if (colored || red(style.backgroundColor) || red(style.borderLeftColor)) {
+      reds.push(el.textContent.trim().slice(0, 300));
+    }
+  }
+  return [texts.join(' '), reds];
+}
 """
 
 
@@ -70,7 +111,7 @@ def render(report: Path, screenshot: Path) -> RenderedPage:
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport=VIEWPORT)
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
             page.on("console", lambda m: _keep_error(console_errors, m))
             # Block every request that is not the file itself: the report must work offline.
@@ -82,7 +123,18 @@ def render(report: Path, screenshot: Path) -> RenderedPage:
                 timeout=30_000,
             )
             figures = page.evaluate(_COUNT_POINTS)
+            viewport_text, viewport_red = page.evaluate(_FIRST_VIEWPORT)
+            first_viewport = screenshot.with_name(screenshot.stem + "-first-viewport.png")
+            page.screenshot(path=str(first_viewport))
             page.screenshot(path=str(screenshot), full_page=True)
         finally:
             browser.close()
-    return RenderedPage(page_errors, console_errors, figures, screenshot)
+    return RenderedPage(
+        page_errors,
+        console_errors,
+        figures,
+        screenshot,
+        first_viewport,
+        " ".join(viewport_text.split()),
+        viewport_red,
+    )

@@ -1,46 +1,44 @@
-"""Build the HTML report from result sets: collect what the inputs hold, then draw each part."""
+"""Build the HTML report from result sets: the verdict panel first, then the evidence for each
+answer, each part drawn from what the inputs hold."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from linreg.data import make_dataset
-from linreg.env_diff import diff_environments, flatten
-from linreg.errors import ConfigError, OutputError, ResultSetError
-from linreg.machine import default_machine_name
+from linreg.env_diff import flatten
+from linreg.errors import OutputError
 from linreg.model import model_from_state, predict
-from linreg.report import figures
-from linreg.report.frames import bench_frame
+from linreg.report import bench_figures, figures
+from linreg.report.checks import checks_frame, sorted_checks
+from linreg.report.colors import series_colors
+from linreg.report.environment import differing_keys, environment_table
+from linreg.report.inputs import ReportInputs, collect_inputs, run_title
 from linreg.report.page import Section, render_page
+from linreg.report.panel import render_panel
+from linreg.report.speed import labelled, series_order, speed_ratios
+from linreg.report.tables import Table
 from linreg.report.tutorial_figures import tutorial_figures
-from linreg.results import kinds
-from linreg.results.bench_file import BenchFile
+from linreg.report.units import NOTHING, data_size, integer, ratio, seconds, si, sig
+from linreg.report.verdict import Verdicts, verdicts
 from linreg.results.files import write_text_atomic
-from linreg.results.load import LoadedResult, load_result
-from linreg.results.resultset import run_label
-from linreg.results.sweep_record import Sweep
-from linreg.results.walk import expand
-from linreg.run import Run
 from linreg.state import state_from_json
 
-
-@dataclass
-class ReportInputs:
-    """Everything the report draws, already loaded from disk."""
-
-    runs: list[tuple[str, Run]] = field(default_factory=list)
-    train_runs: set[str] = field(default_factory=set)  # labels of runs from `linreg train`
-    bench: pd.DataFrame | None = None
-    repro_pairs: pd.DataFrame | None = None
-    sweeps: list[tuple[str, Sweep]] = field(default_factory=list)
-    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    sources: list[str] = field(default_factory=list)
+__all__ = [
+    "ReportInputs",
+    "ReportSummary",
+    "build_report",
+    "build_sections",
+    "collect_inputs",
+    "environment_table",
+    "run_title",
+    "write_report",
+]
 
 
 @dataclass(frozen=True)
@@ -49,242 +47,251 @@ class ReportSummary:
     sections: tuple[str, ...]
     figures: tuple[str, ...]
     images: tuple[Path, ...] = ()
+    verdicts: Verdicts | None = None
 
-
-def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
-    """Load every result the given files and folders hold (folders recursively, through the one
-    walker): run records, repro checks, sweeps and pytest-benchmark files. Anything else
-    (manifests, JSON of other tools) is passed over."""
-    inputs = ReportInputs()
-    bench_files: list[BenchFile] = []
-    seen_runs: set[tuple[str, str]] = set()
-    for raw in paths:
-        path = Path(raw)
-        found = False
-        for file in expand(path):
-            loaded = load_result(file)
-            if loaded is not None and _add_result(inputs, loaded, bench_files, seen_runs):
-                found = True
-        if not found:
-            raise ResultSetError(f"{path}: holds no linreg result (run, repro, sweep or benchmark)")
-        inputs.sources.append(str(path))
-    if bench_files:
-        inputs.bench = bench_frame(bench_files)
-    return inputs
-
-
-def _add_result(
-    inputs: ReportInputs,
-    loaded: LoadedResult,
-    bench_files: list[BenchFile],
-    seen_runs: set[tuple[str, str]],
-) -> bool:
-    """Add what one result file holds to ``inputs``; False for kinds the report does not draw."""
-    kind, value = loaded.kind, loaded.value
-    if kind == kinds.BENCH:
-        bench_files.append(value)
-        inputs.environments.setdefault(
-            _machine_label(value.environment, value.machine), value.environment
-        )
-    elif kind in kinds.RUN_KINDS:
-        run = value
-        if kind == kinds.RUN:
-            inputs.train_runs.add(_run_label(run))
-        # A repro set holds each config twice (two processes); draw it once.
-        if (run.config.config_id, run.state_hash) not in seen_runs:
-            seen_runs.add((run.config.config_id, run.state_hash))
-            inputs.runs.append((_run_label(run), run))
-            inputs.environments.setdefault(_machine_label(run.environment), run.environment)
-    elif kind == kinds.SWEEP:
-        inputs.sweeps.append((_sweep_label(value, loaded.path), value))
-    elif kind == kinds.REPRO_CHECKS:
-        frame = repro_pairs(value)
-        inputs.repro_pairs = (
-            pd.concat([inputs.repro_pairs, frame], ignore_index=True)
-            if inputs.repro_pairs is not None
-            else frame
-        )
-    else:
-        return False
-    return True
-
-
-def repro_pairs(checks: dict[str, Any]) -> pd.DataFrame:
-    """Determinism and consistency checks of a repro set as pairs for the matrix figure;
-    a determinism check is a config against itself, so it lands on the diagonal."""
-    rows = []
-    for check in checks.get("checks", []):
-        comparison = check.get("comparison")
-        if check.get("kind") not in ("determinism", "consistency") or not comparison:
-            continue
-        quantities = comparison.get("quantities", {}).values()
-        rel = [q["max_rel"] for q in quantities if isinstance(q.get("max_rel"), (int, float))]
-        rows.append(
-            {
-                "a": comparison["candidate"],
-                "b": comparison["candidate"]
-                if check["kind"] == "determinism"
-                else comparison["reference"],
-                "check": check["kind"],
-                "level": comparison["level"],
-                "bitwise": comparison["level"] == "a",
-                "max_rel_diff": max(rel, default=float("inf")),
-                "max_ulp": max((q.get("max_ulp") or 0 for q in quantities), default=0),
-                "horizon": comparison.get("horizon"),
-                "holds": check["holds"],
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def _sweep_label(sweep: Sweep, file: Path) -> str:
-    axes = f"{len(sweep.seeds)} seeds" + (f" × {len(sweep.lrs)} lrs" if len(sweep.lrs) > 1 else "")
-    return f"{axes}, {sweep.config.dtype} on {sweep.config.device} ({file.name})"
-
-
-def _run_label(run: Run) -> str:
-    return f"{run.config.device} {run_label(run)}"
-
-
-def _machine_label(environment: dict[str, Any], name: str | None = None) -> str:
-    """One column per machine and torch: bench files and runs of one machine share it."""
-    if name is None:
-        try:
-            name = default_machine_name(
-                environment.get("cpu") or "",
-                environment.get("cpu_count"),
-                list(environment.get("gpus") or []),
-            )
-        except ConfigError:
-            name = str(environment.get("cpu", "unknown"))
-    return f"{name} / torch {environment.get('torch', '?')}"
-
-
-def environment_table(environments: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """One column per machine; rows that differ between machines come first, marked."""
-    labels = list(environments)
-    flat = {label: flatten(env) for label, env in environments.items()}
-    keys = sorted(set().union(*(f.keys() for f in flat.values()))) if flat else []
-    differing: set[str] = set()
-    for i, a in enumerate(labels):
-        for b in labels[i + 1 :]:
-            differing |= set(diff_environments(environments[a], environments[b]))
-    rows = [
-        {
-            "key": key,
-            "differs": "yes" if key in differing else "",
-            **{label: _short(flat[label].get(key)) for label in labels},
-        }
-        for key in keys
-        if key != "torch_config"
-    ]
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    return table.sort_values(["differs", "key"], ascending=[False, True]).set_index("key")
-
-
-def _short(value: Any) -> str:
-    text = "" if value is None else str(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    @property
+    def ok(self) -> bool:
+        """What the verdict panel says: False when a check fails or a gating verdict regressed
+        (the exit status a job building this report should give)."""
+        return self.verdicts is None or self.verdicts.ok
 
 
 def build_sections(inputs: ReportInputs) -> list[Section]:
-    sections: list[Section] = []
-    if inputs.runs:
-        # The tutorial's figures come from a `linreg train` run folder when the inputs hold one.
-        label, run = next(
-            ((lbl, r) for lbl, r in inputs.runs if lbl in inputs.train_runs), inputs.runs[0]
+    """The evidence, in the order of the panel's questions: reproducibility, speed, regression;
+    then the tutorial's figures, the loss curves, sweeps and the environments."""
+    colors = series_colors(series_order(inputs.bench)) if inputs.bench is not None else {}
+    sections = [
+        *_repro_sections(inputs),
+        *_bench_sections(inputs, colors),
+        *_regression_sections(inputs),
+        *_run_sections(inputs),
+        *_sweep_sections(inputs),
+    ]
+    if inputs.environments:
+        differ = ["Rows that differ between machines come first, marked ≠."]
+        sections.append(
+            Section(
+                "environments",
+                "Environments side by side",
+                notes=differ if len(inputs.environments) > 1 else [],
+                tables=[("Fingerprints", environment_table(inputs.environments))],
+            )
         )
-        state = state_from_json(run.final_state)
-        model = model_from_state(state)
-        data = make_dataset(run.config, device="cpu")
+    return sections
+
+
+def _repro_sections(inputs: ReportInputs) -> list[Section]:
+    if not inputs.checks:
+        return []
+    texts = sorted_checks(inputs.checks)
+    section = Section(
+        "checks",
+        "Reproducibility: every check",
+        notes=[
+            "Failing checks first. Levels: bit-identical; within tolerance (the dtype's "
+            "rtol/atol) over the whole run; within tolerance to an epoch, then the same outcome "
+            "(final weight, bias and loss within 3 SGD steps: L1's sign gradient ends SGD in a "
+            "limit cycle, so runs that part keep the same outcome, not the same bits)."
+        ],
+    )
+    table = Table(checks_frame(texts), ["" if t.holds else "fail" for t in texts], name="checks")
+    pairs = inputs.repro_pairs
+    if not pairs.empty:
+        section.figures.append(("repro-matrix", figures.repro_matrix_figure(pairs)))
+    section.tables.append((f"{len(texts)} checks", table))
+    return [section]
+
+
+def _bench_sections(inputs: ReportInputs, colors: dict[str, str]) -> list[Section]:
+    bench = inputs.bench
+    if bench is None or bench.empty:
+        return []
+    sections = []
+    timings = Section(
+        "timings",
+        "Timings: every case",
+        notes=["Median of the rounds, error bars ± half the interquartile range."],
+    )
+    timings.figures.append(("timings", bench_figures.timings_figure(bench, colors)))
+    timings.tables.append(("All cases", _cases_table(bench)))
+    sections.append(timings)
+    ratios = speed_ratios(bench)
+    if not ratios.empty:
+        notes, differences = _differences(inputs, ratios)
         section = Section(
-            "tutorial",
-            "The tutorial's figures",
+            "ratios", "Time ratios: GPU against CPU, machine against machine", notes=notes
+        )
+        section.figures.append(("speed-ratios", bench_figures.speed_ratio_figure(ratios, colors)))
+        if differences is not None:
+            section.tables.append(("What differs between the machines compared", differences))
+        section.tables.append(("Ratios", _ratios_table(ratios)))
+        sections.append(section)
+    sweep = bench[bench["kind"] == "epoch"]
+    if not sweep.empty:
+        section = Section("size-sweep", "Size sweep against the copy-bandwidth roofline")
+        section.figures.append(("size-sweep", bench_figures.size_sweep_figure(sweep, colors)))
+        sections.append(section)
+    return sections
+
+
+def _differences(inputs: ReportInputs, ratios: pd.DataFrame) -> tuple[list[str], Table | None]:
+    """What a ratio between two machines is a ratio of: for each pair compared, the fingerprint
+    keys they differ in, named in a note and set side by side in a table."""
+    notes = [
+        "Wall time across two machines is information, never a gate: it measures the machines "
+        "and their stacks together."
+    ]
+    envs = inputs.series_environments
+    pairs = ratios[ratios["reference"] != ratios["candidate"]][["reference", "candidate"]]
+    compared: list[str] = []
+    keys: dict[str, None] = {}
+    for reference, candidate in pairs.drop_duplicates().itertuples(index=False):
+        if reference not in envs or candidate not in envs:
+            continue
+        diff = differing_keys(envs[reference], envs[candidate])
+        notes.append(
+            f"{candidate} against {reference}: "
+            + (f"they differ in {', '.join(diff)}." if diff else "their fingerprints are alike.")
+        )
+        compared += [s for s in (reference, candidate) if s not in compared]
+        keys.update(dict.fromkeys(diff))
+    if not keys:
+        return notes, None
+    flat = {series: flatten(envs[series]) for series in compared}
+    table = pd.DataFrame(
+        [{"key": key, **{s: _short(flat[s].get(key)) for s in compared}} for key in keys]
+    )
+    return notes, Table(table, name="ratio-differences")
+
+
+def _short(value: object) -> str:
+    text = NOTHING if value is None else str(value)
+    return text if len(text) <= 48 else text[:45] + "…"
+
+
+def _cases_table(bench: pd.DataFrame) -> pd.DataFrame:
+    rows = labelled(bench)
+    return pd.DataFrame(
+        {
+            "kind": rows["kind"].astype(str),
+            "case": rows["case"],
+            "machine": rows["series"].astype(str),
+            "median": rows["median_s"].map(seconds),
+            "± IQR/2": (rows["iqr_s"] / 2).map(lambda v: seconds(v, 2)),
+            "rounds": rows["rounds"].map(integer),
+            "per epoch": (rows["epoch_us"] * 1e-6).map(seconds),
+            "samples/s": rows["samples_per_s"].map(lambda v: si(v, "/s")),
+            "bandwidth": (rows["gb_per_s"] * 1e9).map(lambda v: si(v, "B/s")),
+            "peak memory": rows["peak_bytes"].map(data_size),
+        }
+    )
+
+
+def _ratios_table(ratios: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "comparison": ratios["comparison"],
+            "kind": ratios["kind"],
+            "case": ratios["case"],
+            "time ratio": ratios["ratio"].map(ratio),
+            "candidate": ratios["candidate_s"].map(seconds),
+            "reference": ratios["reference_s"].map(seconds),
+        }
+    )
+
+
+def _regression_sections(inputs: ReportInputs) -> list[Section]:
+    sections = []
+    for index, (source, verdict) in enumerate(inputs.speed_verdicts):
+        section = Section(
+            f"regression-{index}",
+            f"Regression gate: {verdict['verdict']}",
             notes=[
-                f"From {label}: weight {run.final_weight:.6g} "
-                f"(true {run.config.weight:g}), bias {run.final_bias:.6g} "
-                f"(true {run.config.bias:g})."
+                f"{verdict['candidate']} against {verdict['reference']} ({source}).",
+                verdict.get("summary", ""),
             ],
         )
-        names = ("tutorial-data", "tutorial-predictions", "tutorial-loss")
-        section.figures.extend(
-            zip(
-                names, tutorial_figures(data, predict(model, data.X_test), run.history), strict=True
-            )
-        )
+        cases = pd.DataFrame(
+            [
+                {
+                    "verdict": case["verdict"],
+                    "case": case["case"],
+                    "metric": case["metric"],
+                    "ratio": ratio(case.get("ratio")),
+                    "interval": "" if not case.get("ci") else
+                    f"[{sig(case['ci'][0])}, {sig(case['ci'][1])}]",
+                    "p": sig(case.get("p"), 2),
+                    "processes": "" if not case.get("samples") else
+                    f"{case['samples'][0]} vs {case['samples'][1]}",
+                    "noise floor": NOTHING if case.get("noise_floor") is None
+                    else f"{case['noise_floor']:.0%}",
+                }
+                for case in verdict.get("cases", [])
+            ]
+        )  # fmt: skip
+        if not cases.empty:
+            slower = cases["verdict"].str.startswith("slower")
+            cases = pd.concat([cases[slower], cases[~slower]])
+            classes = ["fail" if s else "" for s in slower.loc[cases.index]]
+            section.tables.append(("Cases, slower first", Table(cases, classes)))
         sections.append(section)
-        curves = Section("loss-curves", "Loss curves across devices, dtypes, seeds and engines")
-        curves.figures.append(
-            (
-                "loss-overlay",
-                figures.loss_curves_figure(
-                    [(lbl, r.history) for lbl, r in inputs.runs], "Train loss per epoch"
-                ),
-            )
+    return sections
+
+
+def _run_sections(inputs: ReportInputs) -> list[Section]:
+    if not inputs.runs:
+        return []
+    # The tutorial's figures come from a `linreg train` run folder when the inputs hold one.
+    label, run = next(
+        ((lbl, r) for lbl, r in inputs.runs if lbl in inputs.train_runs), inputs.runs[0]
+    )
+    state = state_from_json(run.final_state)
+    model = model_from_state(state)
+    data = make_dataset(run.config, device="cpu")
+    tutorial = Section(
+        "tutorial",
+        "The tutorial's figures",
+        notes=[
+            f"From {label}: weight {run.final_weight:.6g} "
+            f"(true {run.config.weight:g}), bias {run.final_bias:.6g} "
+            f"(true {run.config.bias:g})."
+        ],
+    )
+    names = ("tutorial-data", "tutorial-predictions", "tutorial-loss")
+    tutorial.figures.extend(
+        zip(names, tutorial_figures(data, predict(model, data.X_test), run.history), strict=True)
+    )
+    curves = Section(
+        "loss-curves",
+        "Loss curves across devices, dtypes, seeds and engines",
+        notes=["Runs whose train losses are bit-identical share one line, named in its legend."],
+    )
+    curves.figures.append(
+        (
+            "loss-overlay",
+            figures.loss_curves_figure(
+                [(lbl, r.history) for lbl, r in inputs.runs], "Train loss per epoch"
+            ),
         )
-        curves.tables.append(
-            (
-                "Final parameters",
-                pd.DataFrame(
-                    [
-                        {
-                            "run": lbl,
-                            "weight": r.final_weight,
-                            "bias": r.final_bias,
-                            "final train loss": r.history.train_loss[-1],
-                            "train seconds": r.timings.get("train_seconds"),
-                        }
-                        for lbl, r in inputs.runs
-                    ]
-                ).set_index("run"),
-            )
-        )
-        sections.append(curves)
-    bench = inputs.bench
-    if bench is not None and not bench.empty:
-        timed = bench[bench["kind"].isin(["train", "inference", "threads"])]
-        section = Section("timings", "Timings per case")
-        if not timed.empty:
-            section.figures.append(("timings", figures.timings_figure(timed)))
-        cols = [
-            c
-            for c in (
-                "machine",
-                "kind",
-                "device",
-                "dtype",
-                "engine",
-                "seed",
-                "size",
-                "threads",
-                "median_s",
-                "iqr_s",
-                "rounds",
-                "epoch_us",
-                "peak_bytes",
-            )
-            if c in bench.columns
+    )
+    final = pd.DataFrame(
+        [
+            {
+                "run": lbl,
+                "weight": sig(r.final_weight, 6),
+                "bias": sig(r.final_bias, 6),
+                "final train loss": sig(r.history.train_loss[-1], 4),
+                "train time": seconds(r.timings.get("train_seconds")),
+            }
+            for lbl, r in sorted(inputs.runs, key=lambda item: item[0])
         ]
-        section.tables.append(("All cases", bench[cols].reset_index(drop=True)))
-        sections.append(section)
-        ratios = figures.speed_ratios(bench)
-        if not ratios.empty:
-            ratio_section = Section("ratios", "Speed ratios: CPU vs GPU, machine vs machine")
-            ratio_section.figures.append(("speed-ratios", figures.speed_ratio_figure(ratios)))
-            ratio_section.tables.append(("Ratios", ratios))
-            sections.append(ratio_section)
-        sweep = bench[bench["kind"] == "epoch"]
-        if not sweep.empty:
-            sweep_section = Section("size-sweep", "Size sweep against the copy-bandwidth roofline")
-            sweep_section.figures.append(("size-sweep", figures.size_sweep_figure(sweep)))
-            sections.append(sweep_section)
-    if inputs.repro_pairs is not None and not inputs.repro_pairs.empty:
-        section = Section("repro", "Reproducibility matrix")
-        section.figures.append(("repro-matrix", figures.repro_matrix_figure(inputs.repro_pairs)))
-        section.tables.append(("Pairs", inputs.repro_pairs))
-        sections.append(section)
+    )
+    curves.tables.append(("Final parameters", final))
+    return [tutorial, curves]
+
+
+def _sweep_sections(inputs: ReportInputs) -> list[Section]:
+    sections = []
     for index, (label, sweep) in enumerate(inputs.sweeps):
         band = pd.DataFrame(
             {
@@ -305,17 +312,9 @@ def build_sections(inputs: ReportInputs) -> list[Section]:
         section.figures.append(
             (f"sweep-band-{index}", figures.band_figure(band, f"Train loss band, {label}"))
         )
-        section.tables.append(("Quantiles over members", pd.DataFrame(sweep.quantiles).T))
+        quantiles = pd.DataFrame(sweep.quantiles).T.map(lambda v: sig(v, 4))
+        section.tables.append(("Quantiles over members", quantiles.rename_axis("").reset_index()))
         sections.append(section)
-    if inputs.environments:
-        sections.append(
-            Section(
-                "environments",
-                "Environments side by side",
-                notes=["Rows that differ between machines come first."],
-                tables=[("Fingerprints", environment_table(inputs.environments))],
-            )
-        )
     return sections
 
 
@@ -345,9 +344,13 @@ def write_report(
 ) -> ReportSummary:
     """Render and write the report atomically (a temp file renamed into place)."""
     sections = build_sections(inputs)
+    answers = verdicts(inputs.verdict_inputs())
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = render_page(
-        "linreg report", sections, subtitle=f"Built {stamp} from: {', '.join(inputs.sources)}"
+        "linreg report",
+        sections,
+        subtitle=f"Built {stamp} from: {', '.join(inputs.sources)}",
+        panel=render_panel(answers),
     )
     # Images first: if their export fails, the report already on disk is left as it was.
     images = export_images(sections, Path(png_dir)) if png_dir is not None else ()
@@ -357,6 +360,7 @@ def write_report(
         sections=tuple(s.title for s in sections),
         figures=tuple(name for s in sections for name, _ in s.figures),
         images=images,
+        verdicts=answers,
     )
 
 

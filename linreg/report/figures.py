@@ -1,13 +1,16 @@
-"""The report's figures, each from a tidy DataFrame or a list of loss curves."""
+"""The report's figures of runs: loss curves, the reproducibility matrix, a sweep's band."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pandas as pd
 import plotly.graph_objects as go
 
+from linreg.report.colors import FAIL, PALETTE
+from linreg.report.units import missing
 from linreg.run import LossCurve
 
 _LAYOUT = {"template": "plotly_white", "height": 460}
@@ -30,13 +33,76 @@ def _log_toggle(axis: str = "yaxis") -> list[dict]:
     ]
 
 
-def loss_curves_figure(curves: Sequence[tuple[str, LossCurve]], title: str) -> go.Figure:
-    """Train loss per epoch for each labelled run, overlaid, with a log-scale toggle."""
-    fig = go.Figure()
+@dataclass(frozen=True)
+class CurveGroup:
+    """Runs whose train losses are bit-identical, drawn as one line."""
+
+    label: str
+    members: tuple[str, ...]
+    curve: LossCurve
+
+
+def group_identical_curves(curves: Sequence[tuple[str, LossCurve]]) -> list[CurveGroup]:
+    """One group per distinct train-loss sequence, sorted by label. Identical lines drawn one
+    over another hide all but the last; one line that says "6 runs, bit-identical" hides
+    nothing."""
+    groups: dict[tuple[float, ...], list[str]] = {}
+    first: dict[tuple[float, ...], LossCurve] = {}
     for label, curve in curves:
+        groups.setdefault(curve.train_loss, []).append(label)
+        first.setdefault(curve.train_loss, curve)
+    out = []
+    for key, labels in groups.items():
+        members = tuple(sorted(labels))
+        name = members[0] if len(members) == 1 else _shared_label(members)
+        out.append(CurveGroup(name, members, first[key]))
+    return sorted(out, key=lambda g: g.label)
+
+
+# Words of a run's title that name the value after them ("seed 42", "threads all").
+_KEYS = {"seed", "threads", "lr", "epochs", "samples", "loss"}
+
+
+def _shared_label(members: Sequence[str]) -> str:
+    """'cpu float32 seed 42 eager (2 runs, bit-identical: threads 1, threads all)': the words
+    the members share, then what tells them apart. Titles are compared word by word (they are
+    built alike: device, dtype, seed, threads, engine); a value differing takes its key along."""
+    split = [m.split() for m in members]
+    if len({len(words) for words in split}) != 1:
+        return f"{len(members)} runs, bit-identical: {', '.join(members)}"
+    width = len(split[0])
+    differing = {i for i in range(width) if len({words[i] for words in split}) > 1}
+    differing |= {i - 1 for i in differing if i > 0 and split[0][i - 1] in _KEYS}
+    shared = " ".join(w for i, w in enumerate(split[0]) if i not in differing)
+    apart = sorted({" ".join(words[i] for i in sorted(differing)) for words in split})
+    return f"{shared} ({len(members)} runs, bit-identical: {', '.join(apart)})"
+
+
+def loss_curves_figure(curves: Sequence[tuple[str, LossCurve]], title: str) -> go.Figure:
+    """Train loss per epoch, one line per group of bit-identical runs, legend sorted, with a
+    log-scale toggle."""
+    fig = go.Figure()
+    groups = group_identical_curves(curves)
+    # Runs of one seed in two dtypes agree for hundreds of epochs: one colour per seed and one
+    # dash per dtype keep both visible where they lie on each other.
+    seeds = sorted({_word_after(g.label, "seed") for g in groups})
+    dtypes = sorted({_dtype_of(g.label) for g in groups})
+    for group in groups:
+        seed_index = seeds.index(_word_after(group.label, "seed"))
+        dtype_index = dtypes.index(_dtype_of(group.label))
         fig.add_trace(
             go.Scatter(
-                x=list(range(curve.epochs)), y=list(curve.train_loss), mode="lines", name=label
+                x=list(range(group.curve.epochs)),
+                y=list(group.curve.train_loss),
+                mode="lines",
+                line={
+                    "color": PALETTE[seed_index % len(PALETTE)],
+                    "dash": _DASHES[dtype_index % len(_DASHES)],
+                },
+                name=group.label,
+                hovertemplate="epoch %{x}<br>train loss %{y:.4g}<extra>"
+                + "<br>".join(group.members)
+                + "</extra>",
             )
         )
     fig.update_layout(
@@ -44,175 +110,91 @@ def loss_curves_figure(curves: Sequence[tuple[str, LossCurve]], title: str) -> g
         xaxis_title="epoch",
         yaxis_title="train loss",
         updatemenus=_log_toggle(),
-        **_LAYOUT,
+        legend={"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0},
+        template="plotly_white",
+        height=520,
     )
     return fig
 
 
-def case_label(row: pd.Series) -> str:
-    parts = [str(row["kind"]), str(row["device"]), str(row["dtype"]), str(row["engine"])]
-    if pd.notna(row.get("size")):
-        parts.append(f"N={int(row['size']):g}")
-    if pd.notna(row.get("threads")):
-        parts.append(f"{int(row['threads'])}t")
-    if pd.notna(row.get("seed")):
-        parts.append(f"seed {int(row['seed'])}")
-    return " ".join(parts)
+_DASHES = ("solid", "dash", "dot", "dashdot")
+_DTYPES = ("bfloat16", "float16", "float32", "float64")
 
 
-def timings_figure(bench: pd.DataFrame) -> go.Figure:
-    """Median time per case with its interquartile range, one colour per machine."""
-    fig = go.Figure()
-    for machine, rows in bench.groupby("machine", sort=True):
-        rows = rows.sort_values(["kind", "device", "dtype", "size"], na_position="first")
-        half_iqr = (rows["iqr_s"].fillna(0) / 2).tolist()
-        fig.add_trace(
-            go.Bar(
-                x=[case_label(r) for _, r in rows.iterrows()],
-                y=rows["median_s"].tolist(),
-                error_y={"type": "data", "array": half_iqr, "visible": True},
-                name=str(machine),
-                hovertemplate="%{x}<br>median %{y:.3g} s<extra>%{fullData.name}</extra>",
-            )
-        )
-    fig.update_layout(
-        title="Median time per case (error bars: ± IQR/2)",
-        barmode="group",
-        yaxis_title="seconds",
-        yaxis_type="log",
-        updatemenus=_log_toggle(),
-        **_LAYOUT,
-    )
-    return fig
+def _word_after(label: str, key: str) -> str:
+    words = label.split()
+    return words[words.index(key) + 1] if key in words[:-1] else ""
 
 
-_MATCH = ["kind", "dtype", "engine", "size", "threads", "seed"]
-
-
-def speed_ratios(bench: pd.DataFrame) -> pd.DataFrame:
-    """Time ratios on matching cases: cpu/gpu within a machine, and machine against machine.
-
-    A ratio above 1 means the second named side is faster.
-    """
-    keyed = bench.assign(**{k: bench[k].astype("string").fillna("-") for k in _MATCH})
-    rows: list[dict] = []
-    for machine, group in keyed.groupby("machine"):
-        cpu = group[group["device"] == "cpu"].set_index(_MATCH)["median_s"]
-        for device in sorted(set(group["device"]) - {"cpu"}):
-            other = group[group["device"] == device].set_index(_MATCH)["median_s"]
-            for key in cpu.index.intersection(other.index):
-                rows.append(
-                    {
-                        "comparison": f"{machine}: cpu / {device}",
-                        "case": " ".join(key),
-                        "ratio": float(cpu[key] / other[key]),
-                    }
-                )
-    machines = sorted(keyed["machine"].unique())
-    for i, first in enumerate(machines):
-        for second in machines[i + 1 :]:
-            a = keyed[keyed["machine"] == first].set_index(["device", *_MATCH])["median_s"]
-            b = keyed[keyed["machine"] == second].set_index(["device", *_MATCH])["median_s"]
-            for key in a.index.intersection(b.index):
-                rows.append(
-                    {
-                        "comparison": f"{first} / {second}",
-                        "case": " ".join(key),
-                        "ratio": float(a[key] / b[key]),
-                    }
-                )
-    return pd.DataFrame(rows, columns=["comparison", "case", "ratio"])
-
-
-def speed_ratio_figure(ratios: pd.DataFrame) -> go.Figure:
-    fig = go.Figure()
-    for comparison, rows in ratios.groupby("comparison", sort=True):
-        fig.add_trace(
-            go.Bar(x=rows["case"].tolist(), y=rows["ratio"].tolist(), name=str(comparison))
-        )
-    fig.add_hline(y=1.0, line_dash="dot", line_color="#888")
-    fig.update_layout(
-        title="Speed ratios on matching cases (time of first / time of second)",
-        barmode="group",
-        yaxis_title="ratio",
-        yaxis_type="log",
-        **_LAYOUT,
-    )
-    return fig
-
-
-def size_sweep_figure(sweep: pd.DataFrame) -> go.Figure:
-    """Achieved GB/s of one epoch against N, beside each device's measured copy bandwidth."""
-    fig = go.Figure()
-    for (machine, device, dtype), rows in sweep.groupby(["machine", "device", "dtype"]):
-        rows = rows.sort_values("size")
-        name = f"{machine} {device} {dtype}"
-        fig.add_trace(
-            go.Scatter(
-                x=rows["size"].tolist(),
-                y=rows["gb_per_s"].tolist(),
-                mode="lines+markers",
-                name=name,
-            )
-        )
-        copy = rows["copy_gb_per_s"].dropna()
-        if not copy.empty:
-            fig.add_trace(
-                go.Scatter(
-                    x=[rows["size"].min(), rows["size"].max()],
-                    y=[copy.iloc[0]] * 2,
-                    mode="lines",
-                    line={"dash": "dash"},
-                    name=f"{name}: copy bandwidth (roofline)",
-                )
-            )
-    fig.update_layout(
-        title="Size sweep: achieved bandwidth of one epoch vs the copy roofline",
-        xaxis_title="samples N",
-        yaxis_title="GB/s",
-        xaxis_type="log",
-        yaxis_type="log",
-        **_LAYOUT,
-    )
-    return fig
+def _dtype_of(label: str) -> str:
+    return next((w for w in label.split() if w in _DTYPES), "")
 
 
 def repro_matrix_figure(pairs: pd.DataFrame) -> go.Figure:
-    """Pairs of configs coloured by log10 of the max relative difference; '=' marks bitwise."""
+    """Pairs of configs coloured by log10 of the largest relative difference while they agree;
+    each cell says the level reached in a symbol, failing cells are boxed in red."""
     labels = sorted(set(pairs["a"]) | set(pairs["b"]))
     index = {label: i for i, label in enumerate(labels)}
     z: list[list[float | None]] = [[None] * len(labels) for _ in labels]
     text: list[list[str]] = [[""] * len(labels) for _ in labels]
+    hover: list[list[str]] = [[""] * len(labels) for _ in labels]
+    failing: list[tuple[int, int]] = []
     for _, row in pairs.iterrows():
         i, j = index[row["a"]], index[row["b"]]
-        rel = float(row["max_rel_diff"])
+        before = row.get("max_rel_before_horizon")
+        rel = float(before) if not missing(before) else float(row["max_rel_diff"])
         value = -17.0 if row["bitwise"] or rel == 0 else math.log10(rel)
-        mark = (
-            "="
-            if row["bitwise"]
-            else f"{int(row['max_ulp'])} ulp"
-            if pd.notna(row.get("max_ulp"))
-            else ""
-        )
+        mark = _cell_mark(row)
         for a, b in ((i, j), (j, i)):
             z[a][b], text[a][b] = value, mark
+            hover[a][b] = f"{row['reached']}; {'holds' if row['holds'] else 'FAILS'}"
+            if not row["holds"]:
+                failing.append((a, b))
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=labels,
             y=labels,
             text=text,
+            customdata=hover,
             texttemplate="%{text}",
-            colorscale="Viridis",
+            colorscale="Blues",
+            reversescale=True,
             zmin=-17,
             zmax=0,
-            colorbar={"title": "log10 max rel diff"},
-            hovertemplate="%{y}<br>vs %{x}<br>log10 rel diff %{z:.2f}<br>%{text}<extra></extra>",
+            colorbar={"title": "log10 max rel diff<br>while within tolerance"},
+            hovertemplate="%{y}<br>vs %{x}<br>%{customdata}<extra></extra>",
         )
     )
-    fig.update_layout(title="Reproducibility matrix ('=' bit-identical)", **_LAYOUT)
-    fig.update_yaxes(autorange="reversed")  # read top-down in the same order as the x axis
+    for a, b in failing:
+        fig.add_shape(
+            type="rect",
+            x0=b - 0.5,
+            x1=b + 0.5,
+            y0=a - 0.5,
+            y1=a + 0.5,
+            line={"color": FAIL, "width": 3},
+        )
+    fig.update_layout(
+        title="Reproducibility matrix: = bit-identical, ≈ within tolerance, "
+        "~N within tolerance to epoch N then the same outcome, ✗ a check fails",
+        template="plotly_white",
+        height=max(460, 40 * len(labels) + 200),
+    )
+    fig.update_yaxes(autorange="reversed", automargin=True)  # read top-down like the x axis
+    fig.update_xaxes(automargin=True)
     return fig
+
+
+def _cell_mark(row: pd.Series) -> str:
+    if not row["holds"]:
+        return "✗"
+    if row["level"] == "a":
+        return "="
+    if row["level"] == "b":
+        return "≈"
+    horizon = row.get("horizon")
+    return f"~{int(horizon)}" if not missing(horizon) else row["level"]
 
 
 def band_figure(band: pd.DataFrame, title: str) -> go.Figure:

@@ -38,6 +38,8 @@ COLUMNS = (
     "peak_bytes",
     "torch",
     "file",
+    "series",
+    "baseline",
 )
 _STATS = {
     "median_s": "median",
@@ -76,7 +78,33 @@ def bench_frame(files: Iterable[BenchFile]) -> pd.DataFrame:
     # Nullable integers: a train case has no batch size, a copy case no seed.
     integers = {column: "Int64" for column in ("seed", "size", "threads", "rounds", "peak_bytes")}
     floats = {column: "float64" for column in ("epoch_us", "samples_per_s", "gb_per_s")}
-    return frame.astype({**integers, **floats, "copy_gb_per_s": "float64"})
+    frame = frame.astype({**integers, **floats, "copy_gb_per_s": "float64"})
+    return _with_series(frame)
+
+
+def is_baseline_file(path: str | Path) -> bool:
+    """A committed baseline lives under results/baselines/<machine>/ (linreg bench --baseline)."""
+    return "baselines" in Path(path).parts
+
+
+def _with_series(frame: pd.DataFrame) -> pd.DataFrame:
+    """Name what one set of measurements is: its machine, or, where the inputs hold several
+    files of one machine (a run beside its baseline, two baselines), the machine and the file's
+    number, so that the same case measured twice is never drawn or divided as one."""
+    baseline = frame["file"].map(is_baseline_file).astype(bool)
+    files_of_machine = frame.groupby("machine", dropna=False)["file"].transform("nunique")
+    number = frame["file"].map(lambda f: Path(f).name.split("_")[0])
+    role = baseline.map({True: "baseline", False: "run"})
+    series = (
+        frame["machine"]
+        .astype(str)
+        .where(files_of_machine <= 1, frame["machine"].astype(str) + " " + role + " " + number)
+    )
+    # Two files of one machine with the same number (copied into two folders): use the stem.
+    clash = series.groupby(series).transform(lambda s: frame.loc[s.index, "file"].nunique() > 1)
+    stem = frame["file"].map(lambda f: Path(f).stem)
+    series = series.where(~clash, frame["machine"].astype(str) + " " + stem)
+    return frame.assign(series=series, baseline=baseline)
 
 
 def _rows(file: BenchFile) -> list[dict[str, Any]]:

@@ -94,19 +94,6 @@ def load_noise_floor(path: str | Path) -> NoiseFloor:
     return load(path, (kinds.NOISE_FLOOR,), NoiseFloor.from_dict)
 
 
-def _speed_verdict(data: dict[str, Any]) -> dict[str, Any]:
-    for key in ("reference", "candidate", "verdict", "summary"):
-        if not isinstance(data[key], str):
-            raise ValueError(f"{key} must be a string")
-    if not isinstance(data["cases"], list) or not all(isinstance(c, dict) for c in data["cases"]):
-        raise ValueError("cases must be a list of objects")
-    for case in data["cases"]:
-        for key in ("case", "metric", "verdict"):
-            if not isinstance(case[key], str):
-                raise ValueError(f"a case's {key} must be a string")
-    return data
-
-
 def load_checks(path: str | Path) -> dict[str, Any]:
     """A repro set's checks.json, each check with the fields the report and compare read."""
     return load(path, (kinds.REPRO_CHECKS,), _checks)
@@ -130,9 +117,54 @@ def _checks(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+SPEED_VERDICTS = ("regressed", "no regression", "undecided", "no baseline")
+SPEED_METRICS = ("wall", "instructions")
+
+
+def load_speed_verdict(path: str | Path) -> dict[str, Any]:
+    """The regression gate's verdict: candidate against reference, with each case's evidence."""
+    return load(path, (kinds.SPEED_VERDICT,), _speed_verdict)
+
+
+def _speed_verdict(data: dict[str, Any]) -> dict[str, Any]:
+    for key in ("reference", "candidate", "summary"):
+        if not isinstance(data[key], str):
+            raise ValueError(f"{key} must be a string")
+    for key in ("same_machine", "gating"):
+        if not isinstance(data[key], bool):
+            raise ValueError(f"{key} must be true or false")
+    if data["verdict"] not in SPEED_VERDICTS:
+        raise ValueError(f"verdict must be one of {', '.join(SPEED_VERDICTS)}")
+    if not isinstance(data["cases"], list):
+        raise ValueError("cases must be a list")
+    for case in data["cases"]:
+        if not isinstance(case["case"], str) or not isinstance(case["verdict"], str):
+            raise ValueError("a case's case and verdict must be strings")
+        if case["metric"] not in SPEED_METRICS:
+            raise ValueError(f"a case's metric must be one of {', '.join(SPEED_METRICS)}")
+        # An undecided case may lack the figures a decision needs; present ones must be numbers.
+        for key in ("ratio", "p", "noise_floor"):
+            if case.get(key) is not None and not _is_number(case[key]):
+                raise ValueError(f"a case's {key} must be a number")
+        for key, size in (("ci", 2), ("samples", 2)):
+            value = case.get(key)
+            if value is not None and (
+                not isinstance(value, list)
+                or len(value) != size
+                or not all(_is_number(v) for v in value)
+            ):
+                raise ValueError(f"a case's {key} must be a list of {size} numbers")
+    return data
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 @dataclass(frozen=True)
 class LoadedResult:
-    """One result file of any kind: ``value`` is a Run, Sweep, BenchFile or checks dict."""
+    """One result file of any kind: ``value`` is a Run, Sweep, BenchFile, or the checks or
+    speed-verdict dict."""
 
     path: Path
     kind: str

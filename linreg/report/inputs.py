@@ -1,0 +1,168 @@
+"""What the report draws, loaded from result files through the one walker and loader."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from linreg.config import TrainConfig
+from linreg.errors import ConfigError, ResultSetError
+from linreg.machine import default_machine_name
+from linreg.report.checks import repro_pairs
+from linreg.report.environment import with_cpuinfo
+from linreg.report.frames import bench_frame
+from linreg.report.verdict import VerdictInputs
+from linreg.results import kinds
+from linreg.results.bench_file import BenchFile
+from linreg.results.load import LoadedResult, load_result
+from linreg.results.sweep_record import Sweep
+from linreg.results.walk import expand
+from linreg.run import Run
+
+
+@dataclass
+class ReportInputs:
+    """Everything the report draws, already loaded from disk."""
+
+    runs: list[tuple[str, Run]] = field(default_factory=list)
+    train_runs: set[str] = field(default_factory=set)  # labels of runs from `linreg train`
+    bench: pd.DataFrame | None = None
+    checks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (repro set, check)
+    repro_sets: dict[str, bool] = field(default_factory=dict)  # repro set -> has checks.json
+    sweeps: list[tuple[str, Sweep]] = field(default_factory=list)
+    speed_verdicts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # machine / torch
+    series_environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def repro_pairs(self) -> pd.DataFrame:
+        return repro_pairs([check for _, check in self.checks])
+
+    @property
+    def unfinished_repro(self) -> list[str]:
+        """Repro sets whose manifest is here and whose checks.json is not: stopped runs."""
+        return sorted(name for name, finished in self.repro_sets.items() if not finished)
+
+    def machines(self) -> list[str]:
+        """The machines measured or run on (committed baselines aside)."""
+        if self.bench is not None and not self.bench.empty:
+            measured = self.bench[~self.bench["baseline"]]
+            names = measured["machine"] if not measured.empty else self.bench["machine"]
+            return list(dict.fromkeys(names.astype(str)))
+        return list(dict.fromkeys(label.split(" / ")[0] for label in self.environments))
+
+    def verdict_inputs(self) -> VerdictInputs:
+        return VerdictInputs(
+            checks=self.checks,
+            unfinished_repro=self.unfinished_repro,
+            bench=self.bench,
+            speed_verdicts=self.speed_verdicts,
+            machines=self.machines(),
+            series_environments=self.series_environments,
+        )
+
+
+def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
+    """Load every result the given files and folders hold (folders recursively, through the one
+    walker): run records, repro sets, sweeps, speed verdicts and pytest-benchmark files.
+    Anything else (JSON of other tools) is passed over."""
+    inputs = ReportInputs()
+    bench_files: list[BenchFile] = []
+    seen_runs: set[tuple[str, str]] = set()
+    for raw in paths:
+        path = Path(raw)
+        found = False
+        for file in expand(path):
+            loaded = load_result(file)
+            if loaded is not None and _add_result(inputs, loaded, bench_files, seen_runs):
+                found = True
+        if not found:
+            raise ResultSetError(
+                f"{path}: holds no linreg result (run, repro, sweep, speed verdict or benchmark)"
+            )
+        inputs.sources.append(str(path))
+    if bench_files:
+        inputs.bench = bench_frame(bench_files)
+        environments = {str(f.path): _bench_environment(f) for f in bench_files}
+        for series, file in inputs.bench.drop_duplicates("series")[["series", "file"]].values:
+            inputs.series_environments[str(series)] = environments[str(file)]
+    return inputs
+
+
+def _bench_environment(file: BenchFile) -> dict[str, Any]:
+    return with_cpuinfo(file.environment, file.machine_info)
+
+
+def _add_result(
+    inputs: ReportInputs,
+    loaded: LoadedResult,
+    bench_files: list[BenchFile],
+    seen_runs: set[tuple[str, str]],
+) -> bool:
+    """Add what one result file holds to ``inputs``."""
+    kind, value = loaded.kind, loaded.value
+    if kind == kinds.BENCH:
+        bench_files.append(value)
+        inputs.environments.setdefault(
+            _machine_label(value.environment, value.machine), _bench_environment(value)
+        )
+    elif kind in kinds.RUN_KINDS:
+        run = value
+        if kind == kinds.RUN:
+            inputs.train_runs.add(run_title(run))
+        # A repro set holds each config twice (two processes); draw it once.
+        if (run.config.config_id, run.state_hash) not in seen_runs:
+            seen_runs.add((run.config.config_id, run.state_hash))
+            inputs.runs.append((run_title(run), run))
+            inputs.environments.setdefault(_machine_label(run.environment), run.environment)
+    elif kind == kinds.SWEEP:
+        inputs.sweeps.append((_sweep_label(value, loaded.path), value))
+    elif kind == kinds.REPRO_CHECKS:
+        name = loaded.path.parent.name
+        inputs.repro_sets[name] = True
+        inputs.checks.extend((name, check) for check in value.get("checks", []))
+    elif kind == kinds.REPRO_MANIFEST:
+        inputs.repro_sets.setdefault(loaded.path.parent.name, False)
+    elif kind == kinds.SPEED_VERDICT:
+        inputs.speed_verdicts.append((str(loaded.path), value))
+    else:
+        return False
+    return True
+
+
+def run_title(run: Run) -> str:
+    """'cpu float32 seed 42 threads all eager', as the repro checks name a run, plus any
+    parameter that is not the tutorial's."""
+    c = run.config
+    words = [c.device, c.dtype, f"seed {c.seed}", f"threads {c.threads or 'all'}", c.engine]
+    default = TrainConfig()
+    words += [
+        f"{name} {getattr(c, name)}"
+        for name in ("lr", "epochs", "samples", "loss")
+        if getattr(c, name) != getattr(default, name)
+    ]
+    return " ".join(words)
+
+
+def _sweep_label(sweep: Sweep, file: Path) -> str:
+    axes = f"{len(sweep.seeds)} seeds" + (f" × {len(sweep.lrs)} lrs" if len(sweep.lrs) > 1 else "")
+    return f"{axes}, {sweep.config.dtype} on {sweep.config.device} ({file.name})"
+
+
+def _machine_label(environment: dict[str, Any], name: str | None = None) -> str:
+    """One column per machine and torch: bench files and runs of one machine share it."""
+    if name is None:
+        try:
+            name = default_machine_name(
+                environment.get("cpu") or "",
+                environment.get("cpu_count"),
+                list(environment.get("gpus") or []),
+            )
+        except ConfigError:
+            name = str(environment.get("cpu", "unknown"))
+    return f"{name} / torch {environment.get('torch', '?')}"

@@ -1,0 +1,71 @@
+"""Numbers as a reader says them: significant digits, SI prefixes, and a dash for nothing."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+NOTHING = "–"
+_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
+
+
+def missing(value: Any) -> bool:
+    """None, NaN and pandas' NA alike (a nullable column hands out pd.NA, which has no bool)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN is the one value unequal to itself
+    except TypeError:
+        return True  # pd.NA: its comparison cannot be made a bool
+
+
+def sig(value: Any, digits: int = 3) -> str:
+    """``digits`` significant digits, without a fixed number of decimals: 0.000123, 1.23e-07."""
+    if missing(value):
+        return NOTHING
+    value = float(value)
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g}"
+    return f"{value:.{digits}g}"
+
+
+def si(value: Any, unit: str, digits: int = 3) -> str:
+    """An SI-prefixed quantity: 8.0e-6 s is '8 µs', 5.14e9 B/s is '5.14 GB/s'."""
+    if missing(value):
+        return NOTHING
+    value = float(value)
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale * 0.9995:  # so that 999.96 µs reads 1 ms, not 1e+03 µs
+            return f"{_plain(value / scale, digits)} {prefix}{unit}"
+    scale, prefix = _PREFIXES[-1]
+    return f"{_plain(value / scale, digits)} {prefix}{unit}"
+
+
+def _plain(value: float, digits: int) -> str:
+    """At least ``digits`` significant digits and never an exponent: 770 rather than 7.7e+02
+    (a prefixed value is below 1000, so this keeps at most three integer digits)."""
+    whole = len(str(int(abs(value)))) if abs(value) >= 1 else 0
+    return f"{value:.{max(digits, whole)}g}"
+
+
+def seconds(value: Any, digits: int = 3) -> str:
+    return si(value, "s", digits)
+
+
+def data_size(value: Any) -> str:
+    """Bytes in decimal units (as the GB/s figures are): 330 MB."""
+    return si(value, "B")
+
+
+def ratio(value: Any) -> str:
+    """A time ratio as a factor with three significant digits: ×1.31, ×1.00, ×0.667, ×365."""
+    if missing(value):
+        return NOTHING
+    text = f"{float(value):#.3g}"  # '#' keeps the zeros of 1.00
+    return f"×{text.rstrip('.')}" if "e" not in text else f"×{float(value):.3g}"
+
+
+def integer(value: Any) -> str:
+    return NOTHING if missing(value) else f"{int(value):,}"

@@ -1,0 +1,287 @@
+"""The report's three answers, from what its inputs hold: does it reproduce, how fast is it,
+did it regress. Values only; ``linreg.report.panel`` draws them.
+
+Each answer is computed from result files alone (checks.json, benchmark files, a speed verdict),
+so a job that exits 1 for a failing check and the report of its folder say the same thing.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from linreg.report.checks import CheckText, counts_by_kind, sorted_checks
+from linreg.report.environment import differing_keys
+from linreg.report.speed import baseline_ratio, headline_cases, speed_ratios
+from linreg.report.units import integer, missing, ratio, seconds, si, sig
+
+PASS, FAIL, NONE, INFO = "pass", "fail", "none", "info"
+# Failing checks and judged cases named in the panel, so that all three answers fit the first
+# screen; the rest are in the tables below.
+MAX_CHECKS, MAX_CASES = 5, 4
+
+
+@dataclass(frozen=True)
+class Line:
+    text: str
+    status: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    status: str  # pass, fail, none (not answered: nothing to answer from), info
+    headline: str
+    lines: tuple[Line, ...] = ()
+    table: pd.DataFrame | None = None
+    link: str = ""  # the section holding the full evidence
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    reproduces: Answer
+    speed: Answer
+    regressed: Answer
+
+    @property
+    def answers(self) -> tuple[Answer, Answer, Answer]:
+        return (self.reproduces, self.speed, self.regressed)
+
+    @property
+    def ok(self) -> bool:
+        """False when any answer is a failure: what the job's exit status should say."""
+        return all(a.status != FAIL for a in self.answers)
+
+
+@dataclass
+class VerdictInputs:
+    """What the answers are computed from (a part of ReportInputs)."""
+
+    checks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    unfinished_repro: list[str] = field(default_factory=list)
+    bench: pd.DataFrame | None = None
+    speed_verdicts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    machines: list[str] = field(default_factory=list)
+    series_environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def verdicts(inputs: VerdictInputs) -> Verdicts:
+    return Verdicts(
+        reproduces_answer(inputs.checks, inputs.unfinished_repro),
+        speed_answer(inputs.bench, inputs.speed_verdicts, inputs.series_environments),
+        regressed_answer(inputs.speed_verdicts, inputs.machines),
+    )
+
+
+def reproduces_answer(
+    checks: list[tuple[str, dict[str, Any]]], unfinished: list[str] = ()
+) -> Answer:
+    question = "Reproduces?"
+    texts = sorted_checks(checks)
+    unfinished_lines = tuple(
+        Line(f"repro set {name} is unfinished: it has no checks.json", FAIL) for name in unfinished
+    )
+    if not texts:
+        if unfinished_lines:
+            return Answer(question, FAIL, "Not answered: the repro run did not finish",
+                          unfinished_lines)  # fmt: skip
+        return Answer(question, NONE, "Not checked: the inputs hold no repro result set")
+    failing = [t for t in texts if not t.holds]
+    counts = " · ".join(f"{kind} {held} of {total}" for kind, held, total in counts_by_kind(texts))
+    coverage = _golden_coverage(texts)
+    if failing:
+        verb = "fails" if len(failing) == 1 else "fail"
+        lines = [_failing_line(t) for t in failing[:MAX_CHECKS]]
+        if len(failing) > MAX_CHECKS:
+            more = len(failing) - MAX_CHECKS
+            lines.append(Line(f"… and {more} more failing checks below", FAIL))
+        lines.append(Line(f"{counts}; {coverage}"))
+        return Answer(
+            question,
+            FAIL,
+            f"No: {len(failing)} of {len(texts)} checks {verb}",
+            (*unfinished_lines, *lines),
+            link="checks",
+        )
+    status = FAIL if unfinished_lines else PASS
+    headline = f"Yes: all {len(texts)} checks hold"
+    return Answer(
+        question, status, headline, (*unfinished_lines, Line(f"{counts}; {coverage}")),
+        link="checks",
+    )  # fmt: skip
+
+
+def _failing_line(text: CheckText) -> Line:
+    detail = f"required {text.required}; reached {text.reached}"
+    if text.figures:
+        detail += f" ({text.figures})"
+    return Line(f"✗ {text.title}", FAIL, detail)
+
+
+def _golden_coverage(texts: list[CheckText]) -> str:
+    runs = {t.subject for t in texts if t.kind == "determinism"}
+    golden = {t.subject for t in texts if t.kind == "golden"}
+    if not golden:
+        return "no run checked against a golden reference"
+    return f"{len(golden)} of {len(runs) or len(golden)} runs checked against golden references"
+
+
+def speed_answer(
+    bench: pd.DataFrame | None,
+    speed_verdicts: list[tuple[str, dict[str, Any]]] = (),
+    environments: dict[str, dict[str, Any]] | None = None,
+) -> Answer:
+    question = "How fast?"
+    if bench is None or bench.empty:
+        return Answer(question, NONE, "Not measured: the inputs hold no benchmark results")
+    cases = headline_cases(bench)
+    judged = {c["case"]: c for _, v in speed_verdicts for c in v.get("cases", [])}
+    rows = []
+    for _, row in cases.iterrows():
+        rows.append(
+            {
+                "case": f"{row['kind']}: {row['case']}",
+                "machine": row["series"],
+                "median": _median_with_spread(row),
+                "rounds": integer(row["rounds"]),
+                "per epoch / bandwidth": _derived(row),
+                "vs baseline": _against_baseline(bench, row, judged),
+            }
+        )
+    table = pd.DataFrame(rows)
+    if not table.empty and (table["vs baseline"] == "").all():
+        table = table.drop(columns="vs baseline")
+    if len(set(cases["series"])) == 1 and not table.empty:
+        table = table.drop(columns="machine")
+    machines = ", ".join(dict.fromkeys(cases["series"].astype(str)))
+    n = len(bench)
+    headline = f"{n} benchmark case{'s' if n != 1 else ''} measured on {machines}"
+    train = cases[cases["kind"] == "train"]
+    if not train.empty:
+        first = train.iloc[0]
+        headline = (
+            f"The tutorial's 500 epochs take {seconds(first['median_s'])} "
+            f"({first['case']}, {first['series']}); {n} cases measured"
+        )
+    lines = tuple(_comparison_lines(bench, environments or {}))
+    return Answer(question, INFO, headline, lines, table=table, link="timings")
+
+
+def _comparison_lines(bench: pd.DataFrame, environments: dict[str, dict[str, Any]]) -> list[Line]:
+    """One line per machine compared with the first: the typical time ratio over the cases both
+    measured, and what differs between them (what the ratio is a ratio of)."""
+    ratios = speed_ratios(bench)
+    between = ratios[ratios["reference"] != ratios["candidate"]]
+    lines = []
+    for comparison, part in between.groupby("comparison", sort=False):
+        reference, candidate = part["reference"].iloc[0], part["candidate"].iloc[0]
+        typical = math.exp(sum(math.log(r) for r in part["ratio"]) / len(part))
+        train = part[part["kind"] == "train"]
+        on_train = f"{ratio(train['ratio'].iloc[0])} on the tutorial's run, " if len(train) else ""
+        text = (
+            f"{comparison}: {on_train}{ratio(typical)} geometric mean over "
+            f"{len(part)} matching case{'s' if len(part) != 1 else ''}"
+        )
+        detail = ""
+        if reference in environments and candidate in environments:
+            diff = differing_keys(environments[reference], environments[candidate])
+            detail = f"they differ in {', '.join(diff)}" if diff else "same fingerprint"
+        lines.append(Line(text, "", detail))
+    return lines
+
+
+def _median_with_spread(row: pd.Series) -> str:
+    spread = "" if missing(row.get("iqr_s")) else f" ± {seconds(float(row['iqr_s']) / 2, 2)}"
+    return f"{seconds(row['median_s'])}{spread}"
+
+
+def _derived(row: pd.Series) -> str:
+    if row["kind"] == "copy" and not missing(row.get("copy_gb_per_s")):
+        return si(float(row["copy_gb_per_s"]) * 1e9, "B/s")
+    if not missing(row.get("epoch_us")):
+        return f"{seconds(float(row['epoch_us']) * 1e-6)} per epoch"
+    return ""
+
+
+def _against_baseline(bench: pd.DataFrame, row: pd.Series, judged: dict[str, dict]) -> str:
+    case = judged.get(str(row["fullname"])) or judged.get(str(row["name"]))
+    if case is not None:
+        if case.get("ratio") is None:
+            return str(case["verdict"])
+        return f"{ratio(case['ratio'])} {_interval(case)}, {case['verdict']}".replace(" ,", ",")
+    found = baseline_ratio(bench, row)
+    if found is None:
+        return ""
+    value, base = found
+    return f"{ratio(value)} against {base} (information, not a gate)"
+
+
+def _interval(case: dict[str, Any]) -> str:
+    ci = case.get("ci")
+    return f"[{sig(ci[0])}, {sig(ci[1])}]" if ci else ""
+
+
+# Slower cases first: they are what a reader of a regression looks for.
+_CASE_ORDER = ("slower", "unstable", "undecided", "faster", "within noise", "no significant change")
+
+
+def _case_rank(case: dict[str, Any]) -> int:
+    verdict = str(case.get("verdict", ""))
+    return next((i for i, v in enumerate(_CASE_ORDER) if verdict.startswith(v)), len(_CASE_ORDER))
+
+
+def regressed_answer(
+    speed_verdicts: list[tuple[str, dict[str, Any]]], machines: list[str] = ()
+) -> Answer:
+    question = "Regressed?"
+    if not speed_verdicts:
+        names = ", ".join(machines) or "this machine"
+        return Answer(question, NONE, f"No baseline for machine {names}: nothing to judge against")
+    lines: list[Line] = []
+    statuses = []
+    for _source, verdict in speed_verdicts:
+        word = verdict["verdict"]
+        status = {"regressed": FAIL, "no regression": PASS}.get(word, NONE)
+        if word == "regressed" and not verdict.get("gating", True):
+            status = INFO  # across machines wall time is information, never a gate
+        statuses.append(status)
+        gate = "" if verdict.get("gating", True) else " (information only: not a gate)"
+        # With one verdict its summary is the headline; with several each line carries its own.
+        summary = verdict.get("summary", "") if len(speed_verdicts) > 1 else ""
+        lines.append(
+            Line(f"{word}: {verdict['candidate']} against {verdict['reference']}{gate}", status,
+                 summary)
+        )  # fmt: skip
+        cases = sorted(verdict.get("cases", []), key=_case_rank)
+        for case in cases[:MAX_CASES]:
+            case_status = FAIL if str(case["verdict"]).startswith("slower") else ""
+            lines.append(Line(f"{case['verdict']}: {case['case']}", case_status, _evidence(case)))
+        if len(cases) > MAX_CASES:
+            lines.append(Line(f"… and {len(cases) - MAX_CASES} more cases below"))
+    status = FAIL if FAIL in statuses else PASS if statuses == [PASS] * len(statuses) else NONE
+    words = [v["verdict"] for _, v in speed_verdicts]
+    headline = {
+        FAIL: "Yes: regressed",
+        PASS: "No regression",
+    }.get(status, "; ".join(dict.fromkeys(words)).capitalize())
+    if len(speed_verdicts) == 1 and speed_verdicts[0][1].get("summary"):
+        headline += f": {speed_verdicts[0][1]['summary']}"
+    return Answer(question, status, headline, tuple(lines), link="regression-0")
+
+
+def _evidence(case: dict[str, Any]) -> str:
+    parts = [f"{case['metric']} time" if case["metric"] == "wall" else "instructions"]
+    if case.get("ratio") is not None:
+        parts.append(f"{ratio(case['ratio'])} {_interval(case)}".strip())
+    if case.get("p") is not None:
+        parts.append(f"p {sig(case['p'], 2)}")
+    samples = case.get("samples")
+    if samples:
+        parts.append(f"{samples[0]} vs {samples[1]} processes")
+    if case.get("noise_floor") is not None:
+        parts.append(f"noise floor {case['noise_floor']:.0%}")
+    return ", ".join(parts)

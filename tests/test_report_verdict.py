@@ -1,0 +1,214 @@
+"""The verdict panel's answers and the words and numbers the report uses, without a browser."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from linreg.errors import ResultSetError
+from linreg.report.build import build_report
+from linreg.report.checks import comparison_figures, reached_words, sorted_checks
+from linreg.report.figures import group_identical_curves
+from linreg.report.units import data_size, ratio, seconds, sig
+from linreg.report.verdict import FAIL, NONE, PASS, regressed_answer, reproduces_answer
+from linreg.results import kinds
+from linreg.results.load import load_result, load_speed_verdict
+from linreg.run import LossCurve
+
+
+def comparison(level: str, horizon: int | None = None, dtypes_differ: bool = False) -> dict:
+    """A checks.json comparison with the figures the report reads."""
+    first = None if level == "a" else (horizon if horizon is not None else 0)
+    return {
+        "candidate": "cpu float32 seed 42 threads 1 eager",
+        "reference": "cpu float64 seed 42 threads 1 eager",
+        "level": level,
+        "horizon": horizon,
+        "first_bitwise_difference_epoch": first,
+        "max_rel_before_horizon": 0.0 if level == "a" else 8.7e-5,
+        "final_candidate": {"weight": 0.79867, "bias": 0.2095, "train_loss": 0.00253},
+        "final_reference": {"weight": 0.79487, "bias": 0.2085, "train_loss": 0.00263},
+        "outcome_bound": {"weight": 0.0234, "bias": 0.03, "loss": 0.048},
+        "quantities": {
+            "train_loss": {"max_abs": 1e-3, "max_rel": 1.2, "max_ulp": 15801436},
+            "parameters": {"max_abs": 4e-3, "max_rel": 0.017, "max_ulp": 234955},
+        },
+        "config_diff": {"dtype": ["float32", "float64"]} if dtypes_differ else {},
+    }
+
+
+def check(kind: str, holds: bool, level: str = "a", horizon: int | None = None) -> dict:
+    return {
+        "kind": kind,
+        "pair": kind,
+        "subject": "cpu float32 seed 42 threads 1 eager",
+        "against": f"/refs/cpu-float32-seed42-threads1-{kind}.json",
+        "required": "b" if kind == "golden" else "a",
+        "holds": holds,
+        "reason": f"level {level}",
+        "comparison": comparison(level, horizon),
+    }
+
+
+def test_a_failing_check_is_named_first_with_its_level_in_words():
+    checks = [("set", check("determinism", True)), ("set", check("golden", False, "c", 300))]
+    answer = reproduces_answer(checks)
+    assert answer.status == FAIL
+    assert answer.headline == "No: 1 of 2 checks fails"
+    first = answer.lines[0]
+    assert first.status == FAIL
+    assert first.text == (
+        "✗ golden: cpu float32 seed 42 threads 1 eager vs cpu-float32-seed42-threads1-golden.json"
+    )
+    assert "required within tolerance over the whole run" in first.detail
+    assert "reached within tolerance to epoch 300, then the same outcome" in first.detail
+    assert "bit-identical until epoch 300" in first.detail
+    assert sorted_checks(checks)[0].kind == "golden"
+
+
+def test_all_checks_holding_is_said_with_their_count():
+    checks = [("set", check("determinism", True)), ("set", check("golden", True))]
+    answer = reproduces_answer(checks)
+    assert (answer.status, answer.headline) == (PASS, "Yes: all 2 checks hold")
+    assert "determinism 1 of 1 · golden 1 of 1" in answer.lines[-1].text
+
+
+def test_an_unfinished_repro_set_is_not_a_pass():
+    answer = reproduces_answer([], ["20261129T000000Z-abcd"])
+    assert answer.status == FAIL and "did not finish" in answer.headline
+
+
+def test_no_repro_set_is_not_checked_rather_than_passed():
+    assert reproduces_answer([]).status == NONE
+
+
+@pytest.mark.parametrize(
+    ("level", "horizon", "words"),
+    [
+        ("a", None, "bit-identical"),
+        ("b", None, "within tolerance over the whole run"),
+        ("c", 186, "within tolerance to epoch 186, then the same outcome"),
+        ("d", 5, "within tolerance to epoch 5, then a different outcome"),
+    ],
+)
+def test_levels_are_said_in_words(level, horizon, words):
+    assert reached_words(comparison(level, horizon)) == words
+
+
+def test_ulps_are_shown_only_within_one_dtype_and_within_tolerance():
+    assert "15,801,436 ulp" in comparison_figures(comparison("b"))
+    assert "ulp" not in comparison_figures(comparison("b", dtypes_differ=True))
+    assert "ulp" not in comparison_figures(comparison("c", 186))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (seconds(8.0e-6), "8 µs"),
+        (seconds(7.7e-4, 2), "770 µs"),
+        (seconds(0.30778), "308 ms"),
+        (seconds(2.5), "2.5 s"),
+        (data_size(330_313_728), "330 MB"),
+        (ratio(1.0), "×1.00"),
+        (ratio(365.2), "×365"),
+        (ratio(0.00411), "×0.00411"),
+        (sig(1.2438287545280429), "1.24"),
+        (sig(None), "–"),
+    ],
+)
+def test_numbers_read_in_si_units_and_significant_digits(text, expected):
+    assert text == expected
+
+
+def test_bit_identical_curves_share_one_line():
+    same = LossCurve((0.3, 0.2, 0.1), (0,), (0.25,))
+    other = LossCurve((0.3, 0.2, 0.15), (0,), (0.25,))
+    groups = group_identical_curves(
+        [
+            ("cpu float32 seed 42 threads all eager", same),
+            ("cpu float64 seed 42 threads 1 eager", other),
+            ("cpu float32 seed 42 threads 1 eager", same),
+        ]
+    )
+    assert [g.label for g in groups] == [
+        "cpu float32 seed 42 eager (2 runs, bit-identical: threads 1, threads all)",
+        "cpu float64 seed 42 threads 1 eager",
+    ]
+
+
+def speed_verdict(verdict: str = "regressed", gating: bool = True) -> dict:
+    return kinds.envelope(
+        kinds.SPEED_VERDICT,
+        {
+            "reference": "results/baselines/amd-epyc-2c",
+            "candidate": "results/run-x/bench",
+            "same_machine": True,
+            "gating": gating,
+            "verdict": verdict,
+            "summary": "1 of 3 cases slower beyond 10%",
+            "cases": [
+                {"case": "bench_inference[cpu-float32-seed42-eager-n10]", "metric": "wall",
+                 "ratio": 1.0, "ci": [0.98, 1.03], "p": 0.6, "samples": [8, 8],
+                 "noise_floor": 0.04, "verdict": "no significant change"},
+                {"case": "bench_train[cpu-float32-seed42-eager]", "metric": "wall",
+                 "ratio": 1.31, "ci": [1.2, 1.4], "p": 0.0002, "samples": [8, 8],
+                 "noise_floor": 0.04, "verdict": "slower"},
+                {"case": "bench_copy[cpu]", "metric": "wall", "ratio": None, "ci": None,
+                 "p": None, "samples": [3, 3], "noise_floor": None,
+                 "verdict": "undecided (3 vs 3 processes)"},
+            ],
+        },
+    )  # fmt: skip
+
+
+def test_a_regressed_verdict_is_red_with_the_slower_case_first():
+    answer = regressed_answer([("verdict.json", speed_verdict())])
+    assert answer.status == FAIL
+    assert answer.headline == "Yes: regressed: 1 of 3 cases slower beyond 10%"
+    cases = [line for line in answer.lines if "bench_" in line.text]
+    assert cases[0].text == "slower: bench_train[cpu-float32-seed42-eager]"
+    assert cases[0].status == FAIL
+    assert cases[0].detail == "wall time, ×1.31 [1.2, 1.4], p 0.0002, 8 vs 8 processes, " + (
+        "noise floor 4%"
+    )
+    assert cases[1].text.startswith("undecided")
+
+
+def test_wall_time_across_machines_is_information_not_a_failure():
+    answer = regressed_answer([("verdict.json", speed_verdict(gating=False))])
+    assert answer.status != FAIL
+
+
+def test_no_speed_verdict_says_there_is_no_baseline_for_the_machine():
+    answer = regressed_answer([], ["intel-xeon-2c"])
+    assert answer.status == NONE
+    assert answer.headline.startswith("No baseline for machine intel-xeon-2c")
+
+
+def test_a_speed_verdict_file_is_read_and_shown(tmp_path: Path):
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(speed_verdict()))
+    loaded = load_result(path)
+    assert loaded.kind == kinds.SPEED_VERDICT
+    assert loaded.value["verdict"] == "regressed"
+    summary = build_report([tmp_path], tmp_path / "report.html")
+    assert not summary.ok
+    page = summary.path.read_text()
+    assert 'data-verdict="regressed" data-status="fail"' in page
+    assert "Yes: regressed" in page
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"verdict": "maybe"}, "verdict must be one of"),
+        ({"gating": "yes"}, "gating must be true or false"),
+        ({"cases": [{"case": "x", "metric": "cycles", "verdict": "slower"}]}, "metric must be"),
+        ({"cases": [{"case": "x", "metric": "wall", "verdict": "slower", "ci": [1]}]}, "ci must"),
+    ],
+)
+def test_a_malformed_speed_verdict_is_refused_by_name(tmp_path: Path, change, message):
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps({**speed_verdict(), **change}))
+    with pytest.raises(ResultSetError, match=f"verdict.json: malformed speed-verdict .*{message}"):
+        load_speed_verdict(path)
