@@ -39,6 +39,7 @@ def ab_command(
     kinds_: str = typer.Option(
         "train,inference", "--kinds", help=f"Bench kinds (quick profile), of {','.join(KINDS)}."
     ),
+    devices: str = typer.Option("cpu", help="Devices of the bench cases: cpu, cuda, mps."),
     fail_on_regression: str | None = typer.Option(
         None, help="Exit 1 when the candidate is slower beyond this (e.g. 10%) on either metric."
     ),
@@ -59,7 +60,7 @@ def ab_command(
         if fail_on_regression is None
         else parse_fraction("fail_on_regression", fail_on_regression)
     )
-    selection = parse_selection(kinds=kinds_, quick=True)
+    selection = parse_selection(devices=devices, kinds=kinds_, quick=True)
     out = out or Path("results") / f"ab-{kinds.utc_stamp()}"
     from linreg.machine import default_machine_name
     from linreg.suites.ab import Stack, run_ab  # imports torch
