@@ -2,8 +2,9 @@ import pytest
 import torch
 
 from linreg.config import TrainConfig
+from linreg.data import make_dataset
 from linreg.engines import train
-from linreg.engines.batched import member_configs, train_batched
+from linreg.engines.batched import member_configs, train_batched, weight_gradient
 from linreg.errors import ConfigError, TrainingDiverged
 
 
@@ -30,6 +31,20 @@ def test_members_are_bit_identical_to_their_eager_twins_on_seeds_0_to_99(hundred
         # Stronger than the tolerance: on the CPU in float32 every op rounds as eager's does.
         assert member.history == twin.history
         assert member.state_hash == twin.state_hash
+
+
+def test_weight_gradient_sums_as_eager_backward_does_for_every_member():
+    # Eager's sum is MKL's, whose order depends on the CPU: whichever formula weight_gradient
+    # picks must match it on members it was not probed with, a width with a ragged tail included.
+    x_train = make_dataset(TrainConfig()).X_train
+    slopes = torch.randn(333, x_train.shape[0], generator=torch.Generator().manual_seed(1))
+    model = torch.nn.Linear(1, 1)
+    want = []
+    for slope in slopes:
+        model.zero_grad()
+        (model(x_train) * slope.reshape(-1, 1)).sum().backward()
+        want.append(model.weight.grad.reshape(1).clone())
+    assert torch.equal(weight_gradient(x_train, len(slopes))(slopes), torch.stack(want))
 
 
 def test_member_records_say_batched_and_carry_the_batch_timings(hundred_seeds):

@@ -5,8 +5,9 @@ weights and biases live in (K, 1) tensors and every epoch is a handful of broadc
 members. The gradient of the loss is written in closed form (for L1 the mean of sign(ŷ − y)·x,
 for MSE 2·mean((ŷ − y)·x)): it is what autograd computes for nn.Linear + L1Loss/MSELoss, without
 the autograd bookkeeping that dominates at this size. Every op is chosen to round as eager's
-does (two roundings in w·x + b, the (1, N) @ (N, 1) product for the weight gradient), so on the
-CPU in float32 members are bit-identical to their eager twins (tests check seeds 0–99).
+does (two roundings in w·x + b, the weight gradient summed as the BLAS behind eager's
+(1, N) @ (N, 1) product sums it: see weight_gradient), so on the CPU in float32 members are
+bit-identical to their eager twins (tests check seeds 0–99).
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ from linreg.state import state_to_json
 
 # Called at each evaluated epoch with (epoch, epochs): progress for long sweeps.
 ProgressCallback = Callable[[int, int], None]
+
+# Maps the (K, N) slopes d loss / d ŷ to the (K, 1) weight gradients.
+WeightGradient = Callable[[torch.Tensor], torch.Tensor]
+
+# CPU bmm hands a batch to BLAS's batched gemm only from rows·cols·contraction = 400 on; below,
+# ATen multiplies in its own loop.
+_BLAS_MIN_CONTRACTION = 400
+# Probe members for weight_gradient: enough that two summation orders that differ at all differ
+# on some member.
+_PROBE_MEMBERS = 32
 
 
 def member_configs(
@@ -74,6 +85,100 @@ def _init_like_linear(weight: torch.Tensor, bias: torch.Tensor) -> None:
     torch.nn.init.uniform_(bias, -bound, bound)
 
 
+def weight_gradient(x_train: torch.Tensor, members: int) -> WeightGradient:
+    """Σ_i slope_i·x_i for each member, summed as eager's weight gradient is summed on this machine.
+
+    Eager's weight gradient is the (1, N) @ (N, 1) mm in addmm's backward. On the CPU that is a
+    BLAS (MKL) sgemm, and how sgemm adds up the N products is MKL's choice, made from the CPU it
+    finds, not from ATen's (ATEN_CPU_CAPABILITY does not change it; MKL_ENABLE_INSTRUCTIONS
+    does): on Intel its AVX2 and AVX-512 kernels chain fused multiply-adds, its SSE kernel
+    rounds each product before adding it (as MKL did on the AMD EPYC where the test was
+    written). So no one formula rounds as eager does everywhere. This one asks: it computes
+    eager's gradient for a few probe members and takes the first formula that reproduces it bit
+    for bit, cheapest first:
+
+    - ATen's own small-bmm loop: each product rounded, summed in order (MKL's SSE kernel);
+    - a chain of N ``add_(row, alpha=x_i)``, ATen's add-with-alpha being a fused multiply-add in
+      its AVX2/AVX-512 kernels (MKL's AVX2/AVX-512 kernels): N small ops an epoch, so only for
+      N below _BLAS_MIN_CONTRACTION, from where bmm reaches MKL's batched gemm unpadded;
+    - bmm with the contraction zero-padded to _BLAS_MIN_CONTRACTION, so that it reaches MKL's
+      batched gemm: each member a 1 × 1 gemm like eager's, the padding adding exact zeros, but
+      each a chain of 400 dependent multiply-adds, several times the cost of the others.
+
+    When none does (on CUDA or MPS, which are not probed; or when MKL splits a long contraction
+    across threads, as it does from N = 256 with more than one thread), the first is used and
+    members agree with eager within tolerance only.
+    """
+    n = x_train.shape[0]
+    candidates = [_rounded_products]
+    if x_train.device.type == "cpu":
+        if n < _BLAS_MIN_CONTRACTION:
+            candidates.append(_fused_chain)
+        candidates.append(_blas_gemms)
+        generator = torch.Generator().manual_seed(0)
+        probe = torch.randn(_PROBE_MEMBERS, n, generator=generator, dtype=x_train.dtype)
+        want = _eager_weight_gradients(x_train, probe)
+        for candidate in candidates:
+            if torch.equal(candidate(x_train, _PROBE_MEMBERS)(probe), want):
+                return candidate(x_train, members)
+    return candidates[0](x_train, members)
+
+
+def _eager_weight_gradients(x_train: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
+    """(K, 1): what eager's backward makes of each row of ``slopes`` as d loss / d ŷ."""
+    with torch.inference_mode(False), torch.enable_grad():
+        weight = torch.zeros(1, 1, dtype=x_train.dtype, requires_grad=True)
+        bias = torch.zeros(1, dtype=x_train.dtype)
+        y_pred = torch.nn.functional.linear(x_train.clone(), weight, bias)  # nn.Linear's addmm
+        # d/dŷ of Σ ŷ·slope is exactly slope. A scalar to differentiate, not grad_outputs: those
+        # make autograd import sympy on first use, a second or so.
+        grads = [
+            torch.autograd.grad((y_pred * slope.reshape(-1, 1)).sum(), weight, retain_graph=True)[0]
+            for slope in slopes.clone()  # not inference tensors, should the caller be in that mode
+        ]
+    return torch.cat(grads)
+
+
+def _rounded_products(x_train: torch.Tensor, members: int) -> WeightGradient:
+    """Plain bmm: below _BLAS_MIN_CONTRACTION, ATen's loop of rounded products summed in order."""
+    x_columns = x_train.reshape(1, -1, 1).expand(members, -1, 1)
+    return lambda slope: torch.bmm(slope.unsqueeze(1), x_columns).reshape(members, 1)
+
+
+def _fused_chain(x_train: torch.Tensor, members: int) -> WeightGradient:
+    """acc ← fma(slope_i, x_i, acc) for i = 0 … N − 1, vectorised over members."""
+    xs = x_train.reshape(-1).tolist()  # as alphas: exact, x_i is a value of the dtype
+    # Samples along dim 0, so that each step reads one contiguous row of K slopes.
+    slope_t = torch.empty(len(xs), members, dtype=x_train.dtype, device=x_train.device)
+    rows = slope_t.unbind(0)
+
+    def gradient(slope: torch.Tensor) -> torch.Tensor:
+        slope_t.copy_(slope.t())
+        acc = torch.zeros(members, dtype=slope.dtype, device=slope.device)
+        for row, x in zip(rows, xs, strict=True):
+            acc.add_(row, alpha=x)
+        return acc.reshape(members, 1)
+
+    return gradient
+
+
+def _blas_gemms(x_train: torch.Tensor, members: int) -> WeightGradient:
+    """One 1 × 1 BLAS gemm per member, through bmm's batched gemm."""
+    n = x_train.shape[0]
+    padded = max(n, _BLAS_MIN_CONTRACTION)
+    like = {"dtype": x_train.dtype, "device": x_train.device}
+    slope_rows = torch.zeros(members, 1, padded, **like)  # the zero tail is never written
+    x_column = torch.zeros(1, padded, 1, **like)
+    x_column[0, :n, 0] = x_train.reshape(-1)
+    x_columns = x_column.expand(members, -1, 1)
+
+    def gradient(slope: torch.Tensor) -> torch.Tensor:
+        slope_rows[:, 0, :n] = slope
+        return torch.bmm(slope_rows, x_columns).reshape(members, 1)
+
+    return gradient
+
+
 def train_batched(
     config: TrainConfig,
     seeds: Sequence[int] | None = None,
@@ -109,11 +214,10 @@ def train_batched(
         x_train, y_train = data.X_train.reshape(1, -1), data.y_train.reshape(1, -1)
         x_test, y_test = data.X_test.reshape(1, -1), data.y_test.reshape(1, -1)
         # d loss / d ŷ per sample, as autograd forms it: sign(ŷ − y)·(1/N) for L1, (ŷ − y)·(2/N)
-        # for MSE; then the weight gradient as a batched (1, N) @ (N, 1) product per member, the
-        # same shape of product eager's backward makes.
+        # for MSE; then the weight gradient summed as eager's (1, N) @ (N, 1) product is.
         l1 = config.loss == "l1"
         grad_scale = (1.0 if l1 else 2.0) / n_train
-        x_columns = data.X_train.reshape(1, -1, 1).expand(K, -1, 1)
+        gradient = weight_gradient(data.X_train, K)
         # p ← p − lr·g per member; addcmul_ rounds as SGD's add_(g, alpha=−lr) does.
         neg_lr = -torch.tensor([m.lr for m in members], dtype=dtype, device=config.device)
         neg_lr = neg_lr.reshape(K, 1)
@@ -132,7 +236,7 @@ def train_batched(
                 residual = torch.mul(weight, x_train).add_(bias).sub_(y_train)  # ŷ − y, (K, N)
                 train_losses[epoch] = mean_loss(residual)
                 slope = (residual.sign_() if l1 else residual).mul_(grad_scale)
-                weight.addcmul_(torch.bmm(slope.unsqueeze(1), x_columns).reshape(K, 1), neg_lr)
+                weight.addcmul_(gradient(slope), neg_lr)
                 bias.addcmul_(slope.sum(dim=1, keepdim=True), neg_lr)
                 if epoch % config.eval_every == 0:
                     test_residual = torch.mul(weight, x_test).add_(bias).sub_(y_test)
