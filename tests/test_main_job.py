@@ -50,3 +50,10 @@ def test_a_failing_step_is_reported_and_the_report_still_built(tmp_path, capsys,
     printed = capsys.readouterr().out
     assert "FAILED" in printed and "no such folder" in printed
     assert (out / "report.html").exists()
+    # The report's panel agrees with the exit status: the repro step failed, and it says so.
+    from linreg.report.inputs import collect_inputs
+    from linreg.report.verdict import FAIL, verdicts
+
+    answer = verdicts(collect_inputs([out]).verdict_inputs()).reproduces
+    assert answer.status == FAIL and answer.headline == "No: the repro step failed"
+    assert "no such folder" in answer.lines[0].detail

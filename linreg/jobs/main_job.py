@@ -22,6 +22,7 @@ from linreg.results.load import load_result
 from linreg.results.resultset import load_result_set
 
 SPEED_VERDICT = "speed-verdict.json"
+JOB_RECORD = "job.json"
 # The wall-time threshold of the main job's own verdict (instructions use their own, 2 %).
 DEFAULT_THRESHOLD = 0.10
 
@@ -157,9 +158,14 @@ def _repro_step(out: Path, devices: list[str]) -> StepResult:
 def _report_step(out: Path, result: MainJobResult) -> StepResult:
     from linreg.report.build import build_report
 
+    # The steps so far, for the report's panel: a step that failed before writing its results
+    # shows there as failed, so the panel and the job's exit status say the same thing.
+    steps = [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in result.steps]
+    write_json_new(out / JOB_RECORD, kinds.envelope(kinds.MAIN_JOB, {"steps": steps}))
     summary = build_report([out], out / "report.html")
     result.report = summary.path
-    return StepResult("report", True, f"{len(summary.figures)} figures")
+    panel = "green" if summary.ok else "red"
+    return StepResult("report", True, f"{len(summary.figures)} figures; verdict panel {panel}")
 
 
 def run_main_job(out: str | Path, on_step: StepCallback | None = None) -> MainJobResult:

@@ -35,6 +35,7 @@ class ReportInputs:
     repro_sets: dict[str, bool] = field(default_factory=dict)  # repro set -> has checks.json
     sweeps: list[tuple[str, Sweep]] = field(default_factory=list)
     speed_verdicts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    job_steps: list[dict[str, Any]] = field(default_factory=list)  # linreg run's, if any
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # machine / torch
     series_environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
@@ -62,6 +63,7 @@ class ReportInputs:
             unfinished_repro=self.unfinished_repro,
             bench=self.bench,
             speed_verdicts=self.speed_verdicts,
+            job_steps=self.job_steps,
             machines=self.machines(),
             series_environments=self.series_environments,
         )
@@ -130,6 +132,8 @@ def _add_result(
         inputs.repro_sets.setdefault(loaded.path.parent.name, False)
     elif kind == kinds.SPEED_VERDICT:
         inputs.speed_verdicts.append((str(loaded.path), value))
+    elif kind == kinds.MAIN_JOB:
+        inputs.job_steps.extend(value)
     else:
         return False
     return True

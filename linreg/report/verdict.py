@@ -8,7 +8,7 @@ so a job that exits 1 for a failing check and the report of its folder say the s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pandas as pd
@@ -65,16 +65,36 @@ class VerdictInputs:
     unfinished_repro: list[str] = field(default_factory=list)
     bench: pd.DataFrame | None = None
     speed_verdicts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    job_steps: list[dict[str, Any]] = field(default_factory=list)
     machines: list[str] = field(default_factory=list)
     series_environments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
+# Which answer a failed step of `linreg run` leaves without its evidence.
+_STEP_ANSWERS = {"train": 0, "repro": 0, "bench": 1, "speed": 2}
+
+
 def verdicts(inputs: VerdictInputs) -> Verdicts:
-    return Verdicts(
+    answers = [
         reproduces_answer(inputs.checks, inputs.unfinished_repro),
         speed_answer(inputs.bench, inputs.speed_verdicts, inputs.series_environments),
         regressed_answer(inputs.speed_verdicts, inputs.machines),
-    )
+    ]
+    # A step that failed before writing its results would otherwise leave its answer grey
+    # ("not checked") while the job exits 1: the panel says what failed instead.
+    for step in inputs.job_steps:
+        index = _STEP_ANSWERS.get(step["name"])
+        if step["ok"] or index is None:
+            continue
+        answer = answers[index]
+        line = Line(f"✗ the {step['name']} step failed", FAIL, step["detail"])
+        headline = (
+            answer.headline if answer.status == FAIL else f"No: the {step['name']} step failed"
+        )
+        answers[index] = replace(
+            answer, status=FAIL, headline=headline, lines=(line, *answer.lines)
+        )
+    return Verdicts(*answers)
 
 
 def reproduces_answer(

@@ -33,6 +33,7 @@ _NAMES = {
     kinds.NOISE_FLOOR: "noise floor",
     kinds.SPEED_VERDICT: "speed verdict",
     kinds.AB: "A/B result",
+    kinds.MAIN_JOB: "main job record",
     kinds.BENCH: "pytest-benchmark file",
 }
 
@@ -161,6 +162,19 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _job_steps(data: dict[str, Any]) -> list[dict[str, Any]]:
+    steps = data["steps"]
+    if not isinstance(steps, list) or not all(
+        isinstance(s, dict)
+        and isinstance(s["name"], str)
+        and isinstance(s["ok"], bool)
+        and isinstance(s["detail"], str)
+        for s in steps
+    ):
+        raise ValueError("steps must be a list of {name, ok, detail}")
+    return steps
+
+
 @dataclass(frozen=True)
 class LoadedResult:
     """One result file of any kind: ``value`` is a Run, Sweep, BenchFile, or the checks or
@@ -181,6 +195,7 @@ _BUILDERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
     kinds.NOISE_FLOOR: lambda path, data: NoiseFloor.from_dict(data),
     kinds.SPEED_VERDICT: lambda path, data: _speed_verdict(data),
     kinds.AB: lambda path, data: data,
+    kinds.MAIN_JOB: lambda path, data: _job_steps(data),
 }
 
 
