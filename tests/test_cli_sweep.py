@@ -37,7 +37,7 @@ def test_check_flags_a_run_outside_the_band_with_exit_1(in_tmp, capsys):
     assert main(["sweep", "--check", "good", "--against", "ref.json"]) == 0
     assert "inside the band" in capsys.readouterr().out
     assert main(["sweep", "--check", "slow", "--against", "ref.json"]) == 1
-    assert "LEAVES THE BAND at epoch" in capsys.readouterr().out
+    assert "sweep --check: FAIL: leaves the band at epoch" in capsys.readouterr().err
 
 
 def test_train_with_engine_batched_writes_a_valid_run_folder(in_tmp):

@@ -214,3 +214,17 @@ def test_a_matrix_of_another_config_has_no_golden_references(tmp_path, capsys) -
             "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
     assert "golden references: 0 of 2 runs have one" in capsys.readouterr().out
+
+
+def test_the_default_repro_fits_an_80_column_terminal(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(console, "width", 80)
+    assert main(["repro", "--out", str(tmp_path)]) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    # Lines naming a path may be longer: the terminal wraps them. Count the rows they take.
+    assert sum(max(1, -(-len(line) // 80)) for line in lines) <= 60, captured.out
+    table = [line for line in lines if line[:1] in "┏┃┡│└" or line.startswith(" ")]
+    assert table and max(len(line) for line in table) <= 80
+    assert lines[-1] == "repro: OK: 48 of 48 checks hold"
+    # Off a terminal (as here), progress comes as plain lines on stderr while the work runs.
+    assert "repro: runs: 24 of 24" in captured.err

@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from linreg.cli import app
-from linreg.cli.console import console
+from linreg.cli.console import console, say
 
 
 @app.command("env")
@@ -37,3 +37,7 @@ def env_command(
         else:
             table.add_row(key, "" if value is None else str(value))
     console.print(table)
+    from linreg.machine import default_machine_name
+
+    machine = default_machine_name()
+    say(f"env: this machine is {machine}: its bench results go to results/bench/{machine}/")

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from linreg.cli import app
-from linreg.cli.console import console
+from linreg.cli.console import say
 
 
 @app.command("report")
@@ -23,9 +23,10 @@ def report_command(
     """Build one self-contained HTML report (plotly.js embedded, opens offline)."""
     from linreg.report.build import build_report  # plotly is only needed here
 
-    with console.status("building the report…"):
-        summary = build_report(result_sets, out, png_dir=png)
-    console.print(f"{len(summary.figures)} figures in {len(summary.sections)} sections")
+    summary = build_report(result_sets, out, png_dir=png)
+    say(f"{len(summary.figures)} figures in {len(summary.sections)} sections")
     if summary.images:
-        console.print(f"{len(summary.images)} PNG images in {png}", soft_wrap=True)
-    console.print(f"report: {summary.path}", soft_wrap=True)
+        say(f"{len(summary.images)} PNG images in {png}")
+    say(f"report: {summary.path}")
+    panel = "every answer green or grey" if summary.ok else "a red answer (see its verdict panel)"
+    say(f"report: OK: written, {panel}")

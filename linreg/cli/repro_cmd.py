@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from linreg.cli import app, option_name
-from linreg.cli.console import console
-from linreg.compare.runs import DEFAULT_OUTCOME_STEPS
+from linreg.cli import app, fail, option_name
+from linreg.cli.console import console, say
+from linreg.cli.progress import tracked
+from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, LEVEL_NAMES
 from linreg.config import DTYPES, ENGINES, TrainConfig
 from linreg.errors import ConfigError
 from linreg.options import parse_choices, parse_integers, parse_threads, split_items
@@ -67,6 +68,7 @@ def repro_command(
     pyproject: Path = typer.Option(
         Path("pyproject.toml"), help="Tolerances under [tool.linreg] (Python >= 3.11)."
     ),
+    wide: bool = typer.Option(False, "--wide", help="List every check, not one row per kind."),
 ) -> int:
     """Train the matrix twice in separate processes; check determinism, consistency against
     float64 CPU, golden references and checkpoints. Exit 1 when any check fails."""
@@ -74,7 +76,7 @@ def repro_command(
         given = [
             option_name(name)
             for name in ctx.params
-            if name not in ("resume", "out")
+            if name not in ("resume", "out", "wide")
             and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
         ]
         if given:
@@ -103,49 +105,70 @@ def repro_command(
         )
     from linreg.suites.repro import repro  # imports torch
 
-    with Progress(
-        TextColumn("repro"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("runs", total=None)
+    with tracked("repro: runs") as tracker:
         report = repro(
             options,
             results_root=out,
             resume=resume,
-            on_progress=lambda done, total: progress.update(task, completed=done, total=total),
-            on_start=lambda folder: console.print(
-                f"result set {folder} (if interrupted: linreg repro --resume {folder})",
-                soft_wrap=True,
+            on_progress=lambda done, total: tracker.update(done, total),
+            on_start=lambda folder: say(
+                f"result set {folder} (if interrupted: linreg repro --resume {folder})"
             ),
         )
+    console.print(_full_table(report.checks) if wide else _summary_table(report.checks))
+    for change in report.reference_changes:
+        say(f"reference {change.name}: {change.status} ({change.detail})")
+    used = report.options
+    if used.golden_dir is not None:
+        checked, runs = report.golden_coverage
+        say(f"golden references: {checked} of {runs} runs have one in {used.golden_dir}")
+    say(f"results: {report.result_dir} ({report.seconds:.1f} s)")
+    failures = report.failures
+    for c in failures:
+        say(f"FAIL {c.kind} ({c.pair}): {c.subject} vs {_against(c)}: {c.reason}")
+    held = f"{len(report.checks) - len(failures)} of {len(report.checks)} checks hold"
+    if failures:
+        fail(f"repro: FAIL: {held}; {len(failures)} fail{'s' if len(failures) == 1 else ''}")
+        return 1
+    say(f"repro: OK: {held}")
+    return 0
+
+
+def _against(check) -> str:
+    return Path(check.against).name if check.kind == "golden" else check.against
+
+
+def _summary_table(checks) -> Table:
+    """One row per kind of check and pair: what fits 80 columns whatever the matrix's size."""
+    groups: dict[tuple[str, str], list] = {}
+    for c in checks:
+        groups.setdefault((c.kind, c.pair if c.kind == "consistency" else ""), []).append(c)
+    table = Table(title="linreg repro (--wide: every check)")
+    for column in ("check", "pair", "required", "hold", "levels reached"):
+        table.add_column(column)
+    for (kind, pair), group in groups.items():
+        held = sum(c.holds for c in group)
+        levels = sorted({c.comparison.level for c in group if c.comparison is not None})
+        style = "" if held == len(group) else "red"
+        table.add_row(
+            kind, pair, group[0].required, Text(f"{held} of {len(group)}", style=style),
+            ", ".join(f"{lv} ({LEVEL_NAMES[lv]})" for lv in levels),
+        )  # fmt: skip
+    return table
+
+
+def _full_table(checks) -> Table:
     table = Table(title="linreg repro")
     for column in ("check", "run", "against", "required", "level", "horizon", "result"):
         table.add_column(column, overflow="fold")
-    for c in report.checks:
+    for c in checks:
         level = horizon = ""
         if c.comparison is not None:
             level = c.comparison.level
             horizon = "never" if c.comparison.horizon is None else str(c.comparison.horizon)
         table.add_row(
             f"{c.kind} ({c.pair})" if c.kind == "consistency" else c.kind,
-            c.subject, Path(c.against).name if c.kind == "golden" else c.against,
-            c.required, level, horizon, "[green]holds[/]" if c.holds else "[red]FAILS[/]",
+            Text(c.subject), Text(_against(c)), c.required, level, horizon,
+            Text("holds", style="green") if c.holds else Text("FAILS", style="red"),
         )  # fmt: skip
-    console.print(table)
-    for change in report.reference_changes:
-        console.print(f"reference {change.name}: {change.status} ({change.detail})", soft_wrap=True)
-    used = report.options
-    if used.golden_dir is not None:
-        checked, runs = report.golden_coverage
-        console.print(f"golden references: {checked} of {runs} runs have one in {used.golden_dir}",
-                      soft_wrap=True)  # fmt: skip
-    failures = report.failures
-    console.print(
-        f"{len(report.checks) - len(failures)} of {len(report.checks)} checks hold "
-        f"in {report.seconds:.1f} s; results: {report.result_dir}",
-        soft_wrap=True,
-    )
-    for c in failures:
-        console.print(f"[red]FAIL[/] {c.kind}: {c.subject} vs {c.against}: {c.reason}",
-                      soft_wrap=True)  # fmt: skip
-    return 0 if report.ok else 1
+    return table

@@ -6,11 +6,12 @@ import time
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
-from linreg.cli import app
-from linreg.cli.console import console
+from linreg.cli import app, fail
+from linreg.cli.console import console, say
+from linreg.cli.progress import tracked
 from linreg.results import kinds
 
 
@@ -30,19 +31,10 @@ def run_command(
     devices present, and write results and the HTML report under one folder."""
     out = out or _default_out()
     started = time.perf_counter()
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-    ) as progress:
-        task = progress.add_task("starting", total=None)
+    with tracked("run") as tracker:
 
         def on_step(index: int, total: int, name: str) -> None:
-            progress.update(
-                task, total=total, completed=index, description=f"[{index + 1}/{total}] {name}"
-            )
+            tracker.update(index, total, description=f"run: step {index + 1} of {total}, {name}")
 
         from linreg.jobs.main_job import run_main_job  # imports torch
 
@@ -51,12 +43,14 @@ def run_command(
     for column in ("step", "result", "detail"):
         table.add_column(column)
     for step in result.steps:
-        table.add_row(step.name, "ok" if step.ok else "[red]FAILED[/red]", step.detail)
+        status = Text("ok") if step.ok else Text("FAILED", style="red")
+        table.add_row(step.name, status, Text(step.detail))
     console.print(table)
-    console.print(
-        f"done in {time.perf_counter() - started:.1f} s; results: {result.out}", soft_wrap=True
-    )
+    say(f"results: {result.out} ({time.perf_counter() - started:.1f} s)")
     if result.report is not None:
-        console.print(f"report: {result.report}", soft_wrap=True)
+        say(f"report: {result.report}")
     if not result.ok:
+        failed = ", ".join(step.name for step in result.steps if not step.ok)
+        fail(f"run: FAIL: {failed} (see the table above and the report's verdict panel)")
         raise typer.Exit(1)
+    say("run: OK: every step held")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.progress import Progress
 from rich.table import Table
 
-from linreg.cli import app
-from linreg.cli.console import console
+from linreg.cli import app, fail
+from linreg.cli.console import console, say
+from linreg.cli.progress import tracked
 from linreg.config import DTYPES, LOSSES, TrainConfig
 from linreg.errors import ConfigError
 from linreg.options import parse_integers, parse_positive_numbers
@@ -83,11 +83,10 @@ def sweep_command(
     members = len(seed_list) * (len(lr_list) if lr_list else 1)
     from linreg.suites.sweep import run_sweep, write_sweep  # imports torch
 
-    with Progress(console=console, transient=True) as progress:
-        task = progress.add_task(f"training {members} members", total=config.epochs)
+    with tracked(f"sweep: {members} members, epochs") as tracker:
 
         def on_progress(epoch: int, total: int) -> None:
-            progress.update(task, completed=epoch + 1)
+            tracker.update(epoch + 1, total)
 
         sweep = run_sweep(
             config, seeds=seed_list, lrs=lr_list, tolerance=tolerance, on_progress=on_progress
@@ -100,14 +99,13 @@ def sweep_command(
     for name, values in sweep.quantiles.items():
         table.add_row(name, *(f"{values[quantile_key(q)]:.6g}" for q in QUANTILES))
     console.print(table)
-    console.print(
+    say(
         f"within ±{sweep.tolerance:g} of weight {config.weight:g} and bias {config.bias:g}: "
         f"{sweep.share_within_tolerance:.1%} of members; "
         f"final train loss band p05–p95 {sweep.band['p05'][-1]:.4g}–{sweep.band['p95'][-1]:.4g}; "
-        f"train time {sweep.timings['train_seconds']:.3f} s",
-        soft_wrap=True,
+        f"train time {sweep.timings['train_seconds']:.3f} s"
     )
-    console.print(f"sweep: {path}", soft_wrap=True)
+    say(f"sweep: OK: {members} members; written to {path}")
     return 0
 
 
@@ -120,15 +118,14 @@ def _check(run_folder: Path, against: Path | None, slack: float) -> int:
 
     result = check_against_band(load_run(run_folder), load_sweep(against), slack=slack)
     if result.inside:
-        console.print(
-            f"inside the band: all {result.epochs_checked} epochs within p05–p95 (slack {slack:g})",
-            soft_wrap=True,
+        say(
+            f"sweep --check: OK: inside the band, all {result.epochs_checked} epochs within "
+            f"p05–p95 (slack {slack:g})"
         )
         return 0
-    console.print(
-        f"LEAVES THE BAND at epoch {result.first_epoch_outside}: train loss {result.loss:.6g}, "
-        f"band {result.low:.6g}–{result.high:.6g} (off by {result.excess:.3g}); "
-        f"{result.epochs_outside} of {result.epochs_checked} epochs outside",
-        soft_wrap=True,
+    fail(
+        f"sweep --check: FAIL: leaves the band at epoch {result.first_epoch_outside}: train loss "
+        f"{result.loss:.6g}, band {result.low:.6g}–{result.high:.6g} (off by "
+        f"{result.excess:.3g}); {result.epochs_outside} of {result.epochs_checked} epochs outside"
     )
     return 1

@@ -7,8 +7,10 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from linreg import units
 from linreg.cli import app
-from linreg.cli.console import console
+from linreg.cli.console import console, say
+from linreg.cli.progress import tracked
 from linreg.config import DTYPES, ENGINES, LOSSES, OPTIMIZERS, TrainConfig
 
 _DEFAULT = TrainConfig()
@@ -77,12 +79,14 @@ def train_command(
     for column in ("Epoch", "Train Loss", "Test Loss"):
         table.add_column(column, justify="right")
 
-    def on_eval(epoch: int, train_loss: float, test_loss: float) -> None:
-        table.add_row(str(epoch), f"{train_loss:.8g}", f"{test_loss:.8g}")
-
     from linreg.jobs.training import DEFAULT_RESULTS, train_to_folder  # imports torch
 
-    with console.status(f"training {config.epochs} epochs…"):
+    with tracked("train: epochs") as tracker:
+
+        def on_eval(epoch: int, train_loss: float, test_loss: float) -> None:
+            table.add_row(str(epoch), f"{train_loss:.8g}", f"{test_loss:.8g}")
+            tracker.update(epoch + 1, config.epochs)
+
         outcome = train_to_folder(
             config, out_dir=out, results_root=DEFAULT_RESULTS, on_eval=on_eval
         )
@@ -95,14 +99,15 @@ def train_command(
     summary.add_row("weight", f"{run.final_weight:.8g}", f"{run.config.weight:g}")
     summary.add_row("bias", f"{run.final_bias:.8g}", f"{run.config.bias:g}")
     console.print(summary)
-    console.print(
-        f"train time {run.timings['train_seconds']:.3f} s "
-        f"({run.timings['epoch_us']:.1f} µs/epoch); state hash {run.state_hash[:16]}",
-        soft_wrap=True,
+    epoch = units.seconds(run.timings["epoch_us"] * 1e-6)
+    say(
+        f"train time {units.seconds(run.timings['train_seconds'])} ({epoch}/epoch); "
+        f"state hash {run.state_hash[:16]}"
     )
     if not outcome.plots:
-        console.print("plotly is not installed: plots.html was not written")
-    console.print(f"run folder: {outcome.folder}", soft_wrap=True)
+        say("plotly is not installed: plots.html was not written")
+    say(f"run folder: {outcome.folder}")
+    say(f"train: OK: weight {run.final_weight:.6g}, bias {run.final_bias:.6g}")
 
 
 @app.command("evaluate")
@@ -130,9 +135,10 @@ def evaluate_command(
     for x, y, p in zip(result.X_test, result.y_test, result.predictions, strict=True):
         table.add_row(f"{x:.4g}", f"{y:.6g}", f"{p:.6g}")
     console.print(table)
-    console.print(
+    say(
         f"weight {result.weight:.8g} (true {config.weight:g}), "
         f"bias {result.bias:.8g} (true {config.bias:g}), "
-        f"test {config.loss} loss {result.test_loss:.8g}",
-        soft_wrap=True,
+        f"test {config.loss} loss {result.test_loss:.8g}"
     )
+    samples = len(result.X_test)
+    say(f"evaluate: OK: test {config.loss} loss {result.test_loss:.6g} on {samples} samples")

@@ -26,6 +26,7 @@ from linreg.results.checkpoint import load_checkpoint, save_checkpoint
 from linreg.results.files import remove_temp_files, write_json_new
 from linreg.results.load import load, load_run
 from linreg.results.references import find_reference, reference_path, write_reference
+from linreg.results.walk import result_files
 from linreg.run import Run
 from linreg.signals import sigterm_raises
 from linreg.state import state_dict_hash, state_from_json
@@ -149,6 +150,10 @@ def open_for_resume(result_dir: Path) -> ReproOptions:
     if (result_dir / CHECKS).exists():
         raise ReproError(f"{result_dir}: already finished ({CHECKS} exists); nothing to resume")
     remove_temp_files(result_dir)  # a killed worker's: never a result
+    for copy in COPIES:
+        # What the workers will skip must be a whole record: refuse a bad one before any work.
+        for path in result_files(result_dir / copy):
+            load_run(path)
     return options
 
 
