@@ -113,7 +113,7 @@ def train_command(
 @app.command("evaluate")
 def evaluate_command(
     checkpoint: Path = typer.Argument(
-        ..., help="A model.pth written by linreg train (a state_dict)."
+        ..., help="A model.pth written by linreg train (a state_dict), or its run folder."
     ),
     device: str = typer.Option("cpu", help="cpu, cuda, cuda:N, mps or auto."),
     loss: str | None = typer.Option(
@@ -126,6 +126,10 @@ def evaluate_command(
     """Test loss and predictions of a saved model on its run's test split (the run.json beside
     the checkpoint), or on the tutorial's where there is none."""
     from linreg.jobs.training import evaluate_checkpoint, evaluation_config  # imports torch
+    from linreg.results.run_folder import CHECKPOINT
+
+    if checkpoint.is_dir():
+        checkpoint = checkpoint / CHECKPOINT
 
     config = evaluation_config(checkpoint, device, loss, train_fraction)
     result = evaluate_checkpoint(checkpoint, config)

@@ -73,6 +73,7 @@ def run_bench_suite(
     log_path: Path | None = None,
     processes: int = 1,
     on_process: ProcessCallback | None = None,
+    count_every_process: bool = False,
 ) -> BenchOutcome:
     """Run bench/ in ``processes`` child processes, one after the other, and say what they stored.
 
@@ -80,6 +81,8 @@ def run_bench_suite(
     imports its conftest as a top-level module; none of that should outlive it in this process.
     Several processes make one session: a comparison takes one sample per process (rounds in one
     process share its state), and their spread is the machine's noise floor, stored beside them.
+    Instructions are counted in the first process only, unless ``count_every_process`` (to
+    measure their spread too).
     """
     if not (BENCH_DIR / "conftest.py").is_file():
         raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
@@ -115,7 +118,7 @@ def run_bench_suite(
     exit_code = 0
     for index in range(processes):
         env[PROCESS_VARIABLE] = str(index)
-        if index > 0:
+        if index > 0 and not count_every_process:
             env[COUNT_VARIABLE] = "0"
         code = _run_pytest(command, env, log_path, append=index > 0)
         exit_code = exit_code or code
