@@ -1,53 +1,81 @@
-"""Human numbers: times in SI units and significant digits instead of fixed decimals, for the
-terminal and the report alike (8.0 µs, not 0.000008)."""
+"""Numbers as a reader says them, in the terminal and the report alike: significant digits,
+SI prefixes (8.0 µs, not 0.000008), and a dash for nothing."""
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
-_TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "µs"), (1e-9, "ns"))
-_COUNT_UNITS = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"))
+NOTHING = "–"
+_PREFIXES = ((1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"))
 
 
-def significant(value: float, digits: int = 3) -> str:
-    """``value`` to ``digits`` significant digits, without an exponent in everyday ranges."""
+def missing(value: Any) -> bool:
+    """None, NaN and pandas' NA alike (a nullable column hands out pd.NA, which has no bool)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN is the one value unequal to itself
+    except TypeError:
+        return True  # pd.NA: its comparison cannot be made a bool
+
+
+def sig(value: Any, digits: int = 3) -> str:
+    """``digits`` significant digits, without a fixed number of decimals: 0.000123, 1.23e-07."""
+    if missing(value):
+        return NOTHING
+    value = float(value)
     if value == 0 or not math.isfinite(value):
-        return str(value) if not math.isfinite(value) else "0"
-    magnitude = math.floor(math.log10(abs(value)))
-    if magnitude >= 6 or magnitude <= -5:
-        return f"{value:.{digits - 1}e}"
-    decimals = max(digits - 1 - magnitude, 0)
-    return f"{value:.{decimals}f}"
+        return f"{value:g}"
+    return f"{value:.{digits}g}"
 
 
-def seconds(value: float | None, digits: int = 3) -> str:
-    """8e-06 → '8.00 µs'; 0.0382 → '38.2 ms'; 2.5 → '2.50 s'."""
-    if value is None or not math.isfinite(value):
-        return "–"
-    for scale, unit in _TIME_UNITS:
-        if abs(value) >= scale:
-            return f"{significant(value / scale, digits)} {unit}"
-    return f"{significant(value / 1e-9, digits)} ns"
+def si(value: Any, unit: str, digits: int = 3) -> str:
+    """An SI-prefixed quantity: 8.0e-6 s is '8 µs', 5.14e9 B/s is '5.14 GB/s'."""
+    if missing(value):
+        return NOTHING
+    value = float(value)
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}"
+    for scale, prefix in _PREFIXES:
+        if abs(value) >= scale * 0.9995:  # so that 999.96 µs reads 1 ms, not 1e+03 µs
+            return f"{_plain(value / scale, digits)} {prefix}{unit}"
+    scale, prefix = _PREFIXES[-1]
+    return f"{_plain(value / scale, digits)} {prefix}{unit}"
 
 
-def count(value: float | None, digits: int = 3) -> str:
-    """596123 → '596 k'; 5.96e7 → '59.6 M'."""
-    if value is None or not math.isfinite(value):
-        return "–"
-    for scale, unit in _COUNT_UNITS:
-        if abs(value) >= scale:
-            return f"{significant(value / scale, digits)} {unit}"
-    return significant(value, digits)
+def _plain(value: float, digits: int) -> str:
+    """At least ``digits`` significant digits and never an exponent: 770 rather than 7.7e+02
+    (a prefixed value is below 1000, so this keeps at most three integer digits)."""
+    whole = len(str(int(abs(value)))) if abs(value) >= 1 else 0
+    return f"{value:.{max(digits, whole)}g}"
 
 
-def ratio(value: float | None) -> str:
-    """A speed ratio with its direction in the digits: ×1.31, ×0.952."""
-    if value is None or not math.isfinite(value):
-        return "–"
-    return f"×{significant(value, 3)}"
+def seconds(value: Any, digits: int = 3) -> str:
+    return si(value, "s", digits)
 
 
-def percent(fraction: float | None) -> str:
-    if fraction is None or not math.isfinite(fraction):
-        return "–"
-    return f"{significant(fraction * 100, 2)} %"
+def data_size(value: Any) -> str:
+    """Bytes in decimal units (as the GB/s figures are): 330 MB."""
+    return si(value, "B")
+
+
+def ratio(value: Any) -> str:
+    """A time ratio as a factor with three significant digits: ×1.31, ×1.00, ×0.667, ×365."""
+    if missing(value):
+        return NOTHING
+    text = f"{float(value):#.3g}"  # '#' keeps the zeros of 1.00
+    return f"×{text.rstrip('.')}" if "e" not in text else f"×{float(value):.3g}"
+
+
+def integer(value: Any) -> str:
+    return NOTHING if missing(value) else f"{int(value):,}"
+
+
+def count(value: Any) -> str:
+    """A count with an SI prefix: 596123 instructions is '596 k'."""
+    return si(value, "").rstrip()
+
+
+def percent(fraction: Any) -> str:
+    return NOTHING if missing(fraction) else f"{sig(float(fraction) * 100, 2)} %"

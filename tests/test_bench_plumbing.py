@@ -249,3 +249,25 @@ def test_bench_command_stores_per_machine_and_prints_a_summary(tmp_path, monkeyp
     assert "inference[cpu-float32-seed42-eager-n10]" in out and "saved" in out
     frame = load_bench_frame([tmp_path])
     assert list(frame["machine"]) == ["cli-test"] and list(frame["size"]) == [10]
+
+
+def test_without_valgrind_the_suite_says_so_in_one_line_and_keeps_wall_time(tmp_path):
+    """The quick profile counts instructions; where Valgrind is missing it says so and goes on."""
+    bin_dir = tmp_path / "bin"  # a PATH with python but without valgrind
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    out = tmp_path / "bench.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "--quick", "--kinds=inference", "--sizes=10",
+         f"--benchmark-json={out}", f"--benchmark-storage=file://{tmp_path / 'storage'}",
+         "-p", "no:cacheprovider"],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "PATH": str(bin_dir)},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("valgrind not found") == 1
+    assert "no instruction counts, wall time alone" in result.stdout
+    data = json.loads(out.read_text())
+    assert data["machine_info"]["linreg_instructions"].startswith("not counted: valgrind")
+    (bench,) = data["benchmarks"]
+    assert "instructions" not in bench["extra_info"] and bench["stats"]["rounds"] >= 1

@@ -9,11 +9,11 @@ from linreg.errors import ResultSetError
 from linreg.report.build import build_report
 from linreg.report.checks import comparison_figures, reached_words, sorted_checks
 from linreg.report.figures import group_identical_curves
-from linreg.report.units import data_size, ratio, seconds, sig
 from linreg.report.verdict import FAIL, NONE, PASS, regressed_answer, reproduces_answer
 from linreg.results import kinds
 from linreg.results.load import load_result, load_speed_verdict
 from linreg.run import LossCurve
+from linreg.units import data_size, ratio, seconds, sig
 
 
 def comparison(level: str, horizon: int | None = None, dtypes_differ: bool = False) -> dict:

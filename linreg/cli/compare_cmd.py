@@ -127,7 +127,7 @@ def _print_speed(verdict, wide: bool) -> None:
         table.add_row(
             Text(labels[c.case]), "instr" if c.metric == INSTRUCTIONS else c.metric,
             fmt(c.reference), fmt(c.candidate), units.ratio(c.ratio),
-            "–" if c.ci is None else f"{units.significant(c.ci[0])}–{units.significant(c.ci[1])}",
+            "–" if c.ci is None else f"{units.sig(c.ci[0])}–{units.sig(c.ci[1])}",
             "–" if c.p_adjusted is None else f"{c.p_adjusted:.2g}",
             Text(c.verdict, style=style),
         )  # fmt: skip

@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from linreg.report.speed import KIND_TITLES, kinds_in_order, labelled
-from linreg.report.units import ratio, seconds, si
+from linreg.units import ratio, seconds, si
 
 _BAR_PX = 9  # one series' bar within a case's row
 _PANEL_PX = 70  # a panel's title and axis

@@ -24,10 +24,10 @@ from linreg.report.panel import render_panel
 from linreg.report.speed import labelled, series_order, speed_ratios
 from linreg.report.tables import Table
 from linreg.report.tutorial_figures import tutorial_figures
-from linreg.report.units import NOTHING, data_size, integer, ratio, seconds, si, sig
 from linreg.report.verdict import Verdicts, verdicts
 from linreg.results.files import write_text_atomic
 from linreg.state import state_from_json
+from linreg.units import NOTHING, data_size, integer, ratio, seconds, si, sig
 
 __all__ = [
     "ReportInputs",

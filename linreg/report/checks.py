@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from linreg.report.units import sig
+from linreg.units import sig
 
 KIND_ORDER = ("determinism", "consistency", "golden", "checkpoint")
 

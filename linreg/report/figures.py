@@ -10,8 +10,8 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from linreg.report.colors import FAIL, PALETTE
-from linreg.report.units import missing
 from linreg.run import LossCurve
+from linreg.units import missing
 
 _LAYOUT = {"template": "plotly_white", "height": 460}
 

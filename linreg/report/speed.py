@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from linreg.report.units import missing
+from linreg.units import missing
 
 # The order kinds are shown in: the tutorial's run first, what it is made of after.
 KIND_ORDER = ("train", "threads", "inference", "epoch", "engine_epoch", "copy")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from linreg.report.units import NOTHING, missing
+from linreg.units import NOTHING, missing
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pandas as pd
 from linreg.report.checks import CheckText, counts_by_kind, sorted_checks
 from linreg.report.environment import differing_keys
 from linreg.report.speed import baseline_ratio, headline_cases, speed_ratios
-from linreg.report.units import integer, missing, ratio, seconds, si, sig
+from linreg.units import integer, missing, ratio, seconds, si, sig
 
 PASS, FAIL, NONE, INFO = "pass", "fail", "none", "info"
 # Failing checks and judged cases named in the panel, so that all three answers fit the first
