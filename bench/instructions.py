@@ -68,13 +68,19 @@ def make_case(spec: dict) -> tuple[Callable[[], Callable[[], object]], int]:
         from bench_inference import inference_call
 
         call = inference_call(_config(spec), spec["size"])
-        return (lambda: call), (1 if spec["size"] >= 1_000_000 else 10)
+        return (lambda: call), _calls(spec["size"])
     if kind == "epoch":
         from bench_epoch import epoch_call
 
         call = epoch_call(_config(spec), spec["size"])
-        return (lambda: call), (1 if spec["size"] >= 1_000_000 else 10)
+        return (lambda: call), _calls(spec["size"])
     raise ValueError(f"instructions are not counted for the {kind!r} kind")
+
+
+def _calls(size: int) -> int:
+    """Enough calls that the counting's fixed cost (a few thousand instructions a dump) is
+    small beside them, few enough that a large case stays seconds under Valgrind."""
+    return 100 if size < 100_000 else 10 if size < 1_000_000 else 1
 
 
 # --- worker: runs under Valgrind ----------------------------------------------------------------
@@ -82,7 +88,8 @@ def make_case(spec: dict) -> tuple[Callable[[], Callable[[], object]], int]:
 
 def _count_one(torch, spec: dict, out: Path, index: int) -> None:
     prepare, calls = make_case(spec)
-    prepare()()  # warm-up: first calls load kernels and fill caches
+    for _ in range(min(calls, 30)):
+        prepare()()  # warm-up: first calls load kernels, fill caches and Python's type caches
     gc.collect()
     gc.disable()
     for i in range(calls):
@@ -103,10 +110,12 @@ def worker(specs_path: Path, out: Path) -> int:
 
     specs = json.loads(specs_path.read_text())
     torch.set_num_threads(1)  # Valgrind runs one thread at a time anyway: count one
-    # Warm torch up while instrumentation is off (imports that SGD and inference need).
-    for spec in specs[:1]:
+    # Warm torch up while instrumentation is off: the first SGD step imports torch._dynamo.
+    for spec in specs:
         prepare, _ = make_case(spec)
         prepare()()
+    gc.collect()
+    gc.freeze()  # what the warm-up left is not the forked children's garbage to collect
     subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     for index, spec in enumerate(specs):
@@ -147,7 +156,10 @@ def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, f
         "valgrind", "--tool=callgrind", "--collect-atstart=no", "--instr-atstart=no",
         "--dump-instr=no", "--dump-line=no", "--cache-sim=no", "--branch-sim=no",
         f"--callgrind-out-file={workdir}/callgrind.%p.out",
-        sys.executable, str(Path(__file__).resolve()), str(specs_path), str(workdir),
+        # -P: not the script's folder on sys.path (files beside it moved counts by up to 2.6 %);
+        # -s: no user site.
+        sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-s",
+        str(Path(__file__).resolve()), str(specs_path), str(workdir),
     ]  # fmt: skip
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=timeout, check=False

@@ -23,7 +23,7 @@ from linreg.results.resultset import load_result_set
 
 SPEED_VERDICT = "speed-verdict.json"
 JOB_RECORD = "job.json"
-# The wall-time threshold of the main job's own verdict (instructions use their own, 2 %).
+# The wall-time threshold of the main job's own verdict (instructions use their own, 3 %).
 DEFAULT_THRESHOLD = 0.10
 
 
