@@ -13,6 +13,7 @@ SWEEP = "sweep"
 NOISE_FLOOR = "noise-floor"  # a machine's A/A spread per case (linreg bench --processes N)
 SPEED_VERDICT = "speed-verdict"  # a timing comparison's verdict with its evidence
 AB = "ab-result"  # a same-machine A/B of two stacks: the numeric and the speed verdict
+GPU_RUN = "gpu-run-summary"  # what `linreg gpu-run` found: steps, crossovers, floors, repro levels
 # pytest-benchmark's own files carry no kind: they are recognised by their top-level keys.
 BENCH = "pytest-benchmark"
 
@@ -26,6 +27,7 @@ SCHEMA_VERSIONS = {
     NOISE_FLOOR: 1,
     SPEED_VERDICT: 1,
     AB: 1,
+    GPU_RUN: 1,
 }
 
 # UTC, sortable as text, microseconds so that two results of one second do not collide.
