@@ -4,10 +4,14 @@ archive to bring back, and the whole command rehearsed on a machine without CUDA
 from __future__ import annotations
 
 import io
+import os
 import random
 import re
+import shutil
 import sys
 import tarfile
+import zipfile
+from pathlib import Path
 
 import pytest
 import torch
@@ -284,3 +288,38 @@ def test_the_default_bring_back_folder_is_inside_out_and_left_out_of_its_archive
         "name.tar.gz", "summary.json", "summary.md",
     ]  # fmt: skip
     assert load_gpu_run_summary(tmp_path / "summary.json")["verdict"] == "OK"
+
+
+def probe_wheel(folder: Path, name: str = "linreg_probe_pkg") -> Path:
+    """A pure-Python wheel of a package no Python here has."""
+    dist = f"{name}-1.0.dist-info"
+    files = {
+        f"{name}/__init__.py": "VALUE = 1\n",
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\n"
+        "Tag: py3-none-any\n",
+    }
+    path = folder / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as wheel:
+        for member, text in files.items():
+            wheel.writestr(member, text)
+        wheel.writestr(f"{dist}/RECORD", "".join(f"{m},,\n" for m in [*files, f"{dist}/RECORD"]))
+    return path
+
+
+def test_the_wheelhouse_installs_only_what_this_python_lacks_for_the_run(tmp_path):
+    wheels = tmp_path / "whl"
+    wheels.mkdir()
+    probe_wheel(wheels)
+    (wheels / "plotly-0.0.1-py3-none-any.whl").write_bytes(b"not read: plotly is installed")
+    ctx = gpu_run.Context(tmp_path, "m", None, {"PYTHONPATH": "/elsewhere"})
+    (tmp_path / "logs").mkdir()
+    outcome = gpu_run._wheels_step(ctx, wheels, 60)
+    try:
+        assert outcome.status == "ok", outcome.detail
+        assert outcome.detail.startswith("installed linreg_probe_pkg into")
+        assert (ctx.wheel_site / "linreg_probe_pkg" / "__init__.py").is_file()
+        assert not (ctx.wheel_site / "plotly").exists()
+        assert ctx.env["PYTHONPATH"] == f"{ctx.wheel_site}{os.pathsep}/elsewhere"
+    finally:
+        shutil.rmtree(ctx.wheel_site, ignore_errors=True)
