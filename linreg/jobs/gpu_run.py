@@ -41,8 +41,21 @@ from linreg.results.archive import ARCHIVE_SUFFIX, write_archive
 from linreg.results.files import check_new_folder, write_file, write_json_new, write_text_atomic
 from linreg.results.load import load_checks, load_result
 
-# Under 8 minutes on one H200 with room to spare: the sum of the budgets below stays inside it.
+# Under 8 minutes on one H200 with room to spare: the sum of the step budgets stays inside it.
 DEFAULT_BUDGET_SECONDS = 450.0
+# Seconds per step: what each is expected to need on one H200 and a little more. A step stops at
+# its budget keeping what it finished, so a guess too small costs that step's tail, not the run.
+BUDGETS = {
+    "wheels": 25,  # pip from a local folder: seconds
+    "cuda-tests": 75,  # a pytest start, two inductor compiles (a cold compiler: tens of seconds)
+    "bench-cuda-sweep": 75,  # 28 epoch cases, 1e8 samples: ~1 s of data building each
+    "bench-cpu": 45,  # the ratio cases at up to 1e6 samples on the CPU
+    "bench-cuda-runs": 65,  # train, inference and engine epochs, quick rounds
+    "bench-cuda-compiled": 75,  # 16 compiles of a few seconds each
+    "repro": 45,  # 48 configs twice: two worker processes, a CUDA start each
+    "report": 30,
+    "archive": 15,
+}
 # What may come back from a GPU machine: this many files, each at most this large, named so.
 BRING_BACK_FILES = 8
 BRING_BACK_FILE_BYTES = 16 << 20
@@ -327,6 +340,7 @@ def _bench_step(ctx: Context, name: str, part: BenchPart, timeout: float) -> Out
         # No Valgrind: its start-up alone would take a minute of the budget.
         pytest_args=(f"--threads={part.threads}", "--instructions=no", f"--junitxml={junit}"),
         timeout_s=child_timeout(timeout),
+        env=ctx.child_env(),
     )
     tally = junit_tally(junit)
     stored = sum(
@@ -533,44 +547,46 @@ def plan(
         # What the crossover and the floor rest on: full rounds.
         "bench-cuda-sweep": (
             "copy bandwidth and one eager epoch at 40 … 1e8 samples on cuda, every dtype",
-            75, BenchPart("cuda", "copy,epoch", "eager", CUDA_SIZES, quick=False),
+            BenchPart("cuda", "copy,epoch", "eager", CUDA_SIZES, quick=False),
         ),
         "bench-cpu": (
             "the CPU cases that CPU/GPU ratios need (copy, epoch, engine epoch, train)",
-            45, cpu_part,
+            cpu_part,
         ),
         "bench-cuda-runs": (
             "the tutorial's run, inference batches and engine epochs at 40 … 1e8 on cuda, "
             "eager and batched",
-            65, BenchPart("cuda", "train,inference,engine_epoch", "eager,batched", CUDA_SIZES,
-                          quick=True),
+            BenchPart("cuda", "train,inference,engine_epoch", "eager,batched", CUDA_SIZES,
+                      quick=True),
         ),
         # Last of the bench steps: each size is a compile, and a budget that runs out here
         # loses compiled cases only.
         "bench-cuda-compiled": (
             "the compiled engine's run and epochs at 40, 1e4, 1e6, 1e8 on cuda",
-            75, BenchPart("cuda", "train,engine_epoch", "compiled", CUDA_COMPILED_SIZES,
-                          quick=True),
+            BenchPart("cuda", "train,engine_epoch", "compiled", CUDA_COMPILED_SIZES, quick=True),
         ),
     }  # fmt: skip
     steps = []
     if wheelhouse is not None:
-        steps.append(Step("wheels", f"install what is missing from {wheelhouse}", 30,
-                          lambda t: _wheels_step(ctx, wheelhouse, t)))  # fmt: skip
-    steps.append(Step("cuda-tests", "the CUDA tests (pytest -m cuda)", 60,
-                      lambda t: _cuda_tests_step(ctx, t)))  # fmt: skip
-    for name, (description, budget, part) in parts.items():
         steps.append(
-            Step(name, description, budget, lambda t, n=name, p=part: _bench_step(ctx, n, p, t))
-        )
+            Step("wheels", f"install what is missing from {wheelhouse}", BUDGETS["wheels"],
+                 lambda t: _wheels_step(ctx, wheelhouse, t))
+        )  # fmt: skip
+    steps.append(Step("cuda-tests", "the CUDA tests (pytest -m cuda)", BUDGETS["cuda-tests"],
+                      lambda t: _cuda_tests_step(ctx, t)))  # fmt: skip
+    for name, (description, part) in parts.items():
+        steps.append(
+            Step(name, description, BUDGETS[name],
+                 lambda t, n=name, p=part: _bench_step(ctx, n, p, t))
+        )  # fmt: skip
     return [
         *steps,
         Step("repro", "the repro matrix on cuda against cpu: TF32 off/on, deterministic "
-             "on/off, two processes", 50, lambda t: _repro_step(ctx, t)),
-        Step("report", "the HTML report of everything above", 35,
+             "on/off, two processes", BUDGETS["repro"], lambda t: _repro_step(ctx, t)),
+        Step("report", "the HTML report of everything above", BUDGETS["report"],
              lambda t: _report_step(ctx, archive_name, t)),
         Step("archive", "summary.json, summary.md and one archive of everything, to bring back",
-             15, lambda t: archive(), always=True),
+             BUDGETS["archive"], lambda t: archive(), always=True),
     ]  # fmt: skip
 
 

@@ -77,6 +77,7 @@ def run_bench_suite(
     processes: int = 1,
     on_process: ProcessCallback | None = None,
     timeout_s: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> BenchOutcome:
     """Run bench/ in ``processes`` child processes, one after the other, and say what they stored.
 
@@ -85,7 +86,8 @@ def run_bench_suite(
     Several processes make one session: a comparison takes one sample per process (rounds in one
     process share its state), and their spread is the machine's noise floor, stored beside them.
     ``timeout_s`` bounds the whole session: at the limit the running process is interrupted,
-    pytest-benchmark saves the cases that finished, and no further process starts.
+    pytest-benchmark saves the cases that finished, and no further process starts. ``env`` is
+    the children's environment (default this process's), to which the checkout's path is added.
     """
     if not (BENCH_DIR / "conftest.py").is_file():
         raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
@@ -115,7 +117,7 @@ def run_bench_suite(
         *([f"--benchmark-json={json_path}"] if json_path else []),
         *pytest_args,
     ]
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env[SESSION_VARIABLE] = session = kinds.utc_stamp()
     exit_code = 0
