@@ -7,6 +7,8 @@ CPU build this project's CI uses. On a GPU box: LINREG_TORCH="torch==2.5.1" nox 
 from __future__ import annotations
 
 import os
+import re
+import tempfile
 
 import nox
 
@@ -108,6 +110,64 @@ def repro(session: nox.Session) -> None:
     """Golden check: the repro matrix against results/reference/ (exit 1 when a check fails)."""
     install(session)
     session.run("linreg", "repro", *session.posargs)
+
+
+@nox.session
+def gpu_rehearsal(session: nox.Session) -> None:
+    """linreg gpu-run without CUDA, as CI runs it: CUDA steps skipped with the reason."""
+    install(session, "bench")
+    out = tempfile.mkdtemp(prefix="gpu-run-", dir=session.create_tmp())
+    session.run("linreg", "gpu-run", "--out", out, *session.posargs)
+
+
+# Pure-Python packages `linreg gpu-run` needs that a stock CUDA PyTorch image may lack: the
+# report's plotly and what plotly requires (narwhals, packaging). A GPU machine that reaches no
+# index installs them from the wheelhouse (`linreg gpu-run --wheelhouse DIR`); give other names
+# after -- for an image that lacks more (typer, rich, pytest-benchmark, with their requirements).
+WHEELHOUSE = ("plotly", "narwhals", "packaging")
+# The platforms pip may take a wheel for: pure-Python wheels fit all; these are x86-64 Linux's.
+WHEEL_PLATFORMS = (
+    "manylinux_2_28_x86_64",
+    "manylinux_2_27_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux2014_x86_64",
+    "manylinux1_x86_64",
+)
+
+
+@nox.session
+def wheelhouse(session: nox.Session) -> None:
+    """Wheels for a GPU machine with no index: -- --python-version 3.12 --dest .whl [NAME...]"""
+    args = list(session.posargs)
+    options = {"--python-version": None, "--dest": ".whl"}
+    names = []
+    while args:
+        arg = args.pop(0)
+        if arg in options and args:
+            options[arg] = args.pop(0)
+        elif arg.startswith("-"):
+            session.error(f"Usage: nox -s wheelhouse -- --python-version X.Y [--dest DIR] [NAME...]"
+                          f" (unknown {arg})")  # fmt: skip
+        else:
+            names.append(arg)
+    version, dest = options["--python-version"], options["--dest"]
+    if version is None or not re.fullmatch(r"3\.\d+", version):
+        session.error("Usage: nox -s wheelhouse -- --python-version X.Y [--dest DIR] [NAME...]")
+    platforms = [f"--platform={p}" for p in WHEEL_PLATFORMS]
+    session.run(
+        "python", "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+        f"--python-version={version}", "--implementation=cp", *platforms, f"--dest={dest}",
+        *(names or WHEELHOUSE),
+    )  # fmt: skip
+    # Two versions of one package stop the whole install on the GPU machine.
+    seen: dict[str, list[str]] = {}
+    for wheel in sorted(os.listdir(dest)):
+        if wheel.endswith(".whl"):
+            seen.setdefault(wheel.split("-")[0].lower(), []).append(wheel)
+    twice = {name: files for name, files in seen.items() if len(files) > 1}
+    if twice:
+        session.error(f"{dest} holds two versions of {', '.join(twice)}: keep one of each")
+    session.log(f"{dest}: {', '.join(sorted(f for files in seen.values() for f in files))}")
 
 
 # Torch versions the sweep runs; the first is the baseline the others are compared with.

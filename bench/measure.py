@@ -111,6 +111,32 @@ def time_synced(device: str, work: Callable[[], object], repeats: int) -> list[f
     return times
 
 
+def time_device(
+    device: str, work: Callable[[], object], repeats: int, warmup: int = 2
+) -> list[float]:
+    """Seconds the device spends on each of ``repeats`` calls of work, after ``warmup`` calls.
+
+    On CUDA, events recorded on the stream before and after the call: the GPU's own clock, free
+    of the host's launch and synchronisation latency (tens of µs, the whole time of a 1 GiB copy
+    at HBM speed is a few hundred). Elsewhere the synchronised wall time.
+    """
+    for _ in range(warmup):
+        work()
+    if not device.startswith("cuda"):
+        return time_synced(device, work, repeats)
+    pairs = [
+        (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+        for _ in range(repeats)
+    ]
+    synchronize(device)
+    for start, end in pairs:
+        start.record()
+        work()
+        end.record()
+    synchronize(device)  # once, after the last: no host wait between the timed calls
+    return [start.elapsed_time(end) / 1e3 for start, end in pairs]
+
+
 def minor_faults() -> int:
     """Page faults served without I/O so far: each first touch of a freshly mapped page."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt

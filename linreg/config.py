@@ -28,6 +28,8 @@ MAX_SAMPLES = 1_000_000_000
 # Every epoch's loss is kept (on the device, then in the record): 1e7 epochs are 40 MB of float32
 # and ~200 MB of JSON. A trillion would be terabytes, refused before anything is allocated.
 MAX_EPOCHS = 10_000_000
+# Fields added after the first results, with the default that leaves them out of the config id.
+_LATER_FIELDS = {"tf32": False}
 _DEVICE_PATTERN = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
 
 
@@ -54,6 +56,8 @@ class TrainConfig:
     dtype: str = "float32"
     engine: str = "eager"
     deterministic: bool = True
+    # TensorFloat-32 in CUDA float32 matmuls (10-bit mantissa inputs): off, as in the tutorial.
+    tf32: bool = False
     threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -74,7 +78,13 @@ class TrainConfig:
         return cls(**data)
 
     def canonical_json(self) -> str:
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        data = self.to_dict()
+        # Fields added after results were first written are left out at their default, so that
+        # every config id written before them (repro sets, run folders) stays what it was.
+        for name, default in _LATER_FIELDS.items():
+            if data[name] == default:
+                del data[name]
+        return json.dumps(data, sort_keys=True, separators=(",", ":"))
 
     @property
     def config_id(self) -> str:
@@ -126,8 +136,9 @@ def _validate(c: TrainConfig) -> None:
         raise ConfigError("samples", f"must be an integer >= 2 or None, got {c.samples!r}")
     if c.threads is not None and (not _is_int(c.threads) or c.threads < 1):
         raise ConfigError("threads", f"must be an integer >= 1 or None, got {c.threads!r}")
-    if not isinstance(c.deterministic, bool):
-        raise ConfigError("deterministic", f"must be true or false, got {c.deterministic!r}")
+    for name in ("deterministic", "tf32"):
+        if not isinstance(getattr(c, name), bool):
+            raise ConfigError(name, f"must be true or false, got {getattr(c, name)!r}")
     _check_choice("dtype", c.dtype, DTYPES)
     _check_choice("engine", c.engine, ENGINES)
     _check_choice("loss", c.loss, LOSSES)

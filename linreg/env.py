@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -58,6 +59,29 @@ def gpu_names() -> list[str]:
     return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
+@functools.cache
+def gpu_driver_version() -> str | None:
+    """The NVIDIA driver's version (e.g. 580.159.03), None without a CUDA GPU or nvidia-smi.
+
+    torch knows the CUDA it was built with, not the driver the machine runs; that decides which
+    kernels run too. Cached: a driver does not change under a running process.
+    """
+    if not torch.cuda.is_available() or getattr(torch.version, "hip", None):
+        return None
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    lines = out.stdout.strip().splitlines()
+    return lines[0].strip() if out.returncode == 0 and lines else None
+
+
 def project_commit() -> str | None:
     """The git commit of the linreg checkout, or None when not run from one."""
     root = PROJECT_ROOT
@@ -103,6 +127,7 @@ def capture_environment() -> dict[str, Any]:
         "cudnn": cudnn,
         "cuda_available": torch.cuda.is_available(),
         "gpus": gpu_names(),
+        "gpu_driver": gpu_driver_version(),
         "mps_available": bool(
             getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
         ),

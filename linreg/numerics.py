@@ -77,10 +77,11 @@ def synchronize(device: str) -> None:
 
 @contextlib.contextmanager
 def numeric_settings(config: TrainConfig) -> Iterator[None]:
-    """Apply the run's thread count and determinism flags; restore the previous ones on exit.
+    """Apply the run's thread count, determinism and TF32 flags; restore the previous ones on exit.
 
     Global torch state is borrowed, never left changed, so one run cannot leak its settings into
-    the next one in the same process.
+    the next one in the same process. Determinism and TF32 are independent: each config says
+    both, so a run never inherits them from whatever ran before it in the process.
     """
     saved_threads = torch.get_num_threads()
     saved_deterministic = torch.are_deterministic_algorithms_enabled()
@@ -97,10 +98,16 @@ def numeric_settings(config: TrainConfig) -> Iterator[None]:
                 os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
             torch.use_deterministic_algorithms(True)
             torch.backends.cudnn.deterministic = True
-            torch.backends.cudnn.benchmark = False
-            torch.backends.cuda.matmul.allow_tf32 = False
-            torch.backends.cudnn.allow_tf32 = False
-            torch.set_float32_matmul_precision("highest")
+        else:
+            # cuBLAS reads CUBLAS_WORKSPACE_CONFIG once per process, when it starts: a process's
+            # first CUDA run fixes its workspace, so the variable is left as the process has it.
+            torch.use_deterministic_algorithms(False)
+            torch.backends.cudnn.deterministic = False
+        # Autotuning picks kernels by timing them, a choice that can differ from run to run.
+        torch.backends.cudnn.benchmark = False
+        torch.backends.cuda.matmul.allow_tf32 = config.tf32
+        torch.backends.cudnn.allow_tf32 = config.tf32
+        torch.set_float32_matmul_precision("high" if config.tf32 else "highest")
         yield
     finally:
         torch.set_num_threads(saved_threads)

@@ -4,6 +4,7 @@
 - integers: ``--seeds 0,1,42``, ranges ``--seeds 0:100`` (stop exclusive) and mixes ``0:10,42``;
   ``--sizes 40,1e3,1e7`` (exponents for sizes);
 - thread counts: ``--threads 1,2,all`` (``all``: torch's own default);
+- switches: ``--tf32 off,on``;
 - numbers: ``--lrs 0.001,0.01``.
 Lists are de-duplicated in order; an empty item is refused.
 """
@@ -95,6 +96,14 @@ def parse_threads(field: str, text: str) -> tuple[int | None, ...]:
             raise ConfigError(field, f"expected integers >= 1 or 'all', got {item!r}")
         out.append(value)
     return tuple(out)
+
+
+SWITCHES = {"off": False, "on": True}
+
+
+def parse_switches(field: str, text: str) -> tuple[bool, ...]:
+    """``off``/``on`` items as booleans, in the order given."""
+    return tuple(SWITCHES[item] for item in parse_choices(field, text, tuple(SWITCHES), ()))
 
 
 def parse_positive_numbers(field: str, text: str) -> tuple[float, ...]:

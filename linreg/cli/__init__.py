@@ -36,6 +36,7 @@ from linreg.cli import (  # noqa: E402, F401
     bench_cmd,
     compare_cmd,
     env_cmd,
+    gpu_cmd,
     report_cmd,
     repro_cmd,
     run_cmd,

@@ -14,7 +14,13 @@ from linreg.cli.progress import tracked
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, LEVEL_NAMES
 from linreg.config import DTYPES, ENGINES, TrainConfig
 from linreg.errors import ConfigError
-from linreg.options import parse_choices, parse_integers, parse_threads, split_items
+from linreg.options import (
+    parse_choices,
+    parse_integers,
+    parse_switches,
+    parse_threads,
+    split_items,
+)
 from linreg.suites.repro_options import (
     DEFAULT_REFERENCE_DIR,
     DEFAULT_REPRO_ROOT,
@@ -38,6 +44,16 @@ def repro_command(
     seeds: str = typer.Option("0,1,42", help="Seeds: a comma list and/or start:stop ranges."),
     threads: str = typer.Option("1,all", help="Comma-separated thread counts; 'all' = default."),
     engines: str = typer.Option("eager", help="Comma-separated engines, each checked vs eager."),
+    tf32: str = typer.Option(
+        "off",
+        help="TF32 in CUDA float32 matmuls: off, on, or off,on (each TF32 run is checked "
+        "against its TF32-off twin).",
+    ),
+    deterministic: str = typer.Option(
+        "on",
+        help="torch.use_deterministic_algorithms (with CUBLAS_WORKSPACE_CONFIG): on, off, or "
+        "on,off (each nondeterministic run is checked against its deterministic twin).",
+    ),
     lr: float = typer.Option(_DEFAULT.lr, help="Learning rate of every run."),
     epochs: int = typer.Option(_DEFAULT.epochs, help="Epochs of every run."),
     samples: int | None = typer.Option(None, help="Evenly spaced samples instead of --step."),
@@ -93,6 +109,8 @@ def repro_command(
             seeds=parse_integers("seeds", seeds, 0),
             threads=parse_threads("threads", threads),
             engines=parse_choices("engines", engines, ENGINES, ()),
+            tf32=parse_switches("tf32", tf32),
+            deterministic=parse_switches("deterministic", deterministic),
             base=_DEFAULT.replace(lr=lr, epochs=epochs, samples=samples),
         )
         options = ReproOptions(

@@ -14,6 +14,7 @@ NOISE_FLOOR = "noise-floor"  # a machine's A/A spread per case (linreg bench --p
 SPEED_VERDICT = "speed-verdict"  # a timing comparison's verdict with its evidence
 AB = "ab-result"  # a same-machine A/B of two stacks: the numeric and the speed verdict
 MAIN_JOB = "main-job"  # linreg run's steps: which ran, which failed and why
+GPU_RUN = "gpu-run-summary"  # what `linreg gpu-run` found: steps, crossovers, floors, repro levels
 # pytest-benchmark's own files carry no kind: they are recognised by their top-level keys.
 BENCH = "pytest-benchmark"
 
@@ -28,6 +29,7 @@ SCHEMA_VERSIONS = {
     SPEED_VERDICT: 1,
     AB: 1,
     MAIN_JOB: 1,
+    GPU_RUN: 1,
 }
 
 # UTC, sortable as text, microseconds so that two results of one second do not collide.

@@ -34,6 +34,7 @@ _NAMES = {
     kinds.SPEED_VERDICT: "speed verdict",
     kinds.AB: "A/B result",
     kinds.MAIN_JOB: "main job record",
+    kinds.GPU_RUN: "gpu-run summary",
     kinds.BENCH: "pytest-benchmark file",
 }
 
@@ -175,6 +176,24 @@ def _job_steps(data: dict[str, Any]) -> list[dict[str, Any]]:
     return steps
 
 
+def load_gpu_run_summary(path: str | Path) -> dict[str, Any]:
+    """A `linreg gpu-run` summary.json, with the parts a reader of it relies on checked."""
+    return load(path, (kinds.GPU_RUN,), _gpu_run_summary)
+
+
+def _gpu_run_summary(data: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(data["machine"], str) or not isinstance(data["cuda"], bool):
+        raise ValueError("machine must be a string and cuda true or false")
+    for key in ("steps", "crossover", "floor", "repro_levels"):
+        if not isinstance(data[key], list) or not all(isinstance(x, dict) for x in data[key]):
+            raise ValueError(f"{key} must be a list of objects")
+    for step in data["steps"]:
+        for key in ("name", "status", "detail"):
+            if not isinstance(step[key], str):
+                raise ValueError(f"a step's {key} must be a string")
+    return data
+
+
 @dataclass(frozen=True)
 class LoadedResult:
     """One result file of any kind: ``value`` is a Run, Sweep, BenchFile, or the checks or
@@ -196,6 +215,7 @@ _BUILDERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
     kinds.SPEED_VERDICT: lambda path, data: _speed_verdict(data),
     kinds.AB: lambda path, data: data,
     kinds.MAIN_JOB: lambda path, data: _job_steps(data),
+    kinds.GPU_RUN: lambda path, data: _gpu_run_summary(data),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.machine import default_machine_name, validate_machine_name
 from linreg.paths import BENCH_DIR, BENCH_RESULTS, PROJECT_ROOT
+from linreg.processes import run_bounded
 from linreg.results import kinds
 from linreg.results.bench_sessions import session_samples, sessions
 from linreg.results.files import write_json_new
@@ -36,6 +38,7 @@ class BenchOutcome:
     saved: tuple[Path, ...]
     json_path: Path | None
     noise_floor: Path | None = None
+    timed_out: bool = False  # stopped at timeout_s: saved holds the cases that finished
 
 
 def selection_args(selection: BenchSelection) -> list[str]:
@@ -74,6 +77,8 @@ def run_bench_suite(
     processes: int = 1,
     on_process: ProcessCallback | None = None,
     count_every_process: bool = False,
+    timeout_s: float | None = None,
+    env: dict[str, str] | None = None,
 ) -> BenchOutcome:
     """Run bench/ in ``processes`` child processes, one after the other, and say what they stored.
 
@@ -83,6 +88,9 @@ def run_bench_suite(
     process share its state), and their spread is the machine's noise floor, stored beside them.
     Instructions are counted in the first process only, unless ``count_every_process`` (to
     measure their spread too).
+    ``timeout_s`` bounds the whole session: at the limit the running process is interrupted,
+    pytest-benchmark saves the cases that finished, and no further process starts. ``env`` is
+    the children's environment (default this process's), to which the checkout's path is added.
     """
     if not (BENCH_DIR / "conftest.py").is_file():
         raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
@@ -112,35 +120,49 @@ def run_bench_suite(
         *([f"--benchmark-json={json_path}"] if json_path else []),
         *pytest_args,
     ]
-    env = dict(os.environ)
+    env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     env[SESSION_VARIABLE] = session = kinds.utc_stamp()
     exit_code = 0
+    timed_out = False
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
     for index in range(processes):
         env[PROCESS_VARIABLE] = str(index)
         if index > 0 and not count_every_process:
             env[COUNT_VARIABLE] = "0"
-        code = _run_pytest(command, env, log_path, append=index > 0)
+        left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+        code, timed_out = _run_pytest(command, env, log_path, append=index > 0, timeout_s=left)
         exit_code = exit_code or code
         if on_process is not None:
             on_process(index, processes, code)
-        if code not in (0, 5):
+        if code not in (0, 5) or timed_out:
             break  # a failing or refused suite fails the same way in every process
     saved = tuple(sorted(set(result_files(storage)) - before)) if storage.is_dir() else ()
     noise = _write_noise_floor(storage, machine, session, saved) if processes > 1 else None
-    return BenchOutcome(exit_code, machine, storage, saved, json_path, noise)
+    return BenchOutcome(exit_code, machine, storage, saved, json_path, noise, timed_out)
 
 
 def _run_pytest(
-    command: list[str], env: dict[str, str], log_path: Path | None, append: bool
-) -> int:
+    command: list[str],
+    env: dict[str, str],
+    log_path: Path | None,
+    append: bool,
+    timeout_s: float | None = None,
+) -> tuple[int, bool]:
+    """pytest's exit code, and whether it was stopped at ``timeout_s``."""
+    if timeout_s is not None:
+        if log_path is not None and not append:
+            Path(log_path).write_text("", encoding="utf-8")
+        done = run_bounded(command, timeout_s=timeout_s, cwd=REPO_ROOT, env=env,
+                           log_path=log_path)  # fmt: skip
+        return done.exit_code, done.timed_out
     if log_path is None:
-        return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode
+        return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode, False
     # Inside a larger job the suite's own output goes to a log, not over its progress display.
     with Path(log_path).open("a" if append else "w", encoding="utf-8") as log:
         return subprocess.run(
             command, cwd=REPO_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
-        ).returncode
+        ).returncode, False
 
 
 def _write_noise_floor(

@@ -27,6 +27,14 @@ DEFAULT_REQUIREMENTS = {
     "engine": "b-horizon",
     "dtype": "c",
     "golden": "b",
+    # TF32 keeps 10 mantissa bits of each float32 matmul input: a TF32 run leaves float32's
+    # tolerance within a few epochs, so only the outcome can be asked of it (the level it
+    # reaches, against its TF32-off twin, is the finding).
+    "tf32": "c",
+    # Algorithms free to reorder their reductions may differ in the last bits, which L1's limit
+    # cycle amplifies; ask what other stacks are asked: agreement within tolerance as long as
+    # the deterministic twin agrees with float64, then the outcome.
+    "nondeterministic": "b-horizon",
 }
 
 
@@ -39,6 +47,8 @@ class ReproMatrix:
     seeds: tuple[int, ...] = (0, 1, 42)
     threads: tuple[int | None, ...] = (1, None)
     engines: tuple[str, ...] = ("eager",)
+    tf32: tuple[bool, ...] = (False,)
+    deterministic: tuple[bool, ...] = (True,)
     base: TrainConfig = field(default_factory=TrainConfig)
 
     @classmethod
@@ -53,23 +63,43 @@ class ReproMatrix:
         for seed in self.seeds:
             for config in [self.reference(seed)] + [
                 self.base.replace(
-                    device=device, dtype=dtype, seed=seed, threads=threads, engine=engine
+                    device=device,
+                    dtype=dtype,
+                    seed=seed,
+                    threads=threads,
+                    engine=engine,
+                    tf32=tf32,
+                    deterministic=deterministic,
                 )
                 for device in self.devices
                 for dtype in self.dtypes
                 for threads in self.threads
                 for engine in self.engines
+                for deterministic in self.deterministic
+                for tf32 in self.tf32
             ]:
                 seen.setdefault(config.config_id, config)
         return list(seen.values())
 
     def reference(self, seed: int) -> TrainConfig:
         return self.base.replace(
-            device="cpu", dtype="float64", seed=seed, threads=1, engine="eager"
+            device="cpu",
+            dtype="float64",
+            seed=seed,
+            threads=1,
+            engine="eager",
+            tf32=False,
+            deterministic=True,
         )
 
     def twin(self, config: TrainConfig) -> TrainConfig:
-        """The CPU, one-thread, eager run of the same dtype and seed: what other stacks face."""
+        """What a run is checked against besides the float64 reference: a TF32 run its TF32-off
+        twin, a nondeterministic run its deterministic twin, any other its CPU, one-thread,
+        eager run of the same dtype and seed."""
+        if config.tf32:
+            return config.replace(tf32=False)
+        if not config.deterministic:
+            return config.replace(deterministic=True)
         return config.replace(device="cpu", threads=1, engine="eager")
 
     def to_dict(self) -> dict[str, Any]:
@@ -79,6 +109,8 @@ class ReproMatrix:
             "seeds": list(self.seeds),
             "threads": list(self.threads),
             "engines": list(self.engines),
+            "tf32": list(self.tf32),
+            "deterministic": list(self.deterministic),
             "base": self.base.to_dict(),
         }
 
@@ -90,12 +122,21 @@ class ReproMatrix:
             seeds=tuple(data["seeds"]),
             threads=tuple(data["threads"]),
             engines=tuple(data["engines"]),
+            # Manifests written before these axes existed ran them at their defaults.
+            tf32=tuple(data.get("tf32", (False,))),
+            deterministic=tuple(data.get("deterministic", (True,))),
             base=TrainConfig.from_dict(data["base"]),
         )
 
     @property
     def matrix_id(self) -> str:
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        data = self.to_dict()
+        # Axes added later are left out at their defaults: a matrix keeps the id it had.
+        for axis, default in (("tf32", [False]), ("deterministic", [True])):
+            if data[axis] == default:
+                del data[axis]
+        data["base"] = json.loads(self.base.canonical_json())
+        text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:8]
 
 
@@ -103,6 +144,8 @@ def label(config: TrainConfig) -> str:
     return (
         f"{config.device} {config.dtype} seed {config.seed} "
         f"threads {config.threads or 'all'} {config.engine}"
+        + (" tf32" if config.tf32 else "")
+        + ("" if config.deterministic else " nondeterministic")
     )
 
 
@@ -169,7 +212,8 @@ class ReproOptions:
             tolerances=Tolerances(
                 {dtype: Tolerance(**tol) for dtype, tol in data["tolerances"].items()}
             ),
-            requirements=dict(data["requirements"]),
+            # Pairs added since the manifest was written get their default requirement.
+            requirements={**DEFAULT_REQUIREMENTS, **data["requirements"]},
             reference_dir=None if reference_dir is None else Path(reference_dir),
             update_reference=bool(data["update_reference"]),
             outcome_steps=data["outcome_steps"],

@@ -1,0 +1,87 @@
+"""Child processes under a time limit.
+
+At the limit a child is interrupted as Ctrl-C would interrupt it (SIGINT to its process group),
+so that it keeps what it finished: pytest still saves the benchmarks that ran and writes its
+JUnit file, a repro run keeps its finished configs. Only a child that does not stop within a
+grace period is killed. Whatever stops the caller (Ctrl-C, SIGTERM, an error) stops the child.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+# How long an interrupted child may take to save what it has before it is killed.
+GRACE_SECONDS = 15.0
+# The exit code `timeout` gives a command it stopped: what a timed-out child reports here.
+TIMED_OUT = 124
+
+
+@dataclass(frozen=True)
+class Finished:
+    """How a child ended: its exit code (TIMED_OUT when stopped at the limit) and its time."""
+
+    exit_code: int
+    timed_out: bool
+    seconds: float
+
+
+def run_bounded(
+    command: Sequence[str],
+    *,
+    timeout_s: float | None,
+    cwd: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    log_path: str | Path | None = None,
+    grace_s: float = GRACE_SECONDS,
+) -> Finished:
+    """Run ``command``, its output appended to ``log_path`` (else inherited), for at most
+    ``timeout_s`` seconds (None: no limit) plus the grace period if it has to be interrupted."""
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        log = (
+            stack.enter_context(Path(log_path).open("a", encoding="utf-8"))
+            if log_path is not None
+            else None
+        )
+        child = subprocess.Popen(
+            list(command),
+            cwd=cwd,
+            env=dict(env) if env is not None else None,
+            stdout=log,
+            stderr=subprocess.STDOUT if log is not None else None,
+            stdin=subprocess.DEVNULL,
+            # Its own process group: the interrupt reaches its workers too (a repro run's, a
+            # compiler's), as Ctrl-C reaches a whole foreground group, and nothing else.
+            start_new_session=True,
+        )
+        try:
+            code = child.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _stop(child, grace_s)
+            return Finished(TIMED_OUT, True, time.monotonic() - started)
+        except BaseException:
+            _stop(child, grace_s)
+            raise
+        return Finished(code, False, time.monotonic() - started)
+
+
+def _stop(child: subprocess.Popen, grace_s: float) -> None:
+    """Interrupt the child's group, wait for it to save and end, kill what is left."""
+    _signal_group(child, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=grace_s)
+    # Workers that ignored the interrupt may outlive their parent: the whole group goes.
+    _signal_group(child, signal.SIGKILL)
+    child.wait()
+
+
+def _signal_group(child: subprocess.Popen, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(child.pid, sig)
