@@ -17,7 +17,12 @@ import torch
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.machine import default_machine_name, validate_machine_name
-from linreg.suites.bench_selection import BenchSelection, parse_selection, skip_reason
+from linreg.suites.bench_selection import (
+    OVERHEAD_COMPARISONS,
+    BenchSelection,
+    parse_selection,
+    skip_reason,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "results" / "bench"
@@ -36,10 +41,13 @@ class Profile:
     inference_rounds: int
     epoch_rounds: int
     large_rounds: int  # epoch and inference cases at >= 1e6 samples take 10-100 ms a round
+    overhead_rounds: int = 9  # candidate and reference rounds each: a median of 9 (CLI: >= 5)
 
 
 FULL = Profile(train_rounds=5, inference_rounds=20, epoch_rounds=30, large_rounds=7)
-QUICK = Profile(train_rounds=3, inference_rounds=5, epoch_rounds=5, large_rounds=3)
+QUICK = Profile(
+    train_rounds=3, inference_rounds=5, epoch_rounds=5, large_rounds=3, overhead_rounds=5
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -112,6 +120,7 @@ AXES = {
     "engine": lambda s, kind: s.engines,
     "size": lambda s, kind: s.inference_batches() if kind == "inference" else s.sweep_sizes(),
     "threads_mode": lambda s, kind: ("1", "all"),
+    "comparison": lambda s, kind: OVERHEAD_COMPARISONS,
 }
 IDS = {
     "device": str,
@@ -120,6 +129,7 @@ IDS = {
     "engine": str,
     "size": _size_id,
     "threads_mode": lambda mode: f"threads-{mode}",
+    "comparison": str,
 }
 
 

@@ -21,6 +21,7 @@ from linreg.report.frames import COLUMNS, load_bench_frame
 from linreg.suites.bench_selection import (
     INFERENCE_BATCHES,
     KINDS,
+    OVERHEAD_COMPARISONS,
     SWEEP_SIZES,
     parse_selection,
     skip_reason,
@@ -249,3 +250,37 @@ def test_bench_command_stores_per_machine_and_prints_a_summary(tmp_path, monkeyp
     assert "inference[cpu-float32-seed42-eager-n10]" in out and "saved" in out
     frame = load_bench_frame([tmp_path])
     assert list(frame["machine"]) == ["cli-test"] and list(frame["size"]) == [10]
+
+
+def _pytest_bench(tmp_path, *args):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    command = [sys.executable, "-m", "pytest", "bench", "-p", "no:cacheprovider", *args]
+    storage = f"--benchmark-storage=file://{tmp_path / 'storage'}"  # never the checkout's results/
+    return subprocess.run(
+        [*command, storage], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_overhead_kind_has_one_case_per_comparison(tmp_path):
+    result = _pytest_bench(tmp_path, "--kinds=overhead", "--collect-only", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    cases = [line for line in result.stdout.splitlines() if "::" in line]
+    assert cases == [f"bench_overhead.py::bench_overhead[{c}]" for c in OVERHEAD_COMPARISONS]
+    assert OVERHEAD_COMPARISONS == ("train", "sweep", "cli_help", "cli_env")
+
+
+def test_overhead_case_stores_both_sides_and_their_ratio(tmp_path):
+    """The train comparison end to end: its figures are stored, never asserted."""
+    out = tmp_path / "bench.json"
+    args = ["--quick", "--kinds=overhead", "-k", "train", "--machine=e2e-test"]
+    result = _pytest_bench(tmp_path, *args, f"--benchmark-json={out}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert bench["fullname"] == "bench_overhead.py::bench_overhead[train]"
+    info = bench["extra_info"]
+    assert (info["kind"], info["comparison"], info["engine"]) == ("overhead", "train", "eager")
+    assert len(info["candidate_s"]) == len(info["reference_s"]) == bench["stats"]["rounds"] == 5
+    assert info["candidate_median_s"] == pytest.approx(bench["stats"]["median"], rel=0.2)
+    assert info["ratio"] == info["candidate_median_s"] / info["reference_median_s"]
+    assert info["max_ratio"] == 1.05 and info["meets_target"] == (info["ratio"] <= 1.05)
+    assert {"candidate", "reference", "load_1min_before", "load_1min_after"} <= set(info)
