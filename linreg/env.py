@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import platform
 import subprocess
@@ -58,8 +59,13 @@ def gpu_names() -> list[str]:
     return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
 
 
+@functools.cache
 def project_commit() -> str | None:
-    """The git commit of the linreg checkout, or None when not run from one."""
+    """The git commit of the linreg checkout (``-dirty`` if tracked files differ from it), or
+    None when not run from one. Asked once per process: its two git subprocesses cost several
+    milliseconds, more than a short run's set-up. The code a process runs is what it imported
+    when it started, so the checkout's state when it first asks is the fitting one to record.
+    """
     root = PROJECT_ROOT
     try:
         out = subprocess.run(
@@ -85,7 +91,35 @@ def project_commit() -> str | None:
 
 
 def capture_environment() -> dict[str, Any]:
-    """A JSON-ready fingerprint; flat keys so two fingerprints diff key by key."""
+    """A JSON-ready fingerprint; flat keys so two fingerprints diff key by key.
+
+    What cannot change while the process runs (``fixed_fingerprint``, ``project_commit``) is
+    asked once per process; the thread counts, flags and environment variables are read at each
+    call, since a run sets them for its own duration.
+    """
+    fixed = fixed_fingerprint()
+    return {
+        **fixed,
+        "gpus": list(fixed["gpus"]),
+        "num_threads": torch.get_num_threads(),
+        "num_interop_threads": torch.get_num_interop_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "env": {name: os.environ.get(name) for name in NUMERIC_ENV_VARS},
+        "linreg_commit": project_commit(),
+    }
+
+
+@functools.cache
+def fixed_fingerprint() -> dict[str, Any]:
+    """The machine and the software stack: fixed for the life of a process, so read once
+    (the CPU model from /proc/cpuinfo, torch's build configuration, ...: tens of microseconds
+    that every run would pay again). Shared: callers get copies through capture_environment.
+    """
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {
         "python": platform.python_version(),
@@ -102,20 +136,10 @@ def capture_environment() -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "cudnn": cudnn,
         "cuda_available": torch.cuda.is_available(),
-        "gpus": gpu_names(),
+        "gpus": tuple(gpu_names()),
         "mps_available": bool(
             getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
         ),
-        "num_threads": torch.get_num_threads(),
-        "num_interop_threads": torch.get_num_interop_threads(),
-        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
-        "cudnn_deterministic": torch.backends.cudnn.deterministic,
-        "cudnn_benchmark": torch.backends.cudnn.benchmark,
-        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-        "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        "env": {name: os.environ.get(name) for name in NUMERIC_ENV_VARS},
-        "linreg_commit": project_commit(),
     }
 
 
