@@ -71,25 +71,28 @@ def initial_parameters(seeds: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor
 
     build_model's torch.manual_seed also seeds every accelerator backend, which costs far more
     than the model itself when done a thousand times; the CPU generator alone decides the CPU
-    initialisation, so seeding just it gives the same parameters (the tests compare them).
+    initialisation, so seeding just it gives the same parameters (the tests compare them). Each
+    member is then two uniform draws, as nn.Linear(1, 1).reset_parameters() makes them, without
+    building a Module or going through nn.init per seed (either costs more than the training).
     """
+    weight_bound, bias_bound = _linear_init_bounds()
     weights = torch.empty(len(seeds), 1)
     biases = torch.empty(len(seeds), 1)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
-        for k, seed in enumerate(seeds):
+        for seed, weight, bias in zip(seeds, weights.unbind(), biases.unbind(), strict=True):
             torch.default_generator.manual_seed(seed)
-            _init_like_linear(weights[k : k + 1], biases[k])
+            weight.uniform_(-weight_bound, weight_bound)
+            bias.uniform_(-bias_bound, bias_bound)
     return weights, biases
 
 
-def _init_like_linear(weight: torch.Tensor, bias: torch.Tensor) -> None:
-    """nn.Linear(1, 1).reset_parameters() on given views, without building a Module each time
-    (a thousand Modules cost more than the whole sweep's training); the tests check it against
-    build_model's parameters seed by seed."""
-    torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
-    fan_in = weight.shape[1]
-    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-    torch.nn.init.uniform_(bias, -bound, bound)
+def _linear_init_bounds() -> tuple[float, float]:
+    """The bounds nn.Linear(1, 1).reset_parameters() draws from, computed as nn.init does:
+    kaiming_uniform_(weight, a=√5) over fan_in = 1, then ±1/√fan_in for the bias."""
+    fan_in = 1
+    gain = torch.nn.init.calculate_gain("leaky_relu", math.sqrt(5))
+    weight_bound = math.sqrt(3.0) * (gain / math.sqrt(fan_in))
+    return weight_bound, 1 / math.sqrt(fan_in)
 
 
 def prepare_batched(
