@@ -1,3 +1,4 @@
+import contextlib
 import math
 
 import pytest
@@ -158,3 +159,25 @@ def test_a_non_finite_loss_at_an_eval_epoch_names_the_first_one_in_any_block():
             1499, torch.tensor(math.inf), torch.tensor(1.0), train_losses, test_losses, None
         )
     assert info.value.epoch == 1100
+
+
+def test_the_loop_leaves_fresh_memory_unfilled_and_restores_the_flag():
+    seen = []
+    prepared = prepare(
+        TrainConfig(epochs=2, eval_every=1),
+        on_eval=lambda *_: seen.append(torch.utils.deterministic.fill_uninitialized_memory),
+    )
+    prepared.loop()
+    assert seen == [False, False]
+    assert torch.utils.deterministic.fill_uninitialized_memory is True
+
+
+@pytest.mark.parametrize("engine", ["eager", "batched"])
+def test_filling_fresh_memory_would_change_no_result(monkeypatch, engine):
+    config = TrainConfig(epochs=200, engine=engine)
+    unfilled = train(config)
+    monkeypatch.setattr(
+        "linreg.engines.prepared._fresh_memory_left_unfilled", contextlib.nullcontext
+    )
+    filled = train(config)
+    assert filled.history == unfilled.history and filled.state_hash == unfilled.state_hash

@@ -7,8 +7,11 @@ losses and builds the record. ``train(config)`` is the three in a row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
+
+import torch
 
 from linreg.config import TrainConfig
 from linreg.numerics import numeric_settings
@@ -38,7 +41,7 @@ class PreparedRun(Generic[Record]):
         """Run the epochs, under the run's threads and determinism flags (borrowed, returned)."""
         if self._train_seconds is not None:
             raise RuntimeError("loop() already ran: prepare the run again to train again")
-        with numeric_settings(self.config):
+        with numeric_settings(self.config), _fresh_memory_left_unfilled():
             self._train_seconds = self._epochs()
 
     @property
@@ -51,3 +54,18 @@ class PreparedRun(Generic[Record]):
         if self._train_seconds is None:
             raise RuntimeError("finish() before loop(): the epochs have not run")
         return self._record(self._train_seconds)
+
+
+@contextlib.contextmanager
+def _fresh_memory_left_unfilled() -> Iterator[None]:
+    """Under deterministic algorithms torch fills every new tensor with NaN before an op writes
+    it, so that an op reading memory it never wrote still gives the same result: a kernel per
+    allocation, 8 % of the tutorial's epoch. The engines' ops write every element they allocate,
+    and torch's documentation of ``fill_uninitialized_memory`` says such a program may turn the
+    fill off and stay deterministic; the loops' results do not change (tests compare them)."""
+    saved = torch.utils.deterministic.fill_uninitialized_memory
+    torch.utils.deterministic.fill_uninitialized_memory = False
+    try:
+        yield
+    finally:
+        torch.utils.deterministic.fill_uninitialized_memory = saved
