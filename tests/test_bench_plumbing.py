@@ -284,3 +284,15 @@ def test_overhead_case_stores_both_sides_and_their_ratio(tmp_path):
     assert info["ratio"] == info["candidate_median_s"] / info["reference_median_s"]
     assert info["max_ratio"] == 1.05 and info["meets_target"] == (info["ratio"] <= 1.05)
     assert {"candidate", "reference", "load_1min_before", "load_1min_after"} <= set(info)
+
+
+def test_train_case_timing_loops_keeps_its_epoch_split_and_figures(tmp_path):
+    out = tmp_path / "bench.json"
+    result = _pytest_bench(tmp_path, "--quick", "--kinds=train", f"--benchmark-json={out}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert bench["fullname"] == "bench_train.py::bench_train[cpu-float32-seed42-eager]"
+    info = bench["extra_info"]
+    assert bench["stats"]["rounds"] == 3 and info["epochs"] == 500 and info["size"] == 40
+    for key in ("train_seconds", "cold_epoch_us", "steady_epoch_us", "first_cold_epoch_us"):
+        assert info[key] is not None, key
