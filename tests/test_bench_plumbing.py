@@ -5,6 +5,7 @@ Timings are never asserted here; the suite's numbers live in results/bench/.
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -283,6 +284,8 @@ def test_overhead_case_stores_both_sides_and_their_ratio(tmp_path):
     assert info["candidate_median_s"] == pytest.approx(bench["stats"]["median"], rel=0.2)
     assert info["ratio"] == info["candidate_median_s"] / info["reference_median_s"]
     assert info["max_ratio"] == 1.05 and info["meets_target"] == (info["ratio"] <= 1.05)
+    pairs = [c / r for c, r in zip(info["candidate_s"], info["reference_s"], strict=True)]
+    assert info["paired_ratio"] == statistics.median(pairs)
     assert {"candidate", "reference", "load_1min_before", "load_1min_after"} <= set(info)
 
 
