@@ -22,7 +22,12 @@ from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.machine import default_machine_name, validate_machine_name
 from linreg.results.kinds import utc_stamp
-from linreg.suites.bench_selection import BenchSelection, parse_selection, skip_reason
+from linreg.suites.bench_selection import (
+    OVERHEAD_COMPARISONS,
+    BenchSelection,
+    parse_selection,
+    skip_reason,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RESULTS = REPO_ROOT / "results" / "bench"
@@ -43,6 +48,7 @@ class Profile:
     inference_rounds: int
     epoch_rounds: int
     large_rounds: int  # epoch and inference cases at >= 1e6 samples take 10-100 ms a round
+    overhead_rounds: int = 9  # candidate and reference rounds each: a median of 9 (CLI: >= 5)
 
     def at_least(self, rounds: int) -> Profile:
         """Every case with at least ``rounds`` rounds (--benchmark-min-rounds)."""
@@ -52,7 +58,9 @@ class Profile:
 
 
 FULL = Profile(train_rounds=5, inference_rounds=20, epoch_rounds=30, large_rounds=7)
-QUICK = Profile(train_rounds=3, inference_rounds=5, epoch_rounds=5, large_rounds=3)
+QUICK = Profile(
+    train_rounds=3, inference_rounds=5, epoch_rounds=5, large_rounds=3, overhead_rounds=5
+)
 # pytest-benchmark's own default for --benchmark-min-rounds: any other value was asked for.
 DEFAULT_MIN_ROUNDS = 5
 # The session and process index that `linreg bench --processes N` gives each of its processes,
@@ -213,6 +221,7 @@ AXES = {
     "engine": lambda s, kind: s.engines,
     "size": lambda s, kind: s.inference_batches() if kind == "inference" else s.sweep_sizes(),
     "threads_mode": lambda s, kind: ("1", "all"),
+    "comparison": lambda s, kind: OVERHEAD_COMPARISONS,
 }
 IDS = {
     "device": str,
@@ -221,6 +230,7 @@ IDS = {
     "engine": str,
     "size": _size_id,
     "threads_mode": lambda mode: f"threads-{mode}",
+    "comparison": str,
 }
 
 

@@ -60,30 +60,12 @@ def gpu_names() -> list[str]:
 
 
 @functools.cache
-def gpu_driver_version() -> str | None:
-    """The NVIDIA driver's version (e.g. 580.159.03), None without a CUDA GPU or nvidia-smi.
-
-    torch knows the CUDA it was built with, not the driver the machine runs; that decides which
-    kernels run too. Cached: a driver does not change under a running process.
-    """
-    if not torch.cuda.is_available() or getattr(torch.version, "hip", None):
-        return None
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    lines = out.stdout.strip().splitlines()
-    return lines[0].strip() if out.returncode == 0 and lines else None
-
-
 def project_commit() -> str | None:
-    """The git commit of the linreg checkout, or None when not run from one."""
+    """The git commit of the linreg checkout (``-dirty`` if tracked files differ from it), or
+    None when not run from one. Asked once per process: its two git subprocesses cost several
+    milliseconds, more than a short run's set-up. The code a process runs is what it imported
+    when it started, so the checkout's state when it first asks is the fitting one to record.
+    """
     root = PROJECT_ROOT
     try:
         out = subprocess.run(
@@ -109,7 +91,42 @@ def project_commit() -> str | None:
 
 
 def capture_environment() -> dict[str, Any]:
-    """A JSON-ready fingerprint; flat keys so two fingerprints diff key by key."""
+    """A JSON-ready fingerprint; flat keys so two fingerprints diff key by key.
+
+    What cannot change while the process runs (``fixed_fingerprint``, ``project_commit``) is
+    asked once per process; the thread counts, flags and environment variables are read at each
+    call, since a run sets them for its own duration.
+    """
+    fixed = fixed_fingerprint()
+    return {
+        **fixed,
+        "gpus": list(fixed["gpus"]),
+        "num_threads": torch.get_num_threads(),
+        "num_interop_threads": torch.get_num_interop_threads(),
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+        "cudnn_deterministic": torch.backends.cudnn.deterministic,
+        "cudnn_benchmark": torch.backends.cudnn.benchmark,
+        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
+        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
+        "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        "env": {name: os.environ.get(name) for name in NUMERIC_ENV_VARS},
+        "linreg_commit": project_commit(),
+        **hardware_details(),
+    }
+
+
+@functools.cache
+def hardware_details() -> dict[str, Any]:
+    """What tells CPUs and GPUs apart beyond their names: read once per process."""
+    return {**cpu_details(), **gpu_details()}
+
+
+@functools.cache
+def fixed_fingerprint() -> dict[str, Any]:
+    """The machine and the software stack: fixed for the life of a process, so read once
+    (the CPU model from /proc/cpuinfo, torch's build configuration, ...: tens of microseconds
+    that every run would pay again). Shared: callers get copies through capture_environment.
+    """
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {
         "python": platform.python_version(),
@@ -126,23 +143,10 @@ def capture_environment() -> dict[str, Any]:
         "cuda": torch.version.cuda,
         "cudnn": cudnn,
         "cuda_available": torch.cuda.is_available(),
-        "gpus": gpu_names(),
-        "gpu_driver": gpu_driver_version(),
+        "gpus": tuple(gpu_names()),
         "mps_available": bool(
             getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()
         ),
-        "num_threads": torch.get_num_threads(),
-        "num_interop_threads": torch.get_num_interop_threads(),
-        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
-        "cudnn_deterministic": torch.backends.cudnn.deterministic,
-        "cudnn_benchmark": torch.backends.cudnn.benchmark,
-        "matmul_allow_tf32": torch.backends.cuda.matmul.allow_tf32,
-        "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32,
-        "float32_matmul_precision": torch.get_float32_matmul_precision(),
-        "env": {name: os.environ.get(name) for name in NUMERIC_ENV_VARS},
-        "linreg_commit": project_commit(),
-        **cpu_details(),
-        **gpu_details(),
     }
 
 
@@ -216,6 +220,8 @@ def gpu_details() -> dict[str, Any]:
 
 
 def _nvidia_driver() -> str | None:
+    """The NVIDIA driver's version (e.g. 580.159.03): torch knows the CUDA it was built with,
+    not the driver the machine runs, and that decides which kernels run too."""
     try:
         out = subprocess.run(
             ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],

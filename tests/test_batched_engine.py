@@ -1,3 +1,5 @@
+import json
+
 import pytest
 import torch
 
@@ -5,7 +7,10 @@ from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import train
 from linreg.engines.batched import member_configs, train_batched, weight_gradient
+from linreg.engines.records import make_run
 from linreg.errors import ConfigError, TrainingDiverged
+from linreg.model import build_model
+from linreg.state import state_to_json
 
 
 def curves(run):
@@ -90,3 +95,66 @@ def test_empty_axes_are_refused():
 def test_a_diverging_member_stops_the_batch_naming_its_epoch():
     with pytest.raises(TrainingDiverged, match=r"at epoch \d+"):
         train_batched(TrainConfig(loss="mse", epochs=60), lrs=[0.01, 1e6])
+
+
+def eagerly_built_records(config, runs, seeds, lrs):
+    """The members' Runs built all at once from the batch's tensors, as the engine used to."""
+    members = member_configs(config.replace(device="cpu"), seeds, lrs)
+    train_rows = runs.train_losses.T.to(torch.float64).tolist()
+    test_rows = runs.test_losses.T.to(torch.float64).tolist()
+    (w0, b0), (w, b) = runs.initial, runs.final
+    return [
+        make_run(
+            member,
+            runs.environment,
+            train_rows[k],
+            test_rows[k],
+            state_to_json({"linear.weight": w0[k].reshape(1, 1), "linear.bias": b0[k].reshape(1)}),
+            {"linear.weight": w[k].reshape(1, 1).clone(), "linear.bias": b[k].reshape(1).clone()},
+            dict(runs.timings),
+        )
+        for k, member in enumerate(members)
+    ]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_member_records_built_on_access_equal_eagerly_built_ones(dtype):
+    config = TrainConfig(epochs=60, eval_every=20, dtype=dtype)
+    seeds, lrs = [5, 0, 9], [0.01, 0.05]
+    runs = train_batched(config, seeds=seeds, lrs=lrs)
+    expected = eagerly_built_records(config, runs, seeds, lrs)
+    assert list(runs) == expected
+    for got, want in zip(runs, expected, strict=True):
+        assert json.dumps(got.to_dict()) == json.dumps(want.to_dict())
+        assert got.state_hash == want.state_hash
+
+
+def test_members_start_from_their_eager_twins_parameters():
+    runs = train_batched(TrainConfig(epochs=1), seeds=range(100), lrs=[0.01, 0.1])
+    for run in runs:
+        twin = build_model(TrainConfig(seed=run.config.seed))
+        assert run.initial_state == state_to_json(twin.state_dict())
+
+
+def test_member_runs_behave_as_a_sequence():
+    runs = train_batched(TrainConfig(epochs=5), seeds=[1, 2, 3])
+    assert len(runs) == 3
+    assert runs[-1].config.seed == 3 and runs[-1] == runs[2]
+    assert [r.config.seed for r in runs[1:]] == [2, 3]
+    with pytest.raises(IndexError, match="member 3 of a batch of 3"):
+        runs[3]
+    (first, *_) = runs
+    assert first.config.seed == 1 and "3 members" in repr(runs)
+
+
+@pytest.mark.parametrize(
+    ("seeds", "lrs"),
+    [([0, -1], None), ([0, 2**63], None), ([0, 1.5], None), ([True], None),
+     ([0], [0.01, 0.0]), ([0], [float("nan")]), ([0], [1e39])],
+)  # fmt: skip
+def test_bad_members_are_refused_as_member_configs_refuses_them(seeds, lrs):
+    with pytest.raises(ConfigError) as expected:
+        member_configs(TrainConfig(), seeds=seeds, lrs=lrs)
+    with pytest.raises(ConfigError) as refused:
+        train_batched(TrainConfig(epochs=1), seeds=seeds, lrs=lrs)
+    assert str(refused.value) == str(expected.value)

@@ -5,6 +5,7 @@ Timings are never asserted here; the suite's numbers live in results/bench/.
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +22,7 @@ from linreg.report.frames import COLUMNS, load_bench_frame
 from linreg.suites.bench_selection import (
     INFERENCE_BATCHES,
     KINDS,
+    OVERHEAD_COMPARISONS,
     SWEEP_SIZES,
     parse_selection,
     skip_reason,
@@ -271,3 +273,53 @@ def test_without_valgrind_the_suite_says_so_in_one_line_and_keeps_wall_time(tmp_
     assert data["machine_info"]["linreg_instructions"].startswith("not counted: valgrind")
     (bench,) = data["benchmarks"]
     assert "instructions" not in bench["extra_info"] and bench["stats"]["rounds"] >= 1
+
+
+def _pytest_bench(tmp_path, *args):
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    # No instruction counting (a minute under Valgrind): these tests are about the suite's plumbing.
+    command = [sys.executable, "-m", "pytest", "bench", "-p", "no:cacheprovider",
+               "--instructions=no", *args]  # fmt: skip
+    storage = f"--benchmark-storage=file://{tmp_path / 'storage'}"  # never the checkout's results/
+    return subprocess.run(
+        [*command, storage], cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False
+    )
+
+
+def test_overhead_kind_has_one_case_per_comparison(tmp_path):
+    result = _pytest_bench(tmp_path, "--kinds=overhead", "--collect-only", "-q")
+    assert result.returncode == 0, result.stdout + result.stderr
+    cases = [line for line in result.stdout.splitlines() if "::" in line]
+    assert cases == [f"bench_overhead.py::bench_overhead[{c}]" for c in OVERHEAD_COMPARISONS]
+    assert OVERHEAD_COMPARISONS == ("train", "sweep", "cli_help", "cli_env")
+
+
+def test_overhead_case_stores_both_sides_and_their_ratio(tmp_path):
+    """The train comparison end to end: its figures are stored, never asserted."""
+    out = tmp_path / "bench.json"
+    args = ["--quick", "--kinds=overhead", "-k", "train", "--machine=e2e-test"]
+    result = _pytest_bench(tmp_path, *args, f"--benchmark-json={out}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert bench["fullname"] == "bench_overhead.py::bench_overhead[train]"
+    info = bench["extra_info"]
+    assert (info["kind"], info["comparison"], info["engine"]) == ("overhead", "train", "eager")
+    assert len(info["candidate_s"]) == len(info["reference_s"]) == bench["stats"]["rounds"] == 5
+    assert info["candidate_median_s"] == pytest.approx(bench["stats"]["median"], rel=0.2)
+    assert info["ratio"] == info["candidate_median_s"] / info["reference_median_s"]
+    assert info["max_ratio"] == 1.05 and info["meets_target"] == (info["ratio"] <= 1.05)
+    pairs = [c / r for c, r in zip(info["candidate_s"], info["reference_s"], strict=True)]
+    assert info["paired_ratio"] == statistics.median(pairs)
+    assert {"candidate", "reference", "load_1min_before", "load_1min_after"} <= set(info)
+
+
+def test_train_case_timing_loops_keeps_its_epoch_split_and_figures(tmp_path):
+    out = tmp_path / "bench.json"
+    result = _pytest_bench(tmp_path, "--quick", "--kinds=train", f"--benchmark-json={out}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    assert bench["fullname"] == "bench_train.py::bench_train[cpu-float32-seed42-eager]"
+    info = bench["extra_info"]
+    assert bench["stats"]["rounds"] == 3 and info["epochs"] == 500 and info["size"] == 40
+    for key in ("train_seconds", "cold_epoch_us", "steady_epoch_us", "first_cold_epoch_us"):
+        assert info[key] is not None, key

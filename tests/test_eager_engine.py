@@ -1,10 +1,12 @@
+import contextlib
 import math
 
 import pytest
 import torch
 
 from linreg.config import TrainConfig
-from linreg.engines import train
+from linreg.engines import prepare, train
+from linreg.engines.records import LossBuffer, record_eval
 from linreg.errors import TrainingDiverged
 from linreg.results.run_folder import history_csv
 
@@ -82,3 +84,100 @@ def test_cuda_run_is_deterministic_and_close_to_cpu(tutorial_run):
         torch.tensor(first.history.train_loss[:150]),
         torch.tensor(tutorial_run.history.train_loss[:150]),
     )
+
+
+def test_prepare_loop_finish_is_train(tutorial_run):
+    prepared = prepare(TrainConfig())
+    assert prepared.train_seconds is None
+    prepared.loop()
+    run = prepared.finish()
+    assert run.history == tutorial_run.history and run.state_hash == tutorial_run.state_hash
+    assert run.initial_state == tutorial_run.initial_state
+    assert run.timings["train_seconds"] == prepared.train_seconds > 0
+
+
+@pytest.mark.parametrize("engine", ["eager", "batched"])
+def test_loop_and_finish_do_no_set_up(monkeypatch, engine):
+    """Environment, data and model are made by prepare(); loop() is the epochs alone."""
+    prepared = prepare(TrainConfig(epochs=20, eval_every=5, engine=engine))
+    module = f"linreg.engines.{engine}"
+
+    def set_up_again(*args, **kwargs):
+        raise AssertionError("set-up after prepare()")
+
+    for name in ("capture_environment", "make_dataset", "build_model", "initial_parameters"):
+        monkeypatch.setattr(f"{module}.{name}", set_up_again, raising=False)
+    prepared.loop()
+    assert prepared.finish().history.epochs == 20
+
+
+def test_loop_borrows_the_runs_thread_count_and_returns_it():
+    seen = []
+    prepared = prepare(
+        TrainConfig(epochs=3, eval_every=1, threads=1),
+        on_eval=lambda *_: seen.append(torch.get_num_threads()),
+    )
+    before = torch.get_num_threads()
+    prepared.loop()
+    assert seen == [1, 1, 1] and torch.get_num_threads() == before
+
+
+def test_loop_runs_once_and_finish_follows_it():
+    prepared = prepare(TrainConfig(epochs=2))
+    with pytest.raises(RuntimeError, match=r"finish\(\) before loop\(\)"):
+        prepared.finish()
+    prepared.loop()
+    with pytest.raises(RuntimeError, match=r"loop\(\) already ran"):
+        prepared.loop()
+    assert prepared.finish() == prepared.finish()
+
+
+def test_losses_beyond_one_buffer_block_continue_the_shorter_run(tutorial_run):
+    epochs = 2 * LossBuffer.BLOCK + 100
+    run = train(TrainConfig(epochs=epochs, eval_every=1000))
+    assert run.history.train_loss[:500] == tutorial_run.history.train_loss
+    assert run.history.epochs == epochs and run.history.test_epochs == (0, 1000, 2000)
+
+
+def test_loss_buffer_keeps_every_value_in_order_across_blocks():
+    losses = LossBuffer(2500, torch.float32, "cpu")
+    values = torch.rand(2500)
+    for v in values:
+        losses.append(v)
+        if len(losses.values()) == 1500:
+            assert torch.equal(losses.values(), values[:1500])
+    assert torch.equal(losses.values(), values)
+
+
+def test_a_non_finite_loss_at_an_eval_epoch_names_the_first_one_in_any_block():
+    train_losses = LossBuffer(1500, torch.float32, "cpu")
+    for epoch in range(1500):
+        train_losses.append(torch.tensor(math.inf if epoch >= 1100 else 1.0))
+    test_losses = LossBuffer(1, torch.float32, "cpu")
+    with pytest.raises(TrainingDiverged, match="at epoch 1100") as info:
+        record_eval(
+            1499, torch.tensor(math.inf), torch.tensor(1.0), train_losses, test_losses, None
+        )
+    assert info.value.epoch == 1100
+
+
+def test_the_loop_leaves_fresh_memory_unfilled_and_restores_the_flag():
+    seen = []
+    prepared = prepare(
+        TrainConfig(epochs=2, eval_every=1),
+        on_eval=lambda *_: seen.append(torch.utils.deterministic.fill_uninitialized_memory),
+    )
+    prepared.loop()
+    assert seen == [False, False]
+    assert torch.utils.deterministic.fill_uninitialized_memory is True
+
+
+@pytest.mark.parametrize("engine", ["eager", "batched"])
+def test_filling_fresh_memory_would_change_no_result(monkeypatch, engine):
+    config = TrainConfig(epochs=200, engine=engine)
+    unfilled = train(config)
+    monkeypatch.setattr(
+        "linreg.engines.prepared._fresh_memory_left_unfilled", contextlib.nullcontext
+    )
+    filled = train(config)
+    assert filled.history == unfilled.history and filled.state_hash == unfilled.state_hash

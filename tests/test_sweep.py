@@ -6,8 +6,16 @@ import torch
 from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.engines.batched import train_batched
+from linreg.engines.members import MemberRuns
 from linreg.errors import OutputError, ResultSetError
-from linreg.suites.sweep import check_against_band, load_sweep, run_sweep, summarise, write_sweep
+from linreg.suites.sweep import (
+    check_against_band,
+    load_sweep,
+    quantiles_of_rows,
+    run_sweep,
+    summarise,
+    write_sweep,
+)
 
 CONFIG = TrainConfig(epochs=300)
 
@@ -87,3 +95,28 @@ def test_loading_something_else_is_refused(tmp_path):
     other.write_text('{"kind": "run"}')
     with pytest.raises(ResultSetError, match="not a linreg sweep"):
         load_sweep(other)
+
+
+def test_a_batch_is_summarised_from_its_tensors_as_from_its_runs(monkeypatch):
+    runs = train_batched(CONFIG, seeds=range(12), lrs=[0.01, 0.02])
+    from_runs = summarise(CONFIG, list(runs), tolerance=0.05)
+
+    def no_runs(self, k):
+        raise AssertionError("a member's Run was built")
+
+    monkeypatch.setattr(MemberRuns, "_build", no_runs)
+    assert summarise(CONFIG, runs, tolerance=0.05) == from_runs
+    assert from_runs.members["seed"] == [s for s in range(12) for _ in (1, 2)]
+    assert from_runs.lrs == (0.01, 0.02)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("members", [1, 2, 5, 100, 1001])
+def test_band_quantiles_are_torch_quantiles_exactly(dtype, members):
+    generator = torch.Generator().manual_seed(members)
+    rows = torch.rand(30, members, generator=generator)
+    rows[::2] = (rows[::2] * 4).round() / 4  # ties
+    rows = rows.to(dtype)
+    qs = (0.05, 0.5, 0.95)
+    expected = torch.quantile(rows.double().T, torch.tensor(qs, dtype=torch.float64), dim=0)
+    assert torch.equal(quantiles_of_rows(rows, qs), expected)

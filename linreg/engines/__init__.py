@@ -1,29 +1,43 @@
-"""Engines: each takes a TrainConfig and gives a Run; they differ in how, not what."""
+"""Engines: each takes a TrainConfig and gives a Run; they differ in how, not what.
+
+``train(config)`` is ``prepare(config)``, then its ``loop()`` (the epochs, nothing else: what a
+benchmark times), then its ``finish()`` (the Run). See linreg.engines.prepared.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from linreg.config import TrainConfig
 from linreg.run import Run
+
+if TYPE_CHECKING:  # torch is imported by the engines, not by whoever only names them
+    from linreg.engines.prepared import PreparedRun
 
 # Called at each evaluated epoch with (epoch, train_loss, test_loss).
 EvalCallback = Callable[[int, float, float], None]
 
 
+def prepare(config: TrainConfig, on_eval: EvalCallback | None = None) -> PreparedRun[Run]:
+    """Set up a run with the config's engine: environment, data, model (and compilation)."""
+    if config.engine == "eager":
+        from linreg.engines.eager import prepare_eager
+
+        return prepare_eager(config, on_eval=on_eval)
+    if config.engine == "compiled":
+        from linreg.engines.compiled import prepare_compiled
+
+        return prepare_compiled(config, on_eval=on_eval)
+    if config.engine == "batched":
+        from linreg.engines.batched import prepare_one_member
+
+        return prepare_one_member(config, on_eval=on_eval)
+    raise NotImplementedError(config.engine)  # TrainConfig refuses unknown engines first
+
+
 def train(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run:
     """Train with the config's engine."""
-    if config.engine == "eager":
-        from linreg.engines.eager import train_eager
-
-        return train_eager(config, on_eval=on_eval)
-    if config.engine == "compiled":
-        from linreg.engines.compiled import train_compiled
-
-        return train_compiled(config, on_eval=on_eval)
-    if config.engine == "batched":
-        from linreg.engines.batched import train_batched
-
-        (run,) = train_batched(config, on_eval=on_eval)
-        return run
-    raise NotImplementedError(config.engine)  # TrainConfig refuses unknown engines first
+    prepared = prepare(config, on_eval=on_eval)
+    prepared.loop()
+    return prepared.finish()

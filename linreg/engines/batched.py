@@ -22,12 +22,13 @@ import torch
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback
-from linreg.engines.records import eval_epochs, make_run, stop_if_diverged
+from linreg.engines.members import MemberRuns
+from linreg.engines.prepared import PreparedRun
+from linreg.engines.records import eval_epochs, stop_if_diverged
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.numerics import numeric_settings, resolve, synchronize
 from linreg.run import Run
-from linreg.state import state_to_json
 
 # Called at each evaluated epoch with (epoch, epochs): progress for long sweeps.
 ProgressCallback = Callable[[int, int], None]
@@ -59,30 +60,73 @@ def member_configs(
     ]
 
 
-def initial_parameters(members: Sequence[TrainConfig]) -> tuple[torch.Tensor, torch.Tensor]:
+def check_axes(config: TrainConfig, seeds: Sequence[int], lrs: Sequence[float]) -> None:
+    """Refuse what member_configs would refuse, without a validated config per member (a
+    thousand of them cost a sixth as much as training the batch): each learning rate is checked
+    in a config of its own, each seed's type, and TrainConfig's seed range at both ends."""
+    if not seeds:
+        raise ConfigError("seeds", "no seeds given")
+    if not lrs:
+        raise ConfigError("lrs", "no learning rates given")
+    for lr in lrs:
+        config.replace(lr=lr)
+    for seed in seeds:
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            config.replace(seed=seed)  # raises, naming the seed
+    config.replace(seed=min(seeds))
+    config.replace(seed=max(seeds))
+
+
+def initial_parameters(seeds: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """(K, 1) float32 weights and biases on the CPU, each as build_model makes it for its seed.
 
     build_model's torch.manual_seed also seeds every accelerator backend, which costs far more
     than the model itself when done a thousand times; the CPU generator alone decides the CPU
-    initialisation, so seeding just it gives the same parameters (the tests compare them).
+    initialisation, so seeding just it gives the same parameters (the tests compare them). Each
+    member is then two uniform draws, as nn.Linear(1, 1).reset_parameters() makes them, without
+    building a Module or going through nn.init per seed (either costs more than the training).
     """
-    weights = torch.empty(len(members), 1)
-    biases = torch.empty(len(members), 1)
+    weight_bound, bias_bound = _linear_init_bounds()
+    weights = torch.empty(len(seeds), 1)
+    biases = torch.empty(len(seeds), 1)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
-        for k, member in enumerate(members):
-            torch.default_generator.manual_seed(member.seed)
-            _init_like_linear(weights[k : k + 1], biases[k])
+        for seed, weight, bias in zip(seeds, weights.unbind(), biases.unbind(), strict=True):
+            torch.default_generator.manual_seed(seed)
+            weight.uniform_(-weight_bound, weight_bound)
+            bias.uniform_(-bias_bound, bias_bound)
     return weights, biases
 
 
-def _init_like_linear(weight: torch.Tensor, bias: torch.Tensor) -> None:
-    """nn.Linear(1, 1).reset_parameters() on given views, without building a Module each time
-    (a thousand Modules cost more than the whole sweep's training); the tests check it against
-    build_model's parameters seed by seed."""
-    torch.nn.init.kaiming_uniform_(weight, a=math.sqrt(5))
-    fan_in = weight.shape[1]
-    bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
-    torch.nn.init.uniform_(bias, -bound, bound)
+def _linear_init_bounds() -> tuple[float, float]:
+    """The bounds nn.Linear(1, 1).reset_parameters() draws from, computed as nn.init does:
+    kaiming_uniform_(weight, a=√5) over fan_in = 1, then ±1/√fan_in for the bias."""
+    fan_in = 1
+    gain = torch.nn.init.calculate_gain("leaky_relu", math.sqrt(5))
+    weight_bound = math.sqrt(3.0) * (gain / math.sqrt(fan_in))
+    return weight_bound, 1 / math.sqrt(fan_in)
+
+
+def prepare_batched(
+    config: TrainConfig,
+    seeds: Sequence[int] | None = None,
+    lrs: Sequence[float] | None = None,
+    on_eval: EvalCallback | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> PreparedRun[MemberRuns]:
+    """Set up every (seed, lr) member; ``finish()`` gives their Runs, as eager would record each.
+
+    ``on_eval`` receives the first member's losses (for ``linreg train --engine batched``).
+    Timings are the whole batch's: train_seconds covers all members together.
+    """
+    return PreparedRun(*_prepare(config, seeds, lrs, on_eval, on_progress))
+
+
+def prepare_one_member(
+    config: TrainConfig, on_eval: EvalCallback | None = None
+) -> PreparedRun[Run]:
+    """The config's own seed and lr as a batch of one, giving its Run."""
+    resolved, loop, record = _prepare(config, None, None, on_eval, None)
+    return PreparedRun(resolved, loop, lambda train_seconds: record(train_seconds)[0])
 
 
 def weight_gradient(x_train: torch.Tensor, members: int) -> WeightGradient:
@@ -185,30 +229,41 @@ def train_batched(
     lrs: Sequence[float] | None = None,
     on_eval: EvalCallback | None = None,
     on_progress: ProgressCallback | None = None,
-) -> list[Run]:
-    """Train every (seed, lr) member at once; one Run per member, as eager would record it.
+) -> MemberRuns:
+    """Train every (seed, lr) member at once; one Run per member, as eager would record it."""
+    prepared = prepare_batched(config, seeds, lrs, on_eval=on_eval, on_progress=on_progress)
+    prepared.loop()
+    return prepared.finish()
 
-    ``on_eval`` receives the first member's losses (for ``linreg train --engine batched``).
-    Timings are the whole batch's: train_seconds covers all members together.
-    """
+
+def _prepare(
+    config: TrainConfig,
+    seeds: Sequence[int] | None,
+    lrs: Sequence[float] | None,
+    on_eval: EvalCallback | None,
+    on_progress: ProgressCallback | None,
+) -> tuple[TrainConfig, Callable[[], float], Callable[[float], MemberRuns]]:
+    """The resolved config, the loop over epochs and the recording of its outcome."""
     if config.optimizer != "sgd":
         raise ConfigError(
             "optimizer", f"the batched engine supports sgd only, got {config.optimizer!r}"
         )
     config = resolve(config)
-    members = member_configs(config, seeds, lrs)
+    seeds = [config.seed] if seeds is None else list(seeds)
+    lrs = [config.lr] if lrs is None else list(lrs)
+    check_axes(config, seeds, lrs)
     with numeric_settings(config):
         environment = capture_environment()
         data = make_dataset(config)
         dtype = data.X_train.dtype
-        weight, bias = initial_parameters(members)
-        weight = weight.to(device=config.device, dtype=dtype)
-        bias = bias.to(device=config.device, dtype=dtype)
-        initial_states = [
-            state_to_json({"linear.weight": w.reshape(1, 1), "linear.bias": b.reshape(1)})
-            for w, b in zip(weight.cpu(), bias.cpu(), strict=True)
-        ]
-        K = len(members)
+        # Members are seed-major: member k is (seeds[k // len(lrs)], lrs[k % len(lrs)]).
+        weight, bias = initial_parameters(seeds)
+        weight = weight.repeat_interleave(len(lrs), dim=0).to(device=config.device, dtype=dtype)
+        bias = bias.repeat_interleave(len(lrs), dim=0).to(device=config.device, dtype=dtype)
+        # Training changes weight and bias in place; the records need them as they started.
+        initial_weight = weight.to("cpu", copy=True)
+        initial_bias = bias.to("cpu", copy=True)
+        K = len(seeds) * len(lrs)
         n_train = data.X_train.shape[0]
         # Rows: the samples laid out along dim 1 so that (K, 1) parameters broadcast to (K, N).
         x_train, y_train = data.X_train.reshape(1, -1), data.y_train.reshape(1, -1)
@@ -219,7 +274,7 @@ def train_batched(
         grad_scale = (1.0 if l1 else 2.0) / n_train
         gradient = weight_gradient(data.X_train, K)
         # p ← p − lr·g per member; addcmul_ rounds as SGD's add_(g, alpha=−lr) does.
-        neg_lr = -torch.tensor([m.lr for m in members], dtype=dtype, device=config.device)
+        neg_lr = -torch.tensor(lrs * len(seeds), dtype=dtype, device=config.device)
         neg_lr = neg_lr.reshape(K, 1)
 
         train_losses = torch.empty(config.epochs, K, dtype=dtype, device=config.device)
@@ -228,6 +283,7 @@ def train_batched(
         def mean_loss(residual: torch.Tensor) -> torch.Tensor:
             return (residual.abs() if l1 else residual.square()).mean(dim=1)
 
+    def loop() -> float:
         synchronize(config.device)
         started = time.perf_counter()
         with torch.inference_mode():
@@ -249,36 +305,28 @@ def train_batched(
                         if on_progress is not None:
                             on_progress(epoch, config.epochs)
         synchronize(config.device)
-        train_seconds = time.perf_counter() - started
+        return time.perf_counter() - started
 
+    def record(train_seconds: float) -> MemberRuns:
         timings = {
             "train_seconds": train_seconds,
             "epoch_us": train_seconds / config.epochs * 1e6,
             "members": float(K),
         }
-        train_losses, test_losses = train_losses.cpu(), test_losses.cpu()
-        weight, bias = weight.cpu(), bias.cpu()
-        runs = []
-        finite = torch.isfinite(train_losses).all(dim=0)
+        train_cpu, test_cpu = train_losses.cpu(), test_losses.cpu()
+        finite = torch.isfinite(train_cpu).all(dim=0)
         if not bool(finite.all()):
-            stop_if_diverged(train_losses[:, int((~finite).nonzero()[0, 0])], None)
-        # One conversion for all members: per-member column slices cost more than training them.
-        train_rows = train_losses.T.to(torch.float64).tolist()
-        test_rows = test_losses.T.to(torch.float64).tolist()
-        for k, member in enumerate(members):
-            final = {
-                "linear.weight": weight[k].reshape(1, 1).clone(),
-                "linear.bias": bias[k].reshape(1).clone(),
-            }
-            runs.append(
-                make_run(
-                    member,  # built from the resolved config: its device is concrete
-                    environment,
-                    train_rows[k],
-                    test_rows[k],
-                    initial_states[k],
-                    final,
-                    dict(timings),
-                )
-            )
-        return runs
+            stop_if_diverged(train_cpu[:, int((~finite).nonzero()[0, 0])], None)
+        return MemberRuns(
+            config,
+            seeds,
+            lrs,
+            environment,
+            timings,
+            train_cpu,
+            test_cpu,
+            (initial_weight, initial_bias),
+            (weight.cpu(), bias.cpu()),
+        )
+
+    return config, loop, record

@@ -31,7 +31,8 @@ from torch.nn import functional as F
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback
-from linreg.engines.records import eval_epochs, make_run, record_eval, stop_if_diverged
+from linreg.engines.prepared import PreparedRun
+from linreg.engines.records import LossBuffer, eval_epochs, make_run, record_eval, stop_if_diverged
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.model import build_model, make_loss_fn
@@ -90,7 +91,7 @@ def _compiled_step(
     return torch.compile(_training_step(loss_name, lr), dynamic=False, fullgraph=True)
 
 
-def train_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run:
+def prepare_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> PreparedRun[Run]:
     config = resolve(config)
     problem = compiler_problem(config.device)
     if problem is not None:
@@ -119,23 +120,25 @@ def train_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> 
         synchronize(config.device)
         compile_seconds = time.perf_counter() - compile_started
 
-        train_losses = torch.empty(config.epochs, dtype=data.X_train.dtype, device=config.device)
-        test_losses = torch.empty(
-            len(eval_epochs(config)), dtype=data.X_train.dtype, device=config.device
-        )
+    train_losses = LossBuffer(config.epochs, data.X_train.dtype, config.device)
+    test_losses = LossBuffer(len(eval_epochs(config)), data.X_train.dtype, config.device)
 
+    def loop() -> float:
+        nonlocal weight, bias
         synchronize(config.device)
         started = time.perf_counter()
         for epoch in range(config.epochs):
             loss, weight, bias = step(X, y, weight, bias)
-            train_losses[epoch] = loss
+            train_losses.append(loss)
             if epoch % config.eval_every == 0:
                 with torch.inference_mode():
                     test_loss = loss_fn(F.linear(data.X_test, weight, bias), data.y_test)
-                record_eval(config, epoch, loss, test_loss, train_losses, test_losses, on_eval)
+                record_eval(epoch, loss, test_loss, train_losses, test_losses, on_eval)
         synchronize(config.device)
-        train_seconds = time.perf_counter() - started
-        stop_if_diverged(train_losses, None)
+        return time.perf_counter() - started
+
+    def finish(train_seconds: float) -> Run:
+        stop_if_diverged(train_losses.values(), None)
         with torch.no_grad():
             model.linear.weight.copy_(weight)
             model.linear.bias.copy_(bias)
@@ -148,9 +151,11 @@ def train_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> 
         return make_run(
             config,
             environment,
-            train_losses,
-            test_losses,
+            train_losses.values(),
+            test_losses.values(),
             initial_state,
             model.state_dict(),
             timings,
         )
+
+    return PreparedRun(config, loop, finish)

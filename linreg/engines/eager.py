@@ -9,7 +9,8 @@ import torch
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback
-from linreg.engines.records import eval_epochs, make_run, record_eval, stop_if_diverged
+from linreg.engines.prepared import PreparedRun
+from linreg.engines.records import LossBuffer, eval_epochs, make_run, record_eval, stop_if_diverged
 from linreg.env import capture_environment
 from linreg.model import build_model, make_loss_fn, make_optimizer
 from linreg.numerics import numeric_settings, resolve, synchronize
@@ -17,7 +18,7 @@ from linreg.run import Run
 from linreg.state import state_to_json
 
 
-def train_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run:
+def prepare_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> PreparedRun[Run]:
     config = resolve(config)
     with numeric_settings(config):
         environment = capture_environment()
@@ -27,41 +28,46 @@ def train_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> Run
         loss_fn = make_loss_fn(config)
         optimizer = make_optimizer(config, model)
 
-        # Losses stay on the device until the end: a .item() per epoch would force a host sync
-        # per epoch and time the transfer instead of the training.
-        train_losses = torch.empty(config.epochs, dtype=data.X_train.dtype, device=config.device)
-        test_epochs = eval_epochs(config)
-        test_losses = torch.empty(len(test_epochs), dtype=data.X_train.dtype, device=config.device)
+    X_train, y_train, X_test, y_test = data.X_train, data.y_train, data.X_test, data.y_test
+    epochs, eval_every = config.epochs, config.eval_every
+    # Losses stay on the device until the end: a .item() per epoch would force a host sync
+    # per epoch and time the transfer instead of the training.
+    train_losses = LossBuffer(epochs, X_train.dtype, config.device)
+    test_losses = LossBuffer(len(eval_epochs(config)), X_train.dtype, config.device)
 
+    def loop() -> float:
         synchronize(config.device)
         started = time.perf_counter()
-        for epoch in range(config.epochs):
+        for epoch in range(epochs):
             model.train()
-            y_pred = model(data.X_train)
-            loss = loss_fn(y_pred, data.y_train)
+            y_pred = model(X_train)
+            loss = loss_fn(y_pred, y_train)
 
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
 
-            train_losses[epoch] = loss.detach()
-            if epoch % config.eval_every == 0:
+            train_losses.append(loss.detach())
+            if epoch % eval_every == 0:
                 model.eval()
                 with torch.inference_mode():
-                    test_pred = model(data.X_test)
-                    test_loss = loss_fn(test_pred, data.y_test)
-                record_eval(config, epoch, loss, test_loss, train_losses, test_losses, on_eval)
+                    test_pred = model(X_test)
+                    test_loss = loss_fn(test_pred, y_test)
+                record_eval(epoch, loss, test_loss, train_losses, test_losses, on_eval)
         synchronize(config.device)
-        train_seconds = time.perf_counter() - started
-        stop_if_diverged(train_losses, None)
+        return time.perf_counter() - started
 
-        timings = {"train_seconds": train_seconds, "epoch_us": train_seconds / config.epochs * 1e6}
+    def finish(train_seconds: float) -> Run:
+        stop_if_diverged(train_losses.values(), None)
+        timings = {"train_seconds": train_seconds, "epoch_us": train_seconds / epochs * 1e6}
         return make_run(
             config,
             environment,
-            train_losses,
-            test_losses,
+            train_losses.values(),
+            test_losses.values(),
             initial_state,
             model.state_dict(),
             timings,
         )
+
+    return PreparedRun(config, loop, finish)

@@ -1,7 +1,8 @@
-"""What every engine does around its loop: the divergence check and assembling the Run."""
+"""What every engine does around its loop: keeping losses, the divergence check, the Run."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -13,9 +14,45 @@ from linreg.run import LossCurve, Run
 from linreg.state import state_dict_hash, state_to_json
 
 
+class LossBuffer:
+    """Losses, one 0-dim tensor per step, kept where they were computed without a kernel each.
+
+    Writing each epoch's loss into a preallocated tensor (``losses[epoch] = loss``) is an
+    indexed copy: on the CPU about a tenth of the tutorial's own epoch, and a kernel launch per
+    epoch on a GPU. Holding the tensor the loop already has costs a list append; the held
+    tensors are stacked into place a block at a time, which bounds the memory they keep.
+    """
+
+    BLOCK = 1024
+
+    def __init__(self, length: int, dtype: torch.dtype, device: str) -> None:
+        self._values = torch.empty(length, dtype=dtype, device=device)
+        self._filled = 0
+        self._pending: list[torch.Tensor] = []
+
+    def append(self, loss: torch.Tensor) -> None:
+        """Keep ``loss`` (detached, 0-dim); it must not be changed in place afterwards."""
+        self._pending.append(loss)
+        if len(self._pending) == self.BLOCK:
+            self._flush()
+
+    def values(self) -> torch.Tensor:
+        """Every loss appended so far, in order, as one tensor on the device."""
+        self._flush()
+        return self._values[: self._filled]
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        end = self._filled + len(self._pending)
+        torch.stack(self._pending, out=self._values[self._filled : end])
+        self._filled = end
+        self._pending.clear()
+
+
 def stop_if_diverged(losses: torch.Tensor, latest: float | None) -> None:
     """Raise TrainingDiverged at the first non-finite loss; ``latest`` is a cheap early look."""
-    if latest is not None and torch.isfinite(torch.tensor(latest)):
+    if latest is not None and math.isfinite(latest):
         return
     finite = torch.isfinite(losses)
     if bool(finite.all()):
@@ -25,19 +62,21 @@ def stop_if_diverged(losses: torch.Tensor, latest: float | None) -> None:
 
 
 def record_eval(
-    config: TrainConfig,
     epoch: int,
     loss: torch.Tensor,
     test_loss: torch.Tensor,
-    train_losses: torch.Tensor,
-    test_losses: torch.Tensor,
+    train_losses: LossBuffer,
+    test_losses: LossBuffer,
     on_eval: Callable[[int, float, float], None] | None,
 ) -> None:
     """At an evaluated epoch: keep the test loss, read the train loss (the tutorial reads both
-    here, so this sync is part of its semantics), stop on divergence, report progress."""
-    test_losses[epoch // config.eval_every] = test_loss
+    here, so this sync is part of its semantics), stop on divergence, report progress.
+
+    ``train_losses`` already holds this epoch's loss."""
+    test_losses.append(test_loss)
     train_value = loss.item()
-    stop_if_diverged(train_losses[: epoch + 1], train_value)
+    if not math.isfinite(train_value):
+        stop_if_diverged(train_losses.values(), None)
     if on_eval is not None:
         on_eval(epoch, train_value, test_loss.item())
 

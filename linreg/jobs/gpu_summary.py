@@ -239,7 +239,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "–"
     if isinstance(value, float):
-        return units.significant(value)
+        return units.sig(value)
     return str(value).replace("|", "\\|")
 
 

@@ -9,8 +9,10 @@ from linreg.config import DTYPES, ENGINES, TrainConfig
 from linreg.options import parse_choices, parse_integers
 
 DEVICES = ("cpu", "cuda", "mps")
-KINDS = ("train", "inference", "epoch", "engine_epoch", "copy", "threads")
+KINDS = ("train", "inference", "epoch", "engine_epoch", "copy", "threads", "overhead")
 QUICK_KINDS = ("train", "inference")
+# The overhead kind's cases: what linreg costs, each against the reference it must stay close to.
+OVERHEAD_COMPARISONS = ("train", "sweep", "cli_help", "cli_env")
 # The tutorial's training set (40 samples) up to one that no cache holds.
 SWEEP_SIZES = (40, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 INFERENCE_BATCHES = (10, 1_000, 100_000, 10_000_000)

@@ -1,0 +1,98 @@
+import subprocess
+
+import pytest
+import torch
+
+import linreg.env
+from linreg.config import TrainConfig
+from linreg.engines import train
+from linreg.env import capture_environment, fixed_fingerprint, project_commit
+from linreg.numerics import numeric_settings
+
+
+@pytest.fixture
+def fresh_caches():
+    """Forget what this process has already asked, before and after the test."""
+    project_commit.cache_clear()
+    fixed_fingerprint.cache_clear()
+    yield
+    project_commit.cache_clear()
+    fixed_fingerprint.cache_clear()
+
+
+def test_git_runs_once_per_process_however_many_runs_capture_the_environment(
+    monkeypatch, fresh_caches
+):
+    calls = []
+    real_run = subprocess.run
+
+    def fake_git(args, **kwargs):
+        if args[0] != "git":  # platform asks uname for the processor
+            return real_run(args, **kwargs)
+        calls.append(args)
+        stdout = "0123abcd\n" if "rev-parse" in args else ""  # a clean checkout
+        return subprocess.CompletedProcess(args, 0, stdout=stdout, stderr="")
+
+    monkeypatch.setattr(subprocess, "run", fake_git)
+    for _ in range(3):
+        assert capture_environment()["linreg_commit"] == "0123abcd"
+    assert train(TrainConfig(epochs=2)).environment["linreg_commit"] == "0123abcd"
+    assert [args[3:5] for args in calls] == [["rev-parse", "HEAD"], ["status", "--porcelain"]]
+
+
+def test_the_machine_and_stack_are_read_once_per_process(monkeypatch, fresh_caches):
+    reads = []
+    monkeypatch.setattr(linreg.env, "cpu_model", lambda: reads.append(1) or "Some CPU")
+    assert [capture_environment()["cpu"] for _ in range(3)] == ["Some CPU"] * 3
+    assert len(reads) == 1
+
+
+def test_each_capture_is_a_copy_that_a_caller_may_change(fresh_caches):
+    first = capture_environment()
+    first["gpus"].append("planted")
+    first["env"]["OMP_NUM_THREADS"] = "planted"
+    first["torch"] = "planted"
+    again = capture_environment()
+    assert "planted" not in again["gpus"]
+    assert again["env"]["OMP_NUM_THREADS"] != "planted" and again["torch"] == torch.__version__
+
+
+def test_thread_counts_and_flags_are_read_at_each_capture():
+    outside = capture_environment()
+    with numeric_settings(TrainConfig(threads=1, deterministic=True)):
+        inside = capture_environment()
+    assert inside["num_threads"] == 1 and inside["deterministic_algorithms"] is True
+    assert outside["num_threads"] == torch.get_num_threads()
+    assert outside["deterministic_algorithms"] == torch.are_deterministic_algorithms_enabled()
+
+
+def test_the_fingerprint_keeps_its_keys_and_their_order():
+    """Records written before the fixed part was cached have the same keys in the same order."""
+    assert list(capture_environment()) == [
+        "python",
+        "python_implementation",
+        "os",
+        "machine",
+        "cpu",
+        "cpu_count",
+        "torch",
+        "torch_git",
+        "torch_debug",
+        "torch_cpu_capability",
+        "torch_config",
+        "cuda",
+        "cudnn",
+        "cuda_available",
+        "gpus",
+        "mps_available",
+        "num_threads",
+        "num_interop_threads",
+        "deterministic_algorithms",
+        "cudnn_deterministic",
+        "cudnn_benchmark",
+        "matmul_allow_tf32",
+        "cudnn_allow_tf32",
+        "float32_matmul_precision",
+        "env",
+        "linreg_commit",
+    ]
