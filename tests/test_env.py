@@ -67,7 +67,8 @@ def test_thread_counts_and_flags_are_read_at_each_capture():
 
 
 def test_the_fingerprint_keeps_its_keys_and_their_order():
-    """Records written before the fixed part was cached have the same keys in the same order."""
+    """Records written before the fixed part was cached have the same keys in the same order;
+    the hardware details came later, after them."""
     assert list(capture_environment()) == [
         "python",
         "python_implementation",
@@ -95,4 +96,10 @@ def test_the_fingerprint_keeps_its_keys_and_their_order():
         "float32_matmul_precision",
         "env",
         "linreg_commit",
+        "cpu_vendor",
+        "cpu_signature",
+        "cpu_flags_summary",
+        "cpu_l3_cache",
+        "gpu_driver",
+        "gpu_capabilities",
     ]
