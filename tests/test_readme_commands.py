@@ -45,6 +45,10 @@ LONG = {
     "pytest bench --quick --benchmark-json=quick.json",
     "pytest bench --quick --benchmark-autosave",
     "linreg repro --samples 1000000 --threads 1,2 --dtypes float32 --seeds 42 --no-golden",
+    # The wheelhouse downloads from the package index; gpu-run installs from it (a rehearsal
+    # here, without CUDA).
+    "python3 -m nox -s wheelhouse -- --python-version 3.12 --dest .whl",
+    "PYTHONPATH=. python3 -m linreg gpu-run --wheelhouse .whl",
 }
 # Not run by the tests, with the reason.
 ELSEWHERE = {
@@ -101,11 +105,14 @@ def checkout(tmp_path_factory) -> Path:
 def run_twice(command: str, checkout: Path) -> None:
     bin_dir = checkout / ".bin"
     bin_dir.mkdir(exist_ok=True)
-    # `linreg` and `pytest-benchmark` as the README types them, from this interpreter.
+    # `linreg`, `pytest-benchmark` and `python3` as the README types them, from this interpreter.
     for name, module in (("linreg", "linreg"), ("pytest-benchmark", "pytest_benchmark.cli")):
         script = bin_dir / name
         script.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m {module} "$@"\n')
         script.chmod(0o755)
+    python3 = bin_dir / "python3"
+    python3.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python3.chmod(0o755)
     env = {
         **os.environ,
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",

@@ -12,8 +12,10 @@ from linreg.cli.console import progress, say
 
 @app.command("gpu-run")
 def gpu_run_command(
-    out: Path = typer.Option(
-        ..., help="Folder for everything the run writes (must not exist or be empty)."
+    out: Path | None = typer.Option(
+        None,
+        help="Folder for everything the run writes (must not exist or be empty). "
+        "Default: results/gpu-run-<UTC time>/.",
     ),
     bring_back: Path | None = typer.Option(
         None,
@@ -40,6 +42,9 @@ def gpu_run_command(
     one archive to bring back. Without CUDA it is a rehearsal: CUDA steps are skipped with the
     reason. Exit 0 ok, 1 a step failed or ran out of its time, 2 bad input."""
     from linreg.jobs.gpu_run import run_gpu_job  # imports torch
+    from linreg.results.kinds import utc_stamp
+
+    out = out or Path("results") / f"gpu-run-{utc_stamp()}"
 
     def on_step(index: int, total: int, step, left: float) -> None:
         progress(
