@@ -38,19 +38,19 @@ def cpu_model() -> str:
     except OSError:
         pass
     if sys.platform == "darwin":
-        try:
-            out = subprocess.run(
-                ["sysctl", "-n", "machdep.cpu.brand_string"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-                check=False,
-            )
-            if out.stdout.strip():
-                return out.stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            pass
+        brand = _output(["sysctl", "-n", "machdep.cpu.brand_string"])
+        if brand:
+            return brand
     return platform.processor() or platform.machine()
+
+
+def _output(command: list[str], timeout: float = 5) -> str | None:
+    """A command's stripped output, or None where it is missing, fails or hangs."""
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
 
 
 def gpu_names() -> list[str]:
@@ -66,27 +66,11 @@ def project_commit() -> str | None:
     milliseconds, more than a short run's set-up. The code a process runs is what it imported
     when it started, so the checkout's state when it first asks is the fitting one to record.
     """
-    root = PROJECT_ROOT
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
+    git = ["git", "-C", str(PROJECT_ROOT)]
+    commit = _output([*git, "rev-parse", "HEAD"])
+    if not commit:
         return None
-    commit = out.stdout.strip()
-    if out.returncode != 0 or not commit:
-        return None
-    dirty = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True,
-        text=True,
-        timeout=5,
-        check=False,
-    ).stdout.strip()
+    dirty = _output([*git, "status", "--porcelain", "--untracked-files=no"])
     return commit + ("-dirty" if dirty else "")
 
 
@@ -222,15 +206,6 @@ def gpu_details() -> dict[str, Any]:
 def _nvidia_driver() -> str | None:
     """The NVIDIA driver's version (e.g. 580.159.03): torch knows the CUDA it was built with,
     not the driver the machine runs, and that decides which kernels run too."""
-    try:
-        out = subprocess.run(
-            ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    versions = sorted(set(out.stdout.split()))
-    return ", ".join(versions) if out.returncode == 0 and versions else None
+    out = _output(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"], 10)
+    versions = sorted(set(out.split())) if out else []
+    return ", ".join(versions) or None
