@@ -23,6 +23,7 @@ from linreg.errors import ConfigError
 from linreg.machine import default_machine_name, validate_machine_name
 from linreg.results.kinds import utc_stamp
 from linreg.suites.bench_selection import (
+    KINDS,
     OVERHEAD_COMPARISONS,
     BenchSelection,
     parse_selection,
@@ -79,7 +80,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("seeds", "seeds of the train cases (default 42)"),
         ("sizes", "sample counts of the size sweep and inference batches (default: their own)"),
         ("engines", "engines from linreg.config.ENGINES"),
-        ("kinds", "case kinds: train,inference,epoch,copy,threads"),
+        ("kinds", f"case kinds: {','.join(KINDS)}"),
     ):
         group.addoption(f"--{name}", default=None, metavar="LIST", help=f"Comma list of {what}.")
     group.addoption(

@@ -19,21 +19,27 @@ from linreg.engines.prepared import PreparedRun
 from linreg.numerics import numeric_settings
 from linreg.run import Run
 
-Evals = list[tuple[int, float]]
+Evals = list[tuple[int | None, float]]
 
 
-def _epoch_split(run: Run, evals: Evals) -> tuple[float | None, float | None]:
+def _epoch_split(evals: Evals) -> tuple[float | None, float | None]:
     """(cold_epoch_us, steady_epoch_us) from the wall-clock times of the eval callbacks.
 
-    Engines call on_eval after syncing at epochs 0, 50, ...; the time between the first and last
-    call is steady state (eval epochs included, as in the run itself). The cold epoch is the rest
-    of the run's own loop time. None where the engine reports fewer than two evals.
+    ``evals`` opens with the loop's start (epoch None), then engines call on_eval after syncing at
+    epochs 0, 50, ...: the cold epoch is the start to epoch 0's call (its step and its test-loss
+    evaluation), measured, not inferred from the total (the total minus a steady estimate went
+    negative when the steady epochs were slower than the run's mean). The time between the first
+    and last eval is steady state (eval epochs included, as in the run itself). None where the
+    engine reports no evals (cold) or fewer than two (steady).
     """
-    if len(evals) < 2:
+    (_, start_t), evals = evals[0], evals[1:]
+    if not evals:
         return None, None
+    cold_us = (evals[0][1] - start_t) * 1e6
+    if len(evals) < 2:
+        return cold_us, None
     (first_epoch, first_t), (last_epoch, last_t) = evals[0], evals[-1]
     steady_us = (last_t - first_t) / (last_epoch - first_epoch) * 1e6
-    cold_us = run.timings["train_seconds"] * 1e6 - steady_us * (run.config.epochs - 1)
     return cold_us, steady_us
 
 
@@ -41,19 +47,21 @@ def measure_training(benchmark, config: TrainConfig, info: dict, rounds: int) ->
     """One run's loop per round; the first run in this process is warm-up, kept apart."""
     prepared: list[tuple[PreparedRun[Run], Evals]] = []
 
-    def prepare_round() -> tuple[tuple[PreparedRun[Run]], dict]:
+    def prepare_round() -> tuple[tuple[PreparedRun[Run], Evals], dict]:
         evals: Evals = []
         run = prepare(config, on_eval=lambda epoch, *_: evals.append((epoch, time.perf_counter())))
         prepared.append((run, evals))
-        return (run,), {}
+        return (run, evals), {}
 
-    def loop(run: PreparedRun[Run]) -> None:
+    def loop(run: PreparedRun[Run], evals: Evals) -> None:
+        evals.append((None, time.perf_counter()))
         run.loop()  # synchronises with the device before it returns
 
     with peak_memory(config.device) as peak:
-        (warmup,), _ = prepare_round()
-        warmup.loop()
-        warmup_cold_us, _ = _epoch_split(warmup.finish(), prepared.pop()[1])
+        (warmup, warmup_evals), _ = prepare_round()
+        loop(warmup, warmup_evals)
+        warmup_cold_us, _ = _epoch_split(prepared.pop()[1])
+        warmup.finish()
         benchmark.pedantic(loop, setup=prepare_round, rounds=rounds, iterations=1)
         # Under --benchmark-disable the one untimed call is kept as this case's run.
         results = [(run.finish(), evals) for run, evals in prepared]
@@ -61,7 +69,7 @@ def measure_training(benchmark, config: TrainConfig, info: dict, rounds: int) ->
         threads = torch.get_num_threads()
 
     runs = [run for run, _ in results]
-    splits = [_epoch_split(run, evals) for run, evals in results]
+    splits = [_epoch_split(evals) for _, evals in results]
     train_seconds = statistics.median(run.timings["train_seconds"] for run in runs)
     cold = [c for c, _ in splits if c is not None]
     steady = [s for _, s in splits if s is not None]

@@ -323,3 +323,6 @@ def test_train_case_timing_loops_keeps_its_epoch_split_and_figures(tmp_path):
     assert bench["stats"]["rounds"] == 3 and info["epochs"] == 500 and info["size"] == 40
     for key in ("train_seconds", "cold_epoch_us", "steady_epoch_us", "first_cold_epoch_us"):
         assert info[key] is not None, key
+    # Measured, not inferred: each is a part of a run's loop time, so positive and smaller.
+    for key in ("cold_epoch_us", "steady_epoch_us", "first_cold_epoch_us"):
+        assert 0 < info[key] < info["train_seconds"] * 1e6, (key, info[key])

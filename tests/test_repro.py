@@ -82,6 +82,24 @@ def test_determinism_failure_names_the_epoch_and_the_ulp_distance(tmp_path) -> N
     assert "max ULP 1" in determinism.reason
 
 
+def test_a_failure_beyond_tolerance_gives_the_distance_not_a_ulp_count(tmp_path) -> None:
+    matrix = ReproMatrix(devices=("cpu",), dtypes=("float64",), seeds=(0,), threads=(1,),
+                         base=SHORT)  # fmt: skip
+    [config] = matrix.configs()
+    run = train(config)
+    losses = list(run.history.train_loss)
+    losses[17] += 0.5
+    other = dataclasses.replace(
+        run, history=dataclasses.replace(run.history, train_loss=tuple(losses))
+    )
+    checks = check_pairs(matrix, {config.config_id: (run, other)}, default_tolerances(),
+                         parse_requirements([]), None)  # fmt: skip
+    [determinism] = [c for c in checks if c.kind == "determinism"]
+    assert not determinism.holds
+    assert "beyond tolerance from epoch 17" in determinism.reason
+    assert "max ULP" not in determinism.reason and "final |Δw|" in determinism.reason
+
+
 def test_interrupted_run_resumes_without_redoing_or_mixing(tmp_path) -> None:
     options = small_options()
     result_dir = start_result_dir(options, tmp_path)

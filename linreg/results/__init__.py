@@ -6,5 +6,8 @@
 - ``load``: one loader per kind, with the schema check and the one error wrapping;
 - ``run_folder``, ``checkpoint``, ``references``, ``sweep_record``, ``bench_file``: each kind's
   shape on disk;
-- ``resultset``: any mix of them as one set of runs and timings, for ``linreg compare``.
+- ``bench_sessions``: benchmark files grouped into the sessions (processes of one invocation)
+  a timing comparison reads; ``noise_floor``: a machine's A/A process-to-process spread;
+- ``resultset``: any mix of them as one set of runs and timings, for ``linreg compare``;
+- ``archive``: a results folder as one gzipped tar (in parts under a size limit), to carry home.
 """
