@@ -27,9 +27,11 @@ def install(session: nox.Session, extras: str = "") -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the test suite (CUDA tests skip with a reason where there is no GPU)."""
+    """Run the test suite, one worker per core (CUDA tests skip with a reason without a GPU)."""
     install(session, "test")
-    session.run("pytest", *(session.posargs or ["-q"]))
+    # Most tests wait on a child process or one core's work: two workers on two cores halve the
+    # suite. worksteal: the few minute-long tests do not queue behind each other on one worker.
+    session.run("pytest", *(session.posargs or ["-q", "-n", "auto", "--dist", "worksteal"]))
 
 
 @nox.session

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,15 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "cuda" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def children_are_not_xdist_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under pytest-xdist a worker's PYTEST_XDIST_* variables reach every process a test starts,
+    and pytest-benchmark switches itself off in what it takes for an xdist worker: the bench
+    suite's children would time nothing and write no file."""
+    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST_")]:
+        monkeypatch.delenv(name)
 
 
 CHECKOUT_RESULTS = Path(__file__).resolve().parent.parent / "results"

@@ -56,7 +56,7 @@ ELSEWHERE = {
     "python3 -m pip install nox && python3 -m nox -s tests": "the quickstart: it is CI itself",
     'python3 -m pip install torch==2.13.0 -e ".[test]"': "installs into the running environment",
     "python3 -m nox -s bench": "the full matrix: tens of minutes",
-    "python3 -m nox -s bench -- --quick": "CI runs it (.ci/run)",
+    "python3 -m nox -s bench -- --quick": "linreg bench --quick: test_bench_plumbing.py",
     "python3 -m nox -l": "lists nox sessions: needs nothing of linreg",
     "python3 -m nox -s lint": "CI runs it (.ci/run)",
     "python3 -m nox -s tests -- -k checkpoint -x": "runs this suite's own tests",
