@@ -5,6 +5,7 @@ Timings are never asserted here; the suite's numbers live in results/bench/.
 
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -231,6 +232,11 @@ def test_pytest_bench_quick_writes_a_json_that_pytest_benchmark_compare_reads(tm
     )
     assert len(bench["stats"]["data"]) == bench["stats"]["rounds"]
     assert bench["extra_info"]["kind"] == "inference" and bench["extra_info"]["size"] == 10
+    # The quick profile counts each CPU case's instructions under Valgrind (CI installs it):
+    # inference on 10 samples is ~80 k instructions a call on x86-64.
+    if shutil.which("valgrind"):
+        assert data["machine_info"]["linreg_instructions"] == "counted by callgrind"
+        assert 10_000 < bench["extra_info"]["instructions"] < 1_000_000, bench["extra_info"]
     compare = subprocess.run(
         [sys.executable, "-m", "pytest_benchmark", "compare", str(out)],
         cwd=tmp_path,
@@ -244,7 +250,8 @@ def test_pytest_bench_quick_writes_a_json_that_pytest_benchmark_compare_reads(tm
 def test_bench_command_stores_per_machine_and_prints_a_summary(tmp_path, monkeypatch, capfd):
     monkeypatch.setattr("linreg.suites.bench_runner.RESULTS_ROOT", tmp_path)
     args = ["--quick", "--kinds", "inference", "--sizes", "10", "--machine", "cli-test"]
-    assert main(["bench", *args, "--", "-q", "-p", "no:cacheprovider"]) == 0
+    # Instruction counting (Valgrind) is the test above's: here only what `linreg bench` stores.
+    assert main(["bench", *args, "--", "-q", "-p", "no:cacheprovider", "--instructions=no"]) == 0
     out = capfd.readouterr().out
     (saved,) = (tmp_path / "cli-test").glob("*/0001_*.json")
     assert saved.parent.name.startswith(("Linux-", "Darwin-", "Windows-"))  # pytest-benchmark's id
