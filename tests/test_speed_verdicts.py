@@ -214,3 +214,22 @@ def test_cli_history_flags_where_a_case_stepped(tmp_path, capsys):
     assert main(["compare", "--all", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "train: wall ×1.3" in out and "at session s3" in out
+
+
+def test_the_speed_table_keeps_each_case_on_one_line_at_80_columns(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(console, "width", 80)
+    sizes = (10, 1_000, 100_000, 10_000_000)
+    cases = [f"bench_inference.py::bench_inference[cpu-float32-seed42-eager-n{n}]" for n in sizes]
+    for side, seed in (("ref", 1), ("cand", 2)):
+        for i, value in enumerate(processes(seed, 0.04, 8)):
+            bench_json(tmp_path / side / f"{i:04d}.json", {c: [value] * 3 for c in [*cases, TRAIN]},
+                       session=side, process=i, instructions={c: 1e6 for c in cases})  # fmt: skip
+    assert main(["compare", str(tmp_path / "ref"), str(tmp_path / "cand")]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith(("inference", "train"))]
+    # One row per case and metric, each whole on its line: the size told apart, the verdict unsplit.
+    assert len(rows) == 2 * len(sizes) + 1 and max(len(line) for line in out.splitlines()) <= 80
+    assert {row.split()[1] for row in rows if row.startswith("inference")} == {
+        "n10", "n1000", "n1e5", "n1e7"
+    }  # fmt: skip
+    assert all(row.rstrip().endswith("no sig. change") for row in rows), rows

@@ -11,8 +11,8 @@ from rich.text import Text
 
 from linreg import units
 from linreg.cli import app, fail
+from linreg.cli.compare_cmd import print_speed_verdict
 from linreg.cli.console import console, progress, say
-from linreg.compare.speed import INSTRUCTIONS
 from linreg.results import kinds
 from linreg.suites.bench_selection import KINDS, parse_selection
 
@@ -49,6 +49,13 @@ def ab_command(
     out: Path | None = typer.Option(
         None, help="Folder to create for everything (default: results/ab-<UTC time>/)."
     ),
+    instructions: bool = typer.Option(
+        True,
+        "--instructions/--no-instructions",
+        help="Count instructions under Valgrind in each side's first process (about a minute "
+        "each); without, wall time alone.",
+    ),
+    wide: bool = typer.Option(False, "--wide", help="Full case ids in the speed table."),
 ) -> int:
     """A same-machine A/B of two stacks (two torch versions, or a base branch and a change):
     interleaved benchmark processes with instruction counts, both repro matrices, one speed
@@ -77,6 +84,7 @@ def ab_command(
         threshold=threshold,
         repro_args=("--seeds", "42", "--no-golden") if repro else None,
         on_progress=progress,
+        count_instructions=instructions,
     )
     for role, stack in result.stacks.items():
         say(f"{role}: Python {stack['python']}, torch {stack['torch']} ({stack['interpreter']})")
@@ -91,16 +99,7 @@ def ab_command(
         console.print(table)
     speed = result.speed
     if speed is not None:
-        say(f"Speed: {speed.summary}")
-        table = Table(title="cases")
-        for column in ("case", "metric", "ratio", "interval", "verdict"):
-            table.add_column(column)
-        for c in speed.cases:
-            interval = "–" if c.ci is None else f"{c.ci[0]:.3g}–{c.ci[1]:.3g}"
-            table.add_row(Text(c.case.rsplit("::", 1)[-1]),
-                          "instr" if c.metric == INSTRUCTIONS else c.metric,
-                          units.ratio(c.ratio), interval, c.verdict)  # fmt: skip
-        console.print(table)
+        print_speed_verdict(speed, wide)
     for problem in result.failures:
         fail(problem)
     say(f"results: {result.out} ({units.seconds(result.seconds)})")

@@ -97,7 +97,16 @@ def short_labels(fullnames: list[str]) -> tuple[dict[str, str], tuple[str, ...]]
     shared = set.intersection(*(set(p) for _, p in parts.values())) if parts else set()
     common = tuple(p for p in next(iter(parts.values()))[1] if p in shared) if parts else ()
     labels = {
-        name: " ".join([kind, *(p for p in params if p not in shared)])
+        name: " ".join([kind, *(_compact(p) for p in params if p not in shared)])
         for name, (kind, params) in parts.items()
     }
     return labels, common
+
+
+def _compact(param: str) -> str:
+    """A size parameter with many zeros in powers of ten: n10000000 is n1e7, n1000 stays."""
+    digits = param[1:]
+    if param.startswith("n") and digits.isdigit() and len(digits) > 4:
+        stripped = digits.rstrip("0")
+        return f"n{stripped}e{len(digits) - len(stripped)}"
+    return param

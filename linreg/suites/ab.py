@@ -109,8 +109,11 @@ def run_ab(
     threshold: float | None = None,
     repro_args: tuple[str, ...] | None = ("--seeds", "42", "--no-golden"),
     on_progress: ProgressCallback | None = None,
+    count_instructions: bool = True,
 ) -> ABResult:
-    """Interleaved benchmark processes of both stacks, then each stack's repro matrix."""
+    """Interleaved benchmark processes of both stacks, then each stack's repro matrix.
+
+    Instructions are counted in each side's first process (Valgrind), unless not asked."""
     started = time.perf_counter()
     if not 2 <= processes <= 100:
         raise ConfigError("processes", f"must be in [2, 100] for a verdict, got {processes}")
@@ -124,7 +127,8 @@ def run_ab(
     failures: list[str] = []
     for index in range(processes):
         for stack in stacks:
-            code = _bench_process(stack, selection, out, machine, session, index)
+            count = count_instructions and index == 0
+            code = _bench_process(stack, selection, out, machine, session, index, count)
             say(f"ab: {stack.role} bench process {index + 1} of {processes}: pytest exit {code}")
             if code != 0:
                 failures.append(f"{stack.role} bench process {index + 1}: pytest exit {code}")
@@ -147,12 +151,18 @@ def run_ab(
 
 
 def _bench_process(
-    stack: Stack, selection: BenchSelection, out: Path, machine: str, session: str, index: int
+    stack: Stack,
+    selection: BenchSelection,
+    out: Path,
+    machine: str,
+    session: str,
+    index: int,
+    count: bool,
 ) -> int:
     env = stack.env()
     env[SESSION_VARIABLE] = f"{session}-{stack.role}"
     env[PROCESS_VARIABLE] = str(index)
-    env[COUNT_VARIABLE] = "1" if index == 0 else "0"
+    env[COUNT_VARIABLE] = "1" if count else "0"
     storage = (out / stack.role / "bench").resolve()
     command = [
         str(stack.python), "-m", "pytest", str(stack.root / "bench"), *selection_args(selection),
