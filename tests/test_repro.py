@@ -64,37 +64,33 @@ def test_every_check_holds_and_is_written(tmp_path, capsys) -> None:
     assert out.count("bit-identical") == 3
 
 
-def test_determinism_failure_names_the_epoch_and_the_ulp_distance(tmp_path) -> None:
+def determinism_check_with_epoch_17_changed(change):
+    """The determinism check of a float64 run against a copy whose train loss at epoch 17 is
+    change(the loss)."""
     matrix = ReproMatrix(devices=("cpu",), dtypes=("float64",), seeds=(0,), threads=(1,),
                          base=SHORT)  # fmt: skip
     [config] = matrix.configs()
     run = train(config)
     losses = list(run.history.train_loss)
-    losses[17] = float(np.nextafter(losses[17], 1.0))
+    losses[17] = change(losses[17])
     other = dataclasses.replace(
         run, history=dataclasses.replace(run.history, train_loss=tuple(losses))
     )
     checks = check_pairs(matrix, {config.config_id: (run, other)}, default_tolerances(),
                          parse_requirements([]), None)  # fmt: skip
     [determinism] = [c for c in checks if c.kind == "determinism"]
+    return determinism
+
+
+def test_determinism_failure_names_the_epoch_and_the_ulp_distance(tmp_path) -> None:
+    determinism = determinism_check_with_epoch_17_changed(lambda x: float(np.nextafter(x, 1.0)))
     assert not determinism.holds
     assert "first differing epoch 17" in determinism.reason
     assert "max ULP 1" in determinism.reason
 
 
 def test_a_failure_beyond_tolerance_gives_the_distance_not_a_ulp_count(tmp_path) -> None:
-    matrix = ReproMatrix(devices=("cpu",), dtypes=("float64",), seeds=(0,), threads=(1,),
-                         base=SHORT)  # fmt: skip
-    [config] = matrix.configs()
-    run = train(config)
-    losses = list(run.history.train_loss)
-    losses[17] += 0.5
-    other = dataclasses.replace(
-        run, history=dataclasses.replace(run.history, train_loss=tuple(losses))
-    )
-    checks = check_pairs(matrix, {config.config_id: (run, other)}, default_tolerances(),
-                         parse_requirements([]), None)  # fmt: skip
-    [determinism] = [c for c in checks if c.kind == "determinism"]
+    determinism = determinism_check_with_epoch_17_changed(lambda x: x + 0.5)
     assert not determinism.holds
     assert "beyond tolerance from epoch 17" in determinism.reason
     assert "max ULP" not in determinism.reason and "final |Δw|" in determinism.reason
