@@ -95,7 +95,7 @@ def ab_command(
         for pair in result.numeric["pairs"]:
             first, horizon = pair["first_bitwise_difference_epoch"], pair["horizon"]
             level = f"{pair['level']} ({pair['level_name']})"
-            table.add_row(Text(pair["run"]), level, str(first), str(horizon))
+            table.add_row(Text(pair["run"]), level, units.integer(first), units.integer(horizon))
         console.print(table)
     speed = result.speed
     if speed is not None:
