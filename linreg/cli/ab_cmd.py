@@ -11,8 +11,8 @@ from rich.text import Text
 
 from linreg import units
 from linreg.cli import app, fail
-from linreg.cli.compare_cmd import print_speed_verdict
 from linreg.cli.console import console, progress, say
+from linreg.cli.speed_table import print_speed_verdict
 from linreg.results import kinds
 from linreg.suites.bench_selection import KINDS, parse_selection
 

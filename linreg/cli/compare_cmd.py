@@ -11,12 +11,10 @@ from rich.text import Text
 from linreg import units
 from linreg.cli import app, fail
 from linreg.cli.console import console, say
+from linreg.cli.speed_table import print_speed_verdict
 from linreg.compare.speed import (
     DEFAULT_ALPHA,
     DEFAULT_INSTRUCTION_THRESHOLD,
-    INSTRUCTIONS,
-    NO_CHANGE,
-    SLOWER,
     check_alpha,
     parse_fraction,
 )
@@ -107,54 +105,6 @@ def _numerics_table(numerics) -> Table:
             str(max(q.max_ulp for q in c.quantities.values())),
         )  # fmt: skip
     return table
-
-
-# Verdicts as the table's narrow column says them; the summary above the table says them whole.
-_SHORT_VERDICTS = {NO_CHANGE: "no sig. change"}
-
-
-def print_speed_verdict(verdict, wide: bool) -> None:
-    """The verdict's summary, notes and one row per case and metric (`compare` and `ab`): at 80
-    columns each row stays on one line (short case labels, no rules between columns)."""
-    from rich import box
-
-    from linreg.results.bench_file import short_labels
-
-    say(f"Speed: {verdict.summary}")
-    for note in verdict.notes:
-        say(f"  {note}")
-    if not verdict.cases:
-        return
-    names = sorted({c.case for c in verdict.cases})
-    labels, common = short_labels(names) if not wide else ({n: n for n in names}, ())
-    table = Table(
-        title=f"cases ({' '.join(common)})" if common else "cases",
-        box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
-        show_edge=False,
-    )  # fmt: skip
-    for column in ("case", "metric", "ref", "cand", "ratio", "95% CI", "p adj", "verdict"):
-        left = column in ("case", "verdict")
-        # Only the case label may fold: a number or a verdict split over two lines reads wrong.
-        table.add_column(column, overflow="fold", no_wrap=column != "case" and not wide,
-                         justify="left" if left else "right",
-                         min_width=min(24, max(map(len, labels.values()))) if column == "case"
-                         else None)  # fmt: skip
-    for c in verdict.cases:
-        fmt = units.count if c.metric == INSTRUCTIONS else units.seconds
-        style = "red" if c.verdict == SLOWER and verdict.gating else ""
-        said = c.verdict if wide else _SHORT_VERDICTS.get(c.verdict, c.verdict)
-        if not wide:
-            said = said.replace(" processes)", ")")
-        table.add_row(
-            Text(labels[c.case]), "instr" if c.metric == INSTRUCTIONS else c.metric,
-            fmt(c.reference), fmt(c.candidate), units.ratio(c.ratio),
-            # An undecided case's interval spans orders of magnitude: it says nothing.
-            "–" if c.ci is None or c.verdict.startswith("undecided")
-            else f"{units.sig(c.ci[0], 2)}–{units.sig(c.ci[1], 2)}",
-            "–" if c.p_adjusted is None else f"{c.p_adjusted:.2g}",
-            Text(said, style=style),
-        )  # fmt: skip
-    console.print(table)
 
 
 def _print_environment(diff, wide: bool) -> None:
