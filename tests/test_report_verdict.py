@@ -9,7 +9,7 @@ from linreg.errors import ResultSetError
 from linreg.report.build import build_report
 from linreg.report.checks import comparison_figures, reached_words, sorted_checks
 from linreg.report.figures import group_identical_curves
-from linreg.report.verdict import FAIL, NONE, PASS, regressed_answer, reproduces_answer
+from linreg.report.verdict import FAIL, INFO, NONE, PASS, regressed_answer, reproduces_answer
 from linreg.results import kinds
 from linreg.results.load import load_result, load_speed_verdict
 from linreg.run import LossCurve
@@ -140,22 +140,29 @@ def speed_verdict(verdict: str = "regressed", gating: bool = True) -> dict:
     return kinds.envelope(
         kinds.SPEED_VERDICT,
         {
-            "reference": "results/baselines/amd-epyc-2c",
-            "candidate": "results/run-x/bench",
+            "reference": "amd-epyc-2c session 20261129 (8 processes)",
+            "candidate": "amd-epyc-2c session 20261204 (8 processes)",
+            "reference_series": "amd-epyc-2c, torch 2.13.0, 2026-11-29",
+            "candidate_series": "amd-epyc-2c, torch 2.13.0, 2026-12-04",
             "same_machine": True,
             "gating": gating,
+            "interleaved": False,
+            "confidence": 0.99,
             "verdict": verdict,
-            "summary": "1 of 3 cases slower beyond 10%",
+            "summary": "1 of 3 cases slower: train (wall time ×1.31)",
+            "notes": [],
             "cases": [
                 {"case": "bench_inference[cpu-float32-seed42-eager-n10]", "metric": "wall",
-                 "ratio": 1.0, "ci": [0.98, 1.03], "p": 0.6, "samples": [8, 8],
-                 "noise_floor": 0.04, "verdict": "no significant change"},
+                 "outcome": "no change", "verdict": "no change beyond 10 %", "ratio": 1.0,
+                 "ci": [0.98, 1.03], "confidence": 0.99, "p": 0.6, "samples": [8, 8],
+                 "noise_floor": 0.04},
                 {"case": "bench_train[cpu-float32-seed42-eager]", "metric": "wall",
-                 "ratio": 1.31, "ci": [1.2, 1.4], "p": 0.0002, "samples": [8, 8],
-                 "noise_floor": 0.04, "verdict": "slower"},
-                {"case": "bench_copy[cpu]", "metric": "wall", "ratio": None, "ci": None,
-                 "p": None, "samples": [3, 3], "noise_floor": None,
-                 "verdict": "undecided (3 vs 3 processes)"},
+                 "outcome": "slower", "verdict": "slower", "ratio": 1.31, "ci": [1.2, 1.4],
+                 "confidence": 0.995, "p": 0.0002, "samples": [8, 8], "noise_floor": 0.04},
+                {"case": "bench_copy[cpu]", "metric": "wall", "outcome": "undecided",
+                 "ratio": 1.1, "ci": None, "p": None, "samples": [3, 3], "noise_floor": None,
+                 "verdict": "undecided (3 vs 3 processes cannot reach 99 % confidence)",
+                 "processes_needed": 6},
             ],
         },
     )  # fmt: skip
@@ -164,14 +171,49 @@ def speed_verdict(verdict: str = "regressed", gating: bool = True) -> dict:
 def test_a_regressed_verdict_is_red_with_the_slower_case_first():
     answer = regressed_answer([("verdict.json", speed_verdict())])
     assert answer.status == FAIL
-    assert answer.headline == "Yes: regressed: 1 of 3 cases slower beyond 10%"
+    assert answer.headline == "Yes: slower: 1 of 3 cases slower: train (wall time ×1.31)"
     cases = [line for line in answer.lines if "bench_" in line.text]
     assert cases[0].text == "slower: bench_train[cpu-float32-seed42-eager]"
     assert cases[0].status == FAIL
-    assert cases[0].detail == "wall time, ×1.31 [1.2, 1.4], p 0.0002, 8 vs 8 processes, " + (
-        "noise floor 4%"
+    assert cases[0].detail == (
+        "wall time, ×1.31 [1.2, 1.4] at 99.5 %, p 0.0002, 8 vs 8 processes, "
+        "between-session spread 4%"
     )
-    assert cases[1].text.startswith("undecided")
+    assert cases[1].text.startswith("undecided (3 vs 3")
+    assert cases[1].detail.endswith("about 6 processes a side would decide")
+
+
+def test_a_slower_case_without_the_gate_is_named_but_not_red():
+    answer = regressed_answer([("verdict.json", speed_verdict(gating=False))])
+    assert answer.status == INFO
+    assert answer.headline.startswith("Slower, but not a gate here: 1 of 3 cases slower")
+
+
+@pytest.mark.parametrize(
+    ("verdict", "status", "headline"),
+    [
+        ("undecided", NONE, "Undecided: "),
+        ("no regression", PASS, "No regression: "),
+        ("information", INFO, "Information only: "),
+    ],
+)
+def test_each_verdict_is_said_once_in_the_headline(verdict, status, headline):
+    data = speed_verdict(verdict)
+    data["summary"] = f"{verdict}: 2 of 3 cases neither slower nor shown unchanged"
+    answer = regressed_answer([("verdict.json", data)])
+    assert answer.status == status and answer.headline.startswith(headline)
+    assert answer.headline.lower().count(verdict) == 1
+
+
+def test_an_older_speed_verdict_no_regression_is_read_as_undecided(tmp_path: Path):
+    old = {"schema_version": 1, "kind": "speed-verdict", "reference": "a", "candidate": "b",
+           "same_machine": True, "gating": True, "verdict": "no regression", "summary": "x",
+           "notes": [], "cases": [{"case": "c", "metric": "wall", "ratio": 1.0, "ci": [0.9, 1.1],
+                                   "p": 0.5, "verdict": "no significant change"}]}  # fmt: skip
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(old))
+    loaded = load_speed_verdict(path)
+    assert loaded["verdict"] == "undecided" and loaded["cases"][0]["outcome"] == "undecided"
 
 
 def test_wall_time_across_machines_is_information_not_a_failure():
@@ -195,7 +237,7 @@ def test_a_speed_verdict_file_is_read_and_shown(tmp_path: Path):
     assert not summary.ok
     page = summary.path.read_text()
     assert 'data-verdict="regressed" data-status="fail"' in page
-    assert "Yes: regressed" in page
+    assert "Yes: slower" in page
 
 
 @pytest.mark.parametrize(
@@ -204,7 +246,24 @@ def test_a_speed_verdict_file_is_read_and_shown(tmp_path: Path):
         ({"verdict": "maybe"}, "verdict must be one of"),
         ({"gating": "yes"}, "gating must be true or false"),
         ({"cases": [{"case": "x", "metric": "cycles", "verdict": "slower"}]}, "metric must be"),
-        ({"cases": [{"case": "x", "metric": "wall", "verdict": "slower", "ci": [1]}]}, "ci must"),
+        (
+            {
+                "cases": [
+                    {
+                        "case": "x",
+                        "metric": "wall",
+                        "outcome": "slower",
+                        "verdict": "slower",
+                        "ci": [1],
+                    }
+                ]
+            },
+            "ci must",
+        ),
+        (
+            {"cases": [{"case": "x", "metric": "wall", "outcome": "same", "verdict": "same"}]},
+            "outcome must be",
+        ),
     ],
 )
 def test_a_malformed_speed_verdict_is_refused_by_name(tmp_path: Path, change, message):

@@ -1,5 +1,6 @@
-"""Speed verdicts over per-process samples: every path (slower, faster, undecided, within noise,
-unstable, no instruction counts, another machine) on synthetic sessions with known truth."""
+"""Speed verdicts over per-process samples: every path (slower, faster, no change, undecided,
+unstable, no instruction counts, another machine) on synthetic sessions with known truth, and
+each fault a user found in the rules, rerun."""
 
 from __future__ import annotations
 
@@ -11,17 +12,20 @@ import pytest
 
 from linreg.cli import main
 from linreg.cli.console import console
+from linreg.compare.shift import smallest_p
 from linreg.compare.speed import (
     FASTER,
     NO_CHANGE,
+    NO_REGRESSION,
+    REGRESSED,
     SLOWER,
-    UNSTABLE,
-    WITHIN_NOISE,
+    UNDECIDED,
     judge_instructions,
     judge_sessions,
     judge_wall,
-    min_p_value,
+    parse_fraction,
 )
+from linreg.errors import ConfigError
 from linreg.results.bench_file import BenchFile
 from linreg.results.bench_sessions import CaseSamples, newest_per_machine
 from linreg.results.noise_floor import NoiseFloor
@@ -49,42 +53,92 @@ def side(seed: int, medians: dict[str, float], n: int, **kwargs) -> dict[str, Ca
 
 
 def test_three_processes_a_side_cannot_reach_alpha_and_say_so():
-    assert min_p_value(3, 3) == pytest.approx(0.1)
+    assert smallest_p(3, 3) == pytest.approx(0.1)
     [verdict] = judge_wall(side(1, {TRAIN: 0.04}, 3), side(2, {TRAIN: 0.08}, 3), threshold=0.1)
-    assert verdict.verdict == "undecided (3 vs 3 processes)" and verdict.p is None
+    assert verdict.outcome == UNDECIDED and verdict.p is None
+    assert verdict.verdict.startswith("undecided (3 vs 3 processes cannot reach 99 % confidence")
     assert verdict.ratio == pytest.approx(2, rel=0.1)
+    # The simulated power table says how many would: a doubling at a 3 % spread needs few.
+    assert verdict.processes_needed is not None and 3 < verdict.processes_needed <= 8
 
 
 def test_thirty_percent_slower_over_eight_processes_is_slower_with_an_interval():
     [verdict] = judge_wall(side(1, {TRAIN: 0.040}, 8), side(2, {TRAIN: 0.052}, 8), threshold=0.1)
-    assert verdict.verdict == SLOWER and verdict.is_regression
+    assert verdict.outcome == SLOWER and verdict.is_regression
     assert verdict.p_adjusted is not None and verdict.p_adjusted < 0.01
     low, high = verdict.ci
-    assert low < verdict.ratio < high and low > 1.1
+    assert low < verdict.ratio < high and low > 1.1 and verdict.confidence == pytest.approx(0.99)
 
 
 def test_faster_is_faster_not_a_regression():
     [verdict] = judge_wall(side(1, {TRAIN: 0.052}, 8), side(2, {TRAIN: 0.040}, 8), threshold=0.1)
-    assert verdict.verdict == FASTER and not verdict.is_regression
+    assert verdict.outcome == FASTER and not verdict.is_regression
 
 
-def test_a_significant_change_inside_the_noise_floor_is_within_noise():
-    noise = NoiseFloor(machine="m", processes=8, wall={TRAIN: 0.15})
-    ref, cand = side(1, {TRAIN: 0.040}, 8, spread=0.01), side(2, {TRAIN: 0.044}, 8, spread=0.01)
-    [verdict] = judge_wall(ref, cand, threshold=0.05, noise=noise)
-    assert verdict.p_adjusted < 0.01 and verdict.verdict == WITHIN_NOISE
-
-
-def test_the_same_code_twice_is_no_significant_change():
+def test_the_same_code_twice_at_a_small_spread_is_no_change_beyond_the_threshold():
     [verdict] = judge_wall(side(1, {TRAIN: 0.04}, 8), side(9, {TRAIN: 0.04}, 8), threshold=0.1)
-    assert verdict.verdict == NO_CHANGE
+    assert verdict.outcome == NO_CHANGE and verdict.verdict == "no change beyond 10 %"
+    low, high = verdict.ci
+    assert low > 1 / 1.1 and high < 1.1
 
 
-def test_a_bimodal_case_is_unstable_and_never_gated():
+def test_the_same_code_at_a_wide_spread_is_undecided_never_no_change():
+    ref, cand = side(1, {TRAIN: 0.04}, 8, spread=0.15), side(9, {TRAIN: 0.04}, 8, spread=0.15)
+    [verdict] = judge_wall(ref, cand, threshold=0.1)
+    assert verdict.outcome == UNDECIDED and "spans ±10 %" in verdict.reason
+    assert verdict.processes_needed is None or verdict.processes_needed > 8
+
+
+def test_the_between_session_spread_widens_the_interval():
+    from linreg.compare.shift import Shift
+
+    ref, cand = side(1, {TRAIN: 0.040}, 8, spread=0.01), side(2, {TRAIN: 0.0412}, 8, spread=0.01)
+    [alone] = judge_wall(ref, cand, threshold=0.1)
+    noise = NoiseFloor(machine="m", processes=8, session_sd={TRAIN: 0.03})
+    [widened] = judge_wall(ref, cand, threshold=0.1, noise=noise)
+    [interleaved] = judge_wall(ref, cand, threshold=0.1, noise=noise, interleaved=True)
+    assert alone.outcome == NO_CHANGE and widened.outcome == UNDECIDED
+    assert widened.ci[0] < alone.ci[0] and widened.ci[1] > alone.ci[1]
+    assert interleaved.ci == alone.ci and widened.noise_floor == 0.03
+    # The interval's term is the README's formula: z(1 - alpha/4)·√2·s_b beyond the ranks'.
+    shift = Shift.of(ref[TRAIN].wall, cand[TRAIN].wall, 0.03)
+    assert shift.margin_alone(0.01) == pytest.approx(2.807 * 2**0.5 * 0.03, rel=1e-3)
+
+
+def test_an_unstable_case_is_still_decided_when_its_interval_is_clear():
+    # Every candidate process at least 2x slower, one of them 1.56x its own median.
+    ref = side(3, {TRAIN: 0.04}, 8)
+    slow = [v * 2.1 for v in processes(4, 0.04, 8)]
+    slow[-1] *= 1.56
+    [verdict] = judge_wall(ref, {TRAIN: CaseSamples(TRAIN, tuple(slow))}, threshold=0.1)
+    assert verdict.unstable and verdict.outcome == SLOWER and verdict.ci[0] > 1.8
+
+
+def test_a_bimodal_case_is_flagged_and_never_called_no_change():
     flips = CaseSamples(INFER, (5e-5, 5e-5, 8e-3, 5e-5, 5e-5, 8e-3, 5e-5, 5e-5))
     steady = CaseSamples(INFER, processes(3, 5e-5, 8))
     [verdict] = judge_wall({INFER: steady}, {INFER: flips}, threshold=0.1)
-    assert verdict.verdict == UNSTABLE and not verdict.is_regression
+    assert verdict.unstable and verdict.outcome == UNDECIDED
+
+
+def test_a_change_clear_alone_but_not_among_ten_cases_is_undecided_not_no_change():
+    # 6 vs 6 processes over 10 cases, one 20 % slower with every candidate process above every
+    # reference process: clear of the threshold at 99 % alone, not after the adjustment.
+    cases = {f"bench_x.py::bench_x[c{i}]": 0.01 for i in range(10)}
+    ref, cand = side(100, cases, 6), side(200, cases, 6)
+    slow = "bench_x.py::bench_x[c0]"
+    ref[slow] = CaseSamples(slow, processes(8, 0.01, 6, spread=0.01))
+    cand[slow] = CaseSamples(slow, processes(7, 0.012, 6, spread=0.01))
+    assert min(cand[slow].wall) > max(ref[slow].wall)
+    verdicts = {v.case: v for v in judge_wall(ref, cand, threshold=0.1)}
+    assert verdicts[slow].outcome == UNDECIDED and "not once adjusted" in verdicts[slow].reason
+
+
+def test_ten_percent_slower_over_five_processes_is_not_no_change():
+    cases = {f"bench_x.py::bench_x[c{i}]": 0.01 for i in range(2)}
+    ref = side(1, cases, 5)
+    cand = side(50, {k: v * 1.1 for k, v in cases.items()}, 5)
+    assert all(v.outcome == UNDECIDED for v in judge_wall(ref, cand, threshold=0.1))
 
 
 def test_false_discoveries_are_controlled_across_cases():
@@ -97,26 +151,41 @@ def test_false_discoveries_are_controlled_across_cases():
         CaseSamples(slow, processes(6, 0.014, 8)),
     )
     verdicts = judge_wall(ref, cand, threshold=0.1)
-    assert [v.case for v in verdicts if v.verdict == SLOWER] == [slow]
+    assert [v.case for v in verdicts if v.outcome == SLOWER] == [slow]
     assert all(v.p_adjusted >= v.p for v in verdicts)
+    # The selected case's interval is stated at 1 - R·alpha/m: 1 - 0.01/21.
+    [selected] = [v for v in verdicts if v.case == slow]
+    assert selected.confidence == pytest.approx(1 - 0.01 / 21)
 
 
 @pytest.mark.parametrize(
-    ("change", "verdict"), [(1.05, SLOWER), (0.95, FASTER), (1.004, NO_CHANGE), (1.015, NO_CHANGE)]
+    ("change", "outcome"),
+    [(1.05, SLOWER), (0.95, FASTER), (1.004, NO_CHANGE), (1.015, NO_CHANGE)],
 )
-def test_instruction_counts_decide_from_one_process(change, verdict):
+def test_instruction_counts_decide_from_one_process(change, outcome):
     ref = {TRAIN: CaseSamples(TRAIN, (0.04,), (59.7e6,))}
     cand = {TRAIN: CaseSamples(TRAIN, (0.04,), (59.7e6 * change,))}
     [result] = judge_instructions(ref, cand, threshold=0.02)
-    assert result.verdict == verdict and result.samples == (1, 1)
+    assert result.outcome == outcome and result.samples == (1, 1)
 
 
-def test_an_instruction_change_inside_twice_the_noise_floor_is_within_noise():
+def test_an_instruction_change_inside_twice_the_noise_floor_is_undecided():
     noise = NoiseFloor(machine="m", processes=8, instructions={TRAIN: 0.02})
     ref = {TRAIN: CaseSamples(TRAIN, (0.04,), (100.0e6,))}
     cand = {TRAIN: CaseSamples(TRAIN, (0.04,), (103.0e6,))}
     [result] = judge_instructions(ref, cand, threshold=0.02, noise=noise)
-    assert result.verdict == WITHIN_NOISE
+    assert result.outcome == UNDECIDED and "noise floor" in result.reason
+
+
+@pytest.mark.parametrize(("text", "value"), [("10%", 0.1), ("0.1", 0.1), ("2.5%", 0.025)])
+def test_percent_options_take_a_percentage_or_a_fraction(text, value):
+    assert parse_fraction("fail_on_regression", text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["5", "1", "12"])
+def test_a_bare_number_of_one_or_more_is_refused_as_ambiguous(text):
+    with pytest.raises(ConfigError, match=f"'{text}' is ambiguous: write {text}%"):
+        parse_fraction("fail_on_regression", text)
 
 
 # --- sessions, machines and the CLI --------------------------------------------------------------
@@ -181,9 +250,10 @@ def test_another_machine_is_information_not_a_gate(tmp_path):
     [cand] = sessions(load(session_folder(tmp_path / "b", 0.08, 8, 2, machine="m2", cpu="AMD")))
     verdict = judge_sessions(ref, cand, threshold=0.1)
     assert not verdict.same_machine and not verdict.gating
-    assert [c.verdict for c in verdict.cases] == [SLOWER] and verdict.regressions == []
+    assert [c.outcome for c in verdict.cases] == [SLOWER] and verdict.regressions == []
+    assert verdict.verdict == "information" and "slower there: train" in verdict.summary
     assert any("different machines" in note for note in verdict.notes)
-    assert any("no instruction counts" in note for note in verdict.notes)
+    assert any("no instruction counts on either side (not recorded)" in n for n in verdict.notes)
 
 
 def test_cli_gate_fails_a_same_machine_slowdown_and_names_the_case(tmp_path, capsys):
@@ -232,4 +302,89 @@ def test_the_speed_table_keeps_each_case_on_one_line_at_80_columns(tmp_path, cap
     assert {row.split()[1] for row in rows if row.startswith("inference")} == {
         "n10", "n1000", "n1e5", "n1e7"
     }  # fmt: skip
-    assert all(row.rstrip().endswith("no sig. change") for row in rows), rows
+    assert all(row.rstrip().endswith(("no change ±10%", "no change ±3%")) for row in rows), rows
+
+
+def slowed_sessions(tmp_path: Path, change: float = 1.3, processes_a_side: int = 8):
+    """Two same-machine sessions of two cases, one of them ``change`` slower by wall time and
+    by instructions in the candidate."""
+    for role, seed, factor, stamp in (("ref", 1, 1.0, "10"), ("cand", 2, change, "11")):
+        for i, value in enumerate(processes(seed, 0.04, processes_a_side)):
+            rounds = {TRAIN: [value * factor] * 3, INFER: [value / 100] * 3}
+            counts = {TRAIN: 334e6 * factor, INFER: 1e6}
+            bench_json(tmp_path / role / f"{i:04d}.json", rounds, session=role, process=i,
+                       instructions=counts if i == 0 else None,
+                       when=f"2026-11-{stamp}T00:{i:02d}:00")  # fmt: skip
+    return tmp_path / "ref", tmp_path / "cand"
+
+
+def test_a_slowdown_without_the_gate_is_named_slower_not_no_regression(tmp_path, capsys):
+    ref, cand = slowed_sessions(tmp_path)
+    out = tmp_path / "verdict.json"
+    assert main(["compare", str(ref), str(cand), "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "no regression" not in captured.out + captured.err
+    assert "Speed: 1 of 2 cases slower: train" in captured.out
+    assert "compare: OK: 1 of 2 cases slower: train (no gate" in captured.out
+    written = json.loads(out.read_text())
+    assert written["verdict"] == REGRESSED and written["gating"] is False
+    assert {(c["metric"], c["outcome"]) for c in written["cases"] if "train" in c["case"]} == {
+        ("wall", SLOWER), ("instructions", SLOWER)
+    }  # fmt: skip
+
+
+def test_the_gate_fails_the_same_slowdown(tmp_path, capsys):
+    ref, cand = slowed_sessions(tmp_path)
+    assert main(["compare", str(ref), str(cand), "--fail-on-regression", "10%"]) == 1
+    err = capsys.readouterr().err
+    assert f"compare: FAIL: {TRAIN} slower (instructions ×1.30, wall ×1.3" in err
+
+
+def test_one_baseline_process_against_three_is_undecided_never_no_regression(tmp_path, capsys):
+    bench_json(tmp_path / "base" / "0001.json", {TRAIN: [0.04] * 3, INFER: [4e-4] * 3},
+               session="b", when="2026-11-01T00:00:00")  # fmt: skip
+    for i, value in enumerate([0.041, 0.158, 0.039]):
+        bench_json(tmp_path / "new" / f"{i}.json", {TRAIN: [value] * 3, INFER: [4e-4] * 3},
+                   session="n", process=i, when=f"2026-11-02T00:0{i}:00")  # fmt: skip
+    assert main(["compare", str(tmp_path / "base"), str(tmp_path / "new"),
+                 "--fail-on-regression", "10%"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "no regression" not in out and "compare: OK: undecided in 2 of 2 cases" in out
+    rows = [line for line in out.splitlines() if line.startswith(("train", "inference"))]
+    assert rows and all("undecided" in row for row in rows), rows
+    # Tied values give no spread to advise from: no number of processes is promised.
+    assert "n≈" not in next(row for row in rows if row.startswith("inference"))
+
+
+def test_the_noise_floor_is_read_from_the_candidate_side_too(tmp_path):
+    from linreg.compare.sets import compare_result_sets
+    from linreg.results import kinds
+    from linreg.tolerance import default_tolerances
+
+    ref = session_folder(tmp_path / "ref", 0.040, 8, 1, session="r", when="2026-11-01T00:00:00")
+    cand = session_folder(tmp_path / "cand", 0.041, 8, 2, session="c",
+                          when="2026-11-02T00:00:00")  # fmt: skip
+    floor = NoiseFloor("m1", 8, session_sd={TRAIN: 0.05}, sessions=3)
+    (cand / "noise-c.json").write_text(
+        json.dumps(kinds.envelope(kinds.NOISE_FLOOR, floor.to_dict()))
+    )
+    result = compare_result_sets(ref, cand, default_tolerances())
+    [verdict] = result.speed
+    [case] = verdict.cases
+    assert case.noise_floor == 0.05 and case.outcome == UNDECIDED
+    assert any("between-session spread of m1 measured over 3 sessions" in n for n in verdict.notes)
+
+
+def test_no_regression_only_when_every_case_earned_it(tmp_path):
+    from linreg.results.bench_sessions import sessions
+
+    quiet = {"spread": 0.005}
+    for role, seed in (("ref", 1), ("cand", 2)):
+        for i, value in enumerate(processes(seed, 0.04, 8, **quiet)):
+            bench_json(tmp_path / role / f"{i}.json", {TRAIN: [value] * 3}, session=role,
+                       process=i, when=f"2026-11-0{seed}T00:0{i}:00")  # fmt: skip
+    [ref] = sessions(load(tmp_path / "ref"))
+    [cand] = sessions(load(tmp_path / "cand"))
+    verdict = judge_sessions(ref, cand, threshold=0.1)
+    assert verdict.verdict == NO_REGRESSION
+    assert verdict.summary == "no regression in 1 case: wall time within 10 %"

@@ -34,16 +34,19 @@ def compare_command(
     ),
     fail_on_regression: str | None = typer.Option(
         None,
-        help="Gate: exit 1 when a case is slower beyond this (e.g. 10%) by wall time, or beyond "
-        "--instruction-threshold by instruction count, significantly and beyond the machine's "
-        "noise floor. Gates only same-machine comparisons.",
+        help="Gate: exit 1 when a case is slower beyond this (10% or 0.1) by wall time (its "
+        "interval wholly beyond it), or beyond --instruction-threshold by instruction count. "
+        "Gates only same-machine comparisons; without it, wall time is judged at 10% and "
+        "reported.",
     ),
     instruction_threshold: str = typer.Option(
         f"{DEFAULT_INSTRUCTION_THRESHOLD:.0%}",
         help="A change in instructions per call beyond this (and twice the noise floor) counts.",
     ),
     alpha: float = typer.Option(
-        DEFAULT_ALPHA, help="False discovery rate across the cases (Benjamini–Hochberg)."
+        DEFAULT_ALPHA,
+        help="1 - the confidence of every interval (0.01: 99 %), and the false discovery rate "
+        "across the cases (Benjamini–Hochberg).",
     ),
     rtol: float | None = typer.Option(None, help="Override rtol for every dtype."),
     atol: float | None = typer.Option(None, help="Override atol for every dtype."),
@@ -137,16 +140,20 @@ def _write_verdicts(out: Path, verdicts) -> None:
 
 
 def _final_line(result, threshold: float | None) -> int:
+    """The last line says the verdict: FAIL for what gates, else each speed verdict's own word
+    (slower cases named even where nothing gates on them)."""
     problems = []
     for c in result.numeric_failures:
         problems.append(f"{c.candidate_label} beyond tolerance from epoch {c.horizon}")
+    slower: dict[str, list[str]] = {}
     for case in result.regressions:
-        problems.append(f"{case.case} slower ({case.metric} {units.ratio(case.ratio)})")
+        slower.setdefault(case.case, []).append(f"{case.metric} {units.ratio(case.ratio)}")
+    problems += [f"{name} slower ({', '.join(figures)})" for name, figures in slower.items()]
     if problems:
         fail("compare: FAIL: " + "; ".join(problems))
         return 1
-    speed = "; ".join(v.summary for v in result.speed)
-    gate = "" if threshold is not None or not result.speed else " (no gate: --fail-on-regression)"
+    speed = "; ".join(v.headline for v in result.speed)
+    gate = " (no gate: --fail-on-regression)" if result.speed and threshold is None else ""
     parts = [p for p in ("numerics hold" if result.numerics else "", speed) if p]
     say(f"compare: OK: {'; '.join(parts) or 'nothing to compare'}{gate}")
     return 0

@@ -2,25 +2,26 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
 from linreg import units
 from linreg.cli.console import console, say
-from linreg.compare.speed import INSTRUCTIONS, NO_CHANGE, SLOWER
+from linreg.compare.speed import INSTRUCTIONS, NO_CHANGE, SLOWER, UNDECIDED
 from linreg.results.bench_file import short_labels
-
-# Verdicts as the table's narrow column says them; the summary above the table says them whole.
-_SHORT_VERDICTS = {NO_CHANGE: "no sig. change"}
 
 
 def print_speed_verdict(verdict, wide: bool) -> None:
     """The verdict's summary, notes and one row per case and metric (`compare` and `ab`): at 80
-    columns each row stays on one line (short case labels, no rules between columns)."""
-    say(f"Speed: {verdict.summary}")
+    columns each row stays on one line (short case labels, no rules between columns); the
+    verdict column says the outcome, the summary above it the thresholds and the advice."""
+    # Prose: wrapped to the terminal, each continuation indented under its line.
+    say(_wrapped(f"Speed: {verdict.summary}", "", "  "))
     for note in verdict.notes:
-        say(f"  {note}")
+        say(_wrapped(note, "  ", "    "))
     if not verdict.cases:
         return
     names = sorted({c.case for c in verdict.cases})
@@ -30,7 +31,8 @@ def print_speed_verdict(verdict, wide: bool) -> None:
         box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
         show_edge=False,
     )  # fmt: skip
-    for column in ("case", "metric", "ref", "cand", "ratio", "95% CI", "p adj", "verdict"):
+    level = f"{units.sig(verdict.confidence * 100, 3)}% CI"
+    for column in ("case", "metric", "ref", "cand", "ratio", level, "p adj", "verdict"):
         left = column in ("case", "verdict")
         # Only the case label may fold: a number or a verdict split over two lines reads wrong.
         table.add_column(column, overflow="fold", no_wrap=column != "case" and not wide,
@@ -39,17 +41,29 @@ def print_speed_verdict(verdict, wide: bool) -> None:
                          else None)  # fmt: skip
     for c in verdict.cases:
         fmt = units.count if c.metric == INSTRUCTIONS else units.seconds
-        style = "red" if c.verdict == SLOWER and verdict.gating else ""
-        said = c.verdict if wide else _SHORT_VERDICTS.get(c.verdict, c.verdict)
-        if not wide:
-            said = said.replace(" processes)", ")")
+        style = "red" if c.outcome == SLOWER else ""
         table.add_row(
             Text(labels[c.case]), "instr" if c.metric == INSTRUCTIONS else c.metric,
             fmt(c.reference), fmt(c.candidate), units.ratio(c.ratio),
             # An undecided case's interval spans orders of magnitude: it says nothing.
-            "–" if c.ci is None or c.verdict.startswith("undecided")
+            "–" if c.ci is None or c.outcome == UNDECIDED
             else f"{units.sig(c.ci[0], 2)}–{units.sig(c.ci[1], 2)}",
             "–" if c.p_adjusted is None else f"{c.p_adjusted:.2g}",
-            Text(said, style=style),
+            Text(c.verdict if wide else _short(c), style=style),
         )  # fmt: skip
     console.print(table)
+
+
+def _wrapped(text: str, first: str, rest: str) -> str:
+    return textwrap.fill(text, width=max(console.width, 40), initial_indent=first,
+                         subsequent_indent=rest, break_on_hyphens=False)  # fmt: skip
+
+
+def _short(case) -> str:
+    """The outcome in the few characters the narrow column has."""
+    if case.outcome == NO_CHANGE:
+        return f"no change ±{units.percent(case.threshold).replace(' ', '')}"
+    if case.outcome == UNDECIDED and case.processes_needed:
+        return f"undecided, n≈{case.processes_needed}"
+    text = case.outcome
+    return f"{text}, unstable" if case.unstable and case.outcome != UNDECIDED else text

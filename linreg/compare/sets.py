@@ -22,6 +22,7 @@ from linreg.compare.speed import (
 from linreg.env_diff import diff_environments
 from linreg.errors import ResultSetError
 from linreg.results.bench_sessions import BenchSession, newest_per_machine
+from linreg.results.noise_floor import NoiseFloor
 from linreg.results.resultset import ResultSet, load_result_set
 from linreg.tolerance import Tolerances
 
@@ -78,7 +79,7 @@ def compare_result_sets(
             threshold=regression_threshold,
             alpha=alpha,
             instruction_threshold=instruction_threshold,
-            noise=reference.noise_floor(ref.machine),
+            noise=_noise_floor(reference, candidate, ref.machine),
         )
         for ref, cand in session_pairs
     ]
@@ -90,6 +91,13 @@ def compare_result_sets(
         environment_diff=diff_environments(reference.environment, candidate.environment),
         unmatched=unmatched + unmatched_sessions,
     )
+
+
+def _noise_floor(reference: ResultSet, candidate: ResultSet, machine: str) -> NoiseFloor | None:
+    """The machine's noise floor from whichever side holds one (`linreg bench --processes 8`
+    stores it beside the run it measured, often the candidate), the one over more sessions."""
+    found = [f for f in (reference.noise_floor(machine), candidate.noise_floor(machine)) if f]
+    return max(found, key=lambda f: (f.sessions, f.processes)) if found else None
 
 
 def _match_sessions(

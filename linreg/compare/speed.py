@@ -1,17 +1,17 @@
-"""Speed verdicts: is the candidate slower than the reference, beyond noise and threshold?
+"""Speed verdicts: slower, faster, no change beyond the threshold, or undecided — each earned.
 
 The sample is one figure per process: a case's median over its rounds in one process is one
 sample, because rounds inside one process share its machine state (caches, frequency, where the
-scheduler put its threads) and are not independent. Measured here: the train case's spread is
-3.7 % within a process and 10 % between processes, so a rank test over rounds calls a quiet A/A
-pair different a third of the time.
+scheduler put its threads) and are not independent.
 
 Two metrics:
-- wall time: Mann–Whitney U over per-process medians, false discoveries controlled across the
-  cases of one comparison (Benjamini–Hochberg), a confidence interval on the ratio, and a
-  verdict of "undecided" where so few processes cannot reach alpha at all;
+- wall time: the shift of the candidate's per-process log times against the reference's, with
+  a distribution-free interval (``linreg.compare.shift``). A case is ``slower``/``faster`` when
+  the multiplicity-adjusted test rejects and its interval lies wholly beyond the threshold,
+  ``no change`` when its interval lies wholly inside ±threshold (equivalence: the two one-sided
+  tests), and ``undecided`` otherwise, with the processes a side that would decide it;
 - instruction counts (callgrind, CPU only): deterministic to a fraction of a percent, so one
-  process per side decides; judged against a threshold and the measured noise floor.
+  process per side decides; beyond the threshold and twice the noise floor is a change.
 
 Either gates only when both sides come from the same machine: across machines, wall time and
 instruction counts (other CPUs run other kernels) are information, never a verdict.
@@ -25,38 +25,50 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from linreg.compare.power import power_table
+from linreg.compare.shift import Shift, smallest_p
 from linreg.errors import ConfigError
+from linreg.results.bench_file import short_labels
 from linreg.results.bench_sessions import BenchSession, CaseSamples, session_samples
-from linreg.results.noise_floor import NoiseFloor, spread
+from linreg.results.noise_floor import NoiseFloor, log_sd, spread
+from linreg.units import percent
 
 DEFAULT_ALPHA = 0.01
+# The wall-time threshold a comparison reports at when no gate names one (and the main job's).
+DEFAULT_WALL_THRESHOLD = 0.10
 # Counts repeat within 0.4 % for the same code, but an unrelated change to linreg's own Python
 # (another file, another order of cases) moved the small inference cases by up to 2.6 % while
 # their kernels did the same work: 3 % keeps that quiet and still sees a 5 % slowdown.
 DEFAULT_INSTRUCTION_THRESHOLD = 0.03
 # A case whose processes disagree by more than this (one median more than 1.5x another) is
-# scheduling-bound or bimodal: reported, never gated.
+# scheduling-bound or bimodal: flagged, and decided only where its interval is clear.
 UNSTABLE_SPREAD = 0.5
 
 WALL, INSTRUCTIONS = "wall", "instructions"
-SLOWER, FASTER = "slower", "faster"
-NO_CHANGE, WITHIN_NOISE, UNSTABLE = "no significant change", "within noise", "unstable"
+SLOWER, FASTER, NO_CHANGE, UNDECIDED = "slower", "faster", "no change", "undecided"
+OUTCOMES = (SLOWER, FASTER, NO_CHANGE, UNDECIDED)
 
 
 def check_alpha(alpha: float) -> None:
-    if not (math.isfinite(alpha) and 0 < alpha < 1):
-        raise ConfigError("alpha", f"must be in (0, 1), got {alpha!r}")
+    if not (math.isfinite(alpha) and 0 < alpha < 0.5):
+        raise ConfigError("alpha", f"must be in (0, 0.5), e.g. 0.01 for 99 % confidence, got "
+                                   f"{alpha!r}")  # fmt: skip
 
 
 def parse_fraction(field_name: str, text: str) -> float:
-    """'10%' or '0.1' → 0.1, for thresholds."""
+    """'10%' or '0.1' → 0.1. A bare number of 1 or more ('5') is refused: 5 % or 500 %?"""
     raw = text.strip()
+    percent = raw.endswith("%")
     try:
-        value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
+        value = float(raw[:-1]) / 100 if percent else float(raw)
     except ValueError:
         raise ConfigError(
-            field_name, f"expected a percentage such as 10% or a fraction, got {text!r}"
+            field_name, f"expected a percentage such as 10% or a fraction such as 0.1, got {text!r}"
         ) from None
+    if not percent and value >= 1:
+        raise ConfigError(
+            field_name, f"{text!r} is ambiguous: write {raw}% or {value / 100:g} for {raw} %"
+        )
     if not (math.isfinite(value) and 0 <= value < 10):
         raise ConfigError(field_name, f"expected a threshold between 0% and 1000%, got {text!r}")
     return value
@@ -64,66 +76,254 @@ def parse_fraction(field_name: str, text: str) -> float:
 
 @dataclass(frozen=True)
 class CaseVerdict:
-    """One case, one metric: the figures behind the verdict travel with it."""
+    """One case, one metric: the outcome and the figures that earned it."""
 
     case: str
     metric: str  # WALL or INSTRUCTIONS
+    outcome: str  # SLOWER, FASTER, NO_CHANGE or UNDECIDED
     reference: float  # median over the reference's processes (seconds or instructions)
     candidate: float
     samples: tuple[int, int]  # processes: reference, candidate
-    ratio: float  # candidate / reference
-    ci: tuple[float, float] | None  # of the ratio
-    p: float | None  # raw p of the rank test (wall time only)
-    p_adjusted: float | None  # Benjamini–Hochberg across the comparison's wall cases
-    noise_floor: float | None
+    ratio: float  # candidate / reference (wall: the Hodges–Lehmann shift)
     threshold: float
-    verdict: str
+    ci: tuple[float, float] | None = None  # of the ratio, at ``confidence``
+    confidence: float | None = None
+    p: float | None = None  # two-sided p of a change beyond the threshold (wall time)
+    p_adjusted: float | None = None  # Benjamini–Hochberg across the comparison's wall cases
+    noise_floor: float | None = None  # instructions: the A/A spread; wall: between-session sd
+    unstable: bool = False  # processes more than UNSTABLE_SPREAD apart on a side
+    processes_needed: int | None = None  # a side, where undecided; None: unknown or too many
+    reason: str = ""  # why undecided, in words
 
     @property
     def is_regression(self) -> bool:
-        return self.verdict == SLOWER
+        return self.outcome == SLOWER
+
+    @property
+    def verdict(self) -> str:
+        """The outcome in words, as the table, the report and the summary say it."""
+        if self.outcome == NO_CHANGE:
+            return f"no change beyond {percent(self.threshold)}"
+        if self.outcome == UNDECIDED:
+            return f"undecided ({self.reason})" if self.reason else UNDECIDED
+        return self.outcome
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "case": self.case,
             "metric": self.metric,
+            "outcome": self.outcome,
+            "verdict": self.verdict,
             "reference": self.reference,
             "candidate": self.candidate,
             "samples": list(self.samples),
             "ratio": self.ratio,
             "ci": None if self.ci is None else list(self.ci),
+            "confidence": self.confidence,
             "p": self.p,
             "p_adjusted": self.p_adjusted,
             "noise_floor": self.noise_floor,
             "threshold": self.threshold,
-            "verdict": self.verdict,
+            "unstable": self.unstable,
+            "processes_needed": self.processes_needed,
+            "reason": self.reason,
         }
 
 
-def min_p_value(n: int, m: int) -> float:
-    """The smallest two-sided p an exact Mann–Whitney U test can give with n and m samples:
-    all of one side below all of the other, 2 / C(n + m, n). 3 vs 3 cannot go below 0.1."""
-    if n < 1 or m < 1:
-        return 1.0
-    return min(1.0, 2 / math.comb(n + m, n))
+@dataclass(frozen=True)
+class _WallCase:
+    """A wall-time case's evidence before the comparison-wide multiplicity step."""
+
+    case: str
+    reference: tuple[float, ...]
+    candidate: tuple[float, ...]
+    shift: Shift
+    session_sd: float
+    testable: bool  # can these processes reach the confidence level at all?
+    p_slower: float = 1.0
+    p_faster: float = 1.0
+
+    @property
+    def p(self) -> float:
+        return min(1.0, 2 * min(self.p_slower, self.p_faster))
 
 
-def _log_ratio_ci(
-    reference: Sequence[float], candidate: Sequence[float], confidence: float
-) -> tuple[float, float] | None:
-    """Welch's interval on the difference of mean log times, as a ratio (per-process medians
-    are close to log-normal); None where either side has fewer than two processes."""
-    if len(reference) < 2 or len(candidate) < 2 or min(*reference, *candidate) <= 0:
+def _wall_case(
+    case: str, ref: Sequence[float], cand: Sequence[float], bound: float, alpha: float,
+    session_sd: float,
+) -> _WallCase:  # fmt: skip
+    shift = Shift.of(ref, cand, session_sd)
+    testable = smallest_p(len(ref), len(cand)) <= alpha and math.isfinite(shift.resolution)
+    if not testable:
+        return _WallCase(case, tuple(ref), tuple(cand), shift, session_sd, False)
+    return _WallCase(case, tuple(ref), tuple(cand), shift, session_sd, True,
+                     shift.p_above(bound), shift.p_below(-bound))  # fmt: skip
+
+
+def judge_wall(
+    reference: Mapping[str, CaseSamples],
+    candidate: Mapping[str, CaseSamples],
+    threshold: float = DEFAULT_WALL_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    noise: NoiseFloor | None = None,
+    interleaved: bool = False,
+) -> list[CaseVerdict]:
+    """Wall-time verdicts for the cases both sides have.
+
+    Multiplicity is handled where decidability is: only cases whose processes can reach
+    ``alpha`` at all are tested; Benjamini–Hochberg across them selects the changed ones, and a
+    selected case's interval is stated at 1 - R·alpha/m (R selected of m tested), which controls
+    the false coverage among the intervals shown (Benjamini & Yekutieli, 2005). The between-
+    session spread of ``noise`` widens every interval unless the sides were ``interleaved``.
+    """
+    check_alpha(alpha)
+    bound = math.log1p(threshold)
+    cases = []
+    for name in sorted(set(reference) & set(candidate)):
+        ref = [v for v in reference[name].wall if v > 0]
+        cand = [v for v in candidate[name].wall if v > 0]
+        if ref and cand:
+            session_sd = 0.0 if interleaved or noise is None else noise.session_sd.get(name, 0.0)
+            cases.append(_wall_case(name, ref, cand, bound, alpha, session_sd))
+    tested = [c for c in cases if c.testable]
+    adjusted = _benjamini_hochberg([c.p for c in tested])
+    p_adjusted = {c.case: a for c, a in zip(tested, adjusted, strict=True)}
+    selected = {name for name, a in p_adjusted.items() if a <= alpha}
+    selected_level = 1 - alpha * max(len(selected), 1) / max(len(tested), 1)
+    verdicts = []
+    for case in cases:
+        level = selected_level if case.case in selected else 1 - alpha
+        verdict = _wall_verdict(
+            case, threshold, alpha, level, case.case in selected,
+            p_adjusted.get(case.case), noise, len(tested),
+        )  # fmt: skip
+        verdicts.append(verdict)
+    return verdicts
+
+
+def _benjamini_hochberg(ps: list[float]) -> list[float]:
+    if len(ps) < 2:
+        return list(ps)
+    from scipy.stats import false_discovery_control  # here: the CLI starts without scipy
+
+    return [float(v) for v in false_discovery_control(ps, method="bh")]
+
+
+def _wall_verdict(
+    case: _WallCase, threshold: float, alpha: float, level: float, selected: bool,
+    p_adjusted: float | None, noise: NoiseFloor | None, tested: int,
+) -> CaseVerdict:  # fmt: skip
+    bound = math.log1p(threshold)
+    shift = case.shift
+    ref, cand = case.reference, case.candidate
+    common = {
+        "case": case.case,
+        "metric": WALL,
+        "reference": statistics.median(ref),
+        "candidate": statistics.median(cand),
+        "samples": (len(ref), len(cand)),
+        "ratio": math.exp(shift.estimate) if math.isfinite(shift.estimate) else math.nan,
+        "threshold": threshold,
+        "noise_floor": case.session_sd or None,
+        "unstable": max(spread(ref), spread(cand)) > UNSTABLE_SPREAD,
+    }
+    if not case.testable:
+        n, m = common["samples"]
+        reason = (
+            "tied values: no resolution to judge by"
+            if not math.isfinite(shift.resolution)
+            else f"{n} vs {m} processes cannot reach {percent(1 - alpha)} confidence"
+        )
+        needed = _processes_needed(case, bound, alpha, noise)
+        return CaseVerdict(**common, outcome=UNDECIDED, processes_needed=needed,
+                           reason=_with_advice(reason, needed))  # fmt: skip
+    low, high = shift.interval(level)
+    ci = (math.exp(low), math.exp(high))
+    evidence = {"ci": ci, "confidence": level, "p": case.p, "p_adjusted": p_adjusted, **common}
+    if selected and case.p_slower < case.p_faster and low > bound:
+        return CaseVerdict(**evidence, outcome=SLOWER)
+    if selected and case.p_faster <= case.p_slower and high < -bound:
+        return CaseVerdict(**evidence, outcome=FASTER)
+    if -bound < low and high < bound:
+        return CaseVerdict(**evidence, outcome=NO_CHANGE)
+    n, m = common["samples"]
+    needed = _processes_needed(case, bound, alpha, noise)
+    if low > bound or high < -bound:
+        # Clear of the threshold on its own, but not among the cases tested with it.
+        reason = (
+            f"{n} vs {m} processes: beyond ±{percent(threshold)} alone, not once adjusted for "
+            f"the {tested} cases tested"
+        )
+    else:
+        reason = (
+            f"{n} vs {m} processes: the interval {_ratio_range(ci)} spans ±{percent(threshold)}"
+        )
+    return CaseVerdict(**evidence, outcome=UNDECIDED, processes_needed=needed,
+                       reason=_with_advice(reason, needed))  # fmt: skip
+
+
+def _ratio_range(ci: tuple[float, float]) -> str:
+    return f"{_sig(ci[0])}–{_sig(ci[1])}"
+
+
+def _sig(value: float) -> str:
+    return "∞" if math.isinf(value) else f"{value:.3g}"
+
+
+def _with_advice(reason: str, needed: int | None) -> str:
+    if needed is None:
+        return reason
+    return f"{reason}; about {needed} a side would decide at this spread"
+
+
+def _processes_needed(
+    case: _WallCase, bound: float, alpha: float, noise: NoiseFloor | None
+) -> int | None:
+    """From the simulated power table: processes a side that decide a change of this size at
+    this spread (the sides' own, else the machine's measured one)."""
+    sd = log_sd(case.reference, case.candidate)
+    if sd is None and noise is not None:
+        sd = noise.process_sd.get(case.case)
+    table = power_table()
+    finite = math.isfinite(case.shift.estimate) and math.isfinite(case.shift.resolution)
+    if sd is None or table is None or not finite:
         return None
-    from scipy.stats import ttest_ind  # here: the CLI must start without scipy
-
-    result = ttest_ind(
-        [math.log(v) for v in candidate], [math.log(v) for v in reference], equal_var=False
-    )
-    low, high = result.confidence_interval(confidence_level=confidence)
-    if not (math.isfinite(low) and math.isfinite(high)):
+    # The between-session term does not shrink with processes: where it alone spans the
+    # threshold no number of processes decides.
+    if case.session_sd and case.shift.margin_alone(alpha) >= bound:
         return None
-    return math.exp(low), math.exp(high)
+    return table.needed(case.shift.estimate, sd, math.expm1(bound))
+
+
+def judge_instructions(
+    reference: Mapping[str, CaseSamples],
+    candidate: Mapping[str, CaseSamples],
+    threshold: float = DEFAULT_INSTRUCTION_THRESHOLD,
+    noise: NoiseFloor | None = None,
+) -> list[CaseVerdict]:
+    """Instruction-count verdicts: a change beyond the threshold and twice the noise floor is
+    slower or faster; within the threshold, no change; beyond the threshold but inside twice
+    the floor, undecided."""
+    verdicts = []
+    for case in sorted(set(reference) & set(candidate)):
+        ref, cand = reference[case].instructions, candidate[case].instructions
+        if not ref or not cand:
+            continue
+        ref_median, cand_median = statistics.median(ref), statistics.median(cand)
+        ratio = cand_median / ref_median if ref_median > 0 else math.inf
+        floor = _instruction_floor(case, noise, ref)
+        bound = max(threshold, 2 * (floor or 0.0))
+        outcome = _direction(ratio, bound) or NO_CHANGE
+        reason = ""
+        if outcome == NO_CHANGE and _direction(ratio, threshold) is not None:
+            outcome = UNDECIDED
+            reason = f"within twice the noise floor ({percent(floor or 0.0)})"
+        verdicts.append(
+            CaseVerdict(case, INSTRUCTIONS, outcome, ref_median, cand_median,
+                        (len(ref), len(cand)), ratio, threshold, noise_floor=floor,
+                        reason=reason)
+        )  # fmt: skip
+    return verdicts
 
 
 def _direction(ratio: float, bound: float) -> str | None:
@@ -134,120 +334,24 @@ def _direction(ratio: float, bound: float) -> str | None:
     return None
 
 
-def judge_wall(
-    reference: Mapping[str, CaseSamples],
-    candidate: Mapping[str, CaseSamples],
-    threshold: float,
-    alpha: float = DEFAULT_ALPHA,
-    noise: NoiseFloor | None = None,
-) -> list[CaseVerdict]:
-    """Wall-time verdicts for the cases both sides have, with Benjamini–Hochberg across them."""
-    check_alpha(alpha)
-    from scipy.stats import false_discovery_control, mannwhitneyu
-
-    cases = sorted(set(reference) & set(candidate))
-    tested: dict[str, float] = {}
-    rows: dict[str, dict[str, Any]] = {}
-    for case in cases:
-        ref, cand = reference[case].wall, candidate[case].wall
-        if not ref or not cand:
-            continue
-        ref_median, cand_median = statistics.median(ref), statistics.median(cand)
-        floor = _noise_for(case, noise, WALL, ref)
-        row = {
-            "reference": ref_median,
-            "candidate": cand_median,
-            "samples": (len(ref), len(cand)),
-            "ratio": cand_median / ref_median if ref_median > 0 else math.inf,
-            "ci": _log_ratio_ci(ref, cand, 1 - alpha),
-            "noise_floor": floor,
-            "p": None,
-        }
-        if max(spread(ref), spread(cand), floor or 0.0) > UNSTABLE_SPREAD:
-            row["verdict"] = UNSTABLE
-        elif min_p_value(len(ref), len(cand)) >= alpha:
-            row["verdict"] = f"undecided ({len(ref)} vs {len(cand)} processes)"
-        else:
-            row["p"] = float(mannwhitneyu(ref, cand, alternative="two-sided").pvalue)
-            tested[case] = row["p"]
-        rows[case] = row
-    adjusted = dict(tested)
-    if len(tested) > 1:
-        values = false_discovery_control(list(tested.values()), method="bh")
-        adjusted = dict(zip(tested, (float(v) for v in values), strict=True))
-    verdicts = []
-    for case, row in rows.items():
-        p_adjusted = adjusted.get(case)
-        verdict = row.get("verdict")
-        if verdict is None:
-            if p_adjusted is not None and p_adjusted < alpha:
-                bound = max(threshold, row["noise_floor"] or 0.0)
-                verdict = _direction(row["ratio"], bound) or WITHIN_NOISE
-            else:
-                verdict = NO_CHANGE
-        verdicts.append(
-            CaseVerdict(
-                case=case,
-                metric=WALL,
-                reference=row["reference"],
-                candidate=row["candidate"],
-                samples=row["samples"],
-                ratio=row["ratio"],
-                ci=row["ci"],
-                p=row["p"],
-                p_adjusted=p_adjusted,
-                noise_floor=row["noise_floor"],
-                threshold=threshold,
-                verdict=verdict,
-            )
-        )
-    return verdicts
-
-
-def judge_instructions(
-    reference: Mapping[str, CaseSamples],
-    candidate: Mapping[str, CaseSamples],
-    threshold: float = DEFAULT_INSTRUCTION_THRESHOLD,
-    noise: NoiseFloor | None = None,
-) -> list[CaseVerdict]:
-    """Instruction-count verdicts: a change beyond the threshold and twice the noise floor."""
-    verdicts = []
-    for case in sorted(set(reference) & set(candidate)):
-        ref, cand = reference[case].instructions, candidate[case].instructions
-        if not ref or not cand:
-            continue
-        ref_median, cand_median = statistics.median(ref), statistics.median(cand)
-        ratio = cand_median / ref_median if ref_median > 0 else math.inf
-        floor = _noise_for(case, noise, INSTRUCTIONS, ref)
-        bound = max(threshold, 2 * (floor or 0.0))
-        verdict = _direction(ratio, bound) or NO_CHANGE
-        if verdict == NO_CHANGE and _direction(ratio, threshold) is not None:
-            verdict = WITHIN_NOISE
-        verdicts.append(
-            CaseVerdict(case, INSTRUCTIONS, ref_median, cand_median, (len(ref), len(cand)),
-                        ratio, None, None, None, floor, threshold, verdict)
-        )  # fmt: skip
-    return verdicts
-
-
-def _noise_for(
-    case: str, noise: NoiseFloor | None, metric: str, reference: Sequence[float]
+def _instruction_floor(
+    case: str, noise: NoiseFloor | None, reference: Sequence[float]
 ) -> float | None:
-    """The machine's measured A/A spread for the case, else the reference's own spread across
-    its processes (three or more), else unknown."""
-    if noise is not None:
-        stored = (noise.wall if metric == WALL else noise.instructions).get(case)
-        if stored is not None:
-            return stored
+    """The machine's measured A/A spread of the case's count, else the reference's own spread
+    across its processes (three or more), else unknown."""
+    if noise is not None and case in noise.instructions:
+        return noise.instructions[case]
     return spread(reference) if len(reference) >= 3 else None
 
 
-REGRESSED, NO_REGRESSION, UNDECIDED, NO_BASELINE = (
+REGRESSED, NO_REGRESSION, UNDECIDED_VERDICT, NO_BASELINE, INFORMATION = (
     "regressed",
     "no regression",
     "undecided",
     "no baseline",
+    "information",
 )
+SPEED_VERDICTS = (REGRESSED, NO_REGRESSION, UNDECIDED_VERDICT, NO_BASELINE, INFORMATION)
 
 
 @dataclass(frozen=True)
@@ -258,45 +362,114 @@ class SpeedVerdict:
     reference: str
     candidate: str
     same_machine: bool
-    gating: bool
+    gating: bool  # does a slower case fail the comparison (exit 1)?
     cases: list[CaseVerdict]
     notes: list[str] = field(default_factory=list)
+    confidence: float = 1 - DEFAULT_ALPHA
+    interleaved: bool = False
+    reference_series: str = ""  # what names the side in a report (its torch, its session)
+    candidate_series: str = ""
+
+    @property
+    def slower(self) -> list[CaseVerdict]:
+        return [c for c in self.cases if c.outcome == SLOWER]
 
     @property
     def regressions(self) -> list[CaseVerdict]:
-        return [c for c in self.cases if c.is_regression] if self.gating else []
+        """The slower cases that fail the comparison: all of them where it gates."""
+        return self.slower if self.gating else []
+
+    def _cleared(self) -> tuple[list[str], list[str]]:
+        """(cases cleared, cases not cleared): a case is cleared when every metric earned no
+        change or faster, or when its instruction count did and wall time found nothing
+        slower (undecided wall time is no evidence of a slowdown; the count decides)."""
+        by_case: dict[str, dict[str, str]] = {}
+        for c in self.cases:
+            by_case.setdefault(c.case, {})[c.metric] = c.outcome
+        good = (NO_CHANGE, FASTER)
+        cleared, open_ = [], []
+        for name, outcomes in by_case.items():
+            if all(o in good for o in outcomes.values()) or (
+                outcomes.get(INSTRUCTIONS) in good and outcomes.get(WALL) != SLOWER
+            ):
+                cleared.append(name)
+            else:
+                open_.append(name)
+        return cleared, open_
 
     @property
     def verdict(self) -> str:
-        if self.regressions:
+        if not self.same_machine:
+            return INFORMATION
+        if self.slower:
             return REGRESSED
-        decided = [c for c in self.cases if not c.verdict.startswith("undecided")]
-        if self.cases and not decided:
-            return UNDECIDED
-        return NO_REGRESSION
+        cleared, open_ = self._cleared()
+        return NO_REGRESSION if cleared and not open_ else UNDECIDED_VERDICT
 
     @property
     def summary(self) -> str:
         if not self.cases:
             return "no case in common"
-        if self.regressions:
-            worst = max(self.regressions, key=lambda c: c.ratio)
-            return (
-                f"{len(self.regressions)} of {len(self.cases)} case-metrics slower; worst "
-                f"{worst.case} ({worst.metric}) ×{worst.ratio:.3g}"
-            )
+        names = sorted({c.case for c in self.cases})
+        labels, _ = short_labels(names)
+        by_case: dict[str, list[str]] = {}
+        for c in self.slower:
+            by_case.setdefault(c.case, []).append(f"{_metric_word(c.metric)} ×{c.ratio:.3g}")
+        slower = "; ".join(f"{labels[name]} ({', '.join(m)})" for name, m in by_case.items())
         if not self.same_machine:
-            return "different machines: ratios are information, not a verdict"
-        if self.verdict == UNDECIDED:
-            return "undecided: too few processes for a wall-time verdict and no instruction counts"
-        return f"no regression in {len(self.cases)} case-metrics"
+            text = "different machines: ratios are information, not a verdict"
+            return f"{text}; slower there: {slower}" if slower else text
+        _, open_ = self._cleared()
+        if self.slower:
+            count = len({c.case for c in self.slower})
+            return f"{count} of {len(names)} cases slower: {slower}"
+        if not open_:
+            return f"no regression in {len(names)} case{_s(len(names))}: " + self._thresholds()
+        undecided = [c for c in self.cases if c.case in open_ and c.outcome == UNDECIDED]
+        needed = [c.processes_needed for c in undecided if c.processes_needed]
+        advice = f"; about {max(needed)} processes a side would decide" if needed else ""
+        return (
+            f"undecided: {len(open_)} of {len(names)} cases neither slower nor shown unchanged "
+            f"at {percent(self.confidence)} confidence{advice}"
+        )
+
+    @property
+    def headline(self) -> str:
+        """The verdict in one short clause, for a last line."""
+        names = {c.case for c in self.cases}
+        if not names:
+            return "no case in common"
+        if not self.same_machine:
+            return "different machines: information only"
+        if self.slower:
+            slower = {c.case for c in self.slower}
+            labels, _ = short_labels(sorted(names))
+            return f"{len(slower)} of {len(names)} cases slower: " + ", ".join(
+                labels[n] for n in sorted(slower)
+            )
+        _, open_ = self._cleared()
+        if not open_:
+            return f"no regression in {len(names)} case{_s(len(names))}"
+        return f"undecided in {len(open_)} of {len(names)} cases"
+
+    def _thresholds(self) -> str:
+        parts = []
+        for metric in (INSTRUCTIONS, WALL):
+            found = [c for c in self.cases if c.metric == metric]
+            if found:
+                parts.append(f"{_metric_word(metric)} within {percent(found[0].threshold)}")
+        return " and ".join(parts)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "reference": self.reference,
             "candidate": self.candidate,
+            "reference_series": self.reference_series,
+            "candidate_series": self.candidate_series,
             "same_machine": self.same_machine,
             "gating": self.gating,
+            "interleaved": self.interleaved,
+            "confidence": self.confidence,
             "verdict": self.verdict,
             "summary": self.summary,
             "notes": self.notes,
@@ -304,10 +477,27 @@ class SpeedVerdict:
         }
 
 
+def _metric_word(metric: str) -> str:
+    return "wall time" if metric == WALL else "instructions"
+
+
+def _s(n: int) -> str:
+    return "" if n == 1 else "s"
+
+
 def _identity(session: BenchSession) -> tuple[Any, ...]:
     """What makes two sessions' times comparable: the machine and what its CPU runs."""
     env = session.files[0].environment
     return (session.machine, env.get("cpu"), env.get("cpu_count"), env.get("torch_cpu_capability"))
+
+
+def interleaved(reference: BenchSession, candidate: BenchSession) -> bool:
+    """Did the two sessions run at the same time (an A/B's alternating processes)? Then the
+    machine's drift between sessions landed on both alike."""
+    ref, cand = reference.time_span, candidate.time_span
+    if ref is None or cand is None:
+        return False
+    return ref[0] <= cand[1] and cand[0] <= ref[1]
 
 
 def judge_sessions(
@@ -320,27 +510,29 @@ def judge_sessions(
 ) -> SpeedVerdict:
     """Every case both sessions hold, by wall time and (where counted) by instructions.
 
-    ``threshold`` None reports without gating; a threshold gates only when both sessions come
-    from the same machine.
+    ``threshold`` None reports at DEFAULT_WALL_THRESHOLD without gating; a threshold gates only
+    when both sessions come from the same machine.
     """
+    check_alpha(alpha)
     same_machine = _identity(reference) == _identity(candidate)
+    together = interleaved(reference, candidate)
     ref, cand = session_samples(reference), session_samples(candidate)
-    cases = judge_wall(ref, cand, threshold or 0.0, alpha, noise) + judge_instructions(
+    wall_threshold = DEFAULT_WALL_THRESHOLD if threshold is None else threshold
+    cases = judge_wall(ref, cand, wall_threshold, alpha, noise, together) + judge_instructions(
         ref, cand, instruction_threshold, noise
     )
     notes = [f"reference: {reference.label}", f"candidate: {candidate.label}"]
+    notes.append(
+        f"intervals at {percent(1 - alpha)} confidence; a slower or faster case's widened for "
+        "the cases tested with it"
+    )
     if not same_machine:
         notes.append(
             f"different machines ({reference.machine} vs {candidate.machine}, or another CPU "
             "model or capability): wall time and instruction counts are information here"
         )
-    if not any(c.metric == INSTRUCTIONS for c in cases):
-        notes.append("no instruction counts on both sides (Valgrind missing?): wall time alone")
-    if noise is None:
-        notes.append(
-            f"no noise floor stored for {reference.machine} "
-            "(linreg bench --processes 8 measures one)"
-        )
+    notes += _instruction_notes(reference, candidate, cases)
+    notes.append(_session_note(reference.machine, noise, together))
     return SpeedVerdict(
         reference=reference.label,
         candidate=candidate.label,
@@ -348,11 +540,43 @@ def judge_sessions(
         gating=threshold is not None and same_machine,
         cases=sorted(cases, key=_order),
         notes=notes,
+        confidence=1 - alpha,
+        interleaved=together,
+        reference_series=reference.name,
+        candidate_series=candidate.name,
+    )
+
+
+def _instruction_notes(
+    reference: BenchSession, candidate: BenchSession, cases: list[CaseVerdict]
+) -> list[str]:
+    if any(c.metric == INSTRUCTIONS for c in cases):
+        return []
+    ref, cand = reference.instruction_status, candidate.instruction_status
+    if ref == cand:
+        return [f"no instruction counts on either side ({ref}): wall time alone"]
+    return [
+        f"instruction counts on one side only (reference: {ref}; candidate: {cand}): "
+        "wall time alone"
+    ]
+
+
+def _session_note(machine: str, noise: NoiseFloor | None, together: bool) -> str:
+    if together:
+        return "the sides ran interleaved: no between-session term"
+    if noise is not None and noise.session_sd:
+        return (
+            f"between-session spread of {machine} measured over {noise.sessions} sessions, "
+            "added to every interval"
+        )
+    return (
+        f"no between-session spread measured for {machine}: the intervals cover "
+        "process-to-process noise only (linreg bench --processes 8, twice, measures it)"
     )
 
 
 def _order(case: CaseVerdict) -> tuple[int, str, str]:
-    rank = {SLOWER: 0, FASTER: 2, UNSTABLE: 3}.get(case.verdict, 1)
+    rank = {SLOWER: 0, UNDECIDED: 1, FASTER: 2, NO_CHANGE: 3}[case.outcome]
     return rank, case.case, case.metric
 
 
@@ -361,8 +585,12 @@ def no_baseline(reference: str, candidate: str, why: str) -> dict[str, Any]:
     return {
         "reference": reference,
         "candidate": candidate,
+        "reference_series": "",
+        "candidate_series": "",
         "same_machine": False,
         "gating": False,
+        "interleaved": False,
+        "confidence": 1 - DEFAULT_ALPHA,
         "verdict": NO_BASELINE,
         "summary": why,
         "notes": [],

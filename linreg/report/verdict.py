@@ -159,7 +159,8 @@ def speed_answer(
     if bench is None or bench.empty:
         return Answer(question, NONE, "Not measured: the inputs hold no benchmark results")
     cases = headline_cases(bench)
-    judged = {c["case"]: c for _, v in speed_verdicts for c in v.get("cases", [])}
+    # Keyed by case and metric: a case's wall time and its instruction count are two verdicts.
+    judged = {(c["case"], c["metric"]): c for _, v in speed_verdicts for c in v.get("cases", [])}
     rows = []
     for _, row in cases.iterrows():
         rows.append(
@@ -227,12 +228,21 @@ def _derived(row: pd.Series) -> str:
     return ""
 
 
-def _against_baseline(bench: pd.DataFrame, row: pd.Series, judged: dict[str, dict]) -> str:
-    case = judged.get(str(row["fullname"])) or judged.get(str(row["name"]))
-    if case is not None:
+def _against_baseline(
+    bench: pd.DataFrame, row: pd.Series, judged: dict[tuple[str, str], dict]
+) -> str:
+    said = []
+    for metric, word in (("wall", "wall time"), ("instructions", "instructions")):
+        case = judged.get((str(row["fullname"]), metric)) or judged.get((str(row["name"]), metric))
+        if case is None:
+            continue
         if case.get("ratio") is None:
-            return str(case["verdict"])
-        return f"{ratio(case['ratio'])} {_interval(case)}, {case['verdict']}".replace(" ,", ",")
+            said.append(f"{word} {case['verdict']}")
+        else:
+            figures = f"{ratio(case['ratio'])} {_interval(case)}".strip()
+            said.append(f"{word} {figures}, {case['verdict']}")
+    if said:
+        return "; ".join(said)
     found = baseline_ratio(bench, row)
     if found is None:
         return ""
@@ -242,16 +252,47 @@ def _against_baseline(bench: pd.DataFrame, row: pd.Series, judged: dict[str, dic
 
 def _interval(case: dict[str, Any]) -> str:
     ci = case.get("ci")
-    return f"[{sig(ci[0])}, {sig(ci[1])}]" if ci else ""
+    if not ci or case.get("outcome") == "undecided":
+        return ""
+    level = f" at {sig(case['confidence'] * 100, 3)} %" if case.get("confidence") else ""
+    return f"[{sig(ci[0])}, {sig(ci[1])}]{level}"
 
 
 # Slower cases first: they are what a reader of a regression looks for.
-_CASE_ORDER = ("slower", "unstable", "undecided", "faster", "within noise", "no significant change")
+_CASE_ORDER = ("slower", "undecided", "faster", "no change")
 
 
 def _case_rank(case: dict[str, Any]) -> int:
-    verdict = str(case.get("verdict", ""))
-    return next((i for i, v in enumerate(_CASE_ORDER) if verdict.startswith(v)), len(_CASE_ORDER))
+    outcome = str(case.get("outcome", ""))
+    return _CASE_ORDER.index(outcome) if outcome in _CASE_ORDER else len(_CASE_ORDER)
+
+
+def _verdict_status(verdict: dict[str, Any]) -> str:
+    word = verdict["verdict"]
+    if word == "regressed":
+        # A slower case fails where the comparison gates; elsewhere it is named, in blue.
+        return FAIL if verdict.get("gating") else INFO
+    return {"no regression": PASS, "information": INFO}.get(word, NONE)
+
+
+def _verdict_headline(verdict: dict[str, Any]) -> str:
+    """The verdict in words, then its summary (which never repeats the verdict's word)."""
+    word, summary = verdict["verdict"], verdict.get("summary", "")
+    summary = summary.removeprefix(f"{word}: ")
+    if word == "regressed":
+        head = "Yes: slower" if verdict.get("gating") else "Slower, but not a gate here"
+    else:
+        head = {
+            "no regression": "No regression",
+            "undecided": "Undecided",
+            "information": "Information only",
+            "no baseline": "Not judged",
+        }.get(word, word.capitalize())
+    return f"{head}: {summary}" if summary else head
+
+
+def _side(verdict: dict[str, Any], role: str) -> str:
+    return verdict.get(f"{role}_series") or verdict[role]
 
 
 def regressed_answer(
@@ -264,32 +305,35 @@ def regressed_answer(
     lines: list[Line] = []
     statuses = []
     for _source, verdict in speed_verdicts:
-        word = verdict["verdict"]
-        status = {"regressed": FAIL, "no regression": PASS}.get(word, NONE)
-        if word == "regressed" and not verdict.get("gating", True):
-            status = INFO  # across machines wall time is information, never a gate
+        status = _verdict_status(verdict)
         statuses.append(status)
         gate = "" if verdict.get("gating", True) else " (information only: not a gate)"
         # With one verdict its summary is the headline; with several each line carries its own.
-        summary = verdict.get("summary", "") if len(speed_verdicts) > 1 else ""
-        lines.append(
-            Line(f"{word}: {verdict['candidate']} against {verdict['reference']}{gate}", status,
-                 summary)
-        )  # fmt: skip
+        detail = _verdict_headline(verdict) if len(speed_verdicts) > 1 else ""
+        if verdict.get("cases"):
+            lines.append(
+                Line(f"{_side(verdict, 'candidate')} against {_side(verdict, 'reference')}{gate}",
+                     status, detail)
+            )  # fmt: skip
         cases = sorted(verdict.get("cases", []), key=_case_rank)
         for case in cases[:MAX_CASES]:
-            case_status = FAIL if str(case["verdict"]).startswith("slower") else ""
+            case_status = FAIL if case.get("outcome") == "slower" and status == FAIL else ""
             lines.append(Line(f"{case['verdict']}: {case['case']}", case_status, _evidence(case)))
         if len(cases) > MAX_CASES:
             lines.append(Line(f"… and {len(cases) - MAX_CASES} more cases below"))
-    status = FAIL if FAIL in statuses else PASS if statuses == [PASS] * len(statuses) else NONE
-    words = [v["verdict"] for _, v in speed_verdicts]
-    headline = {
-        FAIL: "Yes: regressed",
-        PASS: "No regression",
-    }.get(status, "; ".join(dict.fromkeys(words)).capitalize())
-    if len(speed_verdicts) == 1 and speed_verdicts[0][1].get("summary"):
-        headline += f": {speed_verdicts[0][1]['summary']}"
+    if FAIL in statuses:
+        status = FAIL
+    elif statuses and all(s == PASS for s in statuses):
+        status = PASS
+    elif INFO in statuses and NONE not in statuses:
+        status = INFO
+    else:
+        status = NONE
+    if len(speed_verdicts) == 1:
+        headline = _verdict_headline(speed_verdicts[0][1])
+    else:
+        words = [v["verdict"] for _, v in speed_verdicts]
+        headline = "; ".join(f"{words.count(w)} {w}" for w in dict.fromkeys(words)).capitalize()
     return Answer(question, status, headline, tuple(lines), link="regression-0")
 
 
@@ -303,5 +347,8 @@ def _evidence(case: dict[str, Any]) -> str:
     if samples:
         parts.append(f"{samples[0]} vs {samples[1]} processes")
     if case.get("noise_floor") is not None:
-        parts.append(f"noise floor {case['noise_floor']:.0%}")
+        term = "noise floor" if case["metric"] != "wall" else "between-session spread"
+        parts.append(f"{term} {case['noise_floor']:.0%}")
+    if case.get("processes_needed"):
+        parts.append(f"about {case['processes_needed']} processes a side would decide")
     return ", ".join(parts)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from linreg.results.bench_file import BenchFile
 
@@ -31,10 +30,33 @@ class BenchSession:
         return min(f.datetime or "" for f in self.files)
 
     @property
+    def time_span(self) -> tuple[str, str] | None:
+        """When its first and last process ran (pytest-benchmark's ISO times), if all say."""
+        times = [f.datetime for f in self.files]
+        if not times or not all(isinstance(t, str) and t for t in times):
+            return None
+        return min(times), max(times)
+
+    @property
+    def name(self) -> str:
+        """The session in a few words: its machine and torch, and when it started."""
+        env = self.files[0].environment
+        torch = f", torch {env['torch']}" if isinstance(env.get("torch"), str) else ""
+        when = f", {self.started[:16]}" if self.started else ""
+        return f"{self.machine}{torch}{when}"
+
+    @property
     def label(self) -> str:
-        names = ", ".join(_short(f.path) for f in self.files[:2])
-        more = f" and {self.processes - 2} more" if self.processes > 2 else ""
-        return f"{self.machine} session {self.session} ({self.processes} processes: {names}{more})"
+        return f"{self.machine} session {self.session} ({self.processes} processes)"
+
+    @property
+    def instruction_status(self) -> str:
+        """What the session's counting process said of instruction counts."""
+        for file in self.files:
+            status = file.machine_info.get("linreg_instructions")
+            if isinstance(status, str) and status:
+                return status
+        return "not recorded"
 
 
 @dataclass(frozen=True)
@@ -61,10 +83,6 @@ def session_samples(session: BenchSession) -> dict[str, CaseSamples]:
         name: CaseSamples(name, tuple(values), tuple(counts.get(name, ())))
         for name, values in wall.items()
     }
-
-
-def _short(path: Path) -> str:
-    return path.name
 
 
 def session_of(file: BenchFile) -> str:

@@ -54,7 +54,8 @@ def _build(
         wanted = " or ".join(_NAMES[k] for k in accept)
         found = f"kind {data.get('kind')!r}" if "kind" in data else "no kind"
         raise ResultSetError(f"{path}: not a {wanted} ({found})")
-    if kind != kinds.BENCH and data.get("schema_version") != kinds.SCHEMA_VERSIONS[kind]:
+    readable = (kinds.SCHEMA_VERSIONS.get(kind), *kinds.OLDER_READABLE.get(kind, ()))
+    if kind != kinds.BENCH and data.get("schema_version") not in readable:
         raise ResultSetError(
             f"{path}: {kind} schema_version {data.get('schema_version')!r}; this linreg reads "
             f"{kinds.SCHEMA_VERSIONS[kind]} (written by another version of linreg)"
@@ -119,8 +120,9 @@ def _checks(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-SPEED_VERDICTS = ("regressed", "no regression", "undecided", "no baseline")
+SPEED_VERDICTS = ("regressed", "no regression", "undecided", "no baseline", "information")
 SPEED_METRICS = ("wall", "instructions")
+SPEED_OUTCOMES = ("slower", "faster", "no change", "undecided")
 
 
 def load_speed_verdict(path: str | Path) -> dict[str, Any]:
@@ -128,7 +130,24 @@ def load_speed_verdict(path: str | Path) -> dict[str, Any]:
     return load(path, (kinds.SPEED_VERDICT,), _speed_verdict)
 
 
+def _upgrade_speed_verdict(data: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 verdict in schema 2's terms. Its "no significant change" and "within noise"
+    were not earned (no equivalence was shown), so they read as undecided, and so does its
+    "no regression"."""
+    cases = []
+    for case in data["cases"]:
+        word = str(case["verdict"])
+        outcome = next((o for o in ("slower", "faster") if word.startswith(o)), "undecided")
+        cases.append({**case, "outcome": outcome, "reason": "" if outcome != "undecided" else
+                      f"{word}, said by an older linreg"})  # fmt: skip
+    verdict = data["verdict"] if data["verdict"] in ("regressed", "no baseline") else "undecided"
+    return {**data, "verdict": verdict, "cases": cases, "confidence": None, "interleaved": False,
+            "reference_series": "", "candidate_series": ""}  # fmt: skip
+
+
 def _speed_verdict(data: dict[str, Any]) -> dict[str, Any]:
+    if data.get("schema_version") == 1:
+        data = _upgrade_speed_verdict(data)
     for key in ("reference", "candidate", "summary"):
         if not isinstance(data[key], str):
             raise ValueError(f"{key} must be a string")
@@ -144,8 +163,10 @@ def _speed_verdict(data: dict[str, Any]) -> dict[str, Any]:
             raise ValueError("a case's case and verdict must be strings")
         if case["metric"] not in SPEED_METRICS:
             raise ValueError(f"a case's metric must be one of {', '.join(SPEED_METRICS)}")
+        if case["outcome"] not in SPEED_OUTCOMES:
+            raise ValueError(f"a case's outcome must be one of {', '.join(SPEED_OUTCOMES)}")
         # An undecided case may lack the figures a decision needs; present ones must be numbers.
-        for key in ("ratio", "p", "noise_floor"):
+        for key in ("ratio", "p", "p_adjusted", "noise_floor", "confidence", "threshold"):
             if case.get(key) is not None and not _is_number(case[key]):
                 raise ValueError(f"a case's {key} must be a number")
         for key, size in (("ci", 2), ("samples", 2)):

@@ -170,12 +170,26 @@ def _write_noise_floor(
 ) -> Path | None:
     """The session's A/A spread per case, beside the machine's results (noise-<session>.json)."""
     files = [
-        loaded.value for loaded in map(load_result, saved) if loaded and loaded.kind == kinds.BENCH
+        loaded.value
+        for loaded in map(load_result, result_files(storage))
+        if loaded and loaded.kind == kinds.BENCH
     ]
-    [*found] = [s for s in sessions(files) if s.session == session]
+    grouped = sessions(files)
+    [*found] = [s for s in grouped if s.session == session]
     if not found or found[0].processes < 2:
         return None
-    noise = NoiseFloor.measure(machine, session_samples(found[0]))
+    # The between-session spread needs sessions of the same code and stack: a session of
+    # another commit or torch differs by its change, not by the machine's drift.
+    same = [s for s in grouped if s.session != session and _code(s) == _code(found[0])]
+    noise = NoiseFloor.measure(
+        machine, session_samples(found[0]), [session_samples(s) for s in same]
+    )
     return write_json_new(
         storage / f"noise-{session}.json", kinds.envelope(kinds.NOISE_FLOOR, noise.to_dict())
     )
+
+
+def _code(session) -> tuple:
+    env = session.files[0].environment
+    keys = ("linreg_commit", "torch", "torch_git", "python", "torch_cpu_capability")
+    return tuple(str(env.get(key)) for key in keys)
