@@ -76,6 +76,16 @@ def one_long_case(rng: np.random.Generator, sessions: int) -> None:
     print(f"  planted {planted}, found {found}")
     print(f"  recall {hits}/{len(planted)}, false positives {false}; {memory_note(peak)}")
 
+    # PELT prunes a candidate start only once a later step makes it hopeless: a long stretch
+    # without a step is its slowest case (quadratic in that stretch in ruptures' C code).
+    flat, _ = planted_series(rng, sessions, steps=0, noise=0.03)
+    start = time.perf_counter()
+    flat_found = find_steps(flat)
+    print(
+        f"  the same length with no step (PELT's slowest case): {time.perf_counter() - start:.3f} s"
+        f", false positives {len(flat_found)}"
+    )
+
     files = [
         BenchFile(
             Path(f"{i}.json"),
