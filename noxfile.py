@@ -66,6 +66,13 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session
+def steps_scale(session: nox.Session) -> None:
+    """Step detection on 10,000 sessions and on 200,000 points: times, recall, memory."""
+    install(session)
+    session.run("python", "bench/steps_scale.py", *session.posargs)
+
+
+@nox.session
 def ab(session: nox.Session) -> None:
     """Same-machine A/B of two stacks: nox -s ab -- --candidate torch==2.14.1 [--reference …]"""
     args = list(session.posargs)

@@ -12,7 +12,7 @@ import pytest
 
 from linreg.cli import app
 
-HEAVY = ("torch", "pandas", "plotly", "scipy")
+HEAVY = ("torch", "pandas", "plotly", "scipy", "ruptures")
 
 
 def loaded_after(args: list[str], tmp_path) -> set[str]:

@@ -286,6 +286,20 @@ def test_cli_history_flags_where_a_case_stepped(tmp_path, capsys):
     assert "train: wall ×1.3" in out and "at session s3" in out
 
 
+def test_cli_history_names_the_newest_step_after_three_small_drifts(tmp_path, capsys):
+    rng = random.Random(9)
+    levels = [0.040 * 1.05**k for k in range(4)] + [0.040 * 1.05**3 * 1.3]
+    medians = [level * rng.lognormvariate(0, 0.005) for level in levels for _ in range(12)]
+    for day, median in enumerate(medians):
+        bench_json(tmp_path / f"{day:02d}.json", {TRAIN: [median] * 3}, session=f"s{day}",
+                   when=f"2026-11-01T{day // 60:02d}:{day % 60:02d}:00")  # fmt: skip
+    assert main(["compare", "--all", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "train: wall ×1.3" in out and "at session s48" in out
+    assert "1 older step(s) not listed" in out
+    assert "compare --all: 4 step(s) in 1 machine(s)" in out
+
+
 def test_the_speed_table_keeps_each_case_on_one_line_at_80_columns(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(console, "width", 80)
     sizes = (10, 1_000, 100_000, 10_000_000)

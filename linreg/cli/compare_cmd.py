@@ -164,7 +164,7 @@ def _epoch(value: int | None) -> str:
 
 
 def _history(folder: Path, threshold: float | None, wide: bool) -> int:
-    from linreg.compare.history import case_steps  # imports scipy-free numerics only
+    from linreg.compare.history import MAX_STEPS, case_steps  # ruptures, when it runs
     from linreg.results.bench_file import short_labels
     from linreg.results.resultset import load_result_set
 
@@ -183,6 +183,11 @@ def _history(folder: Path, threshold: float | None, wide: bool) -> int:
                 f"  {labels[step.case]}: {step.metric} {units.ratio(step.ratio)} at session "
                 f"{step.session} ({step.before} → {step.after})"
             )
-    stepped = sum(len(s.steps) for s in report.values())
+        if steps.left_out:
+            say(
+                f"  {steps.left_out} older step(s) not listed (the newest {MAX_STEPS} of each "
+                "case and metric are)"
+            )
+    stepped = sum(len(s.steps) + s.left_out for s in report.values())
     say(f"compare --all: {stepped} step(s) in {len(report)} machine(s)")
     return 0

@@ -1,31 +1,28 @@
 """Where a case stepped: a machine's benchmark sessions read in time order.
 
-The idea of asv's step detection, kept small: each case's series (one value per session: the
-median of its processes' medians, or its instruction count) is fitted, on a log scale, by the
-constant levels that minimise the absolute deviation plus a penalty per level; neighbouring
-levels that differ by less than the threshold, or than the spread within them, are merged. What
-remains are steps: changes that stayed, with the session where each began.
+Each case's series (one value per session: the median of its processes' medians, or of their
+instruction counts) goes to `linreg.compare.steps.find_steps`, with each session's own standard
+error where it ran several processes. Every step is found; the listing keeps the newest
+``MAX_STEPS`` of each case and metric and counts the older ones it leaves out.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from linreg import units
+from linreg.compare.steps import find_steps
 from linreg.results.bench_file import BenchFile
 from linreg.results.bench_sessions import BenchSession, session_samples, sessions
 
-# Below this relative change a level shift is not reported whatever the threshold.
-MIN_STEP = 0.02
-# The most steps reported per case: more is a noisy series, not a history of changes.
+# Steps listed per case and metric, newest kept: more is a noisy series, not a history of
+# changes, and the newest is the one a reader asks about.
 MAX_STEPS = 3
-# A level shift must be this many times the spread within the levels (median absolute
-# deviation, relative) to count.
-SPREAD_FACTOR = 3.0
+# The standard error of a median of k samples is about this many times that of their mean.
+MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)
 
 
 @dataclass(frozen=True)
@@ -43,72 +40,21 @@ class Step:
 class MachineHistory:
     sessions: int
     steps: list[Step] = field(default_factory=list)
+    left_out: int = 0  # older steps not listed (beyond MAX_STEPS of one case and metric)
 
 
-def _cost(values: Sequence[float]) -> float:
-    middle = statistics.median(values)
-    return sum(abs(v - middle) for v in values)
-
-
-def _relative_mad(values: Sequence[float]) -> float:
-    middle = statistics.median(values)
-    if len(values) < 2 or middle <= 0:
-        return 0.0
-    return statistics.median(abs(v / middle - 1) for v in values)
-
-
-def _segments(logs: Sequence[float], penalty: float) -> list[int]:
-    """Start indices of the constant levels that fit ``logs`` best (least absolute deviation
-    plus ``penalty`` per level), by dynamic programming over every split."""
-    n = len(logs)
-    best = [0.0] + [math.inf] * n  # best[j]: cost of logs[:j]
-    start = [0] * (n + 1)
-    for j in range(1, n + 1):
-        for i in range(j):
-            cost = best[i] + _cost(logs[i:j]) + penalty
-            if cost < best[j]:
-                best[j], start[j] = cost, i
-    starts, j = [], n
-    while j > 0:
-        starts.append(start[j])
-        j = start[j]
-    return sorted(starts)
-
-
-def find_steps(values: Sequence[float], threshold: float) -> list[tuple[int, float]]:
-    """(index of the first value at the new level, new / old level) for each step found."""
-    if len(values) < 2 or min(values) <= 0:
-        return []
-    logs = [math.log(v) for v in values]
-    # The series' own noise, from neighbouring sessions: a step must stand out of it.
-    noise = (
-        1.4826 * statistics.median(abs(b - a) for a, b in itertools.pairwise(logs)) / math.sqrt(2)
-    )
-    minimum = max(math.log1p(max(threshold, MIN_STEP)), SPREAD_FACTOR * noise)
-    starts = _segments(logs, penalty=minimum)
-    # Neighbouring levels closer than the threshold, or than the spread within them, are one.
-    while True:
-        bounds = [*starts, len(values)]
-        levels = [values[bounds[k] : bounds[k + 1]] for k in range(len(starts))]
-        merge = None
-        for k in range(1, len(levels)):
-            left, right = levels[k - 1], levels[k]
-            spread = max(_relative_mad(left), _relative_mad(right))
-            shift = abs(math.log(statistics.median(right) / statistics.median(left)))
-            if shift <= max(minimum, math.log1p(SPREAD_FACTOR * spread)):
-                merge = k
-                break
-        if merge is None:
-            break
-        starts.pop(merge)
-    bounds = [*starts, len(values)]
-    levels = [statistics.median(values[bounds[k] : bounds[k + 1]]) for k in range(len(starts))]
-    steps = [(starts[k], levels[k] / levels[k - 1]) for k in range(1, len(starts))]
-    return steps[:MAX_STEPS]
+def session_error(samples: Sequence[float]) -> float | None:
+    """The relative standard error of the median of one session's process samples (log
+    scale); None for a single process, which tells nothing of the spread."""
+    if len(samples) < 2:
+        return None
+    logs = [math.log(v) for v in samples]
+    return MEDIAN_EFFICIENCY * statistics.stdev(logs) / math.sqrt(len(logs))
 
 
 def case_steps(files: Iterable[BenchFile], threshold: float = 0.0) -> dict[str, MachineHistory]:
-    """Per machine: every case that stepped, by wall time and by instruction count."""
+    """Per machine: every case that stepped, by wall time and by instruction count, oldest step
+    first (the newest MAX_STEPS of each case and metric)."""
     by_machine: dict[str, list[BenchSession]] = {}
     for session in sessions(files):
         by_machine.setdefault(session.machine, []).append(session)
@@ -122,27 +68,29 @@ def case_steps(files: Iterable[BenchFile], threshold: float = 0.0) -> dict[str, 
                 ("wall", lambda c: c.wall, units.seconds),
                 ("instructions", lambda c: c.instructions, units.count),
             ):
+                # Sessions without the case or the metric are skipped, not zero.
                 points = [
-                    (i, statistics.median(pick(s[case])))
+                    (i, pick(s[case]))
                     for i, s in enumerate(samples)
-                    if case in s and pick(s[case])
+                    if case in s and pick(s[case]) and min(pick(s[case])) > 0
                 ]
-                values = [v for _, v in points]
-                found = [index for index, _ in find_steps(values, threshold)]
-                bounds = [0, *found, len(values)]
-                for j, index in enumerate(found):
-                    # The levels either side of this step, up to the neighbouring steps.
-                    before = statistics.median(values[bounds[j] : index])
-                    after = statistics.median(values[index : bounds[j + 2]])
+                if len(points) < 2:
+                    continue
+                values = [statistics.median(p) for _, p in points]
+                errors = [session_error(p) for _, p in points]
+                found = find_steps(values, errors, threshold)
+                history.left_out += max(0, len(found) - MAX_STEPS)
+                for step in found[-MAX_STEPS:]:
+                    index = points[step.index][0]
                     history.steps.append(
                         Step(
                             case=case,
                             metric=metric,
-                            session=series[points[index][0]].session,
-                            index=points[index][0],
-                            ratio=after / before,
-                            before=fmt(before),
-                            after=fmt(after),
+                            session=series[index].session,
+                            index=index,
+                            ratio=step.ratio,
+                            before=fmt(step.before),
+                            after=fmt(step.after),
                         )
                     )
         report[machine] = history
