@@ -83,6 +83,9 @@ def bench_command(
         processes=processes,
         on_process=on_process,
     )
+    if outcome.problem:
+        fail(f"bench: FAIL: {outcome.problem}")
+        return 1
     if outcome.exit_code == 4:
         fail("error: pytest refused the arguments (see above)")
         return 2
