@@ -43,6 +43,7 @@ class StackGate:
     notes: tuple[str, ...] = ()
     threshold: float = DEFAULT_INSTRUCTION_THRESHOLD
     has_baseline: bool = True
+    same_machine: bool = False  # the baseline may come from any machine of the stack
     not_counted: str = ""  # why this run holds no counts of the baseline's cases, where it does not
 
     @property
@@ -87,7 +88,7 @@ class StackGate:
         return {
             "reference": self.reference,
             "candidate": self.candidate,
-            "same_machine": False,  # the point: same stack, any machine
+            "same_machine": self.same_machine,
             "gating": self.has_baseline,
             "stack_key": self.stack_key,
             "verdict": self.verdict,
@@ -146,5 +147,6 @@ def judge_stack(
         cases=(*judged, *wall_cases),
         notes=tuple(notes),
         threshold=threshold,
+        same_machine=reference.machine == candidate.machine,
         not_counted=why,
     )
