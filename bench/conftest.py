@@ -103,6 +103,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(about a minute): 'auto' does for the quick profile, the one that gates.",
     )
     group.addoption(
+        "--instructions-only",
+        default=None,
+        metavar="NAMES",
+        help="Count only these cases (comma list of full case names, e.g. "
+        "bench_train.py::bench_train[cpu-float32-seed42-eager]): `linreg run` counts just the "
+        "cases its stack's baseline holds, Valgrind's time growing with each case.",
+    )
+    group.addoption(
         "--machine",
         default=None,
         metavar="NAME",
@@ -166,10 +174,13 @@ def _count_instructions(config: pytest.Config, benchmarks: list[dict]) -> tuple[
         return {}, "not asked"
     if wanted == "auto" and not config.stash[_selection_key].quick:
         return {}, "not asked (the quick profile counts; --instructions=yes for any)"
+    only = config.getoption("instructions_only")
+    wanted_names = None if only is None else {n.strip() for n in only.split(",") if n.strip()}
     cases = [
         b for b in benchmarks
         if (b.get("extra_info") or {}).get("device") == "cpu"
         and b["extra_info"].get("kind") in COUNTED_KINDS
+        and (wanted_names is None or b["fullname"] in wanted_names)
     ]  # fmt: skip
     say = config.pluginmanager.get_plugin("terminalreporter").write_line
     problem = missing_tool()

@@ -10,3 +10,6 @@ BENCH_DIR = PROJECT_ROOT / "bench"
 # run becomes only on request (linreg bench --baseline).
 BENCH_RESULTS = PROJECT_ROOT / "results" / "bench"
 BASELINES = PROJECT_ROOT / "results" / "baselines"
+# Committed instruction-count baselines, one folder per stack key (linreg.stack): they gate on
+# any machine of that stack (linreg run), where the per-machine ones above gate on one machine.
+INSTRUCTION_BASELINES = BASELINES / "instructions"

@@ -1,6 +1,11 @@
+import shutil
+
 import pytest
 
 from linreg.cli import main
+from linreg.results.instruction_baselines import newest_instruction_baseline
+from linreg.results.load import load_speed_verdict
+from linreg.stack import current_stack_key
 from tests.browser import render, require_browser
 
 
@@ -14,6 +19,13 @@ def test_run_writes_everything_under_one_folder_and_ends_with_the_report(tmp_pat
         assert f"│ {step}" in printed and "FAILED" not in printed
     assert list((out / "bench").rglob("*.json"))
     assert list((out / "repro").rglob("checks.json"))
+    # Where Valgrind is present and this stack has a committed baseline, the gate decided.
+    verdict = load_speed_verdict(out / "speed-verdict.json")
+    if shutil.which("valgrind") and newest_instruction_baseline(current_stack_key()):
+        assert verdict["verdict"] == "no regression", verdict["summary"]
+        assert any(c["metric"] == "instructions" for c in verdict["cases"])
+    else:
+        assert verdict["verdict"] in ("no baseline", "undecided") and "│ speed" in printed
 
     require_browser()
     page = render(out / "report.html", tmp_path / "job.png")
@@ -45,6 +57,7 @@ def test_a_failing_step_is_reported_and_the_report_still_built(tmp_path, capsys,
         raise ConfigError("reference_dir", "results/reference: no such folder")
 
     monkeypatch.setattr(linreg.suites.repro, "repro", no_references)
+    monkeypatch.setenv("LINREG_BENCH_INSTRUCTIONS", "0")  # no Valgrind: the repro step is judged
     out = tmp_path / "job"
     assert main(["run", "--out", str(out)]) == 1
     printed = capsys.readouterr().out

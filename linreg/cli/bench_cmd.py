@@ -51,7 +51,9 @@ def bench_command(
         False,
         "--baseline",
         help="Store this run as the machine's committed baseline, under "
-        "results/baselines/MACHINE/, instead of results/bench/MACHINE/ (ignored by git).",
+        "results/baselines/MACHINE/, instead of results/bench/MACHINE/ (ignored by git); where "
+        "it counted instructions (--quick, with Valgrind), also as its stack's instruction "
+        "baseline, results/baselines/instructions/STACK-KEY/, which `linreg run` gates on.",
     ),
     json_file: Path = typer.Option(
         None, "--json", help="Also write pytest-benchmark's JSON here (refuses an existing file)."
@@ -81,6 +83,9 @@ def bench_command(
         processes=processes,
         on_process=on_process,
     )
+    if outcome.problem:
+        fail(f"bench: FAIL: {outcome.problem}")
+        return 1
     if outcome.exit_code == 4:
         fail("error: pytest refused the arguments (see above)")
         return 2
@@ -97,7 +102,22 @@ def bench_command(
         f"bench: OK: {len(outcome.saved)} file(s) from {processes} process(es) stored as "
         f"{where} in {outcome.storage}"
     )
+    if baseline:
+        _store_instruction_baseline(outcome.saved)
     return 0
+
+
+def _store_instruction_baseline(saved) -> None:
+    from linreg.results.instruction_baselines import store_instruction_baselines
+
+    stored = store_instruction_baselines(saved)
+    for path in stored:
+        say(f"bench: instruction baseline of its stack stored as {path}")
+    if not stored:
+        say(
+            "bench: no instruction counts in this run (the quick profile counts them, with "
+            "Valgrind): no stack instruction baseline stored"
+        )
 
 
 def _print_summary(outcome, wide: bool) -> None:

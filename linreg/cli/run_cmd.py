@@ -43,7 +43,10 @@ def run_command(
     for column in ("step", "result", "detail"):
         table.add_column(column)
     for step in result.steps:
-        status = Text("ok") if step.ok else Text("FAILED", style="red")
+        status = Text("FAILED", style="red")
+        if step.ok:
+            # A step with nothing to decide by (no baseline of this stack) passes, but says so.
+            status = Text("ok") if step.judged else Text("not judged", style="yellow")
         table.add_row(step.name, status, Text(step.detail))
     console.print(table)
     say(f"results: {result.out} ({time.perf_counter() - started:.1f} s)")

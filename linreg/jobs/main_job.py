@@ -6,20 +6,26 @@ Each step writes under one results folder; the report is built from that folder 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from linreg import units
 from linreg.config import TrainConfig
 from linreg.errors import LinregError
 from linreg.jobs.training import train_to_folder
 from linreg.numerics import available_devices
-from linreg.paths import BASELINES
+from linreg.paths import BASELINES, INSTRUCTION_BASELINES
 from linreg.results import kinds
 from linreg.results.bench_sessions import BenchSession, newest_per_machine
 from linreg.results.files import check_new_folder, write_json_new
+from linreg.results.instruction_baselines import counted_cases, newest_instruction_baseline
 from linreg.results.load import load_result
 from linreg.results.resultset import load_result_set
+from linreg.stack import current_stack_key, stack_key
+
+if TYPE_CHECKING:
+    from linreg.compare.stack_gate import StackGate
 
 SPEED_VERDICT = "speed-verdict.json"
 JOB_RECORD = "job.json"
@@ -32,6 +38,7 @@ class StepResult:
     name: str
     ok: bool
     detail: str
+    judged: bool = True  # False: the step had nothing to decide by (no baseline, no counts)
 
 
 @dataclass
@@ -72,16 +79,14 @@ def _bench_step(out: Path, devices: list[str], result: MainJobResult) -> StepRes
         quick=True,
     )
     out.mkdir(parents=True, exist_ok=True)
-    baseline = newest_baseline()
-    # Counting instructions costs Valgrind's start-up (about a minute): worth it only where a
-    # baseline of this machine holds counts to compare with.
-    count = baseline is not None and _has_counts(baseline)
     outcome = run_bench_suite(
         selection,
         results_root=out / "bench",
         log_path=out / "bench.log",
-        pytest_args=() if count else ("--instructions=no",),
+        pytest_args=_counting_args(),
     )
+    if outcome.problem:
+        return StepResult("bench", False, f"{outcome.problem}; see {out / 'bench.log'}")
     if outcome.exit_code != 0 or not outcome.saved:
         return StepResult(
             "bench", False, f"pytest exit {outcome.exit_code}; see {out / 'bench.log'}"
@@ -97,12 +102,22 @@ def _bench_step(out: Path, devices: list[str], result: MainJobResult) -> StepRes
     return StepResult("bench", True, f"{len(frame)} cases; {detail}")
 
 
-def newest_baseline(machine: str | None = None) -> BenchSession | None:
-    """This machine's newest committed baseline session (results/baselines/<machine>/)."""
-    from linreg.machine import default_machine_name
+def _counting_args() -> tuple[str, ...]:
+    """The bench suite's instruction options: count, in its one Valgrind process, just the cases
+    the newest baseline of this stack holds counts of (Valgrind's start-up with torch is most of
+    the cost, each case adds its own); none where this stack has no baseline."""
+    names: set[str] = set()
+    baseline = newest_instruction_baseline(current_stack_key(), INSTRUCTION_BASELINES)
+    for file in baseline.files if baseline else ():
+        names.update(counted_cases(file))
+    if not names:
+        return ("--instructions=no",)
+    return ("--instructions=yes", f"--instructions-only={','.join(sorted(names))}")
 
-    machine = machine or default_machine_name()
-    folder = BASELINES / machine
+
+def newest_baseline(machine: str, root: Path = BASELINES) -> BenchSession | None:
+    """The machine's newest committed wall-time baseline session (results/baselines/<machine>/)."""
+    folder = root / machine
     if not folder.is_dir():
         return None
     found = [
@@ -111,32 +126,44 @@ def newest_baseline(machine: str | None = None) -> BenchSession | None:
     return found[0] if found else None
 
 
-def _has_counts(session: BenchSession) -> bool:
-    return any("instructions" in case.extra_info for f in session.files for case in f.cases)
+def judge_run(
+    bench_files: list[Path],
+    baselines: Path = BASELINES,
+    instruction_baselines: Path = INSTRUCTION_BASELINES,
+) -> StackGate | None:
+    """This run's bench session against the newest instruction baseline of its own stack (the
+    gate), with wall time against its machine's newest baseline (information, unless a noise
+    floor measured there lets it gate); None where the run stored no bench results."""
+    from linreg.compare.speed import judge_sessions
+    from linreg.compare.stack_gate import judge_stack
+
+    files = [r.value for r in map(load_result, bench_files) if r and r.kind == kinds.BENCH]
+    if not files:
+        return None
+    candidate = newest_per_machine(files)[0]  # one run: one machine, one session
+    key = stack_key(candidate.files[0].environment)
+    reference = newest_instruction_baseline(key, instruction_baselines)
+    machine = candidate.machine
+    wall_reference = newest_baseline(machine, baselines)
+    wall, wall_gates, wall_note = None, False, f"no baseline for machine {machine}"
+    if wall_reference is not None:
+        noise = load_result_set(baselines / machine).noise_floor(machine)
+        wall = judge_sessions(wall_reference, candidate, threshold=DEFAULT_THRESHOLD, noise=noise)
+        # Without the machine's noise floor a wall-time verdict cannot be trusted to gate.
+        wall_gates = noise is not None and wall.gating
+    where = str(instruction_baselines / key)
+    return judge_stack(reference, candidate, key, where, wall=wall, wall_gates=wall_gates,
+                       wall_note=wall_note)  # fmt: skip
 
 
 def _speed_step(out: Path, result: MainJobResult) -> StepResult:
-    """This run's bench session against this machine's newest baseline: a verdict that gates
-    only where it can be trusted (same machine, a measured noise floor), else information."""
-    from linreg.compare.speed import judge_sessions, no_baseline
-    from linreg.machine import default_machine_name
-
-    machine = default_machine_name()
-    baseline = newest_baseline(machine)
-    if baseline is None or not result.bench_files:
-        why = "no bench results from this run" if baseline else f"no baseline for machine {machine}"
-        verdict = no_baseline(f"results/baselines/{machine}/", "this run's bench", why)
-        write_json_new(out / SPEED_VERDICT, kinds.envelope(kinds.SPEED_VERDICT, verdict))
-        return StepResult("speed", True, verdict["summary"])
-    files = [r.value for r in map(load_result, result.bench_files) if r and r.kind == kinds.BENCH]
-    [candidate] = newest_per_machine(files)
-    noise = load_result_set(BASELINES / machine).noise_floor(machine)
-    judged = judge_sessions(baseline, candidate, threshold=DEFAULT_THRESHOLD, noise=noise)
-    if noise is None:
-        # Without the machine's noise floor a wall-time verdict cannot be trusted to gate.
-        judged = replace(judged, gating=False)
-    write_json_new(out / SPEED_VERDICT, kinds.envelope(kinds.SPEED_VERDICT, judged.to_dict()))
-    return StepResult("speed", not judged.regressions, judged.summary)
+    """The gate: this run's instruction counts against its stack's newest committed baseline."""
+    gate = judge_run(result.bench_files, BASELINES, INSTRUCTION_BASELINES)
+    if gate is None:
+        # Nothing measured is nothing compared: not a pass.
+        return StepResult("speed", False, "not judged: the bench step stored no results")
+    write_json_new(out / SPEED_VERDICT, kinds.envelope(kinds.SPEED_VERDICT, gate.to_dict()))
+    return StepResult("speed", not gate.regressions, gate.summary, judged=gate.decided)
 
 
 def _repro_step(out: Path, devices: list[str]) -> StepResult:
@@ -176,7 +203,7 @@ def run_main_job(out: str | Path, on_step: StepCallback | None = None) -> MainJo
     steps: list[tuple[str, str, Callable[[], StepResult]]] = [
         ("train", "train the tutorial model", lambda: _train_step(out, devices)),
         ("bench", "quick benchmark", lambda: _bench_step(out, devices, result)),
-        ("speed", "compare with this machine's baseline", lambda: _speed_step(out, result)),
+        ("speed", "compare with this stack's baseline", lambda: _speed_step(out, result)),
         ("repro", "reproducibility check", lambda: _repro_step(out, devices)),
         ("report", "build the report", lambda: _report_step(out, result)),
     ]

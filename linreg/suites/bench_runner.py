@@ -39,6 +39,7 @@ class BenchOutcome:
     json_path: Path | None
     noise_floor: Path | None = None
     timed_out: bool = False  # stopped at timeout_s: saved holds the cases that finished
+    problem: str | None = None  # why the suite could not run at all (pytest not installed, ...)
 
 
 def selection_args(selection: BenchSelection) -> list[str]:
@@ -139,7 +140,39 @@ def run_bench_suite(
             break  # a failing or refused suite fails the same way in every process
     saved = tuple(sorted(set(result_files(storage)) - before)) if storage.is_dir() else ()
     noise = _write_noise_floor(storage, machine, session, saved) if processes > 1 else None
-    return BenchOutcome(exit_code, machine, storage, saved, json_path, noise, timed_out)
+    # A suite that stored nothing and failed: is it the tools rather than the suite? Asked only
+    # then, so a run that works pays no extra process.
+    problem = missing_bench_tools(env) if exit_code not in (0, 5) and not saved else None
+    return BenchOutcome(exit_code, machine, storage, saved, json_path, noise, timed_out, problem)
+
+
+# What `python -m pytest bench` needs besides linreg; the bench extra installs both.
+BENCH_TOOLS = ("pytest", "pytest_benchmark")
+INSTALL_HINT = "pip install 'pytest>=8' 'pytest-benchmark>=4.0' (or: pip install -e '.[bench]')"
+_PROBE = """
+import importlib, sys
+for name in sys.argv[1:]:
+    try:
+        importlib.import_module(name)
+    except ImportError as exc:
+        sys.exit(f"{name.replace('_', '-')} is not installed: {exc}")
+"""
+
+
+def missing_bench_tools(env: dict[str, str] | None = None) -> str | None:
+    """Why the bench suite cannot start in a child with ``env`` — pytest or pytest-benchmark
+    not importable there — with how to install them; None where both import."""
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, *BENCH_TOOLS], env=env, cwd=REPO_ROOT,
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode == 0:
+        return None
+    lines = done.stderr.strip().splitlines()
+    why = lines[-1] if lines else f"exit {done.returncode}"
+    if "is not installed" not in why:
+        why = f"pytest or pytest-benchmark cannot be imported ({why})"
+    return f"{why} (python {sys.executable}); install them: {INSTALL_HINT}"
 
 
 def _run_pytest(

@@ -1,0 +1,221 @@
+"""The gate of `linreg run`: the speed step decides by instruction counts against the baseline
+of its stack (synthetic files, no Valgrind); the bench step's word when pytest is missing; and
+the counting itself (the test that counts for real skips with the reason where Valgrind is
+absent)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import linreg.jobs.main_job as main_job
+from linreg.cli import main
+from linreg.jobs.main_job import SPEED_VERDICT, MainJobResult, StepResult
+from linreg.results.load import load_speed_verdict
+from linreg.stack import stack_key
+from tests.instruction_files import (
+    HOST_A,
+    HOST_B,
+    INFER,
+    KEY,
+    PYTEST_ID,
+    STACK,
+    TRAIN,
+    bench_json,
+)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BENCH = REPO_ROOT / "bench"
+
+# --- the main job's speed step --------------------------------------------------------------------
+
+
+@pytest.fixture
+def committed(tmp_path, monkeypatch):
+    """Baseline roots in a temporary folder: an instruction baseline of KEY made on host A."""
+    instructions = tmp_path / "baselines" / "instructions"
+    bench_json(instructions / KEY / PYTEST_ID / "0001_a.json", {TRAIN: 334e6, INFER: 95_600},
+               {**STACK, **HOST_A})  # fmt: skip
+    monkeypatch.setattr(main_job, "BASELINES", tmp_path / "baselines")
+    monkeypatch.setattr(main_job, "INSTRUCTION_BASELINES", instructions)
+    return tmp_path
+
+
+def speed_step(tmp_path: Path, counts: dict[str, float], environment: dict, **kwargs):
+    """The speed step on a run whose bench measured ``counts`` on another host (B)."""
+    candidate = bench_json(tmp_path / "cand" / PYTEST_ID / "0001.json", counts, environment,
+                           machine="amd-epyc-7b13-8c", session="run", **kwargs)  # fmt: skip
+    out = tmp_path / "job"
+    out.mkdir()
+    step = main_job._speed_step(out, MainJobResult(out=out, bench_files=[candidate]))
+    verdict = load_speed_verdict(out / SPEED_VERDICT) if (out / SPEED_VERDICT).exists() else None
+    return step, verdict
+
+
+def test_a_case_slower_by_instructions_on_another_host_of_the_stack_fails_the_step(committed):
+    step, verdict = speed_step(committed, {TRAIN: 334e6 * 1.05, INFER: 95_700}, {**STACK, **HOST_B})
+    assert not step.ok and step.judged
+    assert verdict["verdict"] == "regressed" and verdict["gating"] and not verdict["same_machine"]
+    assert verdict["stack_key"] == KEY
+    slower = [c for c in verdict["cases"] if c["verdict"] == "slower"]
+    assert [(c["case"], c["metric"]) for c in slower] == [(TRAIN, "instructions")]
+    assert slower[0]["ratio"] == pytest.approx(1.05)
+    assert "wall time: no baseline for machine amd-epyc-7b13-8c" in verdict["notes"]
+    from linreg.report.verdict import FAIL, regressed_answer
+
+    assert regressed_answer([("speed-verdict.json", verdict)]).status == FAIL
+
+
+def test_counts_within_the_threshold_are_no_regression(committed):
+    step, verdict = speed_step(committed, {TRAIN: 332.6e6, INFER: 95_900}, {**STACK, **HOST_B})
+    assert step.ok and step.judged
+    assert verdict["verdict"] == "no regression"
+    assert step.detail == f"no regression in 2 cases: instructions within 3% (stack {KEY})"
+    from linreg.report.verdict import PASS, regressed_answer
+
+    assert regressed_answer([("speed-verdict.json", verdict)]).status == PASS
+
+
+def test_a_stack_without_a_baseline_is_said_in_one_line_with_how_to_make_one(committed):
+    avx2 = {**STACK, **HOST_B, "torch_cpu_capability": "AVX2"}
+    step, verdict = speed_step(committed, {TRAIN: 3.0e8}, avx2)
+    assert step.ok and not step.judged
+    key = stack_key(avx2)
+    assert step.detail == (
+        f"no instruction baseline for stack {key} (make one: linreg bench --quick --baseline "
+        "on a machine of this stack, then commit it)"
+    )
+    assert "\n" not in step.detail
+    assert verdict["verdict"] == "no baseline" and verdict["cases"] == []
+
+
+def test_a_run_without_counts_is_not_judged_and_says_why(committed):
+    step, verdict = speed_step(committed, {TRAIN: None}, {**STACK, **HOST_B},
+                               counted="not counted: valgrind not found")  # fmt: skip
+    assert step.ok and not step.judged
+    assert verdict["verdict"] == "undecided"
+    assert "this run counted no instructions (not counted: valgrind not found)" in step.detail
+
+
+def test_a_run_that_measured_nothing_is_not_a_pass(tmp_path):
+    out = tmp_path / "job"
+    out.mkdir()
+    step = main_job._speed_step(out, MainJobResult(out=out))
+    assert not step.ok and step.detail == "not judged: the bench step stored no results"
+    assert not (out / SPEED_VERDICT).exists()
+
+
+def test_linreg_run_exits_1_when_a_case_is_slower_by_instructions(committed, monkeypatch, capsys):
+    """The job's exit status, its table and the report's panel agree on the gate."""
+    candidate = bench_json(committed / "cand" / PYTEST_ID / "0001.json", {TRAIN: 334e6 * 1.2},
+                           {**STACK, **HOST_B}, machine="amd-epyc-7b13-8c")  # fmt: skip
+
+    def bench(out, devices, result):
+        result.bench_files = [candidate]
+        return StepResult("bench", True, "synthetic")
+
+    monkeypatch.setattr(main_job, "_train_step", lambda out, devices: StepResult("train", True, ""))
+    monkeypatch.setattr(main_job, "_bench_step", bench)
+    monkeypatch.setattr(main_job, "_repro_step", lambda out, devices: StepResult("repro", True, ""))
+    out = committed / "job"
+    assert main(["run", "--out", str(out)]) == 1
+    printed = capsys.readouterr()
+    assert "FAILED" in printed.out and "run: FAIL: speed" in printed.err
+    from linreg.report.inputs import collect_inputs
+    from linreg.report.verdict import FAIL, verdicts
+
+    assert verdicts(collect_inputs([out]).verdict_inputs()).regressed.status == FAIL
+
+
+# --- the bench step without pytest ----------------------------------------------------------------
+
+
+@pytest.fixture
+def no_pytest(tmp_path, monkeypatch):
+    """Children whose `import pytest` fails, as where pytest is not installed."""
+    fake = tmp_path / "no-pytest"
+    fake.mkdir()
+    (fake / "pytest.py").write_text("raise ImportError(\"No module named 'pytest'\")\n")
+    monkeypatch.setenv("PYTHONPATH", str(fake))
+    return fake
+
+
+def test_without_pytest_the_bench_step_says_so_and_the_speed_step_does_not_pass(
+    tmp_path, no_pytest
+):
+    out = tmp_path / "job"
+    result = MainJobResult(out=out)
+    bench = main_job._bench_step(out, ["cpu"], result)
+    assert not bench.ok
+    assert bench.detail.startswith("pytest is not installed")
+    assert "pip install 'pytest>=8' 'pytest-benchmark>=4.0'" in bench.detail
+    speed = main_job._speed_step(out, result)
+    assert not speed.ok and speed.detail == "not judged: the bench step stored no results"
+
+
+def test_without_pytest_linreg_bench_says_so_in_one_line(tmp_path, no_pytest, monkeypatch, capfd):
+    monkeypatch.setattr("linreg.suites.bench_runner.RESULTS_ROOT", tmp_path)
+    assert main(["bench", "--quick", "--kinds", "inference", "--sizes", "10"]) == 1
+    err = capfd.readouterr().err
+    assert "bench: FAIL: pytest is not installed" in err and "pip install" in err
+
+
+# --- counting -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def instructions_module():
+    """bench/instructions.py (bench/ is not a package)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import instructions
+
+        yield instructions
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+@pytest.mark.parametrize(("seed", "counted"), [(0, 0), (1, 1), (42, 42), (None, 42)])
+def test_a_case_is_counted_with_its_own_seed_and_seed_0_is_a_seed(
+    instructions_module, seed, counted
+):
+    spec = {"kind": "train", "device": "cpu", "dtype": "float32", "seed": seed, "engine": "eager"}
+    assert instructions_module._config(spec).seed == counted
+
+
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_instructions_only_counts_just_the_named_cases(tmp_path):
+    """One Valgrind process counts the named case; the other cases keep wall time alone."""
+    out = tmp_path / "bench.json"
+    small = "bench_inference.py::bench_inference[cpu-float32-seed42-eager-n10]"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "--quick", "--kinds=inference", "--sizes=10,40",
+         "--instructions=yes", f"--instructions-only={small}", f"--benchmark-json={out}",
+         f"--benchmark-storage=file://{tmp_path / 'storage'}", "-p", "no:cacheprovider"],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "counting instructions of 1 cases" in result.stdout
+    counts = {b["fullname"]: b["extra_info"].get("instructions") for b in json.loads(
+        out.read_text())["benchmarks"]}  # fmt: skip
+    assert counts.pop(small) > 10_000 and list(counts.values()) == [None]
+
+
+def test_a_counted_case_left_undecided_keeps_the_run_from_no_regression():
+    from linreg.compare.speed import INSTRUCTIONS, NO_CHANGE, UNDECIDED, CaseVerdict
+    from linreg.compare.stack_gate import StackGate
+
+    def case(name, outcome):
+        return CaseVerdict(name, INSTRUCTIONS, outcome, 1e6, 1.04e6, (1, 1), 1.04, 0.03)
+
+    undecided = StackGate(KEY, "base", "run", (case("a", NO_CHANGE), case("b", UNDECIDED)))
+    assert undecided.verdict == "undecided" and "1 of 2 cases neither" in undecided.summary
+    decided = StackGate(KEY, "base", "run", (case("a", NO_CHANGE),))
+    assert decided.verdict == "no regression"
