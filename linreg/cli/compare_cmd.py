@@ -80,6 +80,8 @@ def compare_command(
     from linreg.compare.sets import compare_result_sets  # imports torch
 
     result = compare_result_sets(reference, candidate, tolerances, threshold, alpha, instructions)
+    for line in result.choices:
+        say(line)
     if result.numerics:
         console.print(_numerics_table(result.numerics))
     for verdict in result.speed:
