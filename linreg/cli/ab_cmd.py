@@ -59,7 +59,9 @@ def ab_command(
 ) -> int:
     """A same-machine A/B of two stacks (two torch versions, or a base branch and a change):
     interleaved benchmark processes with instruction counts, both repro matrices, one speed
-    verdict and one numeric verdict, written as result sets the report reads."""
+    verdict and one numeric verdict, written as result sets the report reads. Exit 1 when a
+    run differs beyond tolerance (level c or d, as `linreg compare`), a process failed, or with
+    --fail-on-regression on a slowdown; 2 on bad input."""
     from linreg.compare.speed import parse_fraction
 
     threshold = (
@@ -102,14 +104,23 @@ def ab_command(
         print_speed_verdict(speed, wide)
     for problem in result.failures:
         fail(problem)
+    for pair in result.numeric_failures:
+        where = (
+            "in the final parameters"
+            if pair["horizon"] is None
+            else f"from epoch {units.integer(pair['horizon'])}"
+        )
+        fail(f"{pair['run']}: {pair['level_name']} (level {pair['level']}), beyond tolerance "
+             f"{where}")  # fmt: skip
     say(f"results: {result.out} ({units.seconds(result.seconds)})")
     numeric = result.numeric.get("verdict_name", result.numeric["verdict"])
     regressed = speed is not None and speed.regressions and threshold is not None
+    failed = regressed or result.failures or result.numeric_failures
     line = (
-        f"ab: {'FAIL' if regressed or result.failures else 'OK'}: numerics {numeric}; "
+        f"ab: {'FAIL' if failed else 'OK'}: numerics {numeric}; "
         f"speed {speed.verdict if speed else 'not measured'}"
     )
-    if regressed or result.failures:
+    if failed:
         fail(line)
         return 1
     say(line)
