@@ -8,12 +8,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from linreg.cli import app, fail, option_name
+from linreg.cli import app, fail
 from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, LEVEL_NAMES
 from linreg.config import DTYPES, ENGINES, TrainConfig
-from linreg.errors import ConfigError
 from linreg.options import (
     parse_choices,
     parse_integers,
@@ -72,7 +71,7 @@ def repro_command(
     resume: Path | None = typer.Option(
         None,
         help="Finish an interrupted run: its results/repro/<id>/ folder. It keeps the options "
-        "it was started with (no other option may be given).",
+        "it was started with; an option given again must be as it was.",
     ),
     reference_dir: Path = typer.Option(DEFAULT_REFERENCE_DIR, help="Golden references."),
     golden: bool = typer.Option(
@@ -88,19 +87,17 @@ def repro_command(
 ) -> int:
     """Train the matrix twice in separate processes; check determinism, consistency against
     float64 CPU, golden references and checkpoints. Exit 1 when any check fails."""
-    if resume is not None:
-        given = [
-            option_name(name)
-            for name in ctx.params
-            if name not in ("resume", "out", "wide")
-            and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
-        ]
-        if given:
-            raise ConfigError(
-                "resume", f"keeps the options of the run it finishes; drop {', '.join(given)}"
-            )
-        options = None
-    else:
+    # Resuming, the options given again (a command line repeated with --resume) are checked
+    # against those the run was started with; the others are the run's own.
+    given = [
+        name
+        for name in ctx.params
+        if resume is not None
+        and name not in ("resume", "out", "wide")
+        and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+    ]
+    options = None
+    if resume is None or given:
         from linreg.numerics import available_devices
 
         matrix = ReproMatrix(
@@ -132,6 +129,7 @@ def repro_command(
             on_start=lambda folder: say(
                 f"result set {folder} (if interrupted: linreg repro --resume {folder})"
             ),
+            given=given,
         )
     console.print(_full_table(report.checks) if wide else _summary_table(report.checks))
     for change in report.reference_changes:
