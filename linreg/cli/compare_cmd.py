@@ -48,7 +48,7 @@ def compare_command(
     rtol: float | None = typer.Option(None, help="Override rtol for every dtype."),
     atol: float | None = typer.Option(None, help="Override atol for every dtype."),
     pyproject: Path = typer.Option(
-        Path("pyproject.toml"), help="Tolerances under [tool.linreg] (Python >= 3.11)."
+        Path("pyproject.toml"), help=r"Tolerances under \[tool.linreg] (Python >= 3.11)."
     ),
     history: bool = typer.Option(
         False,

@@ -50,7 +50,7 @@ def repro_command(
     ),
     deterministic: str = typer.Option(
         "on",
-        help="torch.use_deterministic_algorithms (with CUBLAS_WORKSPACE_CONFIG): on, off, or "
+        help="torch's deterministic algorithms (and CUBLAS_WORKSPACE_CONFIG set): on, off, or "
         "on,off (each nondeterministic run is checked against its deterministic twin).",
     ),
     lr: float = typer.Option(_DEFAULT.lr, help="Learning rate of every run."),
@@ -60,8 +60,8 @@ def repro_command(
     atol: float | None = typer.Option(None, help="Override atol for every dtype."),
     require: list[str] = typer.Option(
         [],
-        help="PAIR=LEVEL, repeatable; pairs and defaults: "
-        + ", ".join(f"{k}={v}" for k, v in DEFAULT_REQUIREMENTS.items())
+        help="PAIR=LEVEL, repeatable. Pairs and their defaults: "
+        + ", ".join(f"{k} {v}" for k, v in DEFAULT_REQUIREMENTS.items())
         + " (levels a, b, b-horizon, c, d).",
     ),
     outcome_steps: int = typer.Option(
@@ -73,7 +73,11 @@ def repro_command(
         help="Finish an interrupted run: its results/repro/<id>/ folder. It keeps the options "
         "it was started with; an option given again must be as it was.",
     ),
-    reference_dir: Path = typer.Option(DEFAULT_REFERENCE_DIR, help="Golden references."),
+    reference_dir: Path = typer.Option(
+        DEFAULT_REFERENCE_DIR,
+        help="Golden references (default: the checkout's results/reference/).",
+        show_default=False,
+    ),
     golden: bool = typer.Option(
         True, "--golden/--no-golden", help="Check against the golden references."
     ),
@@ -81,7 +85,7 @@ def repro_command(
         False, "--update-reference", help="Write these runs as the golden references."
     ),
     pyproject: Path = typer.Option(
-        Path("pyproject.toml"), help="Tolerances under [tool.linreg] (Python >= 3.11)."
+        Path("pyproject.toml"), help=r"Tolerances under \[tool.linreg] (Python >= 3.11)."
     ),
     wide: bool = typer.Option(False, "--wide", help="List every check, not one row per kind."),
 ) -> int:
