@@ -272,3 +272,21 @@ def test_the_default_repro_fits_an_80_column_terminal(tmp_path, capsys, monkeypa
     assert lines[-1] == "repro: OK: 48 of 48 checks hold"
     # Off a terminal (as here), progress comes as plain lines on stderr while the work runs.
     assert "repro: runs: 24 of 24" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("wide", "title", "not_title"),
+    [
+        ([], "linreg repro: checks by kind and pair (--wide lists each)", "every check"),
+        (["--wide"], "linreg repro: every check", "by kind"),
+    ],
+)
+def test_the_repro_table_title_says_what_the_table_holds(
+    tmp_path, capsys, wide, title, not_title
+) -> None:
+    args = ["repro", "--out", str(tmp_path), "--dtypes", "float32", "--seeds", "42",
+            "--threads", "1", "--epochs", "40", "--no-golden", *wide]  # fmt: skip
+    assert main(args) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    [heading] = [line for line in lines if line.startswith("linreg repro")]  # the table's title
+    assert heading == title and not_title not in heading

@@ -163,7 +163,7 @@ def _summary_table(checks) -> Table:
     groups: dict[tuple[str, str], list] = {}
     for c in checks:
         groups.setdefault((c.kind, c.pair if c.kind == "consistency" else ""), []).append(c)
-    table = Table(title="linreg repro (--wide: every check)")
+    table = Table(title="linreg repro: checks by kind and pair (--wide lists each)")
     for column in ("check", "pair", "required", "hold", "levels reached"):
         table.add_column(column)
     for (kind, pair), group in groups.items():
@@ -178,7 +178,7 @@ def _summary_table(checks) -> Table:
 
 
 def _full_table(checks) -> Table:
-    table = Table(title="linreg repro")
+    table = Table(title="linreg repro: every check")
     for column in ("check", "run", "against", "required", "level", "horizon", "result"):
         table.add_column(column, overflow="fold")
     for c in checks:
