@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from linreg.cli import load_commands, main
+from linreg.compare.runs import REQUIREMENT_MEANINGS, REQUIREMENTS
 
 COMMANDS = sorted(c.name or c.callback.__name__ for c in load_commands().registered_commands)
 
@@ -38,3 +40,17 @@ def test_help_shows_the_pyproject_section_rather_than_taking_it_for_markup(
 ) -> None:
     text = re.sub(r"[\s│]+", " ", help_text(command))  # the option's help, unfolded
     assert "Tolerances under [tool.linreg] (Python >= 3.11)." in text
+
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_every_required_level_is_named_and_explained_in_the_readme_and_the_help(help_text):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    levels = readme[readme.index("**Verdict levels.**") :].split("\n\n")[0]
+    help_ = re.sub(r"[\s│]+", " ", help_text("repro"))
+    for level in REQUIREMENTS:
+        # Named in the README's paragraph on levels, and with its meaning in --require's help.
+        assert f"({level})" in levels or f"**{level}**" in levels, level
+        assert f"{level} {REQUIREMENT_MEANINGS[level]}" in help_, level
+    assert "b-horizon**, between (b) and (c)" in levels

@@ -11,7 +11,7 @@ from rich.text import Text
 from linreg.cli import app, fail
 from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
-from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, LEVEL_NAMES
+from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, LEVEL_NAMES, REQUIREMENT_MEANINGS
 from linreg.config import DTYPES, ENGINES, TrainConfig
 from linreg.options import (
     parse_choices,
@@ -60,9 +60,11 @@ def repro_command(
     atol: float | None = typer.Option(None, help="Override atol for every dtype."),
     require: list[str] = typer.Option(
         [],
-        help="PAIR=LEVEL, repeatable. Pairs and their defaults: "
+        help="PAIR=LEVEL, repeatable: the least level a kind of pair must reach. Levels: "
+        + "; ".join(f"{k} {v}" for k, v in REQUIREMENT_MEANINGS.items())
+        + ". Pairs and their defaults: "
         + ", ".join(f"{k} {v}" for k, v in DEFAULT_REQUIREMENTS.items())
-        + " (levels a, b, b-horizon, c, d).",
+        + ".",
     ),
     outcome_steps: int = typer.Option(
         DEFAULT_OUTCOME_STEPS, help="Outcome bound, in SGD steps (level c), >= 0."
