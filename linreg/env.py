@@ -62,15 +62,26 @@ def gpu_names() -> list[str]:
 @functools.cache
 def project_commit() -> str | None:
     """The git commit of the linreg checkout (``-dirty`` if tracked files differ from it), or
-    None when not run from one. Asked once per process: its two git subprocesses cost several
+    None when not run from one. Asked once per process: its git subprocess costs several
     milliseconds, more than a short run's set-up. The code a process runs is what it imported
     when it started, so the checkout's state when it first asks is the fitting one to record.
+
+    One `git status` says both the commit and whether tracked files differ from it; an
+    installed linreg (no .git beside the package) starts no git at all.
     """
-    git = ["git", "-C", str(PROJECT_ROOT)]
-    commit = _output([*git, "rev-parse", "HEAD"])
-    if not commit:
+    if not (PROJECT_ROOT / ".git").exists():
         return None
-    dirty = _output([*git, "status", "--porcelain", "--untracked-files=no"])
+    status = _output(
+        ["git", "-C", str(PROJECT_ROOT), "status", "--porcelain=v2", "--branch",
+         "--untracked-files=no"]
+    )  # fmt: skip
+    if status is None:
+        return None
+    lines = status.splitlines()
+    commit = next((line.split()[2] for line in lines if line.startswith("# branch.oid ")), None)
+    if commit is None or commit == "(initial)":
+        return None
+    dirty = any(not line.startswith("#") for line in lines)
     return commit + ("-dirty" if dirty else "")
 
 

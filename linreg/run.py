@@ -86,6 +86,9 @@ class Run:
     final_state: dict[str, Any]
     state_hash: str
     timings: dict[str, float] = field(default_factory=dict)
+    # When the record was written (UTC, sortable as text), where it says: which of several runs
+    # of one config is the newest. Not part of what a run is: two records of one run are equal.
+    created: str | None = field(default=None, compare=False)
 
     @property
     def final_weight(self) -> float:
@@ -106,6 +109,7 @@ class Run:
             "initial_state": self.initial_state,
             "final_state": self.final_state,
             "history": self.history.to_dict(),
+            **({} if self.created is None else {"created": self.created}),
         }
 
     @classmethod
@@ -130,6 +134,8 @@ class Run:
             raise ValueError("timings must be an object")
         if not isinstance(run.environment, dict):
             raise ValueError("environment must be an object")
+        if run.created is not None and not isinstance(run.created, str):
+            raise ValueError("created must be a string")
         return run
 
     @classmethod
@@ -142,4 +148,5 @@ class Run:
             final_state=data["final_state"],
             state_hash=data["state_hash"],
             timings=data.get("timings", {}),
+            created=data.get("created"),
         )

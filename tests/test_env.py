@@ -20,24 +20,44 @@ def fresh_caches():
     fixed_fingerprint.cache_clear()
 
 
-def test_git_runs_once_per_process_however_many_runs_capture_the_environment(
-    monkeypatch, fresh_caches
-):
+def fake_git(monkeypatch, status: str) -> list[list[str]]:
+    """git answering ``status`` to `git status --porcelain=v2 --branch`; the calls it got."""
     calls = []
     real_run = subprocess.run
 
-    def fake_git(args, **kwargs):
+    def run(args, **kwargs):
         if args[0] != "git":  # platform asks uname for the processor
             return real_run(args, **kwargs)
         calls.append(args)
-        stdout = "0123abcd\n" if "rev-parse" in args else ""  # a clean checkout
-        return subprocess.CompletedProcess(args, 0, stdout=stdout, stderr="")
+        return subprocess.CompletedProcess(args, 0, stdout=status, stderr="")
 
-    monkeypatch.setattr(subprocess, "run", fake_git)
+    monkeypatch.setattr(subprocess, "run", run)
+    return calls
+
+
+CLEAN = "# branch.oid 0123abcd\n# branch.head main\n"
+
+
+def test_git_runs_once_per_process_however_many_runs_capture_the_environment(
+    monkeypatch, fresh_caches
+):
+    calls = fake_git(monkeypatch, CLEAN)
     for _ in range(3):
         assert capture_environment()["linreg_commit"] == "0123abcd"
     assert train(TrainConfig(epochs=2)).environment["linreg_commit"] == "0123abcd"
-    assert [args[3:5] for args in calls] == [["rev-parse", "HEAD"], ["status", "--porcelain"]]
+    # One git process says the commit and whether tracked files differ from it.
+    assert [args[3:5] for args in calls] == [["status", "--porcelain=v2"]]
+
+
+def test_a_changed_tracked_file_marks_the_commit_dirty(monkeypatch, fresh_caches):
+    fake_git(monkeypatch, CLEAN + "1 .M N... 100644 100644 100644 a b linreg/env.py\n")
+    assert project_commit() == "0123abcd-dirty"
+
+
+def test_outside_a_checkout_no_git_is_started(monkeypatch, fresh_caches, tmp_path):
+    calls = fake_git(monkeypatch, CLEAN)
+    monkeypatch.setattr(linreg.env, "PROJECT_ROOT", tmp_path)  # an installed linreg: no .git
+    assert project_commit() is None and calls == []
 
 
 def test_the_machine_and_stack_are_read_once_per_process(monkeypatch, fresh_caches):

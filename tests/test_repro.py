@@ -216,11 +216,41 @@ def test_resume_keeps_the_options_of_the_run_it_finishes(tmp_path, capsys) -> No
     assert checks["options"]["matrix"]["base"]["epochs"] == SHORT.epochs
 
 
-def test_resume_refuses_other_options(tmp_path, capsys) -> None:
+def test_resume_refuses_other_options_naming_them(tmp_path, capsys) -> None:
     result_dir = start_result_dir(small_options(), tmp_path)
-    assert main(["repro", "--resume", str(result_dir), "--dtypes", "float64", "--golden"]) == 2
+    args = ["repro", "--resume", str(result_dir), "--dtypes", "float64", "--golden",
+            "--seeds", "42", "--epochs", "40"]  # fmt: skip
+    assert main(args) == 2
     err = capsys.readouterr().err
-    assert "--resume: keeps the options of the run it finishes; drop --dtypes, --golden" in err
+    assert err.count("\n") == 1, err
+    assert f"--resume: {result_dir} was started with --dtypes float32 (given float64); " in err
+    assert "--golden off (given on): a resumed run keeps the options" in err
+    assert "--seeds" not in err and "--epochs" not in err  # given as they were
+    assert not (result_dir / COPIES[0]).exists()  # refused before any work
+
+
+# The command line the small matrix is started with; repeated with --resume, it is accepted.
+SMALL_MATRIX_ARGS = ["--devices", "cpu", "--dtypes", "float32", "--seeds", "42",
+                     "--threads", "1,all", "--epochs", "40", "--no-golden"]  # fmt: skip
+
+
+def test_resume_accepts_the_options_it_was_started_with(tmp_path, capsys) -> None:
+    result_dir = start_result_dir(small_options(), tmp_path)
+    assert main(["repro", "--resume", str(result_dir), *SMALL_MATRIX_ARGS]) == 0
+    assert read_json(result_dir / CHECKS)["ok"] is True
+    capsys.readouterr()
+    # Finished: said as such, with the options given again too.
+    assert main(["repro", "--resume", str(result_dir), *SMALL_MATRIX_ARGS]) == 2
+    assert "already finished" in capsys.readouterr().err
+
+
+def test_resume_with_its_own_options_on_another_torch_says_so(tmp_path, capsys) -> None:
+    result_dir = start_result_dir(small_options(), tmp_path)
+    manifest = read_json(result_dir / MANIFEST)
+    manifest["stack"]["torch"] = "1.0.0"
+    (result_dir / MANIFEST).write_text(json.dumps(manifest))
+    assert main(["repro", "--resume", str(result_dir), *SMALL_MATRIX_ARGS]) == 2
+    assert "must not mix two stacks" in capsys.readouterr().err
 
 
 def test_a_matrix_of_another_config_has_no_golden_references(tmp_path, capsys) -> None:
@@ -242,3 +272,21 @@ def test_the_default_repro_fits_an_80_column_terminal(tmp_path, capsys, monkeypa
     assert lines[-1] == "repro: OK: 48 of 48 checks hold"
     # Off a terminal (as here), progress comes as plain lines on stderr while the work runs.
     assert "repro: runs: 24 of 24" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("wide", "title", "not_title"),
+    [
+        ([], "linreg repro: checks by kind and pair (--wide lists each)", "every check"),
+        (["--wide"], "linreg repro: every check", "by kind"),
+    ],
+)
+def test_the_repro_table_title_says_what_the_table_holds(
+    tmp_path, capsys, wide, title, not_title
+) -> None:
+    args = ["repro", "--out", str(tmp_path), "--dtypes", "float32", "--seeds", "42",
+            "--threads", "1", "--epochs", "40", "--no-golden", *wide]  # fmt: skip
+    assert main(args) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    [heading] = [line for line in lines if line.startswith("linreg repro")]  # the table's title
+    assert heading == title and not_title not in heading

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import sys
 
@@ -30,19 +31,35 @@ def fail(message: str) -> None:
     print(f"linreg: {message}", file=sys.stderr)
 
 
-# Importing the command modules registers their commands on `app`.
-from linreg.cli import (  # noqa: E402, F401
-    ab_cmd,
-    bench_cmd,
-    compare_cmd,
-    env_cmd,
-    gpu_cmd,
-    report_cmd,
-    repro_cmd,
-    run_cmd,
-    sweep_cmd,
-    train_cmd,
-)
+@app.callback()
+def _commands() -> None:
+    """Keeps `linreg` a group of commands when only the chosen command's module is loaded."""
+
+
+# Importing a command module registers its commands on `app`. Only the chosen command's module
+# is imported (the others' imports, rich's tables among them, cost a command that needs torch a
+# tenth of torch's own import); all of them for the list of commands, or a name not known here.
+COMMAND_MODULES = {
+    "ab": "ab_cmd",
+    "bench": "bench_cmd",
+    "compare": "compare_cmd",
+    "env": "env_cmd",
+    "gpu-run": "gpu_cmd",
+    "report": "report_cmd",
+    "repro": "repro_cmd",
+    "run": "run_cmd",
+    "sweep": "sweep_cmd",
+    "train": "train_cmd",
+    "evaluate": "train_cmd",
+}
+
+
+def load_commands(argv: list[str] | None = None) -> typer.Typer:
+    """`app` with the command that ``argv`` names registered, or every command."""
+    chosen = COMMAND_MODULES.get(argv[0]) if argv else None
+    for module in [chosen] if chosen else dict.fromkeys(COMMAND_MODULES.values()):
+        importlib.import_module(f"linreg.cli.{module}")
+    return app
 
 
 def _click_exceptions(name: str) -> tuple[type[BaseException], ...]:
@@ -93,7 +110,7 @@ _OUTPUT_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO}
 
 
 def _dispatch(argv: list[str] | None, sigterm: SigtermState) -> int:
-    command = typer.main.get_command(app)
+    command = typer.main.get_command(load_commands(sys.argv[1:] if argv is None else argv))
     try:
         result = command.main(args=argv, prog_name="linreg", standalone_mode=False)
     except _NO_ARGS_IS_HELP:

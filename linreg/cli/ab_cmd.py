@@ -16,6 +16,10 @@ from linreg.cli.speed_table import print_speed_verdict
 from linreg.results import kinds
 from linreg.suites.bench_selection import KINDS, parse_selection
 
+# The switches have long negative forms: in a panel of their own, the options' table keeps room
+# for --fail-on-regression's whole name at 80 columns.
+_STEPS = "Optional steps"
+
 
 @app.command("ab")
 def ab_command(
@@ -34,17 +38,20 @@ def ab_command(
         None, help="The candidate's linreg checkout (default: the reference's)."
     ),
     processes: int = typer.Option(
-        8, help="Benchmark processes per side, interleaved A B A B …; each is one sample (>= 2)."
+        8, help="Benchmark processes per side, interleaved (A B A B ...); each is one sample, >= 2."
     ),
     kinds_: str = typer.Option(
-        "train,inference", "--kinds", help=f"Bench kinds (quick profile), of {','.join(KINDS)}."
+        "train,inference", "--kinds", help=f"Bench kinds (quick profile), of {', '.join(KINDS)}."
     ),
     devices: str = typer.Option("cpu", help="Devices of the bench cases: cpu, cuda, mps."),
     fail_on_regression: str | None = typer.Option(
         None, help="Exit 1 when the candidate is slower beyond this (e.g. 10%) on either metric."
     ),
     repro: bool = typer.Option(
-        True, "--repro/--no-repro", help="Also run each stack's repro matrix and compare them."
+        True,
+        "--repro/--no-repro",
+        help="Also run each stack's repro matrix and compare them.",
+        rich_help_panel=_STEPS,
     ),
     out: Path | None = typer.Option(
         None, help="Folder to create for everything (default: results/ab-<UTC time>/)."
@@ -54,12 +61,15 @@ def ab_command(
         "--instructions/--no-instructions",
         help="Count instructions under Valgrind in each side's first process (about a minute "
         "each); without, wall time alone.",
+        rich_help_panel=_STEPS,
     ),
     wide: bool = typer.Option(False, "--wide", help="Full case ids in the speed table."),
 ) -> int:
     """A same-machine A/B of two stacks (two torch versions, or a base branch and a change):
     interleaved benchmark processes with instruction counts, both repro matrices, one speed
-    verdict and one numeric verdict, written as result sets the report reads."""
+    verdict and one numeric verdict, written as result sets the report reads. Exit 1 when a
+    run differs beyond tolerance (level c or d, as `linreg compare`), a process failed, or with
+    --fail-on-regression on a slowdown; 2 on bad input."""
     from linreg.compare.speed import parse_fraction
 
     threshold = (
@@ -102,14 +112,23 @@ def ab_command(
         print_speed_verdict(speed, wide)
     for problem in result.failures:
         fail(problem)
+    for pair in result.numeric_failures:
+        where = (
+            "in the final parameters"
+            if pair["horizon"] is None
+            else f"from epoch {units.integer(pair['horizon'])}"
+        )
+        fail(f"{pair['run']}: {pair['level_name']} (level {pair['level']}), beyond tolerance "
+             f"{where}")  # fmt: skip
     say(f"results: {result.out} ({units.seconds(result.seconds)})")
     numeric = result.numeric.get("verdict_name", result.numeric["verdict"])
     regressed = speed is not None and speed.regressions and threshold is not None
+    failed = regressed or result.failures or result.numeric_failures
     line = (
-        f"ab: {'FAIL' if regressed or result.failures else 'OK'}: numerics {numeric}; "
+        f"ab: {'FAIL' if failed else 'OK'}: numerics {numeric}; "
         f"speed {speed.verdict if speed else 'not measured'}"
     )
-    if regressed or result.failures:
+    if failed:
         fail(line)
         return 1
     say(line)

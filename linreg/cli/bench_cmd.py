@@ -36,7 +36,7 @@ def bench_command(
         "inference batches (default: 40..1e7 and 10..1e7).",
     ),
     engines: str = typer.Option(None, help=f"Comma list of {','.join(ENGINES)} (default: all)."),
-    kinds: str = typer.Option(None, help=f"Comma list of {','.join(KINDS)} (default: all)."),
+    kinds: str = typer.Option(None, help=f"Comma list of {', '.join(KINDS)} (default: all)."),
     quick: bool = typer.Option(
         False,
         "--quick",

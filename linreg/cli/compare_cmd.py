@@ -51,7 +51,7 @@ def compare_command(
     rtol: float | None = typer.Option(None, help="Override rtol for every dtype."),
     atol: float | None = typer.Option(None, help="Override atol for every dtype."),
     pyproject: Path = typer.Option(
-        Path("pyproject.toml"), help="Tolerances under [tool.linreg] (Python >= 3.11)."
+        Path("pyproject.toml"), help=r"Tolerances under \[tool.linreg] (Python >= 3.11)."
     ),
     history: bool = typer.Option(
         False,
@@ -83,6 +83,8 @@ def compare_command(
     from linreg.compare.sets import compare_result_sets  # imports torch
 
     result = compare_result_sets(reference, candidate, tolerances, threshold, alpha, instructions)
+    for line in result.choices:
+        say(line)
     if result.numerics:
         console.print(_numerics_table(result.numerics))
     for verdict in result.speed:

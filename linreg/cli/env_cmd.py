@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import typer
-from rich.table import Table
 
 from linreg.cli import app
-from linreg.cli.console import console, say
 
 
 @app.command("env")
@@ -25,6 +23,11 @@ def env_command(
     if as_json:
         typer.echo(json.dumps(fingerprint, indent=1, sort_keys=True))
         return
+    # Here, not above: the JSON, read by scripts at every start, needs no table.
+    from rich.table import Table
+
+    from linreg.cli.console import console, say
+
     table = Table(title="linreg environment", show_header=True)
     table.add_column("key")
     table.add_column("value", overflow="fold")

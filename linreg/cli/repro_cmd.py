@@ -8,12 +8,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from linreg.cli import app, fail, option_name
+from linreg.cli import app, fail
 from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
-from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, LEVEL_NAMES
+from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, LEVEL_NAMES, REQUIREMENT_MEANINGS
 from linreg.config import DTYPES, ENGINES, TrainConfig
-from linreg.errors import ConfigError
 from linreg.options import (
     parse_choices,
     parse_integers,
@@ -51,7 +50,7 @@ def repro_command(
     ),
     deterministic: str = typer.Option(
         "on",
-        help="torch.use_deterministic_algorithms (with CUBLAS_WORKSPACE_CONFIG): on, off, or "
+        help="torch's deterministic algorithms (and CUBLAS_WORKSPACE_CONFIG set): on, off, or "
         "on,off (each nondeterministic run is checked against its deterministic twin).",
     ),
     lr: float = typer.Option(_DEFAULT.lr, help="Learning rate of every run."),
@@ -61,9 +60,11 @@ def repro_command(
     atol: float | None = typer.Option(None, help="Override atol for every dtype."),
     require: list[str] = typer.Option(
         [],
-        help="PAIR=LEVEL, repeatable; pairs and defaults: "
-        + ", ".join(f"{k}={v}" for k, v in DEFAULT_REQUIREMENTS.items())
-        + " (levels a, b, b-horizon, c, d).",
+        help="PAIR=LEVEL, repeatable: the least level a kind of pair must reach. Levels: "
+        + "; ".join(f"{k} {v}" for k, v in REQUIREMENT_MEANINGS.items())
+        + ". Pairs and their defaults: "
+        + ", ".join(f"{k} {v}" for k, v in DEFAULT_REQUIREMENTS.items())
+        + ".",
     ),
     outcome_steps: int = typer.Option(
         DEFAULT_OUTCOME_STEPS, help="Outcome bound, in SGD steps (level c), >= 0."
@@ -72,9 +73,13 @@ def repro_command(
     resume: Path | None = typer.Option(
         None,
         help="Finish an interrupted run: its results/repro/<id>/ folder. It keeps the options "
-        "it was started with (no other option may be given).",
+        "it was started with; an option given again must be as it was.",
     ),
-    reference_dir: Path = typer.Option(DEFAULT_REFERENCE_DIR, help="Golden references."),
+    reference_dir: Path = typer.Option(
+        DEFAULT_REFERENCE_DIR,
+        help="Golden references (default: the checkout's results/reference/).",
+        show_default=False,
+    ),
     golden: bool = typer.Option(
         True, "--golden/--no-golden", help="Check against the golden references."
     ),
@@ -82,25 +87,23 @@ def repro_command(
         False, "--update-reference", help="Write these runs as the golden references."
     ),
     pyproject: Path = typer.Option(
-        Path("pyproject.toml"), help="Tolerances under [tool.linreg] (Python >= 3.11)."
+        Path("pyproject.toml"), help=r"Tolerances under \[tool.linreg] (Python >= 3.11)."
     ),
     wide: bool = typer.Option(False, "--wide", help="List every check, not one row per kind."),
 ) -> int:
     """Train the matrix twice in separate processes; check determinism, consistency against
     float64 CPU, golden references and checkpoints. Exit 1 when any check fails."""
-    if resume is not None:
-        given = [
-            option_name(name)
-            for name in ctx.params
-            if name not in ("resume", "out", "wide")
-            and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
-        ]
-        if given:
-            raise ConfigError(
-                "resume", f"keeps the options of the run it finishes; drop {', '.join(given)}"
-            )
-        options = None
-    else:
+    # Resuming, the options given again (a command line repeated with --resume) are checked
+    # against those the run was started with; the others are the run's own.
+    given = [
+        name
+        for name in ctx.params
+        if resume is not None
+        and name not in ("resume", "out", "wide")
+        and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+    ]
+    options = None
+    if resume is None or given:
         from linreg.numerics import available_devices
 
         matrix = ReproMatrix(
@@ -132,6 +135,7 @@ def repro_command(
             on_start=lambda folder: say(
                 f"result set {folder} (if interrupted: linreg repro --resume {folder})"
             ),
+            given=given,
         )
     console.print(_full_table(report.checks) if wide else _summary_table(report.checks))
     for change in report.reference_changes:
@@ -161,7 +165,7 @@ def _summary_table(checks) -> Table:
     groups: dict[tuple[str, str], list] = {}
     for c in checks:
         groups.setdefault((c.kind, c.pair if c.kind == "consistency" else ""), []).append(c)
-    table = Table(title="linreg repro (--wide: every check)")
+    table = Table(title="linreg repro: checks by kind and pair (--wide lists each)")
     for column in ("check", "pair", "required", "hold", "levels reached"):
         table.add_column(column)
     for (kind, pair), group in groups.items():
@@ -176,7 +180,7 @@ def _summary_table(checks) -> Table:
 
 
 def _full_table(checks) -> Table:
-    table = Table(title="linreg repro")
+    table = Table(title="linreg repro: every check")
     for column in ("check", "run", "against", "required", "level", "horizon", "result"):
         table.add_column(column, overflow="fold")
     for c in checks:

@@ -320,9 +320,21 @@ def _epoch_of(index: int | None, epochs: Sequence[int]) -> int | None:
     return None if index is None else epochs[index]
 
 
-# A requirement is a minimum level; "b-horizon" asks for agreement within tolerance at least as
-# long as the reference pair's horizon, then outcome equivalence.
+# A requirement is a minimum level; "b-horizon" sits between b and c: agreement within tolerance
+# at least as long as the pair's twin (the CPU one-thread eager run of the same dtype) agrees with
+# the float64 reference, its horizon, then outcome equivalence. It asks of another device,
+# engine or thread count no more than the dtype itself allows. (The name is stored in manifests
+# and checks files: it stays.)
 REQUIREMENTS = ("a", "b", "b-horizon", "c", "d")
+# What each requirement asks, in words.
+REQUIREMENT_MEANINGS = {
+    "a": "bit-identical",
+    "b": "within tolerance over the whole run",
+    "b-horizon": "within tolerance as long as its twin (the CPU one-thread eager run of its "
+    "dtype) agrees with float64, the whole run if it always does, then outcome-equivalent",
+    "c": "outcome-equivalent",
+    "d": "anything",
+}
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 The sides are named by role: the reference (what the candidate is judged against: a baseline,
 the base branch, the older stack) and the candidate (the change). Benchmark files are read as
 sessions (the processes of one `linreg bench` run); a side holding several sessions of one
-machine means its newest, and the comparison names the session it took.
+machine means its newest, and the comparison names the session it took. Runs alike: of several
+runs of one label a side means the newest, named in ``choices``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class SetComparison:
     speed: list[SpeedVerdict]
     environment_diff: dict[str, tuple[Any, Any]]  # key → (reference's value, candidate's value)
     unmatched: list[str] = field(default_factory=list)
+    # Which run a side took for a label several of its runs share (its newest), one line each.
+    choices: list[str] = field(default_factory=list)
 
     @property
     def numeric_failures(self) -> list[Comparison]:
@@ -90,6 +93,8 @@ def compare_result_sets(
         speed=speed,
         environment_diff=diff_environments(reference.environment, candidate.environment),
         unmatched=unmatched + unmatched_sessions,
+        choices=[c.describe("reference") for c in reference.choices]
+        + [c.describe("candidate") for c in candidate.choices],
     )
 
 

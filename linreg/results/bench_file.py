@@ -43,13 +43,41 @@ class BenchFile:
 
     @classmethod
     def from_dict(cls, path: Path, data: dict[str, Any]) -> BenchFile:
-        """ValueError (naming the case) for anything a comparison could not trust."""
+        """ValueError (naming the case or the field) for anything a comparison could not trust."""
         machine_info = data["machine_info"]
         benchmarks = data["benchmarks"]
         if not isinstance(machine_info, dict) or not isinstance(benchmarks, list):
             raise ValueError("machine_info must be an object and benchmarks a list")
+        started = data.get("datetime")
+        if started is not None and not isinstance(started, str):
+            raise ValueError(f"datetime must be a string, not {started!r}")
+        _check_machine_info(machine_info)
         cases = tuple(_case(bench) for bench in benchmarks)
-        return cls(path=path, machine_info=machine_info, cases=cases, datetime=data.get("datetime"))
+        return cls(path=path, machine_info=machine_info, cases=cases, datetime=started)
+
+
+# What linreg reads from machine_info, each of the type it is used as: sessions are grouped
+# and sorted by the strings, processes ordered by the index, the fingerprints read as objects.
+# A file without them (a bare `pytest bench`) is fine; one holding them of another type is not.
+_MACHINE_INFO_TYPES: dict[str, tuple[type, str]] = {
+    "linreg_machine": (str, "a string"),
+    "linreg_session": (str, "a string"),
+    "linreg_process": (int, "an integer"),
+    "linreg_environment": (dict, "an object"),
+    "cpu": (dict, "an object"),  # py-cpuinfo's record; the report reads its flags and sizes
+}
+
+
+def _check_machine_info(machine_info: dict[str, Any]) -> None:
+    for key, (kind, said) in _MACHINE_INFO_TYPES.items():
+        value = machine_info.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise ValueError(f"machine_info.{key} must be {said}, not {value!r}")
+    flags = (machine_info.get("cpu") or {}).get("flags")
+    if flags is not None and (
+        not isinstance(flags, list) or not all(isinstance(f, str) for f in flags)
+    ):
+        raise ValueError("machine_info.cpu.flags must be a list of strings")
 
 
 def _case(bench: Any) -> BenchCase:
@@ -73,6 +101,12 @@ def _case(bench: Any) -> BenchCase:
     extra = bench.get("extra_info") or {}
     if not isinstance(extra, dict):
         raise ValueError(f"{fullname}: extra_info must be an object")
+    for where, values, keys in (("stats", stats, _STAT_TYPES), ("extra_info", extra, _EXTRA_TYPES)):
+        for key, integer in keys.items():
+            value = values.get(key)
+            if value is not None and not _is_number(value, integer):
+                said = "an integer" if integer else "a number"
+                raise ValueError(f"{fullname}: {where}.{key} must be {said}, not {value!r}")
     return BenchCase(
         name=str(bench.get("name", fullname)),
         fullname=str(fullname),
@@ -80,6 +114,23 @@ def _case(bench: Any) -> BenchCase:
         rounds=tuple(float(v) for v in data),
         extra_info=extra,
     )
+
+
+# The figures of a case that the report casts to numbers (its table and figures), absent or
+# null where a case has none; True: an integer. (An instruction count of another type is
+# passed over where it is read, as a process that counted none.)
+_STAT_TYPES = {
+    "median": False, "iqr": False, "mean": False, "stddev": False, "min": False, "ops": False,
+    "rounds": True,
+}  # fmt: skip
+_EXTRA_TYPES = {
+    "seed": True, "size": True, "threads": True, "peak_bytes": True, "epoch_us": False,
+    "samples_per_s": False, "gb_per_s": False, "copy_gb_per_s": False,
+}  # fmt: skip
+
+
+def _is_number(value: Any, integer: bool) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int if integer else (int, float))
 
 
 def case_parts(fullname: str) -> tuple[str, tuple[str, ...]]:

@@ -15,12 +15,30 @@ from linreg.results.walk import expand
 from linreg.run import Run
 
 
+@dataclass(frozen=True)
+class RunChoice:
+    """The run a set means by a label that several of its runs share: the newest."""
+
+    label: str
+    path: Path  # the run taken: its folder, or its file where it is not a run folder's run.json
+    runs: int  # how many runs of the label the set held
+
+    def describe(self, role: str) -> str:
+        return f"{role}: {self.label}: the newest of {self.runs} runs, {self.path}"
+
+
 @dataclass
 class ResultSet:
-    """Runs keyed by a label, the benchmark files, and the fingerprints, from one path."""
+    """Runs keyed by a label, the benchmark files, and the fingerprints, from one path.
+
+    Where several runs share a label (a folder of run folders trained again and again), the set
+    holds the newest, as a folder of benchmark sessions means its newest session, and ``choices``
+    says which it took.
+    """
 
     source: str
     runs: dict[str, Run] = field(default_factory=dict)
+    choices: list[RunChoice] = field(default_factory=list)
     bench_files: list[BenchFile] = field(default_factory=list)
     noise_floors: list[NoiseFloor] = field(default_factory=list)  # oldest first
     environments: list[dict[str, Any]] = field(default_factory=list)
@@ -56,7 +74,8 @@ def load_result_set(path: str | Path) -> ResultSet:
     if not files:
         raise ResultSetError(f"{path}: holds no result files (*.json)")
     result = ResultSet(source=str(path))
-    for file in files:
+    found: dict[str, list[tuple[int, Path, Run]]] = {}
+    for order, file in enumerate(files):
         loaded = load_result(file)
         if loaded is not None and loaded.kind == kinds.NOISE_FLOOR:
             result.noise_floors.append(loaded.value)
@@ -71,9 +90,33 @@ def load_result_set(path: str | Path) -> ResultSet:
             result.bench_files.append(loaded.value)
             result.environments.append(loaded.value.environment)
         else:
-            run = loaded.value
-            result.runs.setdefault(run_label(run), run)
-            result.environments.append(run.environment)
+            origin = _origin(file, loaded.kind)
+            found.setdefault(run_label(loaded.value), []).append((order, origin, loaded.value))
+    for label, runs in found.items():
+        _, origin, run = max(runs, key=_age)
+        result.runs[label] = run
+        # The fingerprint of the runs compared, not of the ones passed over.
+        result.environments.append(run.environment)
+        origins = {o for _, o, _ in runs}
+        if len(origins) > 1:
+            result.choices.append(RunChoice(label, origin, len(origins)))
     if not result.runs and not result.bench_files:
         raise ResultSetError(f"{path}: holds no linreg runs or pytest-benchmark files")
     return result
+
+
+def _age(found: tuple[int, Path, Run]) -> tuple[bool, str, int]:
+    """Newer sorts later: a record's own stamp where it has one (records written before runs
+    were stamped are older than any stamped one), else its place in the walk, whose sorted order
+    is time order for run folders named by linreg (results/runs/<UTC stamp>-...)."""
+    order, _, run = found
+    return run.created is not None, run.created or "", order
+
+
+def _origin(file: Path, kind: str) -> Path:
+    """What a record is named by: its run folder; for a repro run, its repro set
+    (<set>/<copy>/<config id>.json), whose two copies of a config are one run asked twice, not
+    two runs to choose between."""
+    if kind == kinds.REPRO_RUN:
+        return file.parent.parent
+    return file.parent if file.name == RUN_JSON else file

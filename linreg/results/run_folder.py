@@ -30,7 +30,11 @@ def new_run_id(run: Run) -> str:
 
 
 def run_record(run: Run, kind: str = kinds.RUN) -> dict:
-    return kinds.envelope(kind, run.to_dict())
+    """The record as written: stamped with when it was written (a run read back keeps its own
+    stamp), so that of several runs of one config a reader can take the newest."""
+    record = kinds.envelope(kind, run.to_dict())
+    record.setdefault("created", kinds.utc_stamp())
+    return record
 
 
 def history_csv(run: Run) -> str:

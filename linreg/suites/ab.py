@@ -22,6 +22,7 @@ from typing import Any
 from linreg.compare.runs import LEVEL_NAMES, LEVELS, compare_runs
 from linreg.compare.speed import SpeedVerdict, judge_sessions
 from linreg.errors import ConfigError, LinregError
+from linreg.processes import run_bounded
 from linreg.results import kinds
 from linreg.results.bench_sessions import newest_per_machine
 from linreg.results.files import check_new_folder, write_json_new
@@ -88,6 +89,12 @@ class ABResult:
     numeric: dict[str, Any]
     seconds: float
     failures: list[str] = field(default_factory=list)
+
+    @property
+    def numeric_failures(self) -> list[dict[str, Any]]:
+        """The pairs beyond tolerance (level c or d): the same config on two stacks must agree
+        within tolerance, the rule `linreg compare` applies to two runs."""
+        return [p for p in self.numeric["pairs"] if not p["within_tolerance"]]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,19 +178,17 @@ def _bench_process(
     ]  # fmt: skip
     log = out / stack.role / "bench.log"
     log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as handle:
-        return subprocess.run(
-            command, cwd=stack.root, env=env, stdout=handle, stderr=subprocess.STDOUT, check=False
-        ).returncode
+    return run_bounded(command, timeout_s=None, cwd=stack.root, env=env, log_path=log).exit_code
 
 
 def _repro(stack: Stack, out: Path, args: tuple[str, ...]) -> int:
     target = (out / stack.role / "repro").resolve()
-    with (out / stack.role / "repro.log").open("w", encoding="utf-8") as handle:
-        return subprocess.run(
-            [str(stack.python), "-m", "linreg", "repro", "--out", str(target), *args],
-            cwd=stack.root, env=stack.env(), stdout=handle, stderr=subprocess.STDOUT, check=False,
-        ).returncode  # fmt: skip
+    command = [str(stack.python), "-m", "linreg", "repro", "--out", str(target), *args]
+    log = out / stack.role / "repro.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return run_bounded(
+        command, timeout_s=None, cwd=stack.root, env=stack.env(), log_path=log
+    ).exit_code
 
 
 def _speed_verdict(out: Path, threshold: float | None) -> SpeedVerdict | None:
@@ -220,6 +225,7 @@ def _numeric_verdict(out: Path) -> dict[str, Any]:
             "run": label, "level": c.level, "level_name": LEVEL_NAMES[c.level],
             "first_bitwise_difference_epoch": c.divergence.bitwise, "horizon": c.horizon,
             "final_weight": [c.final_reference["weight"], c.final_candidate["weight"]],
+            "within_tolerance": c.within_tolerance,
         })  # fmt: skip
     if not pairs:
         return {"verdict": "no run in common", "pairs": []}

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +36,10 @@ from linreg.suites.repro_options import (
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
     ReproOptions,
+    differing_options,
     label,
     parse_requirements,
+    said,
 )
 from linreg.suites.repro_worker import CONFIG_LIST, run_file
 from linreg.tolerance import Tolerances
@@ -155,6 +157,22 @@ def open_for_resume(result_dir: Path) -> ReproOptions:
         for path in result_files(result_dir / copy):
             load_run(path)
     return options
+
+
+def _check_same_options(
+    result_dir: Path, stored: ReproOptions, asked: ReproOptions, given: Collection[str]
+) -> None:
+    differing = differing_options(stored, asked, given)
+    if differing:
+        parts = [
+            f"--{name.replace('_', '-')} {said(was)} (given {said(now)})"
+            for name, (was, now) in differing.items()
+        ]
+        raise ConfigError(
+            "resume",
+            f"{result_dir} was started with {'; '.join(parts)}: a resumed run keeps the options "
+            "it was started with; drop these or give them as they were",
+        )
 
 
 def run_matrix(
@@ -374,12 +392,18 @@ def repro(
     resume: Path | None = None,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[Path], None] | None = None,
+    given: Collection[str] = (),
 ) -> ReproReport:
     """Run the matrix (or, with ``resume``, finish an interrupted run with the options it was
-    started with), check it, write checks.json."""
+    started with), check it, write checks.json.
+
+    Resuming, ``options`` (if any) are those asked for again and ``given`` names the options
+    (see OPTION_PARTS) that were: each must be what the run was started with."""
     started = time.perf_counter()
     if resume is not None:
-        options = open_for_resume(resume)
+        asked, options = options, open_for_resume(resume)
+        if asked is not None:
+            _check_same_options(resume, options, asked, given)
     if options is None:
         raise ValueError("repro needs options, or a result set to resume")
     check_before_work(options)

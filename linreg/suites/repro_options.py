@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -218,3 +219,58 @@ class ReproOptions:
             update_reference=bool(data["update_reference"]),
             outcome_steps=data["outcome_steps"],
         )
+
+
+# What each option of `linreg repro` decides in ReproOptions. A resumed run keeps the options it
+# was started with: an option given again must decide the same, and only those that differ are
+# refused (a command line repeated with --resume is the usual way to finish a run).
+OPTION_PARTS: dict[str, Callable[[ReproOptions], Any]] = {
+    "devices": lambda o: o.matrix.devices,
+    "dtypes": lambda o: o.matrix.dtypes,
+    "seeds": lambda o: o.matrix.seeds,
+    "threads": lambda o: o.matrix.threads,
+    "engines": lambda o: o.matrix.engines,
+    "tf32": lambda o: o.matrix.tf32,
+    "deterministic": lambda o: o.matrix.deterministic,
+    "lr": lambda o: o.matrix.base.lr,
+    "epochs": lambda o: o.matrix.base.epochs,
+    "samples": lambda o: o.matrix.base.samples,
+    "rtol": lambda o: {dtype: t.rtol for dtype, t in o.tolerances.by_dtype.items()},
+    "atol": lambda o: {dtype: t.atol for dtype, t in o.tolerances.by_dtype.items()},
+    "pyproject": lambda o: o.tolerances.to_dict(),
+    "require": lambda o: o.requirements,
+    "outcome_steps": lambda o: o.outcome_steps,
+    "reference_dir": lambda o: o.reference_dir,
+    "golden": lambda o: o.golden_dir is not None,
+    "update_reference": lambda o: o.update_reference,
+}
+
+
+def differing_options(
+    stored: ReproOptions, asked: ReproOptions, given: Iterable[str]
+) -> dict[str, tuple[Any, Any]]:
+    """The given options whose part of ``asked`` differs from ``stored``'s: name → (stored's
+    value, asked's value); of a mapping (tolerances, requirements), the entries that differ."""
+    found = {}
+    for name in given:
+        was, now = OPTION_PARTS[name](stored), OPTION_PARTS[name](asked)
+        if was == now:
+            continue
+        if isinstance(was, dict) and isinstance(now, dict):
+            keys = [k for k in {**was, **now} if was.get(k) != now.get(k)]
+            was, now = {k: was.get(k) for k in keys}, {k: now.get(k) for k in keys}
+        found[name] = (was, now)
+    return found
+
+
+def said(value: Any) -> str:
+    """An option's value as a command line would give it."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if value is None:
+        return "none"
+    if isinstance(value, (tuple, list)):
+        return ",".join("all" if v is None else said(v) for v in value)
+    if isinstance(value, dict):
+        return ",".join(f"{k}={said(v)}" for k, v in value.items())
+    return str(value)

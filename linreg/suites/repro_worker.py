@@ -16,6 +16,7 @@ from linreg.engines import train
 from linreg.errors import LinregError, ResultSetError
 from linreg.results import kinds
 from linreg.results.files import read_json, write_json_new
+from linreg.results.run_folder import run_record
 from linreg.signals import Terminated, sigterm_raises
 
 # The list of configs both workers train, beside the copies' folders (hidden: not a result).
@@ -31,7 +32,7 @@ def train_all(configs: list[TrainConfig], out_dir: Path) -> None:
         target = run_file(out_dir, config)
         if target.exists():
             continue
-        record = kinds.envelope(kinds.REPRO_RUN, train(config).to_dict())
+        record = run_record(train(config), kinds.REPRO_RUN)
         record["requested_config_id"] = config.config_id
         write_json_new(target, record)
 
