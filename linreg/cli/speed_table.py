@@ -63,7 +63,9 @@ def _short(case) -> str:
     """The outcome in the few characters the narrow column has."""
     if case.outcome == NO_CHANGE:
         return f"no change ±{units.percent(case.threshold).replace(' ', '')}"
-    if case.outcome == UNDECIDED and case.processes_needed:
-        return f"undecided, n≈{case.processes_needed}"
+    if case.outcome == UNDECIDED:
+        # The processes it had; the summary above says how many would decide.
+        n, m = case.samples
+        return f"undecided ({n} vs {m})" if case.metric != INSTRUCTIONS else "undecided"
     text = case.outcome
     return f"{text}, unstable" if case.unstable and case.outcome != UNDECIDED else text

@@ -428,6 +428,9 @@ class SpeedVerdict:
         undecided = [c for c in self.cases if c.case in open_ and c.outcome == UNDECIDED]
         needed = [c.processes_needed for c in undecided if c.processes_needed]
         advice = f"; about {max(needed)} processes a side would decide" if needed else ""
+        few = {c.case for c in undecided if c.ci is None and c.metric == WALL}
+        if few:
+            advice = f" ({len(few)} with too few processes to reach it){advice}"
         return (
             f"undecided: {len(open_)} of {len(names)} cases neither slower nor shown unchanged "
             f"at {percent(self.confidence)} confidence{advice}"
