@@ -301,3 +301,22 @@ def named_sessions(*specs: tuple[str, str, str, str]) -> list[str]:
 )  # fmt: skip
 def test_a_series_is_named_by_what_differs_between_the_sessions(specs, names):
     assert named_sessions(*specs) == names
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"numeric": {"verdict": "a", "pairs": [{"run": "x", "level": "e"}]}}, "level a-d"),
+        ({"stacks": []}, "stacks must be"),
+        ({"speed": {"verdict": "maybe"}}, "missing 'reference'"),
+    ],
+)
+def test_a_malformed_ab_result_is_refused_by_name(ab_folder, tmp_path, change, message):
+    from linreg.errors import ResultSetError
+    from linreg.results.load import load_ab_result
+
+    record = {**json.loads((ab_folder / AB_FILE).read_text()), **change}
+    path = tmp_path / AB_FILE
+    path.write_text(json.dumps(record))
+    with pytest.raises(ResultSetError, match=f"ab.json: malformed ab-result record .*{message}"):
+        load_ab_result(path)
