@@ -35,6 +35,7 @@ class RenderedPage:
     first_viewport: Path  # the first 1280×800, as a reader opening the file sees it
     viewport_text: str  # the text visible in the first viewport
     viewport_red: list[str]  # the text of red elements (text or background) visible there
+    panel_bottom_px: float = 0.0  # where the verdict panel ends, from the top of the page
 
 
 def require_browser() -> None:
@@ -124,6 +125,10 @@ def render(report: Path, screenshot: Path) -> RenderedPage:
             )
             figures = page.evaluate(_COUNT_POINTS)
             viewport_text, viewport_red = page.evaluate(_FIRST_VIEWPORT)
+            panel_bottom_px = page.evaluate(
+                "() => { const p = document.querySelector('[data-verdict-panel]');"
+                " return p ? p.getBoundingClientRect().bottom + window.scrollY : 0; }"
+            )
             first_viewport = screenshot.with_name(screenshot.stem + "-first-viewport.png")
             page.screenshot(path=str(first_viewport))
             page.screenshot(path=str(screenshot), full_page=True)
@@ -137,4 +142,5 @@ def render(report: Path, screenshot: Path) -> RenderedPage:
         first_viewport,
         " ".join(viewport_text.split()),
         viewport_red,
+        panel_bottom_px,
     )

@@ -172,8 +172,13 @@ def test_a_regressed_verdict_is_red_with_the_slower_case_first():
     answer = regressed_answer([("verdict.json", speed_verdict())])
     assert answer.status == FAIL
     assert answer.headline == "Yes: slower: 1 of 3 cases slower: train (wall time ×1.31)"
-    cases = [line for line in answer.lines if "bench_" in line.text]
-    assert cases[0].text == "slower: bench_train[cpu-float32-seed42-eager]"
+    # The sides first, then each case in the words of its parameters (not its pytest id).
+    assert (
+        answer.lines[0].text == "amd-epyc-2c, torch 2.13.0, 2026-12-04 against "
+        "amd-epyc-2c, torch 2.13.0, 2026-11-29"
+    )
+    cases = answer.lines[1:]
+    assert cases[0].text == "slower: train float32 seed42 eager"
     assert cases[0].status == FAIL
     assert cases[0].detail == (
         "wall time, ×1.31 [1.2, 1.4] at 99.5 %, p 0.0002, 8 vs 8 processes, "
@@ -186,7 +191,7 @@ def test_a_regressed_verdict_is_red_with_the_slower_case_first():
 def test_a_slower_case_without_the_gate_is_named_but_not_red():
     answer = regressed_answer([("verdict.json", speed_verdict(gating=False))])
     assert answer.status == INFO
-    assert answer.headline.startswith("Slower, but not a gate here: 1 of 3 cases slower")
+    assert answer.headline.startswith("Slower, reported without gating: 1 of 3 cases slower")
 
 
 @pytest.mark.parametrize(

@@ -189,9 +189,12 @@ def speed_ratio_figure(ratios: pd.DataFrame, colors: dict[str, str]) -> go.Figur
     return fig
 
 
-def size_sweep_figure(sweep: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
-    """Achieved GB/s of one epoch against N, each series' own colour, its copy roofline dashed
-    and drawn once per device (not once per dtype, where it would hide under itself)."""
+def size_sweep_figure(
+    sweep: pd.DataFrame, colors: dict[str, str], rooflines: dict[tuple[str, str], float]
+) -> go.Figure:
+    """Achieved GB/s of one epoch against N, each series' own colour, its copy roofline (GB/s by
+    series and device, as the copy case shows it) dashed and drawn once per device (not once
+    per dtype, where it would hide under itself)."""
     fig = go.Figure()
     symbols = ("circle", "square", "diamond", "triangle-up", "x")
     dtypes = sorted(sweep["dtype"].dropna().astype(str).unique())
@@ -210,11 +213,10 @@ def size_sweep_figure(sweep: pd.DataFrame, colors: dict[str, str]) -> go.Figure:
             )
         )
     sizes = sweep["size"].dropna().astype(float)
-    for (series, device), rows in sweep.groupby(["series", "device"], sort=True):
-        copy = rows["copy_gb_per_s"].dropna()
-        if copy.empty or sizes.empty:
+    for series, device in sweep[["series", "device"]].drop_duplicates().itertuples(index=False):
+        bandwidth = rooflines.get((str(series), str(device)))
+        if bandwidth is None or sizes.empty:
             continue
-        bandwidth = float(copy.iloc[0])
         fig.add_trace(
             go.Scatter(
                 x=[sizes.min(), sizes.max()],

@@ -15,19 +15,22 @@ from linreg.env_diff import flatten
 from linreg.errors import OutputError
 from linreg.model import model_from_state, predict
 from linreg.report import bench_figures, figures
-from linreg.report.checks import checks_frame, sorted_checks
+from linreg.report.checks import checks_frame, reached_words, sorted_checks
 from linreg.report.colors import series_colors
+from linreg.report.comparisons import DEVICE
 from linreg.report.environment import differing_keys, environment_table
 from linreg.report.inputs import ReportInputs, collect_inputs, run_title
 from linreg.report.page import Section, render_page
 from linreg.report.panel import render_panel
-from linreg.report.speed import labelled, series_order, speed_ratios
+from linreg.report.regression import side
+from linreg.report.speed import session_names
 from linreg.report.tables import Table
 from linreg.report.tutorial_figures import tutorial_figures
-from linreg.report.verdict import Verdicts, verdicts
+from linreg.report.verdict import Verdicts, samples_words, verdicts
 from linreg.results.files import write_text_atomic
 from linreg.state import state_from_json
-from linreg.units import NOTHING, data_size, integer, ratio, seconds, si, sig
+from linreg.suites.ab import ROLES
+from linreg.units import NOTHING, data_size, ratio, seconds, si, sig
 
 __all__ = [
     "ReportInputs",
@@ -59,8 +62,11 @@ class ReportSummary:
 def build_sections(inputs: ReportInputs) -> list[Section]:
     """The evidence, in the order of the panel's questions: reproducibility, speed, regression;
     then the tutorial's figures, the loss curves, sweeps and the environments."""
-    colors = series_colors(series_order(inputs.bench)) if inputs.bench is not None else {}
+    plan = inputs.plan
+    # The series drawn get the palette's first colours; every series keeps one colour.
+    colors = series_colors([*plan.drawn, *plan.order])
     sections = [
+        *(_ab_section(index, path, ab) for index, (path, ab) in enumerate(inputs.ab_results)),
         *_repro_sections(inputs),
         *_bench_sections(inputs, colors),
         *_regression_sections(inputs),
@@ -78,6 +84,45 @@ def build_sections(inputs: ReportInputs) -> list[Section]:
             )
         )
     return sections
+
+
+def _ab_section(index: int, path: Path, ab: dict) -> Section:
+    """An A/B's stacks and its numerics run by run: each run of the candidate's repro matrix
+    against the same config's run in the reference's, the worst first."""
+    stacks = ab.get("stacks", {})
+    notes = [
+        f"{role}: Python {stack.get('python', '?')}, torch {stack.get('torch', '?')} "
+        f"({stack.get('interpreter', '?')}, checkout {stack.get('root', '?')})"
+        for role, stack in ((r, stacks.get(r, {})) for r in ROLES)
+    ]
+    numeric = ab["numeric"]
+    notes.append(
+        f"Worst level: {numeric.get('verdict_name', numeric['verdict'])}; the A/B took "
+        f"{seconds(ab.get('seconds'))} ({path.parent.name})."
+    )
+    section = Section("ab" if index == 0 else f"ab-{index}", "A/B: numerics across the two stacks",
+                      notes=notes)  # fmt: skip
+    pairs = sorted(numeric.get("pairs", []), key=lambda p: (p["level"] == "a", p["run"]))
+    if pairs:
+        table = pd.DataFrame(
+            [
+                {
+                    "run": p["run"],
+                    "reached": reached_words({"level": p["level"], "horizon": p.get("horizon")}),
+                    "first difference": NOTHING
+                    if p.get("first_bitwise_difference_epoch") is None
+                    else f"epoch {p['first_bitwise_difference_epoch']}",
+                    "final weight (reference, candidate)": ", ".join(
+                        sig(w, 7) for w in p.get("final_weight", [])
+                    ),
+                }
+                for p in pairs
+            ]
+        )
+        classes = ["fail" if p["level"] == "d" else "" for p in pairs]
+        section.tables.append((f"{len(pairs)} runs, candidate against reference",
+                               Table(table, classes, name="ab-pairs")))  # fmt: skip
+    return section
 
 
 def _repro_sections(inputs: ReportInputs) -> list[Section]:
@@ -106,32 +151,59 @@ def _bench_sections(inputs: ReportInputs, colors: dict[str, str]) -> list[Sectio
     bench = inputs.bench
     if bench is None or bench.empty:
         return []
+    plan = inputs.plan
+    drawn = bench[bench["series"].isin(plan.drawn)]
     sections = []
-    timings = Section(
-        "timings",
-        "Timings: every case",
-        notes=["Median of the rounds, error bars ± half the interquartile range."],
-    )
-    timings.figures.append(("timings", bench_figures.timings_figure(bench, colors)))
+    notes = [
+        "A series is a session: the processes of one `linreg bench --processes N`, or one side "
+        "of an A/B. Its figure is the median of its processes' medians, error bars ± half their "
+        "interquartile range; a single process shows its rounds' median ± IQR/2."
+    ]
+    if len(plan.drawn) < len(plan.order):
+        notes.append(
+            f"The figures draw {len(plan.drawn)} of the {len(plan.order)} series (those the "
+            "panel compares, and each machine's newest); the tables hold every one."
+        )
+    timings = Section("timings", "Timings: every case", notes=notes)
+    timings.figures.append(("timings", bench_figures.timings_figure(drawn, colors)))
     timings.tables.append(("All cases", _cases_table(bench)))
     sections.append(timings)
-    ratios = speed_ratios(bench)
-    if not ratios.empty:
-        notes, differences = _differences(inputs, ratios)
+    ratios = inputs.ratios
+    if ratios is not None and not ratios.empty:
+        shown = ratios[ratios["reference"].isin(plan.drawn) & ratios["candidate"].isin(plan.drawn)]
+        notes, differences = _differences(inputs, shown)
         section = Section(
             "ratios", "Time ratios: GPU against CPU, machine against machine", notes=notes
         )
-        section.figures.append(("speed-ratios", bench_figures.speed_ratio_figure(ratios, colors)))
+        if not shown.empty:
+            section.figures.append(
+                ("speed-ratios", bench_figures.speed_ratio_figure(shown, colors))
+            )
         if differences is not None:
             section.tables.append(("What differs between the machines compared", differences))
-        section.tables.append(("Ratios", _ratios_table(ratios)))
+        section.tables.append((f"Ratios ({ratios['comparison'].nunique()} comparisons)",
+                               _ratios_table(ratios)))  # fmt: skip
         sections.append(section)
-    sweep = bench[bench["kind"] == "epoch"]
+    sweep = drawn[drawn["kind"] == "epoch"]
     if not sweep.empty:
         section = Section("size-sweep", "Size sweep against the copy-bandwidth roofline")
-        section.figures.append(("size-sweep", bench_figures.size_sweep_figure(sweep, colors)))
+        section.figures.append(
+            ("size-sweep", bench_figures.size_sweep_figure(sweep, colors, _copy_rooflines(drawn)))
+        )
         sections.append(section)
     return sections
+
+
+def _copy_rooflines(bench: pd.DataFrame) -> dict[tuple[str, str], float]:
+    """Each series' copy bandwidth per device in GB/s, the figure its copy case shows (from the
+    case's median time); a series without a copy case keeps the bandwidth its epoch cases
+    recorded."""
+    copies = bench[(bench["kind"] == "copy") & bench["gb_per_s"].notna()]
+    found = {(str(r.series), str(r.device)): float(r.gb_per_s) for r in copies.itertuples()}
+    epochs = bench[(bench["kind"] == "epoch") & bench["copy_gb_per_s"].notna()]
+    for (series, device), rows in epochs.groupby(["series", "device"], sort=True):
+        found.setdefault((str(series), str(device)), float(rows["copy_gb_per_s"].median()))
+    return found
 
 
 def _differences(inputs: ReportInputs, ratios: pd.DataFrame) -> tuple[list[str], Table | None]:
@@ -139,10 +211,12 @@ def _differences(inputs: ReportInputs, ratios: pd.DataFrame) -> tuple[list[str],
     keys they differ in, named in a note and set side by side in a table."""
     notes = [
         "Wall time across two machines is information, never a gate: it measures the machines "
-        "and their stacks together."
+        "and their stacks together. The ratios table holds every comparison: each session "
+        "against its machine's newest baseline, each machine's newest against the first "
+        "machine's, and, without a baseline, each session against the one before it."
     ]
     envs = inputs.series_environments
-    pairs = ratios[ratios["reference"] != ratios["candidate"]][["reference", "candidate"]]
+    pairs = ratios[ratios["relation"] != DEVICE][["reference", "candidate"]]
     compared: list[str] = []
     keys: dict[str, None] = {}
     for reference, candidate in pairs.drop_duplicates().itertuples(index=False):
@@ -170,15 +244,15 @@ def _short(value: object) -> str:
 
 
 def _cases_table(bench: pd.DataFrame) -> pd.DataFrame:
-    rows = labelled(bench)
+    rows = bench
     return pd.DataFrame(
         {
             "kind": rows["kind"].astype(str),
             "case": rows["case"],
-            "machine": rows["series"].astype(str),
+            "series": rows["series"].astype(str),
             "median": rows["median_s"].map(seconds),
             "± IQR/2": (rows["iqr_s"] / 2).map(lambda v: seconds(v, 2)),
-            "rounds": rows["rounds"].map(integer),
+            "samples": [samples_words(row) for _, row in rows.iterrows()],
             "per epoch": (rows["epoch_us"] * 1e-6).map(seconds),
             "samples/s": rows["samples_per_s"].map(lambda v: si(v, "/s")),
             "bandwidth": (rows["gb_per_s"] * 1e9).map(lambda v: si(v, "B/s")),
@@ -191,6 +265,7 @@ def _ratios_table(ratios: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "comparison": ratios["comparison"],
+            "relation": ratios["relation"],
             "kind": ratios["kind"],
             "case": ratios["case"],
             "time ratio": ratios["ratio"].map(ratio),
@@ -202,13 +277,16 @@ def _ratios_table(ratios: pd.DataFrame) -> pd.DataFrame:
 
 def _regression_sections(inputs: ReportInputs) -> list[Section]:
     sections = []
+    names = session_names(inputs.bench) if inputs.bench is not None else {}
     for index, (source, verdict) in enumerate(inputs.speed_verdicts):
+        candidate, reference = side(verdict, "candidate", names), side(verdict, "reference", names)
         section = Section(
             f"regression-{index}",
             f"Regression gate: {verdict['verdict']}",
             notes=[
-                f"{verdict['candidate']} against {verdict['reference']} ({source}).",
+                f"{candidate} against {reference} ({source}).",
                 verdict.get("summary", ""),
+                *verdict.get("notes", []),
             ],
         )
         cases = pd.DataFrame(

@@ -13,8 +13,10 @@ from linreg.config import TrainConfig
 from linreg.errors import ConfigError, ResultSetError
 from linreg.machine import default_machine_name
 from linreg.report.checks import repro_pairs
+from linreg.report.comparisons import Plan, comparison_plan
 from linreg.report.environment import with_cpuinfo
 from linreg.report.frames import bench_frame
+from linreg.report.speed import labelled, speed_ratios
 from linreg.report.verdict import VerdictInputs
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
@@ -30,11 +32,15 @@ class ReportInputs:
 
     runs: list[tuple[str, Run]] = field(default_factory=list)
     train_runs: set[str] = field(default_factory=set)  # labels of runs from `linreg train`
-    bench: pd.DataFrame | None = None
+    bench: pd.DataFrame | None = None  # one row per series and case, labelled
+    plan: Plan = field(default_factory=Plan)  # which series are compared and drawn
+    ratios: pd.DataFrame | None = None  # the plan's time ratios
     checks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (repro set, check)
     repro_sets: dict[str, bool] = field(default_factory=dict)  # repro set -> has checks.json
+    repro_folders: dict[str, Path] = field(default_factory=dict)  # repro set -> its folder
     sweeps: list[tuple[str, Sweep]] = field(default_factory=list)
     speed_verdicts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    ab_results: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # ab.json's
     job_steps: list[dict[str, Any]] = field(default_factory=list)  # linreg run's, if any
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # machine / torch
     series_environments: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -66,6 +72,10 @@ class ReportInputs:
             job_steps=self.job_steps,
             machines=self.machines(),
             series_environments=self.series_environments,
+            plan=self.plan,
+            ratios=self.ratios,
+            ab_results=self.ab_results,
+            repro_folders=self.repro_folders,
         )
 
 
@@ -88,12 +98,28 @@ def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
                 f"{path}: holds no linreg result (run, repro, sweep, speed verdict or benchmark)"
             )
         inputs.sources.append(str(path))
+    _with_ab_speed_verdicts(inputs)
     if bench_files:
-        inputs.bench = bench_frame(bench_files)
+        inputs.bench = labelled(bench_frame(bench_files))
+        judged = [(v["reference"], v["candidate"]) for _, v in inputs.speed_verdicts]
+        inputs.plan = comparison_plan(inputs.bench, judged)
+        inputs.ratios = speed_ratios(inputs.bench, inputs.plan)
         environments = {str(f.path): _bench_environment(f) for f in bench_files}
         for series, file in inputs.bench.drop_duplicates("series")[["series", "file"]].values:
             inputs.series_environments[str(series)] = environments[str(file)]
     return inputs
+
+
+def _with_ab_speed_verdicts(inputs: ReportInputs) -> None:
+    """An A/B's speed verdict is in its ab.json and, where it judged, in speed-verdict.json
+    beside it: one verdict, shown once."""
+    for path, ab in inputs.ab_results:
+        speed = ab.get("speed")
+        if speed is None:
+            continue
+        sides = (speed["reference"], speed["candidate"])
+        if not any((v["reference"], v["candidate"]) == sides for _, v in inputs.speed_verdicts):
+            inputs.speed_verdicts.append((str(path), speed))
 
 
 def _bench_environment(file: BenchFile) -> dict[str, Any]:
@@ -125,11 +151,13 @@ def _add_result(
     elif kind == kinds.SWEEP:
         inputs.sweeps.append((_sweep_label(value, loaded.path), value))
     elif kind == kinds.REPRO_CHECKS:
-        name = loaded.path.parent.name
+        name = _repro_set_name(inputs, loaded.path.parent)
         inputs.repro_sets[name] = True
         inputs.checks.extend((name, check) for check in value.get("checks", []))
     elif kind == kinds.REPRO_MANIFEST:
-        inputs.repro_sets.setdefault(loaded.path.parent.name, False)
+        inputs.repro_sets.setdefault(_repro_set_name(inputs, loaded.path.parent), False)
+    elif kind == kinds.AB:
+        inputs.ab_results.append((loaded.path, value))
     elif kind == kinds.SPEED_VERDICT:
         inputs.speed_verdicts.append((str(loaded.path), value))
     elif kind == kinds.MAIN_JOB:
@@ -137,6 +165,21 @@ def _add_result(
     else:
         return False
     return True
+
+
+def _repro_set_name(inputs: ReportInputs, folder: Path) -> str:
+    """A repro set's folder name, or as much of its path as tells it from another set of that
+    name (the two sides of an A/B: reference/repro/<set>, candidate/repro/<set>)."""
+    for name, known in inputs.repro_folders.items():
+        if known == folder:
+            return name
+    parts = folder.parts
+    for depth in range(1, len(parts) + 1):
+        name = "/".join(parts[-depth:])
+        if name not in inputs.repro_folders:
+            break
+    inputs.repro_folders[name] = folder
+    return name
 
 
 def run_title(run: Run) -> str:

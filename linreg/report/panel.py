@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import html
 
+from linreg.report.answer import Answer, Verdicts
 from linreg.report.tables import render_table
-from linreg.report.verdict import Answer, Verdicts
 
 PANEL_STYLE = """
 .verdict { margin: 0.6em 0 1.2em; border: 1px solid #d0d7de; border-radius: 6px; }
@@ -18,7 +18,7 @@ PANEL_STYLE = """
 .answer li { margin: 0.15em 0; }
 .answer .detail { display: block; color: #444; margin-left: 1.2em; }
 .answer table.dataframe { margin: 0.2em 0 0; font-size: 0.85em; }
-.answer a { font-size: 0.85em; }
+.answer > div > a { font-size: 0.85em; }
 .answer.pass { border-left-color: #1a7f37; } .answer.pass .headline { color: #1a7f37; }
 .answer.fail { border-left-color: #c62828; background: #fdecea; }
 .answer.fail .headline, li.fail { color: #c62828; }
@@ -40,7 +40,10 @@ def _answer(key: str, answer: Answer) -> str:
     for line in answer.lines:
         cls = f' class="{line.status}"' if line.status else ""
         detail = f'<span class="detail">{html.escape(line.detail)}</span>' if line.detail else ""
-        items.append(f"<li{cls}>{html.escape(line.text)}{detail}</li>")
+        text = html.escape(line.text)
+        if line.link:
+            text = f'<a href="#{html.escape(line.link)}">{text}</a>'
+        items.append(f"<li{cls}>{text}{detail}</li>")
     body = [f'<p class="headline">{html.escape(answer.headline)}</p>']
     if items:
         body.append(f"<ul>{''.join(items)}</ul>")

@@ -1,7 +1,7 @@
 """Benchmark numbers the report shows: case labels, headline cases, and time ratios.
 
 Rows are those of ``linreg.report.frames.bench_frame``; a ``series`` is one set of
-measurements (a machine, or one file of a machine where the inputs hold several).
+measurements (a session: one or more processes of one machine and stack).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from linreg.report.comparisons import DEVICE, Plan, comparison_plan
 from linreg.units import missing
 
 # The order kinds are shown in: the tutorial's run first, what it is made of after.
@@ -65,87 +66,113 @@ def labelled(bench: pd.DataFrame) -> pd.DataFrame:
 
 
 def series_order(bench: pd.DataFrame) -> list[str]:
-    """Baselines first (they are what others are measured against), then by name."""
-    first = bench.drop_duplicates("series")
-    ordered = first.sort_values(["baseline", "series"], ascending=[False, True])
-    return ordered["series"].astype(str).tolist()
+    """Every series in reading order: those compared first (see ``comparison_plan``)."""
+    return comparison_plan(bench).order
 
 
-def speed_ratios(bench: pd.DataFrame) -> pd.DataFrame:
+def speed_ratios(bench: pd.DataFrame, plan: Plan | None = None) -> pd.DataFrame:
     """Time ratios on matching cases, candidate time over reference time (above 1: slower).
 
-    Within a series, each GPU against the CPU on the same case. Between series, each series
-    against the first (a baseline where there is one), on every case both measured, matched by
-    its pytest id, which names the case's parameters and nothing of the machine: two machines
-    with different core counts still pair up.
+    Within a series, each GPU against the CPU on the same case. Between series, the plan's
+    comparisons (``linreg.report.comparisons``), on every case both measured, matched by its
+    pytest id, which names the case's parameters and nothing of the machine: two machines with
+    different core counts still pair up.
     """
-    columns = ["comparison", "reference", "candidate", "kind", "case", "ratio",
-               "reference_s", "candidate_s"]  # fmt: skip
+    columns = ["comparison", "relation", "reference", "candidate", "kind", "name", "case",
+               "ratio", "reference_s", "candidate_s"]  # fmt: skip
     if bench.empty:
         return pd.DataFrame(columns=columns)
-    rows: list[dict] = []
-    named = labelled(bench)
-    named = named.assign(
+    plan = plan if plan is not None else comparison_plan(bench)
+    named = bench if "case" in bench.columns else labelled(bench)
+    keep = ["series", "name", "kind", "case", "median_s"]
+    between = pd.DataFrame(
+        [(c.name, c.relation, c.reference, c.candidate) for c in plan.comparisons],
+        columns=["comparison", "relation", "reference", "candidate"],
+    )
+    parts = []
+    if not between.empty:
+        cases = named.drop_duplicates(["series", "name"])[keep]
+        paired = between.merge(
+            cases.rename(columns={"series": "reference", "median_s": "reference_s"}),
+            on="reference",
+        ).merge(
+            cases[["series", "name", "median_s"]].rename(
+                columns={"series": "candidate", "median_s": "candidate_s"}
+            ),
+            on=["candidate", "name"],
+        )
+        parts.append(paired)
+    parts.append(_device_ratios(named))
+    ratios = pd.concat([p for p in parts if not p.empty] or [pd.DataFrame(columns=columns)])
+    ratios = ratios.assign(ratio=ratios["candidate_s"] / ratios["reference_s"])
+    return ratios[columns].reset_index(drop=True)
+
+
+def _device_ratios(named: pd.DataFrame) -> pd.DataFrame:
+    """Each GPU ÷ the CPU within one series, on the same case."""
+    keyed = named.assign(
         name_without_device=named["name"]
         .astype(str)
         .str.replace(r"\[(cpu|cuda(:\d+)?|mps)-?", "[", regex=True)
     )
-    keyed = named.assign(**{k: named[k].astype("string").fillna("-") for k in _DEVICE_MATCH})
-    for series, group in keyed.groupby("series", sort=True):
-        cpu = group[group["device"] == "cpu"].drop_duplicates(_DEVICE_MATCH)
-        cpu = cpu.set_index(_DEVICE_MATCH)
-        for device in sorted(set(group["device"].dropna()) - {"cpu"}):
-            other = group[group["device"] == device].drop_duplicates(_DEVICE_MATCH)
-            other = other.set_index(_DEVICE_MATCH)
-            for key in cpu.index.intersection(other.index):
-                rows.append(_ratio_row(f"{series}: {device} ÷ cpu", cpu.loc[key], other.loc[key]))
-    # Against one reference, not every pair: n machines give n - 1 comparisons to read.
-    reference, *candidates = series_order(named)
-    ref = named[named["series"] == reference].drop_duplicates("name").set_index("name")
-    for candidate in candidates:
-        can = named[named["series"] == candidate].drop_duplicates("name").set_index("name")
-        for name in (n for n in ref.index if n in can.index):  # in the reference's order
-            rows.append(_ratio_row(f"{candidate} ÷ {reference}", ref.loc[name], can.loc[name]))
-    return pd.DataFrame(rows, columns=columns)
+    keyed = keyed.assign(**{k: keyed[k].astype("string").fillna("-") for k in _DEVICE_MATCH})
+    cpu = keyed[keyed["device"] == "cpu"].drop_duplicates(["series", *_DEVICE_MATCH])
+    other = keyed[keyed["device"].notna() & (keyed["device"] != "cpu")]
+    other = other.drop_duplicates(["series", *_DEVICE_MATCH])
+    if cpu.empty or other.empty:
+        return pd.DataFrame()
+    paired = cpu[["series", *_DEVICE_MATCH, "name", "case", "median_s"]].merge(
+        other[["series", *_DEVICE_MATCH, "median_s"]].assign(device=other["device"].astype(str)),
+        on=["series", *_DEVICE_MATCH],
+        suffixes=("_ref", "_cand"),
+    )
+    return pd.DataFrame(
+        {
+            "comparison": paired["series"] + ": " + paired["device"] + " ÷ cpu",
+            "relation": DEVICE,
+            "reference": paired["series"],
+            "candidate": paired["series"],
+            "kind": paired["kind"].astype(str),
+            "name": paired["name"],
+            "case": paired["case"],
+            "reference_s": paired["median_s_ref"],
+            "candidate_s": paired["median_s_cand"],
+        }
+    )
 
 
-def _ratio_row(comparison: str, reference: pd.Series, candidate: pd.Series) -> dict:
-    return {
-        "comparison": comparison,
-        "reference": str(reference["series"]),
-        "candidate": str(candidate["series"]),
-        "kind": str(reference["kind"]),
-        "case": case_label(reference),
-        "ratio": float(candidate["median_s"] / reference["median_s"]),
-        "reference_s": float(reference["median_s"]),
-        "candidate_s": float(candidate["median_s"]),
-    }
-
-
-def headline_cases(bench: pd.DataFrame) -> pd.DataFrame:
+def headline_cases(bench: pd.DataFrame, series: list[str] | None = None) -> pd.DataFrame:
     """The cases that answer "how fast?" at a glance: the tutorial's full training run per
-    device, dtype and engine (seed 42 where measured), and each device's copy bandwidth.
-
-    Measured series come first; a committed baseline is shown only when the inputs hold nothing
-    else.
-    """
-    measured = bench[~bench["baseline"]] if (~bench["baseline"]).any() else bench
-    train = measured[measured["kind"] == "train"]
+    device, dtype and engine (seed 42 where measured), and each device's copy bandwidth, of the
+    given series (by default the measured ones; committed baselines only where there is nothing
+    else)."""
+    if series is not None:
+        shown = bench[bench["series"].isin(series)]
+    else:
+        shown = bench[~bench["baseline"]] if (~bench["baseline"]).any() else bench
+    train = shown[shown["kind"] == "train"]
     if not train.empty and (train["seed"] == 42).any():
         train = train[train["seed"] == 42]
-    copy = measured[measured["kind"] == "copy"]
-    return labelled(pd.concat([train, copy]))
+    copy = shown[shown["kind"] == "copy"]
+    rows = labelled(pd.concat([train, copy]))
+    if series is not None:  # in the order given, as the panel names them
+        rank = {name: i for i, name in enumerate(series)}
+        rows = rows.assign(_order=rows["series"].map(rank)).sort_values("_order", kind="stable")
+        rows = rows.drop(columns="_order")
+    return rows
 
 
-def baseline_ratio(bench: pd.DataFrame, row: pd.Series) -> tuple[float, str] | None:
-    """This case's time over its machine's committed baseline in the inputs, if there is one."""
-    if bool(row["baseline"]):
-        return None
-    base = bench[
-        bench["baseline"] & (bench["machine"] == row["machine"]) & (bench["name"] == row["name"])
-    ]
-    if base.empty:
-        return None
-    # The newest baseline file: pytest-benchmark numbers them in order.
-    latest = base.sort_values("file").iloc[-1]
-    return float(row["median_s"] / latest["median_s"]), str(latest["series"])
+def session_names(bench: pd.DataFrame) -> dict[str, str]:
+    """Each session's label (as a speed verdict names a side) to its series' name."""
+    first = bench.drop_duplicates("series")
+    return dict(zip(first["session"].astype(str), first["series"].astype(str), strict=True))
+
+
+def case_names(bench: pd.DataFrame) -> dict[str, str]:
+    """Each case id (pytest's fullname, and its short name) to the words the tables use."""
+    first = bench.drop_duplicates("fullname")
+    labels = [case_label(row, with_kind=True) for _, row in first.iterrows()]
+    return {
+        **dict(zip(first["name"].astype(str), labels, strict=True)),
+        **dict(zip(first["fullname"].astype(str), labels, strict=True)),
+    }

@@ -8,53 +8,39 @@ so a job that exits 1 for a failing check and the report of its folder say the s
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from linreg.report.ab_answers import ab_verdicts
+from linreg.report.answer import (
+    FAIL,
+    INFO,
+    MAX_CASES,
+    MAX_CHECKS,
+    NONE,
+    PASS,
+    Answer,
+    Line,
+    Verdicts,
+)
 from linreg.report.checks import CheckText, counts_by_kind, sorted_checks
+from linreg.report.comparisons import BASELINE, DEVICE, JUDGED, MACHINES, Plan, comparison_plan
 from linreg.report.environment import differing_keys
-from linreg.report.speed import baseline_ratio, headline_cases, speed_ratios
-from linreg.units import integer, missing, ratio, seconds, si, sig
+from linreg.report.regression import interval, regressed_answer
+from linreg.report.speed import case_names, headline_cases, session_names, speed_ratios
+from linreg.units import integer, missing, ratio, seconds, si
 
-PASS, FAIL, NONE, INFO = "pass", "fail", "none", "info"
-# Failing checks and judged cases named in the panel, so that all three answers fit the first
-# screen; the rest are in the tables below.
-MAX_CHECKS, MAX_CASES = 5, 4
-
-
-@dataclass(frozen=True)
-class Line:
-    text: str
-    status: str = ""
-    detail: str = ""
-
-
-@dataclass(frozen=True)
-class Answer:
-    question: str
-    status: str  # pass, fail, none (not answered: nothing to answer from), info
-    headline: str
-    lines: tuple[Line, ...] = ()
-    table: pd.DataFrame | None = None
-    link: str = ""  # the section holding the full evidence
-
-
-@dataclass(frozen=True)
-class Verdicts:
-    reproduces: Answer
-    speed: Answer
-    regressed: Answer
-
-    @property
-    def answers(self) -> tuple[Answer, Answer, Answer]:
-        return (self.reproduces, self.speed, self.regressed)
-
-    @property
-    def ok(self) -> bool:
-        """False when any answer is a failure: what the job's exit status should say."""
-        return all(a.status != FAIL for a in self.answers)
+__all__ = [
+    "FAIL", "INFO", "MAX_CASES", "MAX_CHECKS", "NONE", "PASS", "Answer", "Line", "VerdictInputs",
+    "Verdicts", "regressed_answer", "reproduces_answer", "speed_answer", "verdicts",
+]  # fmt: skip
+# Ratio lines the panel names (the judged pair, against the baseline, between machines, the
+# largest); the rest are in the ratios table.
+MAX_RATIO_LINES = 4
 
 
 @dataclass
@@ -68,6 +54,10 @@ class VerdictInputs:
     job_steps: list[dict[str, Any]] = field(default_factory=list)
     machines: list[str] = field(default_factory=list)
     series_environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    plan: Plan | None = None
+    ratios: pd.DataFrame | None = None
+    ab_results: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
+    repro_folders: dict[str, Path] = field(default_factory=dict)
 
 
 # Which answer a failed step of `linreg run` leaves without its evidence.
@@ -75,11 +65,26 @@ _STEP_ANSWERS = {"train": 0, "repro": 0, "bench": 1, "speed": 2}
 
 
 def verdicts(inputs: VerdictInputs) -> Verdicts:
-    answers = [
-        reproduces_answer(inputs.checks, inputs.unfinished_repro),
-        speed_answer(inputs.bench, inputs.speed_verdicts, inputs.series_environments),
-        regressed_answer(inputs.speed_verdicts, inputs.machines),
-    ]
+    bench = inputs.bench
+    measured = bench is not None and not bench.empty
+    plan = inputs.plan if inputs.plan is not None or not measured else comparison_plan(bench)
+    ratios = inputs.ratios
+    if ratios is None and measured:
+        ratios = speed_ratios(bench, plan)
+    names = session_names(bench) if measured else {}
+    cases = case_names(bench) if measured else {}
+    speed = speed_answer(bench, inputs.speed_verdicts, inputs.series_environments, plan, ratios)
+    regressed = regressed_answer(
+        inputs.speed_verdicts,
+        inputs.machines,
+        names,
+        _ratio_lines(ratios, plan, inputs.series_environments, only=BASELINE) if measured else (),
+        cases,
+    )
+    answers = [reproduces_answer(inputs.checks, inputs.unfinished_repro), speed, regressed]
+    if inputs.ab_results:
+        # An A/B's report answers the A/B: its cross-stack numerics, its speed verdict.
+        answers = list(ab_verdicts(inputs, names, cases, answers))
     # A step that failed before writing its results would otherwise leave its answer grey
     # ("not checked") while the job exits 1: the panel says what failed instead.
     for step in inputs.job_steps:
@@ -152,203 +157,212 @@ def _golden_coverage(texts: list[CheckText]) -> str:
 
 def speed_answer(
     bench: pd.DataFrame | None,
-    speed_verdicts: list[tuple[str, dict[str, Any]]] = (),
-    environments: dict[str, dict[str, Any]] | None = None,
+    speed_verdicts: Sequence[tuple[str, dict[str, Any]]] = (),
+    environments: Mapping[str, dict[str, Any]] | None = None,
+    plan: Plan | None = None,
+    ratios: pd.DataFrame | None = None,
 ) -> Answer:
     question = "How fast?"
     if bench is None or bench.empty:
         return Answer(question, NONE, "Not measured: the inputs hold no benchmark results")
-    cases = headline_cases(bench)
-    # Keyed by case and metric: a case's wall time and its instruction count are two verdicts.
-    judged = {(c["case"], c["metric"]): c for _, v in speed_verdicts for c in v.get("cases", [])}
+    plan = plan if plan is not None else comparison_plan(bench)
+    ratios = ratios if ratios is not None else speed_ratios(bench, plan)
+    cases = headline_cases(bench, plan.panel or None)
+    judged = _judged_cases(bench, speed_verdicts)
     rows = []
     for _, row in cases.iterrows():
         rows.append(
             {
                 "case": f"{row['kind']}: {row['case']}",
-                "machine": row["series"],
-                "median": _median_with_spread(row),
-                "rounds": integer(row["rounds"]),
+                "series": row["series"],
+                "median": median_with_spread(row),
+                "samples": samples_words(row),
                 "per epoch / bandwidth": _derived(row),
-                "vs baseline": _against_baseline(bench, row, judged),
+                "vs baseline": _against_baseline(row, judged, ratios),
             }
         )
     table = pd.DataFrame(rows)
     if not table.empty and (table["vs baseline"] == "").all():
         table = table.drop(columns="vs baseline")
     if len(set(cases["series"])) == 1 and not table.empty:
-        table = table.drop(columns="machine")
-    machines = ", ".join(dict.fromkeys(cases["series"].astype(str)))
-    n = len(bench)
-    headline = f"{n} benchmark case{'s' if n != 1 else ''} measured on {machines}"
+        table = table.drop(columns="series")
+    lines = tuple(_ratio_lines(ratios, plan, environments or {}))
+    return Answer(question, INFO, _speed_headline(bench, cases), lines, table=table,
+                  link="timings")  # fmt: skip
+
+
+def _speed_headline(bench: pd.DataFrame, cases: pd.DataFrame) -> str:
+    """One whole sentence, however many series: the tutorial's run, then what was measured."""
+    measured = measured_words(bench)
     train = cases[cases["kind"] == "train"]
-    if not train.empty:
-        first = train.iloc[0]
-        headline = (
-            f"The tutorial's 500 epochs take {seconds(first['median_s'])} "
-            f"({first['case']}, {first['series']}); {n} cases measured"
-        )
-    lines = tuple(_comparison_lines(bench, environments or {}))
-    return Answer(question, INFO, headline, lines, table=table, link="timings")
+    if train.empty:
+        return f"{measured[0].upper()}{measured[1:]}."
+    first = train.iloc[0]
+    return (
+        f"The tutorial's 500 epochs take {seconds(first['median_s'])} "
+        f"({first['case']}, {first['series']}); {measured}."
+    )
 
 
-def _comparison_lines(bench: pd.DataFrame, environments: dict[str, dict[str, Any]]) -> list[Line]:
-    """One line per machine compared with the first: the typical time ratio over the cases both
-    measured, and what differs between them (what the ratio is a ratio of)."""
-    ratios = speed_ratios(bench)
-    between = ratios[ratios["reference"] != ratios["candidate"]]
-    lines = []
-    for comparison, part in between.groupby("comparison", sort=False):
-        reference, candidate = part["reference"].iloc[0], part["candidate"].iloc[0]
-        typical = math.exp(sum(math.log(r) for r in part["ratio"]) / len(part))
-        train = part[part["kind"] == "train"]
-        on_train = f"{ratio(train['ratio'].iloc[0])} on the tutorial's run, " if len(train) else ""
-        text = (
-            f"{comparison}: {on_train}{ratio(typical)} geometric mean over "
-            f"{len(part)} matching case{'s' if len(part) != 1 else ''}"
-        )
-        detail = ""
-        if reference in environments and candidate in environments:
-            diff = differing_keys(environments[reference], environments[candidate])
-            detail = f"they differ in {', '.join(diff)}" if diff else "same fingerprint"
-        lines.append(Line(text, "", detail))
+def measured_words(bench: pd.DataFrame) -> str:
+    """'5 cases measured on amd-epyc-2c', '2 cases measured in 600 sessions on 3 machines'."""
+    n = bench["fullname"].nunique()
+    cases = f"{n} benchmark case{'s' if n != 1 else ''}"
+    series = list(dict.fromkeys(bench["series"].astype(str)))
+    if len(series) == 1:
+        return f"{cases} measured on {series[0]}"
+    machines = list(dict.fromkeys(bench["machine"].astype(str)))
+    on = (
+        machines[0] if len(machines) == 1
+        else " and ".join(machines) if len(machines) == 2
+        else f"{len(machines)} machines"
+    )  # fmt: skip
+    return f"{cases} measured in {len(series)} sessions on {on}"
+
+
+def _ratio_lines(
+    ratios: pd.DataFrame | None,
+    plan: Plan,
+    environments: Mapping[str, dict[str, Any]],
+    only: str | None = None,
+) -> list[Line]:
+    """A few comparisons in words, each the typical ratio over the cases both measured and what
+    differs between the two (what the ratio is a ratio of): the judged pair, each measured
+    machine against its baseline, machines against each other, and the largest change of the
+    rest; a last line links the full table."""
+    if ratios is None or ratios.empty:
+        return []
+    between = ratios[ratios["relation"] != DEVICE]
+    if only is not None:
+        between = between[between["relation"] == only]
+    if between.empty:
+        return []
+    groups = {name: part for name, part in between.groupby("comparison", sort=False)}
+    typical = {name: _geometric_mean(part["ratio"]) for name, part in groups.items()}
+
+    def named(relation: str, limit: int, series: Sequence[str] | None = None) -> list[str]:
+        found = [
+            name for name, part in groups.items()
+            if part["relation"].iloc[0] == relation
+            and (series is None or part["candidate"].iloc[0] in series)
+        ]  # fmt: skip
+        return found[:limit]
+
+    chosen = list(
+        dict.fromkeys(named(JUDGED, 1) + named(BASELINE, 2, plan.panel) + named(MACHINES, 2))
+    )
+    rest = [name for name in groups if name not in chosen]
+    if rest:
+        chosen = chosen[: MAX_RATIO_LINES - 1]
+        largest = max(rest, key=lambda name: abs(math.log(typical[name])))
+        chosen.append(largest)
+    lines = [
+        _ratio_line(name, groups[name], typical[name], environments,
+                    largest=bool(rest) and name == chosen[-1] and len(groups) > 1)
+        for name in chosen
+    ]  # fmt: skip
+    more = len(groups) - len(chosen)
+    if more:
+        lines.append(
+            Line(f"… and {more} more comparison{'s' if more != 1 else ''} in the ratios table",
+                 link="ratios")
+        )  # fmt: skip
     return lines
 
 
-def _median_with_spread(row: pd.Series) -> str:
+def _geometric_mean(values: pd.Series) -> float:
+    finite = [math.log(v) for v in values if v > 0 and math.isfinite(v)]
+    return math.exp(sum(finite) / len(finite)) if finite else math.nan
+
+
+def _ratio_line(
+    name: str,
+    part: pd.DataFrame,
+    typical: float,
+    environments: Mapping[str, dict[str, Any]],
+    largest: bool = False,
+) -> Line:
+    reference, candidate = part["reference"].iloc[0], part["candidate"].iloc[0]
+    relation = part["relation"].iloc[0]
+    train = part[part["kind"] == "train"]
+    on_train = f"{ratio(train['ratio'].iloc[0])} on the tutorial's run, " if len(train) else ""
+    why = f"the largest change, {relation}" if largest else relation
+    text = (
+        f"{name} ({why}): {on_train}{ratio(typical)} geometric mean over "
+        f"{len(part)} matching case{'s' if len(part) != 1 else ''}"
+    )
+    detail = ""
+    if reference in environments and candidate in environments:
+        diff = differing_keys(environments[reference], environments[candidate])
+        detail = f"they differ in {', '.join(diff)}" if diff else "same fingerprint"
+    return Line(text, "", detail)
+
+
+def median_with_spread(row: pd.Series) -> str:
     spread = "" if missing(row.get("iqr_s")) else f" ± {seconds(float(row['iqr_s']) / 2, 2)}"
     return f"{seconds(row['median_s'])}{spread}"
 
 
+def samples_words(row: pd.Series) -> str:
+    """What the median is a median of: processes (each one sample), or one process's rounds."""
+    processes = row.get("processes")
+    if not missing(processes) and int(processes) > 1:
+        return f"{int(processes)} processes"
+    return f"{integer(row['rounds'])} rounds"
+
+
 def _derived(row: pd.Series) -> str:
-    if row["kind"] == "copy" and not missing(row.get("copy_gb_per_s")):
-        return si(float(row["copy_gb_per_s"]) * 1e9, "B/s")
+    """The case's own figure, as the table of every case shows it: a copy's bandwidth from its
+    median time, a training run's time per epoch."""
+    if row["kind"] == "copy" and not missing(row.get("gb_per_s")):
+        return si(float(row["gb_per_s"]) * 1e9, "B/s")
     if not missing(row.get("epoch_us")):
         return f"{seconds(float(row['epoch_us']) * 1e-6)} per epoch"
     return ""
 
 
+def _judged_cases(
+    bench: pd.DataFrame, speed_verdicts: Sequence[tuple[str, dict[str, Any]]]
+) -> dict[tuple[str | None, str, str], dict[str, Any]]:
+    """Each judged case by (its candidate's series, case, metric); the series is None where the
+    verdict's candidate is not among the inputs' series (then it speaks for any)."""
+    names = session_names(bench)
+    judged = {}
+    for _, verdict in speed_verdicts:
+        series = names.get(verdict["candidate"])
+        for case in verdict.get("cases", []):
+            judged[(series, case["case"], case["metric"])] = case
+    return judged
+
+
 def _against_baseline(
-    bench: pd.DataFrame, row: pd.Series, judged: dict[tuple[str, str], dict]
+    row: pd.Series,
+    judged: dict[tuple[str | None, str, str], dict[str, Any]],
+    ratios: pd.DataFrame,
 ) -> str:
     said = []
     for metric, word in (("wall", "wall time"), ("instructions", "instructions")):
-        case = judged.get((str(row["fullname"]), metric)) or judged.get((str(row["name"]), metric))
+        case = next(
+            (judged[key] for series in (row["series"], None)
+             for key in ((series, str(row["fullname"]), metric), (series, str(row["name"]), metric))
+             if key in judged),
+            None,
+        )  # fmt: skip
         if case is None:
             continue
         if case.get("ratio") is None:
             said.append(f"{word} {case['verdict']}")
         else:
-            figures = f"{ratio(case['ratio'])} {_interval(case)}".strip()
+            figures = f"{ratio(case['ratio'])} {interval(case)}".strip()
             said.append(f"{word} {figures}, {case['verdict']}")
     if said:
         return "; ".join(said)
-    found = baseline_ratio(bench, row)
-    if found is None:
+    against = ratios[
+        (ratios["relation"] == BASELINE)
+        & (ratios["candidate"] == row["series"])
+        & (ratios["name"] == row["name"])
+    ]
+    if against.empty:
         return ""
-    value, base = found
-    return f"{ratio(value)} against {base} (information, not a gate)"
-
-
-def _interval(case: dict[str, Any]) -> str:
-    ci = case.get("ci")
-    if not ci or case.get("outcome") == "undecided":
-        return ""
-    level = f" at {sig(case['confidence'] * 100, 3)} %" if case.get("confidence") else ""
-    return f"[{sig(ci[0])}, {sig(ci[1])}]{level}"
-
-
-# Slower cases first: they are what a reader of a regression looks for.
-_CASE_ORDER = ("slower", "undecided", "faster", "no change")
-
-
-def _case_rank(case: dict[str, Any]) -> int:
-    outcome = str(case.get("outcome", ""))
-    return _CASE_ORDER.index(outcome) if outcome in _CASE_ORDER else len(_CASE_ORDER)
-
-
-def _verdict_status(verdict: dict[str, Any]) -> str:
-    word = verdict["verdict"]
-    if word == "regressed":
-        # A slower case fails where the comparison gates; elsewhere it is named, in blue.
-        return FAIL if verdict.get("gating") else INFO
-    return {"no regression": PASS, "information": INFO}.get(word, NONE)
-
-
-def _verdict_headline(verdict: dict[str, Any]) -> str:
-    """The verdict in words, then its summary (which never repeats the verdict's word)."""
-    word, summary = verdict["verdict"], verdict.get("summary", "")
-    summary = summary.removeprefix(f"{word}: ")
-    if word == "regressed":
-        head = "Yes: slower" if verdict.get("gating") else "Slower, but not a gate here"
-    else:
-        head = {
-            "no regression": "No regression",
-            "undecided": "Undecided",
-            "information": "Information only",
-            "no baseline": "Not judged",
-        }.get(word, word.capitalize())
-    return f"{head}: {summary}" if summary else head
-
-
-def _side(verdict: dict[str, Any], role: str) -> str:
-    return verdict.get(f"{role}_series") or verdict[role]
-
-
-def regressed_answer(
-    speed_verdicts: list[tuple[str, dict[str, Any]]], machines: list[str] = ()
-) -> Answer:
-    question = "Regressed?"
-    if not speed_verdicts:
-        names = ", ".join(machines) or "this machine"
-        return Answer(question, NONE, f"No baseline for machine {names}: nothing to judge against")
-    lines: list[Line] = []
-    statuses = []
-    for _source, verdict in speed_verdicts:
-        status = _verdict_status(verdict)
-        statuses.append(status)
-        gate = "" if verdict.get("gating", True) else " (information only: not a gate)"
-        # With one verdict its summary is the headline; with several each line carries its own.
-        detail = _verdict_headline(verdict) if len(speed_verdicts) > 1 else ""
-        if verdict.get("cases"):
-            lines.append(
-                Line(f"{_side(verdict, 'candidate')} against {_side(verdict, 'reference')}{gate}",
-                     status, detail)
-            )  # fmt: skip
-        cases = sorted(verdict.get("cases", []), key=_case_rank)
-        for case in cases[:MAX_CASES]:
-            case_status = FAIL if case.get("outcome") == "slower" and status == FAIL else ""
-            lines.append(Line(f"{case['verdict']}: {case['case']}", case_status, _evidence(case)))
-        if len(cases) > MAX_CASES:
-            lines.append(Line(f"… and {len(cases) - MAX_CASES} more cases below"))
-    if FAIL in statuses:
-        status = FAIL
-    elif statuses and all(s == PASS for s in statuses):
-        status = PASS
-    elif INFO in statuses and NONE not in statuses:
-        status = INFO
-    else:
-        status = NONE
-    if len(speed_verdicts) == 1:
-        headline = _verdict_headline(speed_verdicts[0][1])
-    else:
-        words = [v["verdict"] for _, v in speed_verdicts]
-        headline = "; ".join(f"{words.count(w)} {w}" for w in dict.fromkeys(words)).capitalize()
-    return Answer(question, status, headline, tuple(lines), link="regression-0")
-
-
-def _evidence(case: dict[str, Any]) -> str:
-    parts = [f"{case['metric']} time" if case["metric"] == "wall" else "instructions"]
-    if case.get("ratio") is not None:
-        parts.append(f"{ratio(case['ratio'])} {_interval(case)}".strip())
-    if case.get("p") is not None:
-        parts.append(f"p {sig(case['p'], 2)}")
-    samples = case.get("samples")
-    if samples:
-        parts.append(f"{samples[0]} vs {samples[1]} processes")
-    if case.get("noise_floor") is not None:
-        term = "noise floor" if case["metric"] != "wall" else "between-session spread"
-        parts.append(f"{term} {case['noise_floor']:.0%}")
-    if case.get("processes_needed"):
-        parts.append(f"about {case['processes_needed']} processes a side would decide")
-    return ", ".join(parts)
+    found = against.iloc[0]
+    return f"{ratio(found['ratio'])} against {found['reference']} (information, not a gate)"

@@ -180,6 +180,30 @@ def _speed_verdict(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def load_ab_result(path: str | Path) -> dict[str, Any]:
+    """A same-machine A/B's ab.json: its stacks, numeric verdict (with its pairs) and speed
+    verdict, with the parts a reader of it relies on checked."""
+    return load(path, (kinds.AB,), _ab_result)
+
+
+def _ab_result(data: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(data["stacks"], dict) or not all(
+        isinstance(stack, dict) for stack in data["stacks"].values()
+    ):
+        raise ValueError("stacks must be an object of objects")
+    numeric = data["numeric"]
+    if not isinstance(numeric, dict) or not isinstance(numeric["verdict"], str):
+        raise ValueError("numeric must be an object with a verdict")
+    if not isinstance(numeric["pairs"], list):
+        raise ValueError("numeric pairs must be a list")
+    for pair in numeric["pairs"]:
+        if not isinstance(pair["run"], str) or pair["level"] not in ("a", "b", "c", "d"):
+            raise ValueError("a numeric pair needs a run and a level a-d")
+    if data["speed"] is not None:
+        _speed_verdict(data["speed"])
+    return data
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -234,7 +258,7 @@ _BUILDERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
     kinds.REPRO_MANIFEST: lambda path, data: data,
     kinds.NOISE_FLOOR: lambda path, data: NoiseFloor.from_dict(data),
     kinds.SPEED_VERDICT: lambda path, data: _speed_verdict(data),
-    kinds.AB: lambda path, data: data,
+    kinds.AB: lambda path, data: _ab_result(data),
     kinds.MAIN_JOB: lambda path, data: _job_steps(data),
     kinds.GPU_RUN: lambda path, data: _gpu_run_summary(data),
 }
