@@ -19,9 +19,16 @@ import pytest
 import torch
 
 from linreg.env import capture_environment
-from linreg.errors import ConfigError
+from linreg.errors import ConfigError, LinregError
 from linreg.machine import default_machine_name, validate_machine_name
 from linreg.results.kinds import utc_stamp
+from linreg.results.profiles import (
+    CALLS_KEY,
+    PROFILE_KEY,
+    compress_dump,
+    free_folder_name,
+    write_profiles,
+)
 from linreg.suites.bench_selection import (
     KINDS,
     OVERHEAD_COMPARISONS,
@@ -39,6 +46,7 @@ _selection_key = pytest.StashKey[BenchSelection]()
 _machine_key = pytest.StashKey[str]()
 _threads_key = pytest.StashKey["int | None"]()
 _counts_key = pytest.StashKey[tuple]()
+_profiles_key = pytest.StashKey[dict]()
 
 
 @dataclass(frozen=True)
@@ -165,8 +173,16 @@ def _pinned_threads(text: str | None, quick: bool) -> int | None:
     return int(text)
 
 
+@dataclass(frozen=True)
+class _Counted:
+    per_call: float
+    calls: int
+    profile: bytes  # the case's callgrind dump, gzipped
+
+
 def _count_instructions(config: pytest.Config, benchmarks: list[dict]) -> tuple[dict, str]:
-    """Instructions per call of this session's CPU cases, by full name, and what was done."""
+    """Each counted CPU case of this session by full name (instructions per call, calls, its
+    profile), and what was done."""
     from instructions import COUNTED_KINDS, count, missing_tool
 
     wanted = config.getoption("instructions")
@@ -196,11 +212,54 @@ def _count_instructions(config: pytest.Config, benchmarks: list[dict]) -> tuple[
     with tempfile.TemporaryDirectory(prefix="linreg-callgrind-") as work:
         try:
             counts = count(specs, Path(work))
+            counted = {
+                cases[i]["fullname"]: _Counted(c.per_call, c.calls, compress_dump(c.dump))
+                for i, c in counts.items()
+            }
         except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
             say(f"linreg bench: instruction counting failed ({exc}); wall time alone")
             return {}, f"failed: {exc}"
     say(f"linreg bench: instructions counted in {time.perf_counter() - started:.0f} s")
-    return {cases[i]["fullname"]: value for i, value in counts.items()}, "counted by callgrind"
+    return counted, "counted by callgrind"
+
+
+def _output_folders(config: pytest.Config) -> list[Path]:
+    """The folders this session's JSON files go to: --benchmark-json's, and the storage's
+    (pytest-benchmark's file storage saves under <storage>/<machine id>/)."""
+    folders = []
+    json_path = config.getoption("benchmark_json")
+    if json_path:
+        folders.append(Path(json_path).resolve().parent)
+    session = getattr(config, "_benchmarksession", None)  # pytest-benchmark's, set at configure
+    if session is not None and (session.save or session.autosave):
+        storage = getattr(session.storage, "path", None)  # file storage only (not elasticsearch)
+        if storage is not None:
+            folders.append(Path(storage) / session.machine_id)
+    return list(dict.fromkeys(folders))
+
+
+def _kept_profiles(config: pytest.Config, counts: dict) -> dict[str, str]:
+    """Each counted case's profile, written once beside every JSON file of the session (the
+    hook below runs once per file, before pytest-benchmark numbers and writes it), by path
+    relative to those files."""
+    if _profiles_key in config.stash:
+        return config.stash[_profiles_key]
+    kept: dict[str, str] = {}
+    folders = _output_folders(config)
+    if counts and folders:
+        session = os.environ.get(SESSION_VARIABLE) or _SESSION
+        process = int(os.environ.get(PROCESS_VARIABLE) or 0)
+        name = free_folder_name(folders, session, process)
+        profiles = {fullname: c.profile for fullname, c in counts.items()}
+        try:
+            for folder in folders:
+                kept = write_profiles(folder, name, profiles)
+        except LinregError as exc:
+            say = config.pluginmanager.get_plugin("terminalreporter").write_line
+            say(f"linreg bench: callgrind profiles not kept ({exc})")
+            kept = {}
+    config.stash[_profiles_key] = kept
+    return kept
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
@@ -208,9 +267,15 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
     if _counts_key not in config.stash:
         config.stash[_counts_key] = _count_instructions(config, output_json["benchmarks"])
     counts, status = config.stash[_counts_key]
+    profiles = _kept_profiles(config, counts)
     for bench in output_json["benchmarks"]:
-        if bench["fullname"] in counts:
-            bench["extra_info"]["instructions"] = counts[bench["fullname"]]
+        counted = counts.get(bench["fullname"])
+        if counted is None:
+            continue
+        bench["extra_info"]["instructions"] = counted.per_call
+        if bench["fullname"] in profiles:
+            bench["extra_info"][PROFILE_KEY] = profiles[bench["fullname"]]
+            bench["extra_info"][CALLS_KEY] = counted.calls
     output_json["machine_info"]["linreg_instructions"] = status
 
 

@@ -11,7 +11,8 @@ instrumented), so one process serves every case, and it starts with instrumentat
 ``callgrind_control -i on`` once torch is warm. Each case runs in a forked child, so that every
 case starts from the same heap and caches whatever ran before it.
 
-Driver (in the bench session): ``count(specs, workdir)``. Worker (under Valgrind):
+Driver (in the bench session): ``count(specs, workdir)``, each case's count per call with its
+callgrind dump (kept with the results: ``linreg.results.profiles``). Worker (under Valgrind):
 ``python bench/instructions.py SPECS.json OUT_DIR``.
 """
 
@@ -26,10 +27,19 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 # Kinds whose calls this module can rebuild from a case's parameters.
 COUNTED_KINDS = ("train", "threads", "inference", "epoch")
 _SUMMARY = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
+
+
+class Counted(NamedTuple):
+    """One case's count: instructions per call, the calls counted, and the case's dump."""
+
+    per_call: float
+    calls: int
+    dump: Path
 
 
 def missing_tool() -> str | None:
@@ -139,8 +149,9 @@ def worker(specs_path: Path, out: Path) -> int:
 # --- driver --------------------------------------------------------------------------------------
 
 
-def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, float]:
-    """Instructions per call of each spec (by index), from one Valgrind process.
+def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, Counted]:
+    """Instructions per call of each spec (by index), from one Valgrind process, with the
+    callgrind dump it was read from (under ``workdir``).
 
     Raises RuntimeError with Valgrind's last lines when it fails.
     """
@@ -176,7 +187,7 @@ def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, f
         match = _SUMMARY.search(dump.read_text())
         if match is None:
             raise RuntimeError(f"{dump}: no totals line")
-        counts[index] = int(match.group(1)) / entry["calls"]
+        counts[index] = Counted(int(match.group(1)) / entry["calls"], entry["calls"], dump)
     return counts
 
 

@@ -4,8 +4,9 @@ Each is a pytest-benchmark file of the bench suite whose cases carry ``extra_inf
 (callgrind's count per call), copied byte for byte from a `linreg bench --baseline` run into the
 folder of its own stack key (``linreg.stack``), under pytest-benchmark's id and numbering
 (``<key>/Linux-CPython-3.11-64bit/0001_<commit>_<time>.json``), so that
-``pytest-benchmark --storage results/baselines/instructions/<key> list`` reads it too. A
-machine of that stack, any machine, compares its counts with the newest one.
+``pytest-benchmark --storage results/baselines/instructions/<key> list`` reads it too, with the
+callgrind profiles its cases name beside it (``linreg.results.profiles``). A machine of that
+stack, any machine, compares its counts with the newest one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from linreg.results.bench_file import BenchFile
 from linreg.results.bench_sessions import BenchSession, sessions
 from linreg.results.files import check_regular_file, write_file
 from linreg.results.load import load_bench, load_result
+from linreg.results.profiles import copy_profiles
 from linreg.results.walk import result_files
 from linreg.stack import stack_key
 
@@ -76,7 +78,8 @@ def store_instruction_baselines(
     paths: Iterable[Path], root: Path = INSTRUCTION_BASELINES
 ) -> list[Path]:
     """Copy each bench file that holds instruction counts into its stack key's folder, numbered
-    after the files already there; files without counts are left out. Never overwrites."""
+    after the files already there, with the profiles its cases name; files without counts are
+    left out. Never overwrites."""
     stored = []
     for path in map(Path, paths):
         file = load_bench(path)
@@ -87,6 +90,7 @@ def store_instruction_baselines(
         data = path.read_bytes()
         target = folder / f"{_next_number(folder):04d}_{_NUMBERED.sub('', path.name)}"
         stored.append(write_file(target, lambda handle, data=data: handle.write(data), False))
+        copy_profiles(path, target, file.cases)
     return stored
 
 
