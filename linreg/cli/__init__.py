@@ -44,6 +44,7 @@ COMMAND_MODULES = {
     "bench": "bench_cmd",
     "compare": "compare_cmd",
     "env": "env_cmd",
+    "explain": "explain_cmd",
     "gpu-run": "gpu_cmd",
     "report": "report_cmd",
     "repro": "repro_cmd",

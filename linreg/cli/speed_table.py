@@ -1,4 +1,5 @@
-"""The speed verdict as a table at 80 columns, for `linreg compare` and `linreg ab`."""
+"""The speed verdict as a table at 80 columns, for `linreg compare` and `linreg ab`, with the
+function lists of the instruction cases that moved under it."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from rich.text import Text
 
 from linreg import units
 from linreg.cli.console import console, say
+from linreg.cli.function_list import print_case_functions
 from linreg.compare.speed import INSTRUCTIONS, NO_CHANGE, SLOWER, UNDECIDED
 from linreg.results.bench_file import short_labels
 
@@ -52,6 +54,7 @@ def print_speed_verdict(verdict, wide: bool) -> None:
             Text(c.verdict if wide else _short(c), style=style),
         )  # fmt: skip
     console.print(table)
+    print_case_functions(verdict, labels, wide)
 
 
 def _wrapped(text: str, first: str, rest: str) -> str:

@@ -9,10 +9,11 @@ runs of one label a side means the newest, named in ``choices``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from linreg.compare.explain_cases import explained
 from linreg.compare.runs import Comparison, compare_runs
 from linreg.compare.speed import (
     DEFAULT_ALPHA,
@@ -74,9 +75,10 @@ def compare_result_sets(
         ]
     except ValueError as exc:
         raise ResultSetError(f"{reference_path} vs {candidate_path}: {exc}") from exc
-    session_pairs, unmatched_sessions = _match_sessions(reference, candidate)
-    speed = [
-        judge_sessions(
+    session_pairs, unmatched_sessions = match_sessions(reference, candidate)
+    speed = []
+    for ref, cand in session_pairs:
+        verdict = judge_sessions(
             ref,
             cand,
             threshold=regression_threshold,
@@ -84,8 +86,8 @@ def compare_result_sets(
             instruction_threshold=instruction_threshold,
             noise=_noise_floor(reference, candidate, ref.machine),
         )
-        for ref, cand in session_pairs
-    ]
+        # Where an instruction case moved, the functions that moved it.
+        speed.append(replace(verdict, cases=explained(verdict.cases, ref, cand)))
     return SetComparison(
         reference_source=str(reference_path),
         candidate_source=str(candidate_path),
@@ -105,9 +107,10 @@ def _noise_floor(reference: ResultSet, candidate: ResultSet, machine: str) -> No
     return max(found, key=lambda f: (f.sessions, f.processes)) if found else None
 
 
-def _match_sessions(
+def match_sessions(
     reference: ResultSet, candidate: ResultSet
 ) -> tuple[list[tuple[BenchSession, BenchSession]], list[str]]:
+    """The sessions to compare, (reference, candidate) by machine, and what pairs with none."""
     ref = {s.machine: s for s in newest_per_machine(reference.bench_files)}
     cand = {s.machine: s for s in newest_per_machine(candidate.bench_files)}
     if len(ref) == 1 and len(cand) == 1:

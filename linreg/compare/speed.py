@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from linreg.compare.function_delta import FunctionDelta
 from linreg.compare.power import power_table
 from linreg.compare.shift import Shift, smallest_p
 from linreg.errors import ConfigError
@@ -94,6 +95,10 @@ class CaseVerdict:
     unstable: bool = False  # processes more than UNSTABLE_SPREAD apart on a side
     processes_needed: int | None = None  # a side, where undecided; None: unknown or too many
     reason: str = ""  # why undecided, in words
+    # Instructions: the functions whose counts moved beyond noise (linreg.compare.explain),
+    # where the case is slower or faster; the note says the noise rule, or why there is no list.
+    functions: tuple[FunctionDelta, ...] = ()
+    functions_note: str = ""
 
     @property
     def is_regression(self) -> bool:
@@ -109,6 +114,11 @@ class CaseVerdict:
         return self.outcome
 
     def to_dict(self) -> dict[str, Any]:
+        where = (
+            {"functions": [f.to_dict() for f in self.functions],
+             "functions_note": self.functions_note}
+            if self.metric == INSTRUCTIONS else {}
+        )  # fmt: skip
         return {
             "case": self.case,
             "metric": self.metric,
@@ -127,6 +137,7 @@ class CaseVerdict:
             "unstable": self.unstable,
             "processes_needed": self.processes_needed,
             "reason": self.reason,
+            **where,
         }
 
 

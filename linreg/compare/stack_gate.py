@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from linreg.compare.explain_cases import explained
 from linreg.compare.speed import (
     DEFAULT_INSTRUCTION_THRESHOLD,
     FASTER,
@@ -143,7 +144,8 @@ def judge_stack(
         return StackGate(key, where, candidate.label, tuple(wall_cases), tuple(notes), threshold,
                          has_baseline=False)  # fmt: skip
     ref, cand = session_samples(reference), session_samples(candidate)
-    judged = judge_instructions(ref, cand, threshold)
+    # A case that moved carries the functions that moved it (the baseline's profiles).
+    judged = explained(judge_instructions(ref, cand, threshold), reference, candidate)
     counted_there = {name for name, s in ref.items() if s.instructions}
     counted_here = {name for name, s in cand.items() if s.instructions}
     left = sorted(counted_there - counted_here)

@@ -177,7 +177,24 @@ def _speed_verdict(data: dict[str, Any]) -> dict[str, Any]:
                 or not all(_is_number(v) for v in value)
             ):
                 raise ValueError(f"a case's {key} must be a list of {size} numbers")
+        _check_functions(case.get("functions", []))
     return data
+
+
+def _check_functions(functions: Any) -> None:
+    """A case's function list (linreg.compare.function_delta.FunctionDelta.to_dict's)."""
+    if not isinstance(functions, list):
+        raise ValueError("a case's functions must be a list")
+    for entry in functions:
+        if not isinstance(entry, dict) or not isinstance(entry.get("function"), str):
+            raise ValueError("a case's function entry must be an object with a function name")
+        if entry.get("kind") not in ("inclusive", "exclusive"):
+            raise ValueError("a function entry's kind must be inclusive or exclusive")
+        for key in ("reference", "candidate", "delta"):
+            if not _is_number(entry.get(key)):
+                raise ValueError(f"a function entry's {key} must be a number")
+        if entry.get("share") is not None and not _is_number(entry["share"]):
+            raise ValueError("a function entry's share must be a number or null")
 
 
 def load_ab_result(path: str | Path) -> dict[str, Any]:

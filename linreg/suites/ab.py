@@ -11,6 +11,7 @@ folder as result sets the report reads, with the speed verdict and the numeric v
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linreg.compare.explain_cases import explained
 from linreg.compare.runs import LEVEL_NAMES, LEVELS, compare_runs
 from linreg.compare.speed import SpeedVerdict, judge_sessions
 from linreg.errors import ConfigError, LinregError
@@ -204,7 +206,9 @@ def _speed_verdict(out: Path, threshold: float | None) -> SpeedVerdict | None:
         if len(found) != 1:
             return None
         sides.append(found[0])
-    return judge_sessions(sides[0], sides[1], threshold=threshold)
+    verdict = judge_sessions(sides[0], sides[1], threshold=threshold)
+    # Where an instruction case moved, the functions that moved it.
+    return dataclasses.replace(verdict, cases=explained(verdict.cases, sides[0], sides[1]))
 
 
 def _numeric_verdict(out: Path) -> dict[str, Any]:

@@ -1,0 +1,375 @@
+"""Where the instructions went: standardising names, denoising, ranking the changes per call,
+the noise floor, and showing the list where a verdict fires (record, terminal, `linreg
+explain`, report).
+
+The profiles here are tables built by hand or tiny callgrind dumps (tests/data/profiles/);
+tests/test_explain_valgrind.py counts real ones, tests/test_profiles.py keeps and reads them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from linreg.cli import main
+from linreg.compare.explain import (
+    NOISE_MIN_PER_CALL,
+    NOISE_SHARE,
+    denoised,
+    function_changes,
+    function_counts,
+    is_interpreter_frame,
+    noise_floor_per_call,
+    prepared,
+    standardized,
+)
+from linreg.compare.explain_cases import explained, resolve_case
+from linreg.compare.function_delta import EXCLUSIVE, INCLUSIVE, FunctionDelta, short_function
+from linreg.compare.speed import INSTRUCTIONS, NO_CHANGE, SLOWER, WALL, CaseVerdict
+from linreg.errors import ResultSetError
+from linreg.results.bench_sessions import sessions
+from linreg.results.load import load_bench, load_speed_verdict
+from linreg.results.profiles import (
+    FunctionTable,
+    compress_dump,
+    read_profile,
+)
+from tests.instruction_files import HOST_A, PYTEST_ID, STACK, TRAIN, bench_json
+from tests.profile_files import PROFILES, needs_annotate, with_profile
+
+
+def table(inclusive, exclusive, total, calls=1, path="p") -> FunctionTable:
+    return FunctionTable(Path(path), calls, total, tuple(inclusive), tuple(exclusive))
+
+
+# --- standardising, denoising, the interpreter's frames -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "standard"),
+    [
+        # CallgrindStats.as_standardized()'s rules: build folders and the library go.
+        ("/tmp/python-build.2026.1/Python-3.11.7/Python/ceval.c:_PyEval_EvalFrameDefault "
+         "[/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0]",
+         "Python/ceval.c:_PyEval_EvalFrameDefault"),
+        ("/opt/b/Python-3.11.7/Objects/obmalloc.c:_PyObject_Free",
+         "Objects/obmalloc.c:_PyObject_Free"),
+        ("/home/ci/pytorch/build/aten/src/ATen/Ops.cpp:at::_ops::exp::call(at::Tensor const&)",
+         "build/aten/src/ATen/Ops.cpp:at::_ops::exp::call(at::Tensor const&)"),
+        # Ours: the rest of CPython's tree, PyTorch's sources, addresses, "???:".
+        ("/tmp/pb/Python-3.11.7/./Include/internal/pycore_call.h:PyObject_Vectorcall'2",
+         "Include/internal/pycore_call.h:PyObject_Vectorcall'2"),
+        ("/home/me/src/pytorch/aten/src/ATen/native/UnaryOps.cpp:at::native::exp(Tensor)",
+         "aten/src/ATen/native/UnaryOps.cpp:at::native::exp(Tensor)"),
+        ("???:0x0000000004936718 [???]", "0x…"),
+        ("???:at::native::exp(at::Tensor const&) [clone .isra.0] [/a/libtorch_cpu.so]",
+         "at::native::exp(at::Tensor const&)"),
+    ],
+)  # fmt: skip
+def test_names_lose_build_paths_libraries_and_addresses(raw, standard):
+    counts = standardized(function_counts(((5, raw),), inclusive=False))
+    assert [fn for _, fn in counts] == [standard]
+
+
+def test_the_same_function_built_in_two_places_is_one_name():
+    pairs = ((3, "/a/Python-3.11.7/Python/ceval.c:f [/a/libpython3.11.so]"),
+             (4, "/b/Python-3.11.7/Python/ceval.c:f [/b/libpython3.11.so]"))  # fmt: skip
+    assert list(standardized(function_counts(pairs, inclusive=False))) == [(7, "Python/ceval.c:f")]
+
+
+@pytest.mark.parametrize(
+    "noisy",
+    ["Objects/dictobject.c:lookdict_unicode", "Objects/dictobject.c:unicodekeys_lookup_unicode",
+     "Objects/dictobject.c:_Py_dict_lookup"],
+)  # fmt: skip
+def test_the_interpreters_name_lookups_are_denoised(noisy):
+    counts = function_counts(((9, noisy), (1, "at::native::exp")), inclusive=False)
+    assert [fn for _, fn in denoised(counts)] == ["at::native::exp"]
+
+
+@pytest.mark.parametrize(
+    ("name", "interpreter"),
+    [
+        ("/x/Python-3.11.7/Python/ceval.c:_PyEval_EvalFrameDefault'2", True),
+        ("/x/Python-3.11.7/./Include/internal/pycore_call.h:PyObject_Vectorcall", True),
+        ("???:_PyEval_EvalFrameDefault [/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0]", True),
+        ("???:_PyEval_EvalFrameDefault [/usr/bin/python3.11]", True),
+        ("???:0x0000000004936718'2 [???]", True),
+        ("???:torch::autograd::THPVariable_exp(_object*) [/t/libtorch_python.so]", False),
+        ("./malloc/./malloc/malloc.c:malloc [/usr/lib/x86_64-linux-gnu/libc.so.6]", False),
+    ],
+)  # fmt: skip
+def test_interpreter_frames_are_told_from_the_rest(name, interpreter):
+    assert is_interpreter_frame(name) is interpreter
+
+
+def test_interpreter_frames_leave_the_inclusive_list_and_stay_in_the_exclusive_one():
+    frame = "/x/Python-3.11.7/Python/ceval.c:_PyEval_EvalFrameDefault [/x/libpython3.11.so.1.0]"
+    kernel = "???:at::native::exp(at::Tensor const&) [/t/libtorch_cpu.so]"
+    read = table([(900, frame), (500, kernel)], [(400, frame), (500, kernel)], total=900)
+    assert [fn for _, fn in prepared(read, inclusive=True)] == [
+        "at::native::exp(at::Tensor const&)"
+    ]
+    assert {fn for _, fn in prepared(read, inclusive=False)} == {
+        "Python/ceval.c:_PyEval_EvalFrameDefault",
+        "at::native::exp(at::Tensor const&)",
+    }
+
+
+# --- the delta: per call, ranked, shared, beyond noise ------------------------------------------
+
+
+def test_changes_are_per_call_ranked_by_size_with_their_share_of_the_case():
+    reference = table(
+        [(400_000, "a [l]"), (100_000, "b [l]")],
+        [(300_000, "a [l]"), (100_000, "b [l]"), (200_000, "c [l]")],
+        total=600_000, calls=100,
+    )  # fmt: skip
+    # The candidate counted 50 calls: per call, a grew by 2,000 and c shrank by 1,200.
+    candidate = table(
+        [(300_000, "a [l]"), (50_000, "b [l]")],
+        [(250_000, "a [l]"), (50_000, "b [l]"), (40_000, "c [l]")],
+        total=340_000, calls=50,
+    )  # fmt: skip
+    changes = function_changes(reference, candidate)
+    assert changes.change_per_call == pytest.approx(800.0)
+    assert changes.noise_per_call == NOISE_MIN_PER_CALL
+    rows = [(f.kind, f.function, f.delta, f.share) for f in changes.functions]
+    assert rows == [
+        (INCLUSIVE, "a", pytest.approx(2_000.0), pytest.approx(2.5)),
+        (EXCLUSIVE, "a", pytest.approx(2_000.0), pytest.approx(2.5)),
+        (EXCLUSIVE, "c", pytest.approx(-1_200.0), pytest.approx(-1.5)),
+    ]
+    assert changes.within_noise == 0  # b did the same work a call on both sides
+
+
+def test_only_changes_beyond_the_noise_floor_are_listed_and_the_rest_are_counted():
+    count = 10_000_000  # a call: the floor is NOISE_SHARE of it
+    floor = noise_floor_per_call(count)
+    assert floor == pytest.approx(NOISE_SHARE * count) and floor > NOISE_MIN_PER_CALL
+    reference = table([], [(count // 2, "x [l]"), (count // 2, "y [l]")], total=count)
+    candidate = table(
+        [], [(count // 2 + int(floor) + 1, "x [l]"), (count // 2 + int(floor) - 1, "y [l]")],
+        total=count + 2 * int(floor),
+    )  # fmt: skip
+    changes = function_changes(reference, candidate)
+    assert [f.function for f in changes.functions] == ["x"]
+    assert changes.within_noise == 1
+    assert "1 smaller changes within noise (noise: |Δ| ≤ 10,000 instructions per call)" in (
+        changes.note
+    )
+
+
+def test_an_unchanged_case_lists_nothing_and_says_so():
+    same = table([(5_000, "a [l]")], [(5_000, "a [l]")], total=5_000)
+    changes = function_changes(same, same)
+    assert changes.functions == () and changes.change_per_call == 0
+    assert changes.note.startswith("no function changed beyond noise")
+
+
+def test_each_list_keeps_its_top_and_counts_what_it_left_out():
+    names = [f"f{i}" for i in range(20)]
+    reference = table([], [(1, f"{n} [l]") for n in names], total=20)
+    candidate = table([], [(1 + 10_000 * (i + 1), f"{n} [l]") for i, n in enumerate(names)],
+                      total=20 + 10_000 * 210)  # fmt: skip
+    changes = function_changes(reference, candidate, top=15)
+    assert [f.function for f in changes.functions] == [f"f{i}" for i in range(19, 4, -1)]
+    assert changes.not_listed == 5 and changes.note.startswith("5 more beyond noise not listed")
+
+
+@needs_annotate
+def test_the_tiny_profiles_name_the_kernel_that_doubled(tmp_path):
+    tables = []
+    for side in ("reference", "candidate"):
+        path = tmp_path / f"{side}.callgrind.gz"
+        path.write_bytes(compress_dump(PROFILES / f"{side}.callgrind"))
+        tables.append(read_profile(path, calls=2))
+    changes = function_changes(*tables)
+    inclusive = [f.function for f in changes.functions if f.kind == INCLUSIVE]
+    exclusive = [f.function for f in changes.functions if f.kind == EXCLUSIVE]
+    # Built in two places, one name; the interpreter's frame is no inclusive cause; the lookups
+    # are denoised; malloc's +50 a call is noise.
+    assert inclusive == [
+        "at::_ops::mul::call(at::Tensor const&, at::Tensor const&)",
+        "at::native::mul_kernel(at::TensorIteratorBase&)",
+    ]
+    assert exclusive == ["at::native::mul_kernel(at::TensorIteratorBase&)"]
+    kernel = changes.functions[-1]
+    assert (kernel.delta, kernel.share) == (2_000.0, pytest.approx(2_000 / 2_060))
+
+
+# --- names at the terminal's width --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "short"),
+    [
+        ("torch::autograd::THPVariable_exp(_object*, _object*, _object*)",
+         "torch::autograd::THPVariable_exp"),
+        ("c10::impl::wrap_kernel_functor_unboxed_<c10::impl::detail::WrapFunctionIntoFunctor_<"
+         "c10::CompileTimeFunctionPointer<at::Tensor (c10::DispatchKeySet, at::Tensor const&), "
+         "&torch::autograd::VariableType::(anonymous namespace)::exp> >, at::Tensor "
+         "(c10::DispatchKeySet, at::Tensor const&)>::call(c10::OperatorKernel*, "
+         "c10::DispatchKeySet, at::Tensor const&)",
+         "c10::impl::wrap_kernel_functor_unboxed_<…&exp>::call"),
+        ("torch::autograd::VariableType::(anonymous namespace)::sum(c10::DispatchKeySet, "
+         "at::Tensor const&)", "torch::autograd::VariableType::(anon)::sum"),
+        ("std::vector<int, std::allocator<int> >::push_back(int const&)",
+         "std::vector<…>::push_back"),
+        ("./malloc/./malloc/malloc.c:_int_free", "malloc.c:_int_free"),
+        ("Include/internal/pycore_call.h:PyObject_Vectorcall'2",
+         "pycore_call.h:PyObject_Vectorcall'2"),
+        ("bool operator<(int, int)", "bool operator<"),
+        ("a_very_long_namespace::another_long_namespace::yet_another::the_function_itself",
+         "a_very_long_namespace::anothe…t_another::the_function_itself"),
+    ],
+)  # fmt: skip
+def test_a_name_is_shortened_to_whose_and_which_function(name, short):
+    assert short_function(name, 60) == short
+    assert len(short_function(name, 20)) == min(20, len(short))
+
+
+# --- where a verdict fires: the record, compare, explain ----------------------------------------
+
+
+def _sides(tmp_path: Path) -> tuple[Path, Path]:
+    """Two same-machine bench files of the train case whose kept profiles are the tiny ones."""
+    made = []
+    for side, count, when in (("reference", 5_000, "10:00"), ("candidate", 7_060, "11:00")):
+        path = bench_json(tmp_path / side / PYTEST_ID / "0001_a.json", {TRAIN: count},
+                          {**STACK, **HOST_A}, session=side,
+                          when=f"2026-11-29T{when}:00")  # fmt: skip
+        made.append(with_profile(path, PROFILES / f"{side}.callgrind"))
+    return made[0], made[1]
+
+
+def _session(path: Path):
+    return sessions([load_bench(path)])[0]
+
+
+@needs_annotate
+def test_a_slower_instruction_case_carries_its_functions_into_the_record(tmp_path):
+    reference, candidate = _sides(tmp_path)
+    slower = CaseVerdict(TRAIN, INSTRUCTIONS, SLOWER, 5_000, 7_060, (1, 1), 1.412, 0.03)
+    unchanged = CaseVerdict(TRAIN, WALL, NO_CHANGE, 0.04, 0.04, (1, 1), 1.0, 0.1)
+    cases = explained([slower, unchanged], _session(reference), _session(candidate))
+    assert cases[1] is unchanged
+    record = cases[0].to_dict()
+    assert [f["function"] for f in record["functions"]][:1] == [
+        "at::_ops::mul::call(at::Tensor const&, at::Tensor const&)"
+    ]
+    assert record["functions_note"].endswith("(noise: |Δ| ≤ 1,000 instructions per call)")
+    assert "functions" not in unchanged.to_dict()
+
+
+def test_a_side_without_profiles_says_so_and_the_verdict_stands(tmp_path):
+    made = [
+        bench_json(tmp_path / side / "0001_a.json", {TRAIN: count}, {**STACK, **HOST_A},
+                   session=side)
+        for side, count in (("r", 5_000), ("c", 7_000))
+    ]  # fmt: skip
+    slower = CaseVerdict(TRAIN, INSTRUCTIONS, SLOWER, 5_000, 7_000, (1, 1), 1.4, 0.03)
+    [case] = explained([slower], *(_session(p) for p in made))
+    assert case.outcome == SLOWER and case.functions == ()
+    assert case.functions_note.startswith("no function list: the reference (") and (
+        case.functions_note.endswith(f"kept no profile of {TRAIN}")
+    )
+
+
+@pytest.mark.parametrize(
+    ("entry", "match"),
+    [
+        ({"function": 3, "kind": "inclusive"}, "function entry must be an object"),
+        ({"function": "f", "kind": "both"}, "kind must be inclusive or exclusive"),
+        ({"function": "f", "kind": "inclusive", "reference": "1", "candidate": 2, "delta": 1},
+         "reference must be a number"),
+    ],
+)  # fmt: skip
+def test_a_record_with_a_malformed_function_entry_is_refused(tmp_path, entry, match):
+    case = CaseVerdict(TRAIN, INSTRUCTIONS, SLOWER, 1.0, 2.0, (1, 1), 2.0, 0.03).to_dict()
+    record = {"schema_version": 2, "kind": "speed-verdict", "reference": "r", "candidate": "c",
+              "summary": "", "same_machine": True, "gating": True, "verdict": "regressed",
+              "cases": [{**case, "functions": [entry]}]}  # fmt: skip
+    path = tmp_path / "speed.json"
+    path.write_text(json.dumps(record))
+    with pytest.raises(ResultSetError, match=match):
+        load_speed_verdict(path)
+
+
+def test_a_records_function_list_reads_back():
+    delta = FunctionDelta("at::native::exp", INCLUSIVE, 10.0, 2_010.0, 0.9)
+    case = CaseVerdict(TRAIN, INSTRUCTIONS, SLOWER, 1.0, 2.0, (1, 1), 2.0, 0.03,
+                       functions=(delta,), functions_note="n")  # fmt: skip
+    assert case.to_dict()["functions"] == [
+        {"function": "at::native::exp", "kind": "inclusive", "reference": 10.0,
+         "candidate": 2_010.0, "delta": 2_000.0, "share": 0.9}
+    ]  # fmt: skip
+
+
+@needs_annotate
+def test_compare_prints_the_function_list_under_the_speed_table_at_80_columns(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setenv("COLUMNS", "80")
+    reference, candidate = _sides(tmp_path)
+    out = tmp_path / "speed.json"
+    code = main(["compare", str(reference), str(candidate), "--fail-on-regression", "10%",
+                 "--out", str(out)])  # fmt: skip
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "Where the instructions went: train, slower (×1.41, +2.06 k a call)" in printed
+    listed = printed[printed.index("inclusive: with what they called") :]
+    assert listed.index("at::_ops::mul::call") < listed.index("at::native::mul_kernel")
+    # The speed table and the lists fit 80 columns (the file written is named after it).
+    shown = printed[: printed.index("speed verdict: ")]
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    [case] = [c for c in load_speed_verdict(out)["cases"] if c["metric"] == INSTRUCTIONS]
+    assert case["functions"][0]["share"] == pytest.approx(2_000 / 2_060)
+
+
+@needs_annotate
+def test_explain_lists_any_cases_functions(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    reference, candidate = _sides(tmp_path)
+    assert main(["explain", str(reference.parent), str(candidate), "--case", "train"]) == 0
+    printed = capsys.readouterr().out
+    assert f"{TRAIN}: 5 k → 7.06 k instructions a call (×1.41, +2.06 k)" in printed
+    assert "exclusive: their own instructions" in printed
+    assert "at::native::mul_kernel" in printed
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [("nothing-like-it", "no case 'nothing-like-it' counted on both sides"),
+     ("bench_", "case 'bench_' names 2 cases")],
+)  # fmt: skip
+def test_explain_refuses_a_case_it_cannot_name_in_one_line(tmp_path, capsys, case, said):
+    cases = {TRAIN: 5e3, TRAIN.replace("seed42", "seed0"): 5e3}
+    sides = [
+        bench_json(tmp_path / side / "0001_a.json", cases, {**STACK, **HOST_A}, session=side)
+        for side in ("r", "c")
+    ]
+    assert main(["explain", *map(str, sides), "--case", case]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and said in err[0]
+
+
+def test_explain_refuses_a_case_without_profiles_in_one_line(tmp_path, capsys):
+    sides = [
+        bench_json(tmp_path / side / "0001_a.json", {TRAIN: 5e3}, {**STACK, **HOST_A},
+                   session=side)
+        for side in ("r", "c")
+    ]  # fmt: skip
+    assert main(["explain", *map(str, sides), "--case", "train"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("linreg: error: the reference (") and "kept no profile" in line
+
+
+def test_a_case_is_named_by_its_id_its_name_or_a_part_only_it_holds():
+    names = {TRAIN, "bench_inference.py::bench_inference[cpu-float32-seed42-eager-n1000]"}
+    assert resolve_case(TRAIN, names) == TRAIN
+    assert resolve_case("bench_train[cpu-float32-seed42-eager]", names) == TRAIN
+    assert resolve_case("n1000", names).endswith("n1000]")
+    with pytest.raises(ResultSetError, match="names 2 cases"):
+        resolve_case("cpu-float32", names)
