@@ -10,7 +10,7 @@ from rich.text import Text
 
 from linreg import units
 from linreg.cli import app, fail
-from linreg.cli.console import console, say
+from linreg.cli.console import console, progress, say
 from linreg.cli.speed_table import print_speed_verdict
 from linreg.compare.speed import (
     DEFAULT_ALPHA,
@@ -60,6 +60,13 @@ def compare_command(
         "stepped, instead of comparing two sets.",
     ),
     wide: bool = typer.Option(False, "--wide", help="Full case ids and environment values."),
+    explain: bool = typer.Option(
+        True,
+        "--explain/--no-explain",
+        help="Replay each pair of runs that is not bit-identical (one process a side) and say "
+        "which quantity differs first, or why two dtypes leave the tolerance; a side of "
+        "another torch is read from its history.",
+    ),
     out: Path | None = typer.Option(
         None, help="Also write the speed verdict as a result file (the report reads it)."
     ),
@@ -87,6 +94,8 @@ def compare_command(
         say(line)
     if result.numerics:
         console.print(_numerics_table(result.numerics))
+        if explain:
+            _print_where_runs_part(result)
     for verdict in result.speed:
         print_speed_verdict(verdict, wide)
     for line in result.unmatched:
@@ -95,6 +104,24 @@ def compare_command(
     if out is not None and result.speed:
         _write_verdicts(out, result.speed)
     return _final_line(result, threshold)
+
+
+def _print_where_runs_part(result) -> None:
+    """Each pair that is not bit-identical, replayed (or read from the histories where a side
+    is of another stack): the first quantity that differs, or the horizon's cause."""
+    import textwrap
+
+    from linreg.suites.replay import explain_pairs  # replays in worker processes
+
+    pairs = [(c, r, n) for (c, r), n in zip(result.run_pairs, result.numerics, strict=True)]
+    if not any(n.level != "a" for _, _, n in pairs):
+        return
+    progress("compare: replaying the pairs that are not bit-identical…")
+    for (_, _, comparison), found in zip(pairs, explain_pairs(pairs), strict=True):
+        if found is not None:
+            text = f"where {comparison.candidate_label} parts: {found.line}"
+            say(textwrap.fill(text, width=max(console.width, 40), subsequent_indent="  ",
+                              break_on_hyphens=False))  # fmt: skip
 
 
 def _numerics_table(numerics) -> Table:

@@ -138,6 +138,7 @@ def repro_command(
             given=given,
         )
     console.print(_full_table(report.checks) if wide else _summary_table(report.checks))
+    _print_explanations(report.checks)
     for change in report.reference_changes:
         say(f"reference {change.name}: {change.status} ({change.detail})")
     used = report.options
@@ -154,6 +155,29 @@ def repro_command(
         return 1
     say(f"repro: OK: {held}")
     return 0
+
+
+def _print_explanations(checks) -> None:
+    """Why each pair that is not bit-identical parts, each reason once with the pairs it
+    explains (threads 1 and all of one seed part alike from float64)."""
+    reasons: dict[str, list[str]] = {}
+    for c in checks:
+        if c.explanation:
+            pair = f"{c.subject} vs {_against(c)}"
+            reasons.setdefault(c.explanation["line"], []).append(pair)
+    if not reasons:
+        return
+    say("where pairs that are not bit-identical part (both replayed, one process a side):")
+    for line, pairs in reasons.items():
+        more = f" (and {len(pairs) - 1} more)" if len(pairs) > 1 else ""
+        say(_wrapped(f"{pairs[0]}{more}: {line}"))
+
+
+def _wrapped(text: str) -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=max(console.width, 40), initial_indent="  ",
+                         subsequent_indent="    ", break_on_hyphens=False)  # fmt: skip
 
 
 def _against(check) -> str:

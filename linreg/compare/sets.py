@@ -26,6 +26,7 @@ from linreg.errors import ResultSetError
 from linreg.results.bench_sessions import BenchSession, newest_per_machine
 from linreg.results.noise_floor import NoiseFloor
 from linreg.results.resultset import ResultSet, load_result_set
+from linreg.run import Run
 from linreg.tolerance import Tolerances
 
 
@@ -39,6 +40,8 @@ class SetComparison:
     unmatched: list[str] = field(default_factory=list)
     # Which run a side took for a label several of its runs share (its newest), one line each.
     choices: list[str] = field(default_factory=list)
+    # The runs behind each of ``numerics``: (candidate, reference), for a replay that explains.
+    run_pairs: list[tuple[Run, Run]] = field(default_factory=list)
 
     @property
     def numeric_failures(self) -> list[Comparison]:
@@ -97,6 +100,7 @@ def compare_result_sets(
         unmatched=unmatched + unmatched_sessions,
         choices=[c.describe("reference") for c in reference.choices]
         + [c.describe("candidate") for c in candidate.choices],
+        run_pairs=[(cand, ref) for (_, ref), (_, cand) in pairs],
     )
 
 

@@ -13,26 +13,30 @@ from linreg.config import TrainConfig
 from linreg.run import Run
 
 if TYPE_CHECKING:  # torch is imported by the engines, not by whoever only names them
+    from linreg.engines.observe import StepObserver
     from linreg.engines.prepared import PreparedRun
 
 # Called at each evaluated epoch with (epoch, train_loss, test_loss).
 EvalCallback = Callable[[int, float, float], None]
 
 
-def prepare(config: TrainConfig, on_eval: EvalCallback | None = None) -> PreparedRun[Run]:
-    """Set up a run with the config's engine: environment, data, model (and compilation)."""
+def prepare(
+    config: TrainConfig, on_eval: EvalCallback | None = None, on_step: StepObserver | None = None
+) -> PreparedRun[Run]:
+    """Set up a run with the config's engine: environment, data, model (and compilation).
+    ``on_step`` sees each epoch's quantities (linreg.engines.observe)."""
     if config.engine == "eager":
         from linreg.engines.eager import prepare_eager
 
-        return prepare_eager(config, on_eval=on_eval)
+        return prepare_eager(config, on_eval=on_eval, on_step=on_step)
     if config.engine == "compiled":
         from linreg.engines.compiled import prepare_compiled
 
-        return prepare_compiled(config, on_eval=on_eval)
+        return prepare_compiled(config, on_eval=on_eval, on_step=on_step)
     if config.engine == "batched":
         from linreg.engines.batched import prepare_one_member
 
-        return prepare_one_member(config, on_eval=on_eval)
+        return prepare_one_member(config, on_eval=on_eval, on_step=on_step)
     raise NotImplementedError(config.engine)  # TrainConfig refuses unknown engines first
 
 

@@ -23,6 +23,7 @@ from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback
 from linreg.engines.members import MemberRuns
+from linreg.engines.observe import StepObserver, StepQuantities
 from linreg.engines.prepared import PreparedRun
 from linreg.engines.records import eval_epochs, stop_if_diverged
 from linreg.env import capture_environment
@@ -122,10 +123,12 @@ def prepare_batched(
 
 
 def prepare_one_member(
-    config: TrainConfig, on_eval: EvalCallback | None = None
+    config: TrainConfig,
+    on_eval: EvalCallback | None = None,
+    on_step: StepObserver | None = None,
 ) -> PreparedRun[Run]:
     """The config's own seed and lr as a batch of one, giving its Run."""
-    resolved, loop, record = _prepare(config, None, None, on_eval, None)
+    resolved, loop, record = _prepare(config, None, None, on_eval, None, on_step)
     return PreparedRun(resolved, loop, lambda train_seconds: record(train_seconds)[0])
 
 
@@ -242,8 +245,10 @@ def _prepare(
     lrs: Sequence[float] | None,
     on_eval: EvalCallback | None,
     on_progress: ProgressCallback | None,
+    on_step: StepObserver | None = None,
 ) -> tuple[TrainConfig, Callable[[], float], Callable[[float], MemberRuns]]:
-    """The resolved config, the loop over epochs and the recording of its outcome."""
+    """The resolved config, the loop over epochs and the recording of its outcome; ``on_step``
+    sees the first member's quantities."""
     if config.optimizer != "sgd":
         raise ConfigError(
             "optimizer", f"the batched engine supports sgd only, got {config.optimizer!r}"
@@ -289,11 +294,22 @@ def _prepare(
         with torch.inference_mode():
             for epoch in range(config.epochs):
                 # w·x + b as two roundings, as eager's addmm does; addcmul would fuse them.
-                residual = torch.mul(weight, x_train).add_(bias).sub_(y_train)  # ŷ − y, (K, N)
+                prediction = torch.mul(weight, x_train).add_(bias)
+                seen = None if on_step is None else [prediction[0].clone()]
+                residual = prediction.sub_(y_train)  # ŷ − y, (K, N)
                 train_losses[epoch] = mean_loss(residual)
+                if seen is not None:
+                    seen.append(residual[0].clone())
                 slope = (residual.sign_() if l1 else residual).mul_(grad_scale)
-                weight.addcmul_(gradient(slope), neg_lr)
-                bias.addcmul_(slope.sum(dim=1, keepdim=True), neg_lr)
+                grad_weight = gradient(slope)
+                grad_bias = slope.sum(dim=1, keepdim=True)
+                weight.addcmul_(grad_weight, neg_lr)
+                bias.addcmul_(grad_bias, neg_lr)
+                if seen is not None:
+                    gradients = {"linear.weight": grad_weight[0], "linear.bias": grad_bias[0]}
+                    parameters = {"linear.weight": weight[0], "linear.bias": bias[0]}
+                    on_step(epoch, StepQuantities(seen[0], seen[1], train_losses[epoch, 0],
+                                                  gradients, parameters))  # fmt: skip
                 if epoch % config.eval_every == 0:
                     test_residual = torch.mul(weight, x_test).add_(bias).sub_(y_test)
                     test_losses[epoch // config.eval_every] = mean_loss(test_residual)

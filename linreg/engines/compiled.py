@@ -31,6 +31,7 @@ from torch.nn import functional as F
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback
+from linreg.engines.observe import StepObserver, StepQuantities
 from linreg.engines.prepared import PreparedRun
 from linreg.engines.records import LossBuffer, eval_epochs, make_run, record_eval, stop_if_diverged
 from linreg.env import capture_environment
@@ -55,8 +56,9 @@ def compiler_problem(device: str) -> str | None:
     return None
 
 
-def _training_step(loss_name: str, lr: float):
-    """forward → loss → gradient → SGD update, returning (loss before the step, w, b).
+def _training_step(loss_name: str, lr: float, traced: bool = False):
+    """forward → loss → gradient → SGD update, returning (loss before the step, w, b); with
+    ``traced`` also (ŷ, ŷ − y, grad w, grad b), for an observer of the step.
 
     The function returned has a code object of its own, so that its compiled graphs are not
     counted against those of other runs (see the module docstring).
@@ -64,7 +66,8 @@ def _training_step(loss_name: str, lr: float):
     squared = loss_name == "mse"
 
     def step(X: torch.Tensor, y: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor):
-        residual = X * weight[0, 0] + bias[0] - y
+        prediction = X * weight[0, 0] + bias[0]
+        residual = prediction - y
         if squared:
             loss = (residual * residual).mean()
             slope = 2 * residual
@@ -73,7 +76,10 @@ def _training_step(loss_name: str, lr: float):
             slope = torch.sign(residual)
         grad_weight = (slope * X).mean().reshape(1, 1)
         grad_bias = slope.mean().reshape(1)
-        return loss, weight - lr * grad_weight, bias - lr * grad_bias
+        stepped = (loss, weight - lr * grad_weight, bias - lr * grad_bias)
+        if traced:
+            return (*stepped, prediction, residual, grad_weight, grad_bias)
+        return stepped
 
     own = types.FunctionType(
         step.__code__.replace(), step.__globals__, step.__name__, None, step.__closure__
@@ -84,14 +90,23 @@ def _training_step(loss_name: str, lr: float):
 
 @functools.lru_cache(maxsize=64)
 def _compiled_step(
-    loss_name: str, lr: float, device: torch.device, dtype: torch.dtype, shape: tuple[int, ...]
+    loss_name: str,
+    lr: float,
+    device: torch.device,
+    dtype: torch.dtype,
+    shape: tuple[int, ...],
+    traced: bool = False,
 ):
     """One compiled step per graph, keyed by what the graph is specialised on; runs of the same
     key reuse it (dynamo still guards on global state such as the thread count)."""
-    return torch.compile(_training_step(loss_name, lr), dynamic=False, fullgraph=True)
+    return torch.compile(_training_step(loss_name, lr, traced), dynamic=False, fullgraph=True)
 
 
-def prepare_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> PreparedRun[Run]:
+def prepare_compiled(
+    config: TrainConfig,
+    on_eval: EvalCallback | None = None,
+    on_step: StepObserver | None = None,
+) -> PreparedRun[Run]:
     config = resolve(config)
     problem = compiler_problem(config.device)
     if problem is not None:
@@ -122,14 +137,22 @@ def prepare_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -
 
     train_losses = LossBuffer(config.epochs, data.X_train.dtype, config.device)
     test_losses = LossBuffer(len(eval_epochs(config)), data.X_train.dtype, config.device)
+    traced_step = None
+    if on_step is not None:
+        traced_step = _compiled_step(
+            config.loss, config.lr, X.device, X.dtype, tuple(X.shape), traced=True
+        )
 
     def loop() -> float:
         nonlocal weight, bias
         synchronize(config.device)
         started = time.perf_counter()
         for epoch in range(config.epochs):
+            seen = traced_step(X, y, weight, bias) if on_step is not None else None
             loss, weight, bias = step(X, y, weight, bias)
             train_losses.append(loss)
+            if on_step is not None:
+                on_step(epoch, _quantities(seen, loss, weight, bias))
             if epoch % config.eval_every == 0:
                 with torch.inference_mode():
                     test_loss = loss_fn(F.linear(data.X_test, weight, bias), data.y_test)
@@ -159,3 +182,20 @@ def prepare_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -
         )
 
     return PreparedRun(config, loop, finish)
+
+
+def _quantities(seen, loss, weight, bias) -> StepQuantities:
+    """The step's values; its intermediates from the traced graph only where that graph's loss
+    and parameters are the real step's, bit for bit (another graph may round otherwise)."""
+    parameters = {"linear.weight": weight, "linear.bias": bias}
+    same = (
+        seen is not None
+        and torch.equal(seen[0], loss)
+        and torch.equal(seen[1], weight)
+        and torch.equal(seen[2], bias)
+    )
+    if not same:
+        return StepQuantities(None, None, loss, None, parameters)
+    prediction, residual, grad_weight, grad_bias = seen[3:]
+    gradients = {"linear.weight": grad_weight, "linear.bias": grad_bias}
+    return StepQuantities(prediction, residual, loss, gradients, parameters)

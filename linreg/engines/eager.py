@@ -9,6 +9,7 @@ import torch
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback
+from linreg.engines.observe import StepObserver, StepQuantities
 from linreg.engines.prepared import PreparedRun
 from linreg.engines.records import LossBuffer, eval_epochs, make_run, record_eval, stop_if_diverged
 from linreg.env import capture_environment
@@ -18,7 +19,11 @@ from linreg.run import Run
 from linreg.state import state_to_json
 
 
-def prepare_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> PreparedRun[Run]:
+def prepare_eager(
+    config: TrainConfig,
+    on_eval: EvalCallback | None = None,
+    on_step: StepObserver | None = None,
+) -> PreparedRun[Run]:
     config = resolve(config)
     with numeric_settings(config):
         environment = capture_environment()
@@ -48,6 +53,8 @@ def prepare_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> P
             optimizer.step()
 
             train_losses.append(loss.detach())
+            if on_step is not None:
+                on_step(epoch, _quantities(model, y_pred, y_train, loss))
             if epoch % eval_every == 0:
                 model.eval()
                 with torch.inference_mode():
@@ -71,3 +78,18 @@ def prepare_eager(config: TrainConfig, on_eval: EvalCallback | None = None) -> P
         )
 
     return PreparedRun(config, loop, finish)
+
+
+def _quantities(
+    model: torch.nn.Module, y_pred: torch.Tensor, y: torch.Tensor, loss: torch.Tensor
+) -> StepQuantities:
+    with torch.no_grad():
+        residual = y_pred.detach() - y  # what L1Loss and MSELoss form first
+    named = dict(model.named_parameters())
+    return StepQuantities(
+        prediction=y_pred.detach(),
+        residual=residual,
+        loss=loss.detach(),
+        gradients={n: p.grad.detach() for n, p in named.items() if p.grad is not None},
+        parameters={n: p.detach() for n, p in named.items()},
+    )

@@ -40,6 +40,7 @@ class CheckText:
     reached: str
     figures: str
     source: str
+    why: str = ""  # where the pair parts, replayed (linreg.compare.first_difference)
 
     @property
     def title(self) -> str:
@@ -66,6 +67,7 @@ def describe(check: dict[str, Any], source: str = "") -> CheckText:
         reached=reached,
         figures=figures,
         source=source,
+        why=(check.get("explanation") or {}).get("line", ""),
     )
 
 
@@ -176,6 +178,7 @@ def checks_frame(texts: list[CheckText]) -> pd.DataFrame:
             "required": t.required,
             "reached": t.reached,
             "figures": t.figures,
+            "where it parts": t.why,
             **({"repro set": t.source} if several_sets else {}),
         }
         for t in texts

@@ -144,6 +144,8 @@ def _failing_line(text: CheckText) -> Line:
     detail = f"required {text.required}; reached {text.reached}"
     if text.figures:
         detail += f" ({text.figures})"
+    if text.why:
+        detail += f"; {text.why}"
     return Line(f"✗ {text.title}", FAIL, detail)
 
 

@@ -47,7 +47,8 @@ class BenchSession:
 
     @property
     def label(self) -> str:
-        return f"{self.machine} session {self.session} ({self.processes} processes)"
+        plural = "es" if self.processes != 1 else ""
+        return f"{self.machine} session {self.session} ({self.processes} process{plural})"
 
     @property
     def instruction_status(self) -> str:

@@ -13,10 +13,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from linreg.compare.first_difference import history_difference, replay_epoch
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, Comparison, compare_runs, meets
 from linreg.config import TrainConfig
 from linreg.errors import ConfigError, LinregError, OutputError
@@ -30,6 +31,7 @@ from linreg.results.walk import result_files
 from linreg.run import Run
 from linreg.signals import sigterm_raises
 from linreg.state import state_dict_hash, state_from_json
+from linreg.suites.replay import ReplayPair, replay
 from linreg.suites.repro_options import (
     DEFAULT_REFERENCE_DIR,
     DEFAULT_REPRO_ROOT,
@@ -74,6 +76,9 @@ class Check:
     holds: bool
     reason: str
     comparison: Comparison | None = None
+    # Why a pair that is not bit-identical parts: the first differing quantity, or for two
+    # dtypes the horizon's cause (linreg.compare.first_difference), as a dict with its "line".
+    explanation: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -85,6 +90,7 @@ class Check:
             "holds": self.holds,
             "reason": self.reason,
             "comparison": self.comparison.to_dict() if self.comparison else None,
+            "explanation": self.explanation,
         }
 
 
@@ -235,6 +241,7 @@ def check_pairs(
     requirements: dict[str, str],
     reference_dir: Path | None,
     outcome_steps: int = DEFAULT_OUTCOME_STEPS,
+    explain: bool = True,
 ) -> list[Check]:
     checks: list[Check] = []
     first = {cid: pair[0] for cid, pair in runs.items()}
@@ -288,7 +295,36 @@ def check_pairs(
         for config in matrix.configs():
             checks.extend(golden_check(first[config.config_id], reference_dir, tolerances,
                                         requirements["golden"], outcome_steps))  # fmt: skip
-    return checks
+    return explain_checks(checks, runs, tolerances) if explain else checks
+
+
+def explain_checks(
+    checks: list[Check], runs: dict[str, tuple[Run, Run]], tolerances: Tolerances
+) -> list[Check]:
+    """Each check whose pair is not bit-identical, with the reason it parts: both configs
+    replayed to the epoch their histories name, one process a side; a golden pair, whose
+    reference cannot be replayed, from the histories."""
+    by_label = {label(pair[0].config): pair[0] for pair in runs.values()}
+    pairs, where = [], []
+    explained = list(checks)
+    for index, check in enumerate(checks):
+        c = check.comparison
+        if c is None or c.level == "a":
+            continue
+        if check.kind == "golden" or check.explanation is not None:
+            continue  # a stored reference is explained from the histories (golden_check)
+        candidate = by_label.get(check.subject)
+        reference = candidate if check.kind == "determinism" else by_label.get(check.against)
+        if candidate is None or reference is None:
+            continue
+        until = replay_epoch(c, candidate.config.epochs)
+        if until is None:
+            continue
+        pairs.append(ReplayPair(candidate.config, reference.config, until, c.tolerance))
+        where.append(index)
+    for index, found in zip(where, replay(pairs), strict=True):
+        explained[index] = replace(checks[index], explanation=found.to_dict())
+    return explained
 
 
 def _pair_kind(config: TrainConfig, twin: TrainConfig) -> str:
@@ -348,8 +384,9 @@ def golden_check(
     except ValueError as exc:
         return [Check("golden", "golden", label(run.config), path, required, False, str(exc))]
     verdict = meets(c, required)
+    found = history_difference(run, reference) if c.level != "a" else None
     return [Check("golden", "golden", label(run.config), path, required, verdict.holds,
-                  verdict.reason, c)]  # fmt: skip
+                  verdict.reason, c, found and found.to_dict())]  # fmt: skip
 
 
 def update_references(

@@ -1,0 +1,50 @@
+"""One side of a replay: traces a list of configs, each to its epoch, in one process.
+
+`python -m linreg.suites.replay_worker JOBS_JSON OUT_DIR` writes OUT_DIR/<index>.pt for each job
+(``linreg.engines.trace.Trace``, through torch.save): scratch files of the parent's, read back
+with ``weights_only=True`` and removed with their temporary folder, never results.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from linreg.config import TrainConfig
+from linreg.engines.trace import trace
+from linreg.errors import LinregError
+from linreg.signals import Terminated, sigterm_raises
+
+
+def replay_all(jobs_path: Path, out_dir: Path) -> None:
+    jobs = json.loads(jobs_path.read_text(encoding="utf-8"))
+    for index, job in enumerate(jobs):
+        traced = trace(TrainConfig.from_dict(job["config"]), int(job["until"]),
+                       int(job["keep_elements"]))  # fmt: skip
+        partial = out_dir / f".{index}.pt.partial"
+        torch.save(traced.to_dict(), partial)
+        partial.rename(out_dir / f"{index}.pt")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print("usage: python -m linreg.suites.replay_worker JOBS_JSON OUT_DIR", file=sys.stderr)
+        return 2
+    try:
+        with sigterm_raises():
+            replay_all(Path(argv[0]), Path(argv[1]))
+    except LinregError as exc:
+        print(f"linreg.suites.replay_worker: {exc}", file=sys.stderr)
+        return 1
+    except Terminated:
+        return 143
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
