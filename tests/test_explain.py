@@ -373,3 +373,26 @@ def test_a_case_is_named_by_its_id_its_name_or_a_part_only_it_holds():
     assert resolve_case("n1000", names).endswith("n1000]")
     with pytest.raises(ResultSetError, match="names 2 cases"):
         resolve_case("cpu-float32", names)
+
+
+def test_the_reports_regression_section_shows_the_list_under_the_case(tmp_path):
+    from linreg.report.build import build_report
+    from linreg.results import kinds
+
+    listed = CaseVerdict(TRAIN, INSTRUCTIONS, SLOWER, 3.3e8, 3.6e8, (1, 1), 1.09, 0.03,
+                         functions=(FunctionDelta("at::native::exp(at::Tensor const&)", INCLUSIVE,
+                                                  0.0, 7.7e6, 0.25),),
+                         functions_note="3 smaller changes within noise")  # fmt: skip
+    bare = CaseVerdict(TRAIN.replace("seed42", "seed0"), INSTRUCTIONS, SLOWER, 3.3e8, 3.6e8,
+                       (1, 1), 1.09, 0.03,
+                       functions_note="no function list: no profile")  # fmt: skip
+    record = {"reference": "r", "candidate": "c", "reference_series": "", "candidate_series": "",
+              "same_machine": True, "gating": True, "interleaved": False, "confidence": 0.99,
+              "verdict": "regressed", "summary": "2 of 2 cases slower", "notes": [],
+              "cases": [listed.to_dict(), bare.to_dict()]}  # fmt: skip
+    (tmp_path / "verdict.json").write_text(json.dumps(kinds.envelope(kinds.SPEED_VERDICT, record)))
+    page = build_report([tmp_path], tmp_path / "report.html").path.read_text()
+    assert "Where the instructions went: train seed42, slower (3 smaller changes" in page
+    table = page[page.index('data-table="functions-0"') :]
+    assert "<td>at::native::exp</td><td>inclusive</td><td>+7.7 M</td><td>25 %</td>" in table
+    assert "<td>no function list: no profile</td>" in page

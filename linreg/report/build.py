@@ -19,6 +19,7 @@ from linreg.report.checks import checks_frame, reached_words, sorted_checks
 from linreg.report.colors import series_colors
 from linreg.report.comparisons import DEVICE
 from linreg.report.environment import differing_keys, environment_table
+from linreg.report.functions import function_tables
 from linreg.report.inputs import ReportInputs, collect_inputs, run_title
 from linreg.report.page import Section, render_page
 from linreg.report.panel import render_panel
@@ -312,6 +313,7 @@ def _regression_sections(inputs: ReportInputs) -> list[Section]:
             cases = pd.concat([cases[slower], cases[~slower]])
             classes = ["fail" if s else "" for s in slower.loc[cases.index]]
             section.tables.append(("Cases, slower first", Table(cases, classes)))
+        section.tables += function_tables(verdict)
         sections.append(section)
     return sections
 
