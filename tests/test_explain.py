@@ -334,7 +334,9 @@ def test_explain_lists_any_cases_functions(tmp_path, capsys, monkeypatch):
     reference, candidate = _sides(tmp_path)
     assert main(["explain", str(reference.parent), str(candidate), "--case", "train"]) == 0
     printed = capsys.readouterr().out
-    assert f"{TRAIN}: 5 k → 7.06 k instructions a call (×1.41, +2.06 k)" in printed
+    assert max(len(line) for line in printed.splitlines()) <= 80
+    unwrapped = " ".join(printed.split())
+    assert f"{TRAIN}: 5 k → 7.06 k instructions a call (×1.41, +2.06 k)" in unwrapped
     assert "exclusive: their own instructions" in printed
     assert "at::native::mul_kernel" in printed
 

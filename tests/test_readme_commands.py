@@ -66,6 +66,8 @@ ELSEWHERE = {
     "linreg compare results/baselines/<machine> results/bench/<machine> "
     "--fail-on-regression 10%": "names your machine: test_speed_verdicts.py",
     "linreg compare --all results/bench/<machine>": "names your machine: test_speed_verdicts.py",
+    "linreg explain REFERENCE CANDIDATE --case train --wide": "names your result sets: "
+    "test_explain.py",
 }
 
 

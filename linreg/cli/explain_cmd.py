@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import typer
 
 from linreg import units
 from linreg.cli import app
-from linreg.cli.console import say
+from linreg.cli.console import console, say
 from linreg.cli.function_list import print_functions, signed_count
 from linreg.errors import ConfigError
 
@@ -41,8 +42,10 @@ def explain_command(
     say(f"reference: {result.reference}")
     say(f"candidate: {result.candidate}")
     change = signed_count(result.candidate_per_call - result.reference_per_call)
-    say(f"{result.case}: {units.count(result.reference_per_call)} → "
-        f"{units.count(result.candidate_per_call)} instructions a call "
-        f"({units.ratio(result.ratio)}, {change})")  # fmt: skip
+    line = (f"{result.case}: {units.count(result.reference_per_call)} → "
+            f"{units.count(result.candidate_per_call)} instructions a call "
+            f"({units.ratio(result.ratio)}, {change})")  # fmt: skip
+    say(textwrap.fill(line, width=max(console.width, 40), subsequent_indent="  ",
+                      break_on_hyphens=False, break_long_words=False))  # fmt: skip
     print_functions(result.changes.functions, result.changes.note, wide)
     return 0
