@@ -24,8 +24,8 @@ def explain_command(
     candidate: Path = typer.Argument(..., help="The change, of the same kinds."),
     case: str = typer.Option(
         ...,
-        help="The case: its full id, e.g. 'bench_train.py::bench_train[cpu-float32-seed42-"
-        "eager]', its name after '::', or a part of it that names one case alone.",
+        help="The case: its full id (as `linreg compare --wide` shows it), its name after "
+        "'::', or a part of the id that names one case alone, e.g. 'train' or 'n1000'.",
     ),
     top: int = typer.Option(15, help="Functions listed, inclusive and exclusive each."),
     wide: bool = typer.Option(False, "--wide", help="Whole function names."),
