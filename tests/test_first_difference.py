@@ -152,5 +152,5 @@ def test_compare_of_two_runs_says_where_they_part(tmp_path, capsys):
     assert main(["compare", str(tmp_path / "f64"), str(tmp_path / "f32")]) == 1
     out = capsys.readouterr().out
     assert "parts: epoch" in out and "the residual of sample" in out
-    assert main(["compare", str(tmp_path / "f64"), str(tmp_path / "f32"), "--no-explain"]) == 1
+    assert main(["compare", str(tmp_path / "f64"), str(tmp_path / "f32"), "--no-replay"]) == 1
     assert "parts:" not in capsys.readouterr().out

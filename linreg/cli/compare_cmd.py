@@ -60,9 +60,9 @@ def compare_command(
         "stepped, instead of comparing two sets.",
     ),
     wide: bool = typer.Option(False, "--wide", help="Full case ids and environment values."),
-    explain: bool = typer.Option(
+    replay: bool = typer.Option(
         True,
-        "--explain/--no-explain",
+        "--replay/--no-replay",
         help="Replay each pair of runs that is not bit-identical (one process a side) and say "
         "which quantity differs first, or why two dtypes leave the tolerance; a side of "
         "another torch is read from its history.",
@@ -94,7 +94,7 @@ def compare_command(
         say(line)
     if result.numerics:
         console.print(_numerics_table(result.numerics))
-        if explain:
+        if replay:
             _print_where_runs_part(result)
     for verdict in result.speed:
         print_speed_verdict(verdict, wide)
