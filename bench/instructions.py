@@ -191,5 +191,17 @@ def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, C
     return counts
 
 
+def count_to_file(specs_path: Path, out: Path) -> int:
+    """The driver as a command, for a caller that measures another checkout's code (`linreg
+    bisect`): ``out`` gets each spec's count per call, its calls and its dump's path."""
+    counted = count(json.loads(specs_path.read_text()), out.parent / "callgrind")
+    body = [{"per_call": c.per_call, "calls": c.calls, "dump": str(c.dump)}
+            for _, c in sorted(counted.items())]  # fmt: skip
+    out.write_text(json.dumps({"counted": body}))
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["--count"]:
+        sys.exit(count_to_file(Path(sys.argv[2]), Path(sys.argv[3])))
     sys.exit(worker(Path(sys.argv[1]), Path(sys.argv[2])))

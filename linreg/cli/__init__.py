@@ -42,6 +42,7 @@ def _commands() -> None:
 COMMAND_MODULES = {
     "ab": "ab_cmd",
     "bench": "bench_cmd",
+    "bisect": "bisect_cmd",
     "compare": "compare_cmd",
     "env": "env_cmd",
     "explain": "explain_cmd",

@@ -1,0 +1,418 @@
+"""`linreg bisect`: the first commit between a good and a bad one where a case changed.
+
+Each probed commit is checked out in a worktree of its own (the user's checkout is left as it
+is) and its code is measured from there, without installing it: the checkout's counting harness
+(bench/instructions.py, one Valgrind process) runs the case with the worktree's linreg on its
+path. A commit is "changed" when the instruction rule says slower or faster against the good
+commit's count (beyond the threshold): the count is deterministic, so one process decides. The
+bad commit is taken at its word until the search ends on it; so 2^k − 1 commits after the good
+one take at most 1 + k counts (8 commits: 4).
+
+Where a case has no instruction count (CUDA), each probe runs the case's wall time in several
+processes and the wall rule decides; an undecided probe stops the search with the processes that
+would decide it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from linreg.compare.explain import FunctionChanges, function_changes
+from linreg.compare.speed import (
+    DEFAULT_ALPHA,
+    DEFAULT_INSTRUCTION_THRESHOLD,
+    DEFAULT_WALL_THRESHOLD,
+    FASTER,
+    INSTRUCTIONS,
+    SLOWER,
+    UNDECIDED,
+    WALL,
+    CaseVerdict,
+    judge_instructions,
+    judge_wall,
+)
+from linreg.config import DTYPES, ENGINES
+from linreg.errors import ConfigError, LinregError
+from linreg.paths import BENCH_DIR
+from linreg.processes import run_bounded
+from linreg.results.bench_file import case_parts
+from linreg.results.bench_sessions import CaseSamples
+from linreg.results.load import load_bench
+from linreg.results.profiles import ProfileError, compress_dump, read_profile
+
+DEFAULT_TIMEOUT_S = 900.0
+# The case a bare kind names: the quick profile's, the one CI gates on.
+_QUICK = {"device": "cpu", "dtype": "float32", "seed": 42, "engine": "eager"}
+_COUNTED = ("train", "threads", "inference", "epoch")
+
+
+class BisectError(LinregError):
+    """The bisection could not be carried out (git, a probe's measurement)."""
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """A benchmark case, as its pytest id names it and the counting harness rebuilds it."""
+
+    case_id: str  # bench_<kind>.py::bench_<kind>[params]
+    spec: dict
+
+    @property
+    def kind(self) -> str:
+        return self.spec["kind"]
+
+
+def parse_case(text: str) -> CaseSpec:
+    """A case id ('bench_train.py::bench_train[cpu-float32-seed42-eager]', 'train[cpu-…]'), or
+    a bare kind ('train', 'inference') for the quick profile's case of that kind."""
+    raw = text.strip()
+    kind, params = case_parts(raw if "[" in raw else f"{raw}[]")
+    kind = kind.removeprefix("bench_")
+    if kind not in _COUNTED:
+        raise ConfigError("case", f"{text!r}: bisect measures {', '.join(_COUNTED)} cases")
+    spec: dict = {"kind": kind, "size": None, "threads": None}
+    if not params:
+        spec.update(_QUICK)
+        if kind in ("inference", "epoch"):
+            spec["size"] = 1000
+    rest = list(params)
+    while rest:
+        part = rest.pop(0)
+        if part in ("cpu", "cuda", "mps") or part.startswith("cuda:"):
+            spec["device"] = part
+        elif part in DTYPES:
+            spec["dtype"] = part
+        elif part in ENGINES:
+            spec["engine"] = part
+        elif part.startswith("seed") and part[4:].isdigit():
+            spec["seed"] = int(part[4:])
+        elif part.startswith("n") and part[1:].isdigit():
+            spec["size"] = int(part[1:])
+        elif part == "threads" and rest:
+            mode = rest.pop(0)
+            spec["threads"] = None if mode == "all" else int(mode)
+        elif part in ("adam", "sgd"):
+            spec["optimizer"] = part
+        elif part.startswith("momentum"):
+            spec["momentum"] = float(part.removeprefix("momentum"))
+        else:
+            raise ConfigError("case", f"{text!r}: cannot read the parameter {part!r}")
+    for key, default in _QUICK.items():
+        spec.setdefault(key, default if key != "device" else None)
+    if spec["device"] is None:
+        raise ConfigError("case", f"{text!r}: names no device (cpu, cuda, mps)")
+    ids = [spec["device"], spec["dtype"], f"seed{spec['seed']}", spec["engine"]]
+    if spec["size"] is not None:
+        ids.append(f"n{spec['size']}")
+    case_id = f"bench_{kind}.py::bench_{kind}[{'-'.join(ids)}]" if params == () else raw
+    if "::" not in case_id:
+        name = case_id if case_id.startswith("bench_") else f"bench_{case_id}"
+        case_id = f"bench_{kind}.py::{name}"
+    return CaseSpec(case_id, spec)
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    subject: str
+
+    @property
+    def short(self) -> str:
+        return self.sha[:10]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One commit measured: its value (instructions per call, or seconds), its verdict against
+    the good commit, the seconds the measurement took."""
+
+    commit: Commit
+    value: float
+    verdict: CaseVerdict | None  # None for the good commit itself
+    seconds: float
+    profile: Path | None = None
+    calls: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        return self.verdict is not None and self.verdict.outcome in (SLOWER, FASTER)
+
+
+@dataclass
+class BisectResult:
+    case: CaseSpec
+    metric: str
+    threshold: float
+    commits: list[Commit]  # after the good one, up to and including the bad one
+    good: Probe | None = None
+    probes: list[Probe] = field(default_factory=list)
+    first: Probe | None = None  # the first changed commit
+    stopped: str = ""  # why the search ended without a commit
+    functions: FunctionChanges | None = None
+    functions_note: str = ""
+    seconds: float = 0.0
+
+    @property
+    def counts(self) -> int:
+        """Measurements made, the good commit's included."""
+        return len(self.probes) + (self.good is not None)
+
+
+# Called with a line saying what just happened, for progress.
+ProgressCallback = Callable[[str], None]
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["git failed"])[-1]
+        raise BisectError(f"git {' '.join(args)}: {last}")
+    return done.stdout.strip()
+
+
+def commit_range(repo: Path, good: str, bad: str) -> tuple[Commit, list[Commit]]:
+    """The good commit, and the commits after it up to the bad one (first-parent line)."""
+    if shutil.which("git") is None:
+        raise ConfigError("repo", "git is not installed")
+    try:
+        _git(repo, "rev-parse", "--git-dir")
+    except BisectError:
+        raise ConfigError("repo", f"{repo}: not a git checkout") from None
+    shas = {}
+    for name, rev in (("good", good), ("bad", bad)):
+        try:
+            shas[name] = _git(repo, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}")
+        except BisectError:
+            raise ConfigError(name, f"{rev!r} is not a commit of {repo}") from None
+    if shas["good"] == shas["bad"]:
+        raise ConfigError("bad", "is the good commit itself: nothing to bisect")
+    ancestor = subprocess.run(
+        ["git", "-C", str(repo), "merge-base", "--is-ancestor", shas["good"], shas["bad"]],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if ancestor.returncode != 0:
+        raise ConfigError("good", f"{good} is not an ancestor of {bad}")
+    lines = _git(repo, "log", "--first-parent", "--reverse", "--format=%H %s",
+                 f"{shas['good']}..{shas['bad']}")  # fmt: skip
+    commits = [Commit(*line.split(" ", 1)) if " " in line else Commit(line, "")
+               for line in lines.splitlines() if line]  # fmt: skip
+    subject = _git(repo, "log", "-1", "--format=%s", shas["good"])
+    return Commit(shas["good"], subject), commits
+
+
+class Worktree:
+    """A detached worktree of ``repo``, moved from commit to commit, removed at the end."""
+
+    def __init__(self, repo: Path) -> None:
+        self.repo = repo
+        self._tmp = Path(tempfile.mkdtemp(prefix="linreg-bisect-"))
+        self.path = self._tmp / "tree"
+        self._added = False
+
+    def checkout(self, commit: Commit) -> Path:
+        if not self._added:
+            _git(self.repo, "worktree", "add", "--detach", "--quiet", str(self.path), commit.sha)
+            self._added = True
+        else:
+            _git(self.path, "checkout", "--detach", "--quiet", "--force", commit.sha)
+        if not (self.path / "linreg" / "engines").is_dir():
+            raise BisectError(f"commit {commit.short} holds no linreg package to measure")
+        return self.path
+
+    def close(self) -> None:
+        if self._added:
+            subprocess.run(["git", "-C", str(self.repo), "worktree", "remove", "--force",
+                            str(self.path)], capture_output=True, check=False)  # fmt: skip
+        shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def count_at(tree: Path, case: CaseSpec, work: Path, timeout_s: float) -> tuple[float, int, Path]:
+    """(instructions per call, calls, gzipped profile) of the case with ``tree``'s code, by this
+    checkout's counting harness in one Valgrind process."""
+    work.mkdir(parents=True)
+    specs = work / "specs.json"
+    specs.write_text(json.dumps([case.spec]), encoding="utf-8")
+    out = work / "counted.json"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(tree)  # the code measured is the worktree's, not this checkout's
+    log = work / "count.log"
+    done = run_bounded(
+        [sys.executable, str(BENCH_DIR / "instructions.py"), "--count", str(specs), str(out)],
+        timeout_s=timeout_s, env=env, log_path=log, cwd=work,
+    )  # fmt: skip
+    if done.exit_code != 0 or not out.is_file():
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        raise BisectError(f"counting failed ({lines[-1] if lines else done.exit_code})")
+    [counted] = json.loads(out.read_text(encoding="utf-8"))["counted"]
+    profile = work / "case.callgrind.gz"
+    profile.write_bytes(compress_dump(Path(counted["dump"])))
+    return float(counted["per_call"]), int(counted["calls"]), profile
+
+
+def wall_at(
+    tree: Path, case: CaseSpec, work: Path, processes: int, timeout_s: float
+) -> tuple[float, ...]:
+    """The case's median round in each of ``processes`` processes of ``tree``'s bench suite."""
+    spec = case.spec
+    selection = [f"--devices={spec['device']}", f"--dtypes={spec['dtype']}",
+                 f"--seeds={spec['seed']}", f"--engines={spec['engine']}",
+                 f"--kinds={case.kind}", "--instructions=no"]  # fmt: skip
+    if spec["size"] is not None:
+        selection.append(f"--sizes={spec['size']}")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(tree)
+    medians = []
+    for index in range(processes):
+        out = work / f"process-{index}.json"
+        done = run_bounded(
+            [sys.executable, "-m", "pytest", str(tree / "bench"), *selection, "-q",
+             "-p", "no:cacheprovider", f"--benchmark-json={out}"],
+            timeout_s=timeout_s, env=env, cwd=tree, log_path=work / "bench.log",
+        )  # fmt: skip
+        if done.exit_code != 0 or not out.is_file():
+            raise BisectError(f"the bench suite failed (pytest exit {done.exit_code})")
+        found = [c for c in load_bench(out).cases if c.fullname.endswith(_bracket(case))]
+        if not found:
+            raise BisectError(f"the bench suite at this commit has no case {case.case_id}")
+        rounds = sorted(found[0].rounds)
+        medians.append(rounds[len(rounds) // 2])
+    return tuple(medians)
+
+
+def _bracket(case: CaseSpec) -> str:
+    return case.case_id[case.case_id.index("[") :] if "[" in case.case_id else ""
+
+
+def bisect(
+    repo: Path,
+    good: str,
+    bad: str,
+    case: CaseSpec,
+    metric: str = INSTRUCTIONS,
+    threshold: float | None = None,
+    processes: int = 8,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    on_progress: ProgressCallback | None = None,
+) -> BisectResult:
+    """The first commit after ``good`` up to ``bad`` where the case changed beyond the
+    threshold, by binary search over the first-parent line."""
+    started = time.perf_counter()
+    say = on_progress or (lambda line: None)
+    if metric not in (INSTRUCTIONS, WALL):
+        raise ConfigError("metric", f"must be instructions or wall, got {metric!r}")
+    if metric == WALL and not 2 <= processes <= 100:
+        raise ConfigError("processes", f"must be in [2, 100] for a wall-time verdict, got "
+                                       f"{processes}")  # fmt: skip
+    if metric == INSTRUCTIONS and case.spec["device"] != "cpu":
+        raise ConfigError("metric", "instructions are counted on the cpu only; --metric wall")
+    threshold = threshold if threshold is not None else (
+        DEFAULT_INSTRUCTION_THRESHOLD if metric == INSTRUCTIONS else DEFAULT_WALL_THRESHOLD
+    )  # fmt: skip
+    good_commit, commits = commit_range(Path(repo), good, bad)
+    result = BisectResult(case, metric, threshold, commits)
+    tree = Worktree(Path(repo))
+    work = Path(tempfile.mkdtemp(prefix="linreg-bisect-work-"))
+    try:
+        measure = _measurer(tree, case, metric, processes, timeout_s, work)
+        result.good, reference = _probe(good_commit, measure, None, metric, threshold, say,
+                                        "good")  # fmt: skip
+        lo, hi = 0, len(commits) - 1  # commits[hi] is taken to be changed
+        measured: dict[int, Probe] = {}
+
+        def probe_at(index: int) -> Probe:
+            probe, _ = _probe(commits[index], measure, reference, metric, threshold, say,
+                              f"{index + 1} of {len(commits)}")  # fmt: skip
+            measured[index] = probe
+            result.probes.append(probe)
+            return probe
+
+        while lo < hi:
+            middle = (lo + hi) // 2
+            probe = probe_at(middle)
+            if probe.verdict is not None and probe.verdict.outcome == UNDECIDED:
+                result.stopped = f"undecided at {probe.commit.short}: {probe.verdict.verdict}"
+                break
+            if probe.changed:
+                hi = middle
+            else:
+                lo = middle + 1
+        if not result.stopped:
+            last = measured[lo] if lo in measured else probe_at(lo)
+            if last.changed:
+                result.first = last
+            else:
+                said = last.verdict.verdict if last.verdict else "unmeasured"
+                result.stopped = f"{bad} is not beyond {threshold:.0%} of {good} ({said})"
+        if result.first is not None and metric == INSTRUCTIONS:
+            _attach_functions(result)
+    finally:
+        tree.close()
+        shutil.rmtree(work, ignore_errors=True)
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+def _measurer(tree, case, metric, processes, timeout_s, work):
+    def measure(commit: Commit):
+        path = tree.checkout(commit)
+        folder = work / commit.sha
+        if metric == INSTRUCTIONS:
+            return count_at(path, case, folder, timeout_s)
+        folder.mkdir(parents=True)
+        return wall_at(path, case, folder, processes, timeout_s)
+
+    return measure
+
+
+def _probe(commit, measure, reference, metric, threshold, say, where):
+    """The commit measured and judged against ``reference`` (the good commit's samples; None
+    for the good commit itself): the probe, and its samples."""
+    say(f"bisect: measuring {commit.short} ({where}) {commit.subject[:50]}")
+    started = time.perf_counter()
+    measured = measure(commit)
+    seconds = time.perf_counter() - started
+    if metric == INSTRUCTIONS:
+        per_call, calls, profile = measured
+        value, samples = per_call, CaseSamples("case", (), (per_call,))
+    else:
+        calls, profile = None, None
+        samples = CaseSamples("case", tuple(measured))
+        value = sorted(measured)[len(measured) // 2]
+    if reference is None:
+        say(f"bisect: {commit.short} (good): {value:.6g} ({seconds:.0f} s)")
+        return Probe(commit, value, None, seconds, profile, calls), samples
+    verdict = _judge(reference, samples, metric, threshold)
+    say(f"bisect: {commit.short}: ×{verdict.ratio:.4g}, {verdict.verdict} ({seconds:.0f} s)")
+    return Probe(commit, value, verdict, seconds, profile, calls), samples
+
+
+def _judge(
+    reference: CaseSamples, samples: CaseSamples, metric: str, threshold: float
+) -> CaseVerdict:
+    if metric == INSTRUCTIONS:
+        [verdict] = judge_instructions({"case": reference}, {"case": samples}, threshold)
+    else:
+        [verdict] = judge_wall({"case": reference}, {"case": samples}, threshold, DEFAULT_ALPHA)
+    return verdict
+
+
+def _attach_functions(result: BisectResult) -> None:
+    good, first = result.good, result.first
+    try:
+        changes = function_changes(read_profile(good.profile, good.calls),
+                                   read_profile(first.profile, first.calls))  # fmt: skip
+    except ProfileError as exc:
+        result.functions_note = f"no function list: {exc}"
+        return
+    result.functions = changes
+    result.functions_note = changes.note
