@@ -45,6 +45,7 @@ COMMAND_MODULES = {
     "compare": "compare_cmd",
     "env": "env_cmd",
     "gpu-run": "gpu_cmd",
+    "history": "history_cmd",
     "report": "report_cmd",
     "repro": "repro_cmd",
     "run": "run_cmd",
