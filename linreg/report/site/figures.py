@@ -319,7 +319,8 @@ def numerics_figures(history: History) -> list[tuple[str, go.Figure]]:
     level = go.Figure()
     horizon = go.Figure()
     outcome = go.Figure()
-    finals: dict[tuple[str, str], list[tuple[int, float]]] = {}
+    # (host, run) -> set -> its final train loss: every check of one run in a set names the same.
+    finals: dict[tuple[str, str], dict[int, float]] = {}
     for number, ((host, title), points) in enumerate(sorted(series.items())):
         hue = color(number)
         label = f"{title} · {history.labels.get(host, host)}"
@@ -344,7 +345,7 @@ def numerics_figures(history: History) -> list[tuple[str, go.Figure]]:
             subject = point.check["subject"]
             loss = (comparison.get("final_candidate") or {}).get("train_loss")
             if _number(loss):
-                finals.setdefault((host, subject), []).append((point.set_index, float(loss)))
+                finals.setdefault((host, subject), {}).setdefault(point.set_index, float(loss))
         common = {"name": label, "legendgroup": label, "line": {"color": hue, "width": 1.5},
                   "marker": {"size": 7, "color": hue}, "mode": "lines+markers",
                   "hovertext": hovers, "hovertemplate": "%{hovertext}<extra></extra>"}  # fmt: skip
@@ -352,8 +353,8 @@ def numerics_figures(history: History) -> list[tuple[str, go.Figure]]:
         horizon.add_trace(go.Scatter(x=x, y=np.array(horizons), **common, showlegend=False))
         outcome.add_trace(go.Scatter(x=x, y=np.array(apart), **common, showlegend=False))
     final = go.Figure()
-    for number, ((host, subject), points) in enumerate(sorted(finals.items())):
-        points = sorted(set(points))
+    for number, ((host, subject), by_set) in enumerate(sorted(finals.items())):
+        points = sorted(by_set.items())
         label = f"{subject} · {history.labels.get(host, host)}"
         final.add_trace(
             go.Scatter(
