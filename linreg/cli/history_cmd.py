@@ -53,11 +53,15 @@ def history_command(
         )
     for line in summary.notes:
         say(f"note: {line}")
-    slower = summary.slower
+    s = summary
     say(
-        f"history: {summary.sessions:,} sessions on {summary.hosts} hosts "
-        f"({summary.machines} machines, {summary.stacks} stacks), {summary.cases} cases, "
-        f"{summary.repro_sets} repro sets; {summary.steps} steps, {len(summary.regressions)} in "
-        f"the newest {recent} sessions of a series ({slower} slower); {summary.pages} pages, "
-        f"{site_size_words(summary.bytes)}: {summary.path / 'index.html'}"
+        f"history: {_n(s.sessions, 'session')} on {_n(s.hosts, 'host')} "
+        f"({_n(s.machines, 'machine')}, {_n(s.stacks, 'stack')}), {_n(s.cases, 'case')}, "
+        f"{_n(s.repro_sets, 'repro set')}; {_n(s.steps, 'step')}, {len(s.regressions)} in the "
+        f"newest {recent} sessions of a series ({s.slower} slower); {_n(s.pages, 'page')}, "
+        f"{site_size_words(s.bytes)}: {s.path / 'index.html'}"
     )
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
