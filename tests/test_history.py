@@ -8,10 +8,12 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from linreg.cli import main
-from linreg.compare.over_time import INSTRUCTIONS, WALL, case_series, regressions
+from linreg.compare.over_time import INSTRUCTIONS, WALL, case_series, regressions, windowed_steps
+from linreg.compare.steps import find_steps
 from linreg.errors import OutputError, ResultSetError
 from linreg.report.site import build as site_build
 from linreg.report.site.build import build_site
@@ -233,3 +235,22 @@ def test_an_earlier_site_holding_a_file_of_someone_elses_is_not_rebuilt(small_hi
     with pytest.raises(OutputError, match=r"also holds notes\.txt"):
         build_site([small_history], out)
     assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_a_series_longer_than_a_window_keeps_each_step_once_and_finds_none_where_flat():
+    rng = np.random.default_rng(3)
+    n, window = 1200, 200
+    # Steps at a window's edge, at the boundary of two windows' middles, and three from the end.
+    planted = [(100, 1.08), (150, 0.93), (601, 1.12), (n - 3, 1.25)]
+    level = np.ones(n)
+    for index, ratio in planted:
+        level[index:] *= ratio
+    values = 0.04 * level * np.exp(rng.normal(0, 0.01, n))
+    found = windowed_steps(values, [None] * n, 0.03, window=window)
+    assert [s.index for s in found] == [p for p, _ in planted]
+    assert [s.ratio for s in found] == [pytest.approx(r, rel=0.02) for _, r in planted]
+    flat = 0.04 * np.exp(rng.normal(0, 0.01, n))
+    assert windowed_steps(flat, [None] * n, 0.03, window=window) == []
+    # Within one window it is find_steps itself.
+    short = values[:window]
+    assert windowed_steps(short, [None] * window, 0.03, window) == find_steps(short, None, 0.03)
