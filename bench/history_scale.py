@@ -46,7 +46,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-from linreg.compare.over_time import INSTRUCTIONS, WALL, case_series, regressions  # noqa: E402
+from linreg.compare.over_time import (  # noqa: E402
+    INSTRUCTIONS,
+    WALL,
+    case_series,
+    regressions,
+    windowed_steps,
+)
+from linreg.compare.steps import find_steps  # noqa: E402
 from linreg.paths import INSTRUCTION_BASELINES  # noqa: E402
 from linreg.report.site.build import write_site  # noqa: E402
 from linreg.results.history import gather  # noqa: E402
@@ -368,6 +375,37 @@ def main() -> None:
     shown = "not measured" if seconds is None else f"{seconds:.2f} s"
     print(f"  index page drawn by Chromium in {shown} ({said})")
     _score(history, series, planted)
+    linearity(np.random.default_rng(args.seed))
+
+
+def linearity(rng: np.random.Generator) -> None:
+    """One series of 2,000 to 128,000 sessions (an instruction series of many CI runners of one
+    stack): with three steps planted, and flat (PELT's slowest case), read in windows; the flat
+    one also by find_steps over the whole, which is quadratic there."""
+    print("  one long series, 2 % noise (time per 1,000 sessions):")
+    for n in (2_000, 8_000, 32_000, 128_000):
+        level = np.ones(n)
+        planted = [n // 3, n // 2 + 7, n - 4]
+        for where, ratio in zip(planted, (1.05, 0.9, 1.2), strict=True):
+            level[where:] *= ratio
+        values = 0.04 * level * np.exp(rng.normal(0, 0.02, n))
+        start = time.perf_counter()
+        found = [s.index for s in windowed_steps(values, [None] * n, THRESHOLD)]
+        stepped = time.perf_counter() - start
+        flat = 0.04 * np.exp(rng.normal(0, 0.02, n))
+        start = time.perf_counter()
+        false = len(windowed_steps(flat, [None] * n, THRESHOLD))
+        windowed = time.perf_counter() - start
+        whole = "-"
+        if n <= 8_000:  # quadratic: 128,000 would take minutes
+            start = time.perf_counter()
+            find_steps(flat, None, THRESHOLD)
+            whole = f"{(time.perf_counter() - start) / n * 1e6:.0f} ms"
+        print(
+            f"    {n:>7,}: three steps {stepped / n * 1e6:.0f} ms (planted {planted}, found "
+            f"{found}); flat {windowed / n * 1e6:.0f} ms ({false} steps), find_steps over the "
+            f"whole flat series {whole}"
+        )
 
 
 def _score(history, series, planted: Planted) -> None:
