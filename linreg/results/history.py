@@ -326,20 +326,18 @@ def _named(repro: ReproSession, machines: dict[str, str]) -> ReproSession:
 
 def host_labels(places: Iterable[Where]) -> dict[str, str]:
     """What each host is called: its machine name where that tells it apart, else the machine
-    name and the start of its host id ("amd-epyc-2c · host 3f9a1c"), or "no host id" for the
-    files that carry none."""
+    name and the start of its host id ("amd-epyc-2c · host 3f9a1c", longer where six digits
+    would not tell two apart), or "no host id" for the files that carry none."""
     by_machine: dict[str, dict[str, str | None]] = {}
     for where in places:
         by_machine.setdefault(where.machine, {})[where.host] = where.host_id
     labels = {}
     for machine, hosts in by_machine.items():
+        ids = [h for h in hosts.values() if h]
+        digits = 6 if len({h[:6] for h in ids}) == len(ids) else max(map(len, ids))
         for host, host_id in hosts.items():
-            if len(hosts) == 1:
-                labels[host] = machine
-            else:
-                labels[host] = f"{machine} · " + (
-                    f"host {host_id[:6]}" if host_id else "no host id"
-                )
+            which = f"host {host_id[:digits]}" if host_id else "no host id"
+            labels[host] = machine if len(hosts) == 1 else f"{machine} · {which}"
     return labels
 
 

@@ -65,11 +65,16 @@ class Timeline:
         for record in (*sessions, *history.repro):
             names.setdefault(record.where.stack, record.where.stack_words)
         stacks = sorted(names, key=lambda k: (names[k], k))
-        # Two stacks of one torch and Python (another CPU capability, OS or build) say so.
-        worded = [names[k] for k in stacks]
+        # Two stacks of one torch and Python (another OS, architecture or CPU capability) are
+        # told apart by those; by their whole key where even that is the same (another build).
+        worded = dict(names)
         for key in stacks:
-            if worded.count(names[key]) > 1:
-                names[key] = f"{names[key]} ({key.rsplit('-', 1)[-1]})"
+            if sum(worded[k] == worded[key] for k in stacks) > 1:
+                names[key] = f"{worded[key]} ({'-'.join(key.split('-')[-3:])})"
+        worded = dict(names)
+        for key in stacks:
+            if sum(worded[k] == worded[key] for k in stacks) > 1:
+                names[key] = key
         return cls(
             history=history,
             times_ms=np.array([_ms(s.started) for s in sessions], dtype=float),

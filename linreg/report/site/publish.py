@@ -40,7 +40,9 @@ def check_out(out: Path, option: str = "--out") -> None:
     """Before any work: ``out`` may be new, an empty folder, or an earlier site holding only
     what a site holds. OutputError (exit 2) for anything else."""
     if out.exists() or out.is_symlink():
-        if not out.is_dir() or out.is_symlink():
+        if out.is_symlink():
+            raise OutputError(f"{option} {out}: a link; give the folder it points to")
+        if not out.is_dir():
             raise OutputError(f"{option} {out}: exists and is not a folder")
         entries = sorted(p.name for p in out.iterdir())
         if entries and not is_site(out):
