@@ -78,7 +78,7 @@ def stack_words(torch: str | None, python: str | None) -> str:
     return f"torch {torch or '?'}, Python {python or '?'}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class HistorySession:
     """One benchmark session: the processes of one `linreg bench`, pooled per case."""
 
@@ -89,7 +89,7 @@ class HistorySession:
     cases: dict[str, CaseRecord]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ReproSession:
     """One repro result set: its checks (checks.json), where and when it ran."""
 
@@ -169,7 +169,7 @@ class _Found:
         self.unreadable: list[tuple[Path, str]] = []
 
     def read(self, path: Path) -> None:
-        if path.name == REPRO_MANIFEST:
+        if path.name == REPRO_MANIFEST and (path.parent / REPRO_COPIES[0]).is_dir():
             if not (path.parent / REPRO_CHECKS).is_file():
                 self.unfinished += 1
             return  # read with the set's checks.json

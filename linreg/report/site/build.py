@@ -25,7 +25,7 @@ from linreg.report.site import figures, pages
 from linreg.report.site.figures import Timeline, check_title, date_words, step_words
 from linreg.report.site.pages import cell, figure, note, page, table
 from linreg.report.site.publish import MARKER, check_out, marker, staged
-from linreg.results.history import History, gather
+from linreg.results.history import History, HistorySession, gather
 from linreg.units import count, percent, seconds
 
 Progress = Callable[[int, int, str], None]
@@ -272,7 +272,7 @@ def _stacks_table(history: History, timeline: Timeline) -> str:
                 cell(timeline.stack_names.get(stack, stack)),
                 cell(stack),
                 cell(", ".join(hosts)),
-                cell(f"{sum(r in history.sessions for r in records):,}"),
+                cell(f"{sum(isinstance(r, HistorySession) for r in records):,}"),
                 cell(date_words(newest.started)),
                 cell(history.labels[newest.where.host]),
             ]

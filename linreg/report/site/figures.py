@@ -124,23 +124,24 @@ def series_figure(series: Sequence[Series], timeline: Timeline, metric: str) -> 
     """One metric of one case: each series a line over its sessions with its process band,
     its steps marked with their ratio where the new level starts, and stack changes named."""
     history = timeline.history
-    fig = go.Figure()
     unit = "s" if metric == WALL else ""
+    # Traces as dicts and texts as arrays, validated once by the Figure: a figure of ten hosts'
+    # thousand sessions builds several times faster than through add_trace.
+    traces: list[dict] = []
     for one in series:
         name, hue = timeline.series_name(one), timeline.series_color(one)
         times = timeline.times_ms[one.sessions]
         records = [history.sessions[i] for i in one.sessions]
         stacks = [r.where.stack for r in records]
+        commits = np.array([_commit_words(r) for r in records])
         for number, (start, end) in enumerate(_segments(stacks)):
             part = slice(start, end)
-            band_x = np.concatenate([times[part], times[part][::-1]])
-            band_y = np.concatenate([one.high[part], one.low[part][::-1]])
-            fig.add_trace(
-                go.Scatter(
-                    x=band_x, y=band_y, fill="toself", fillcolor=_rgba(hue, 0.18),
-                    line={"width": 0}, hoverinfo="skip", showlegend=False, legendgroup=name,
-                    name=f"{name} band",
-                )
+            traces.append(
+                {"type": "scatter", "name": f"{name} band", "legendgroup": name,
+                 "x": np.concatenate([times[part], times[part][::-1]]),
+                 "y": np.concatenate([one.high[part], one.low[part][::-1]]),
+                 "fill": "toself", "fillcolor": _rgba(hue, 0.18), "line": {"width": 0},
+                 "hoverinfo": "skip", "showlegend": False}
             )  # fmt: skip
             where = records[start].where
             hover = (
@@ -148,14 +149,13 @@ def series_figure(series: Sequence[Series], timeline: Timeline, metric: str) -> 
                 f"<br>{timeline.stack_names.get(where.stack, where.stack_words)}"
                 "<br>commit %{text}<extra></extra>"
             )
-            fig.add_trace(
-                go.Scatter(
-                    x=times[part], y=one.values[part], mode="lines+markers", name=name,
-                    legendgroup=name, showlegend=number == 0, line={"color": hue, "width": 1.5},
-                    marker={"size": 4, "color": hue}, hovertemplate=hover,
-                    text=[_commit_words(r) for r in records[part]],
-                )
+            traces.append(
+                {"type": "scatter", "name": name, "legendgroup": name, "x": times[part],
+                 "y": one.values[part], "mode": "lines+markers", "showlegend": number == 0,
+                 "line": {"color": hue, "width": 1.5}, "marker": {"size": 4, "color": hue},
+                 "hovertemplate": hover, "text": commits[part]}
             )  # fmt: skip
+    fig = go.Figure(data=traces)
     _mark_steps(fig, series, timeline)
     _mark_stack_changes(fig, series, timeline)
     title = (
