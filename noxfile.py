@@ -73,6 +73,13 @@ def steps_scale(session: nox.Session) -> None:
 
 
 @nox.session
+def history_scale(session: nox.Session) -> None:
+    """linreg history on 10 hosts × 1,000 sessions × 20 cases: build time, index draw, recall."""
+    install(session, "test")  # playwright, to time the index page in Chromium
+    session.run("python", "bench/history_scale.py", *session.posargs)
+
+
+@nox.session
 def ab(session: nox.Session) -> None:
     """Same-machine A/B of two stacks: nox -s ab -- --candidate torch==2.14.1 [--reference …]"""
     args = list(session.posargs)

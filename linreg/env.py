@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import hashlib
+import hmac
 import os
 import platform
 import subprocess
@@ -107,7 +109,40 @@ def capture_environment() -> dict[str, Any]:
         "env": {name: os.environ.get(name) for name in NUMERIC_ENV_VARS},
         "linreg_commit": project_commit(),
         **hardware_details(),
+        "host_id": host_id(),
     }
+
+
+# Where a Linux host keeps its machine id (systemd's, then D-Bus's older place): 128 random bits
+# written at installation, the same across reboots and host-name changes.
+MACHINE_ID_FILES = ("/etc/machine-id", "/var/lib/dbus/machine-id")
+HOST_ID_CHARS = 12
+
+
+@functools.cache
+def host_id() -> str:
+    """A short id that tells this host from others and stays the same on it, without saying
+    which host it is: 12 hex digits of an HMAC-SHA256 keyed by the machine id (as systemd's
+    application-specific ids are made; the raw machine id is never written), or, where there
+    is none (macOS, Windows, many containers), by the host name.
+
+    The machine name (CPU model, cores, GPUs) is the same for every VM of one kind; this is
+    what tells two of them apart. A host-name id changes with the host name, and a short
+    name ("vm", "localhost") is shared by many hosts and guessable from its hash.
+    """
+    for name in MACHINE_ID_FILES:
+        try:
+            value = Path(name).read_text(encoding="ascii", errors="replace").strip()
+        except OSError:
+            continue
+        if value:
+            return _keyed(value)
+    return _keyed("host name " + (platform.node() or "unknown"))
+
+
+def _keyed(secret: str) -> str:
+    digest = hmac.new(secret.encode(), b"linreg host id", hashlib.sha256).hexdigest()
+    return digest[:HOST_ID_CHARS]
 
 
 @functools.cache

@@ -50,9 +50,8 @@ def test_a_command_imports_no_other_commands_module_nor_rich_it_does_not_print_w
 
 
 def test_every_command_is_listed_whichever_was_loaded_first(tmp_path):
-    assert len(COMMANDS) == 13 and {"env", "evaluate", "explain", "gpu-run", "bisect"} <= set(
-        COMMANDS
-    )
+    names = {"env", "evaluate", "explain", "gpu-run", "bisect", "history"}
+    assert len(COMMANDS) == 14 and names <= set(COMMANDS)
 
 
 def test_comparing_two_runs_draws_nothing_and_loads_no_pandas_or_plotly(tmp_path):

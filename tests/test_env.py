@@ -122,4 +122,44 @@ def test_the_fingerprint_keeps_its_keys_and_their_order():
         "cpu_l3_cache",
         "gpu_driver",
         "gpu_capabilities",
+        "host_id",
     ]
+
+
+@pytest.fixture
+def fresh_host_id():
+    linreg.env.host_id.cache_clear()
+    yield
+    linreg.env.host_id.cache_clear()
+
+
+def test_the_host_id_is_a_short_hash_that_never_holds_the_machine_id(
+    monkeypatch, tmp_path, fresh_host_id
+):
+    machine_id = tmp_path / "machine-id"
+    machine_id.write_text("0123456789abcdef0123456789abcdef\n")
+    monkeypatch.setattr(linreg.env, "MACHINE_ID_FILES", (str(machine_id),))
+    first = linreg.env.host_id()
+    assert len(first) == 12 and int(first, 16) >= 0
+    assert first not in machine_id.read_text()
+    linreg.env.host_id.cache_clear()
+    assert linreg.env.host_id() == first  # stable on one host
+    machine_id.write_text("fedcba9876543210fedcba9876543210\n")
+    linreg.env.host_id.cache_clear()
+    assert linreg.env.host_id() != first  # another host, another id
+
+
+def test_without_a_machine_id_the_host_id_is_a_hash_of_the_host_name(
+    monkeypatch, tmp_path, fresh_host_id
+):
+    monkeypatch.setattr(linreg.env, "MACHINE_ID_FILES", (str(tmp_path / "absent"),))
+    monkeypatch.setattr(linreg.env.platform, "node", lambda: "build-host-7")
+    named = linreg.env.host_id()
+    assert len(named) == 12 and "build" not in named
+    linreg.env.host_id.cache_clear()
+    monkeypatch.setattr(linreg.env.platform, "node", lambda: "build-host-8")
+    assert linreg.env.host_id() != named
+
+
+def test_the_fingerprint_holds_this_hosts_id():
+    assert capture_environment()["host_id"] == linreg.env.host_id()

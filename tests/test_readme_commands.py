@@ -34,6 +34,7 @@ QUICK = {
     "pytest-benchmark compare results/baselines/*/*/0001_*.json --group-by name",
     "pytest-benchmark --storage results/baselines/amd-epyc-2c list",
     "pytest-benchmark --storage results/baselines/amd-epyc-2c compare 0001 0002",
+    "linreg history results/baselines --out site",
 }
 # Minutes each: a benchmark slice, Valgrind's start-up, a million samples. `pytest -m readme`.
 LONG = {
@@ -68,6 +69,8 @@ ELSEWHERE = {
     "linreg compare --all results/bench/<machine>": "names your machine: test_speed_verdicts.py",
     "linreg explain REFERENCE CANDIDATE --case train --wide": "names your result sets: "
     "test_explain.py",
+    "linreg history results/baselines ci-artifacts/ other-box/results --out site "
+    "--threshold 5%": "names folders of yours: test_history.py",
 }
 
 

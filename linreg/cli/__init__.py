@@ -47,6 +47,7 @@ COMMAND_MODULES = {
     "env": "env_cmd",
     "explain": "explain_cmd",
     "gpu-run": "gpu_cmd",
+    "history": "history_cmd",
     "report": "report_cmd",
     "repro": "repro_cmd",
     "run": "run_cmd",
