@@ -25,6 +25,7 @@ from linreg.engines import EvalCallback
 from linreg.engines.members import MemberRuns
 from linreg.engines.prepared import PreparedRun
 from linreg.engines.records import eval_epochs, stop_if_diverged
+from linreg.engines.support import check_supported
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.numerics import numeric_settings, resolve, synchronize
@@ -244,10 +245,7 @@ def _prepare(
     on_progress: ProgressCallback | None,
 ) -> tuple[TrainConfig, Callable[[], float], Callable[[float], MemberRuns]]:
     """The resolved config, the loop over epochs and the recording of its outcome."""
-    if config.optimizer != "sgd":
-        raise ConfigError(
-            "optimizer", f"the batched engine supports sgd only, got {config.optimizer!r}"
-        )
+    check_supported(config)
     config = resolve(config)
     seeds = [config.seed] if seeds is None else list(seeds)
     lrs = [config.lr] if lrs is None else list(lrs)

@@ -33,6 +33,7 @@ from linreg.data import make_dataset
 from linreg.engines import EvalCallback
 from linreg.engines.prepared import PreparedRun
 from linreg.engines.records import LossBuffer, eval_epochs, make_run, record_eval, stop_if_diverged
+from linreg.engines.support import check_supported
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.model import build_model, make_loss_fn
@@ -92,6 +93,7 @@ def _compiled_step(
 
 
 def prepare_compiled(config: TrainConfig, on_eval: EvalCallback | None = None) -> PreparedRun[Run]:
+    check_supported(config)
     config = resolve(config)
     problem = compiler_problem(config.device)
     if problem is not None:
