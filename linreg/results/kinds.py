@@ -15,6 +15,8 @@ SPEED_VERDICT = "speed-verdict"  # a timing comparison's verdict with its eviden
 AB = "ab-result"  # a same-machine A/B of two stacks: the numeric and the speed verdict
 MAIN_JOB = "main-job"  # linreg run's steps: which ran, which failed and why
 GPU_RUN = "gpu-run-summary"  # what `linreg gpu-run` found: steps, crossovers, floors, repro levels
+# Not JSON: a torch file (linreg train --stop-at) that carries this kind among its entries.
+TRAINING_CHECKPOINT = "linreg-training-checkpoint"
 # pytest-benchmark's own files carry no kind: they are recognised by their top-level keys.
 BENCH = "pytest-benchmark"
 
