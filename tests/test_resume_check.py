@@ -19,8 +19,20 @@ from linreg.compare.resume import first_missing_piece
 from linreg.config import TrainConfig
 from linreg.report.checks import describe
 from linreg.results.files import read_json
-from linreg.suites.repro import CHECKS, ReproMatrix, ReproOptions, repro, start_result_dir
-from linreg.suites.repro_resume import RESUME_DIR, point_file, write_resume_points
+from linreg.suites.repro import (
+    CHECKS,
+    ReproError,
+    ReproMatrix,
+    ReproOptions,
+    repro,
+    start_result_dir,
+)
+from linreg.suites.repro_resume import (
+    RESUME_DIR,
+    checkpoint_file,
+    point_file,
+    write_resume_points,
+)
 from linreg.suites.resume_worker import LEAVE_OUT_VARIABLE
 
 SHORT = TrainConfig(epochs=40, eval_every=10)  # resumed at epoch 20
@@ -208,3 +220,15 @@ def test_the_report_words_a_failed_resume_by_the_missing_piece():
     assert text.required.startswith("every piece of state restored")
     assert text.reached == check["reason"]
     assert text.title == "resume: s vs its uninterrupted run"
+
+
+def test_a_damaged_checkpoint_fails_the_run_naming_the_resume_worker(tmp_path):
+    options = ReproOptions(matrix(), reference_dir=None)
+    result_dir = start_result_dir(options, tmp_path)
+    resume_dir = result_dir / RESUME_DIR
+    [config] = options.matrix.resume_configs()
+    write_resume_points([config], resume_dir)
+    checkpoint = checkpoint_file(resume_dir, config)
+    checkpoint.write_bytes(checkpoint.read_bytes()[:300])
+    with pytest.raises(ReproError, match=r"the resume worker failed: .*truncated or corrupt"):
+        repro(None, results_root=tmp_path, resume=result_dir)

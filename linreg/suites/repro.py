@@ -46,7 +46,7 @@ from linreg.suites.repro_resume import (
     RESUME_DIR,
     load_resumption,
     resumed_file,
-    write_resume_points,
+    write_resume_list,
 )
 from linreg.suites.repro_resume import worker_command as resume_worker_command
 from linreg.suites.repro_worker import CONFIG_LIST, run_file
@@ -188,11 +188,13 @@ def _check_same_options(
 def run_matrix(
     matrix: ReproMatrix, result_dir: Path, on_progress: ProgressCallback | None = None
 ) -> dict[str, tuple[Run, Run]]:
-    """Train every config twice, in two worker processes running side by side; beside them, a
-    third finishes the runs the resume check stopped half-way (``linreg.suites.repro_resume``).
+    """Train every config twice, in two worker processes running side by side; the first also
+    stops the resume check's runs half-way, and a third, fresh process finishes them
+    (``linreg.suites.repro_resume``).
 
-    Whatever stops this (an error, Ctrl-C, SIGTERM) stops the workers before it returns, and
-    each worker removes the file it was writing: nothing runs on and nothing half-written stays.
+    Whatever stops this (an error, Ctrl-C, SIGTERM, a worker that fails) stops the workers before
+    it returns, and each worker removes the file it was writing: nothing runs on and nothing
+    half-written stays.
     """
     configs = matrix.configs()
     dirs = [result_dir / copy for copy in COPIES]
@@ -201,17 +203,19 @@ def run_matrix(
         write_json_new(config_list, {"configs": [c.to_dict() for c in configs]})
     resumes = matrix.resume_configs()
     resume_dir = result_dir / RESUME_DIR
-    write_resume_points(resumes, resume_dir)
+    write_resume_list(resumes, resume_dir)
     commands = {
         copy: [sys.executable, "-m", "linreg.suites.repro_worker", str(config_list), str(d)]
         for copy, d in zip(COPIES, dirs, strict=True)
     }
     if resumes:
+        commands[COPIES[0]].append(str(resume_dir))
         commands["resume"] = resume_worker_command(resume_dir)
     total = 2 * len(configs) + len(resumes)
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    stopped: list[subprocess.Popen] = []  # workers stopped because another failed
     with sigterm_raises():
         workers = [
             subprocess.Popen(
@@ -232,6 +236,14 @@ def run_matrix(
                     on_progress(done, total)
                 if all(w.poll() is not None for w in workers):
                     break
+                if any(w.poll() not in (None, 0) for w in workers):
+                    # One failed: the resume worker would wait for checkpoints that will not come.
+                    stopped = [w for w in workers if w.poll() is None]
+                    for w in stopped:
+                        w.terminate()
+                    for w in stopped:
+                        w.wait()
+                    break
                 time.sleep(0.2)
         except BaseException:
             for w in workers:
@@ -241,7 +253,7 @@ def run_matrix(
             raise
     for copy, w in zip(commands, workers, strict=True):
         err = w.stderr.read() if w.stderr else ""
-        if w.returncode != 0:
+        if w.returncode != 0 and w not in stopped:
             last = err.strip().splitlines()[-1] if err.strip() else f"exit code {w.returncode}"
             raise ReproError(f"the {copy} worker failed: {last}")
     return {

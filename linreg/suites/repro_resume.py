@@ -1,11 +1,12 @@
 """The resume check's files: a run stopped half-way, its checkpoint, and its resumed finish.
 
-For each config of ``ReproMatrix.resume_configs`` the process running the matrix trains to epoch
-``epochs // 2``, writes a training checkpoint and, beside it, the state that run had at that
-epoch, piece by piece (``linreg.training_state.pieces``, taken from the live model, optimizer and
-generators). A fresh worker process (``linreg.suites.resume_worker``) loads each checkpoint,
-records the state it restored, and finishes the run. The check then sets the two states side by
-side and the resumed run against the uninterrupted one the matrix trained anyway.
+For each config of ``ReproMatrix.resume_configs`` the first copy's worker, before its own runs,
+trains to epoch ``epochs // 2``, writes a training checkpoint and, beside it, the state that run
+had at that epoch, piece by piece (``linreg.training_state.pieces``, taken from the live model,
+optimizer and generators). A fresh process (``linreg.suites.resume_worker``), started with the
+copies' workers, waits for each checkpoint, loads it, records the state it restored, and
+finishes the run. The check then sets the two states side by side and the resumed run against
+the uninterrupted one the matrix trained anyway.
 
 Everything lives in ``<result set>/resume/``: files of their own kinds, which result sets pass
 over (a resumed run is not another run of its config).
@@ -14,6 +15,7 @@ over (a resumed run is not another run of its config).
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,9 @@ from linreg.training_state import pieces
 RESUME_DIR = "resume"
 # The configs the resume worker finishes, beside their files (hidden: not a result).
 RESUME_LIST = ".configs.json"
+# How long the resume worker waits for a checkpoint before it gives up; the process running the
+# matrix stops it sooner if the worker writing the checkpoints fails.
+WAIT_SECONDS = 600.0
 
 
 def resume_epoch(config: TrainConfig) -> int:
@@ -46,6 +51,11 @@ def point_file(resume_dir: Path, config: TrainConfig) -> Path:
 
 def resumed_file(resume_dir: Path, config: TrainConfig) -> Path:
     return resume_dir / f"{config.config_id}-resumed.json"
+
+
+def write_resume_list(configs: list[TrainConfig], resume_dir: Path) -> None:
+    if configs and not (resume_dir / RESUME_LIST).exists():
+        write_json_new(resume_dir / RESUME_LIST, {"configs": [c.to_dict() for c in configs]})
 
 
 def write_resume_points(configs: list[TrainConfig], resume_dir: Path) -> None:
@@ -66,8 +76,15 @@ def write_resume_points(configs: list[TrainConfig], resume_dir: Path) -> None:
         body = {"config_id": config.config_id, "epoch": state.epoch,
                 "pieces": list(pieces(state).items())}  # fmt: skip
         write_json_new(point, kinds.envelope(kinds.REPRO_RESUME_POINT, body))
-    if configs and not (resume_dir / RESUME_LIST).exists():
-        write_json_new(resume_dir / RESUME_LIST, {"configs": [c.to_dict() for c in configs]})
+
+
+def wait_for_point(resume_dir: Path, config: TrainConfig, timeout_s: float = WAIT_SECONDS) -> None:
+    """Return once the config's resume point is written (its checkpoint is then complete)."""
+    deadline = time.monotonic() + timeout_s
+    while not point_file(resume_dir, config).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no resume point for {config.config_id} after {timeout_s:.0f} s")
+        time.sleep(0.05)
 
 
 def worker_command(resume_dir: Path) -> list[str]:

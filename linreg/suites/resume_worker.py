@@ -1,9 +1,10 @@
 """The resume check's fresh process: finishes each checkpointed run of a repro set.
 
-`python -m linreg.suites.resume_worker RESUME_DIR` — for each config of the folder's list, loads
-its training checkpoint, records the state it restored (before the first epoch it trains), trains
-the epochs that remain and writes the finished run with that record. A config whose record
-exists is skipped, as the copy workers skip theirs, so an interrupted repro run resumes.
+`python -m linreg.suites.resume_worker RESUME_DIR` — for each config of the folder's list, waits
+for the first copy's worker to write its checkpoint, loads it, records the state it restored
+(before the first epoch it trains), trains the epochs that remain and writes the finished run
+with that record. A config whose record exists is skipped, as the copy workers skip theirs, so an
+interrupted repro run resumes.
 """
 
 from __future__ import annotations
@@ -20,7 +21,12 @@ from linreg.results.files import write_json_new
 from linreg.results.run_folder import run_record
 from linreg.results.training_checkpoint import load_training_checkpoint
 from linreg.signals import Terminated, sigterm_raises
-from linreg.suites.repro_resume import RESUME_LIST, checkpoint_file, resumed_file
+from linreg.suites.repro_resume import (
+    RESUME_LIST,
+    checkpoint_file,
+    resumed_file,
+    wait_for_point,
+)
 from linreg.suites.repro_worker import read_config_list
 from linreg.training_state import TrainingState, pieces
 
@@ -34,6 +40,7 @@ def resume_all(resume_dir: Path) -> None:
         target = resumed_file(resume_dir, config)
         if target.exists():
             continue
+        wait_for_point(resume_dir, config)
         state = load_training_checkpoint(checkpoint_file(resume_dir, config))
         state = _left_out(state, os.environ.get(LEAVE_OUT_VARIABLE, ""))
         prepared = prepare_resumable(state.config, resume_from=state)
