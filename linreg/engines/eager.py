@@ -94,14 +94,14 @@ def prepare_eager(
         )
 
     def snapshot(epoch: int, rng: dict, seconds: float) -> TrainingState:
-        train_so_far = train_losses.values()
+        """The run's state as it stands, copied off the live model, optimizer and losses."""
         return TrainingState(
             config=config,
             epoch=epoch,
             model=cpu_copy(model.state_dict()),
             optimizer=cpu_copy(optimizer.state_dict()),
             rng=rng,
-            train_loss=cpu_copy(train_so_far),
+            train_loss=cpu_copy(train_losses.values()),
             test_loss=cpu_copy(test_losses.values()),
             initial_state=initial_state,
             train_seconds=seconds,
