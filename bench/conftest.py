@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from linreg.config import TrainConfig
+from linreg.engines.support import unsupported
 from linreg.env import capture_environment
 from linreg.errors import ConfigError, LinregError
 from linreg.machine import default_machine_name, validate_machine_name
@@ -33,6 +35,7 @@ from linreg.suites.bench_selection import (
     KINDS,
     OVERHEAD_COMPARISONS,
     BenchSelection,
+    optimizer_id,
     parse_selection,
     skip_reason,
 )
@@ -89,6 +92,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         ("sizes", "sample counts of the size sweep and inference batches (default: their own)"),
         ("engines", "engines from linreg.config.ENGINES"),
         ("kinds", f"case kinds: {','.join(KINDS)}"),
+        ("optimizers", "optimizers of the train cases: sgd,adam (default sgd; adam: eager only)"),
+        ("momentums", "SGD momentums of the train cases, in [0, 1) (default 0)"),
     ):
         group.addoption(f"--{name}", default=None, metavar="LIST", help=f"Comma list of {what}.")
     group.addoption(
@@ -138,6 +143,8 @@ def pytest_configure(config: pytest.Config) -> None:
             engines=config.getoption("engines"),
             kinds=config.getoption("kinds"),
             quick=config.getoption("quick"),
+            optimizers=config.getoption("optimizers"),
+            momentums=config.getoption("momentums"),
         )
         given = config.getoption("machine")
         machine = validate_machine_name(given) if given else default_machine_name()
@@ -206,6 +213,7 @@ def _count_instructions(config: pytest.Config, benchmarks: list[dict]) -> tuple[
     if not cases:
         return {}, "no CPU case to count"
     fields = ("kind", "device", "dtype", "seed", "engine", "size", "threads")
+    fields += ("optimizer", "momentum")  # recorded by train cases other than plain SGD
     specs = [{k: b["extra_info"].get(k) for k in fields} for b in cases]
     say(f"linreg bench: counting instructions of {len(specs)} cases in one Valgrind process…")
     started = time.perf_counter()
@@ -299,6 +307,7 @@ AXES = {
     "size": lambda s, kind: s.inference_batches() if kind == "inference" else s.sweep_sizes(),
     "threads_mode": lambda s, kind: ("1", "all"),
     "comparison": lambda s, kind: OVERHEAD_COMPARISONS,
+    "optimizer": lambda s, kind: s.optimizer_settings(),
 }
 IDS = {
     "device": str,
@@ -308,6 +317,8 @@ IDS = {
     "size": _size_id,
     "threads_mode": lambda mode: f"threads-{mode}",
     "comparison": str,
+    # The tutorial's plain SGD adds nothing to a case id: the ids baselines are keyed on stay.
+    "optimizer": lambda setting: optimizer_id(*setting),
 }
 
 
@@ -319,7 +330,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     values = [AXES[name](selection, kind) for name in names]
     combos = list(itertools.product(*values))
-    ids = ["-".join(IDS[n](v) for n, v in zip(names, combo, strict=True)) for combo in combos]
+    ids = [
+        "-".join(filter(None, (IDS[n](v) for n, v in zip(names, combo, strict=True))))
+        for combo in combos
+    ]
     metafunc.parametrize(",".join(names), combos if len(names) > 1 else values[0], ids=ids)
 
 
@@ -342,6 +356,12 @@ def _skip_what_cannot_run(request: pytest.FixtureRequest) -> None:
         reason = skip_reason(params["device"], params.get("dtype", "float32"))
         if reason:
             pytest.skip(reason)
+    if "optimizer" in params:
+        optimizer, momentum = params["optimizer"]
+        engine = params.get("engine", "eager")
+        problem = unsupported(TrainConfig(engine=engine, optimizer=optimizer, momentum=momentum))
+        if problem is not None:
+            pytest.skip(str(problem))
 
 
 @pytest.fixture(scope="session")

@@ -63,6 +63,9 @@ def _config(spec: dict):
         seed=42 if spec.get("seed") is None else spec["seed"],
         engine=spec.get("engine") or "eager",
         threads=spec.get("threads"),
+        # Recorded by train cases of another optimizer setting than the tutorial's plain SGD.
+        optimizer=spec.get("optimizer") or "sgd",
+        momentum=spec.get("momentum") or 0.0,
     )
 
 

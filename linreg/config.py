@@ -15,7 +15,7 @@ from linreg.errors import ConfigError
 DTYPES = ("float32", "float64", "bfloat16", "float16")
 ENGINES = ("eager", "compiled", "batched")
 LOSSES = ("l1", "mse")
-OPTIMIZERS = ("sgd",)
+OPTIMIZERS = ("sgd", "adam")
 # Largest finite value per dtype (torch.finfo): an lr beyond it cannot even be applied by SGD.
 _DTYPE_MAX = {
     "float32": 3.4028234663852886e38,
@@ -29,7 +29,7 @@ MAX_SAMPLES = 1_000_000_000
 # and ~200 MB of JSON. A trillion would be terabytes, refused before anything is allocated.
 MAX_EPOCHS = 10_000_000
 # Fields added after the first results, with the default that leaves them out of the config id.
-_LATER_FIELDS = {"tf32": False}
+_LATER_FIELDS = {"tf32": False, "momentum": 0.0}
 _DEVICE_PATTERN = re.compile(r"^(cpu|auto|mps|cuda(:\d+)?)$")
 
 
@@ -49,6 +49,9 @@ class TrainConfig:
     loss: str = "l1"
     optimizer: str = "sgd"
     lr: float = 0.01
+    # SGD's momentum (torch.optim.SGD's; 0: the tutorial's plain SGD). Adam keeps its own moments
+    # (torch's default betas and eps) and takes none.
+    momentum: float = 0.0
     epochs: int = 500
     eval_every: int = 50
     seed: int = 42
@@ -118,6 +121,8 @@ def _validate(c: TrainConfig) -> None:
     for name in ("epochs", "eval_every", "seed"):
         if not _is_int(getattr(c, name)):
             raise ConfigError(name, f"must be an integer, got {getattr(c, name)!r}")
+    if not _is_number(c.momentum) or not 0 <= c.momentum < 1:
+        raise ConfigError("momentum", f"must be a number in [0, 1), got {c.momentum!r}")
     if c.lr <= 0:
         raise ConfigError("lr", f"must be > 0, got {c.lr!r}")
     if not 1 <= c.epochs <= MAX_EPOCHS:
@@ -143,6 +148,12 @@ def _validate(c: TrainConfig) -> None:
     _check_choice("engine", c.engine, ENGINES)
     _check_choice("loss", c.loss, LOSSES)
     _check_choice("optimizer", c.optimizer, OPTIMIZERS)
+    if c.optimizer == "adam" and c.momentum != 0:
+        raise ConfigError(
+            "momentum",
+            f"is SGD's; adam keeps its own moments (betas at torch's defaults): leave --momentum "
+            f"at 0 with adam, got {c.momentum!r}",
+        )
     if not isinstance(c.device, str) or not _DEVICE_PATTERN.match(c.device):
         raise ConfigError(
             "device", f"must be one of cpu, cuda, cuda:N, mps, auto; got {c.device!r}"

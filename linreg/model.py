@@ -47,7 +47,13 @@ def make_loss_fn(config: TrainConfig) -> nn.Module:
 
 
 def make_optimizer(config: TrainConfig, model: nn.Module) -> torch.optim.Optimizer:
-    return {"sgd": torch.optim.SGD}[config.optimizer](model.parameters(), lr=config.lr)
+    """The tutorial's ``SGD(lr=0.01)`` by default; SGD with the config's momentum, or Adam with
+    the config's lr and torch's default betas and eps."""
+    if config.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=config.lr)
+    if config.momentum:
+        return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    return torch.optim.SGD(model.parameters(), lr=config.lr)
 
 
 def predict(model: nn.Module, X: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@
   ``--sizes 40,1e3,1e7`` (exponents for sizes);
 - thread counts: ``--threads 1,2,all`` (``all``: torch's own default);
 - switches: ``--tf32 off,on``;
-- numbers: ``--lrs 0.001,0.01``.
+- numbers: ``--lrs 0.001,0.01``; fractions in [0, 1): ``--momentums 0,0.9``.
 Lists are de-duplicated in order; an empty item is refused.
 """
 
@@ -118,3 +118,30 @@ def parse_positive_numbers(field: str, text: str) -> tuple[float, ...]:
             raise ConfigError(field, f"every value must be a finite number > 0, got {item!r}")
         values.append(value)
     return tuple(values)
+
+
+def optimizer_settings(
+    optimizers: tuple[str, ...], momentums: tuple[float, ...]
+) -> list[tuple[str, float]]:
+    """(optimizer, momentum) pairs: each optimizer at each momentum, except adam, which runs
+    once, at momentum 0 (momentum is SGD's)."""
+    pairs = [
+        (optimizer, momentum if optimizer == "sgd" else 0.0)
+        for optimizer in optimizers
+        for momentum in momentums
+    ]
+    return list(dict.fromkeys(pairs))
+
+
+def parse_fractions(field: str, text: str) -> tuple[float, ...]:
+    """Numbers in [0, 1) (momentums)."""
+    values = []
+    for item in split_items(field, text):
+        try:
+            value = float(item)
+        except ValueError:
+            raise ConfigError(field, f"{item!r} is not a number") from None
+        if not 0 <= value < 1:
+            raise ConfigError(field, f"every value must be in [0, 1), got {item!r}")
+        values.append(value)
+    return tuple(dict.fromkeys(values))

@@ -20,6 +20,7 @@ from linreg.config import DTYPES, ENGINES
 from linreg.errors import ConfigError, ResultSetError
 from linreg.machine import default_machine_name, validate_machine_name
 from linreg.report.frames import COLUMNS, load_bench_frame
+from linreg.suites.bench_runner import selection_args
 from linreg.suites.bench_selection import (
     INFERENCE_BATCHES,
     KINDS,
@@ -333,3 +334,49 @@ def test_train_case_timing_loops_keeps_its_epoch_split_and_figures(tmp_path):
     # Measured, not inferred: each is a part of a run's loop time, so positive and smaller.
     for key in ("cold_epoch_us", "steady_epoch_us", "first_cold_epoch_us"):
         assert 0 < info[key] < info["train_seconds"] * 1e6, (key, info[key])
+
+
+def test_the_train_cases_run_the_tutorials_optimizer_unless_asked():
+    selection = parse_selection(quick=True)
+    assert selection.optimizer_settings() == [("sgd", 0.0)]
+    asked = parse_selection(optimizers="sgd,adam", momentums="0,0.9")
+    assert asked.optimizer_settings() == [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.0)]
+    assert not any(a.startswith(("--optimizers", "--momentums")) for a in selection_args(selection))
+    assert "--optimizers=sgd,adam" in selection_args(asked)
+    assert "--momentums=0.0,0.9" in selection_args(asked)
+
+
+@pytest.mark.parametrize(
+    ("option", "text", "message"),
+    [
+        ("optimizers", "rmsprop", r"optimizers: unknown 'rmsprop'; choose from sgd, adam"),
+        ("momentums", "0.9,1", r"momentums: every value must be in \[0, 1\), got '1'"),
+    ],
+)
+def test_bad_optimizer_selection_names_the_option(option, text, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_selection(**{option: text})
+
+
+def test_the_quick_profiles_case_ids_stay_and_other_optimizers_add_theirs(tmp_path):
+    """Baselines key on case ids: the tutorial's plain SGD adds nothing to them."""
+
+    def train_cases(*args: str) -> list[str]:
+        result = _pytest_bench(tmp_path, "--quick", "--kinds=train", *args, "--collect-only", "-q")
+        assert result.returncode == 0, result.stdout + result.stderr
+        return [line for line in result.stdout.splitlines() if "::" in line]
+
+    assert train_cases() == ["bench_train.py::bench_train[cpu-float32-seed42-eager]"]
+    assert train_cases("--optimizers=sgd,adam", "--momentums=0,0.9") == [
+        "bench_train.py::bench_train[cpu-float32-seed42-eager]",
+        "bench_train.py::bench_train[cpu-float32-seed42-eager-sgd-momentum0.9]",
+        "bench_train.py::bench_train[cpu-float32-seed42-eager-adam]",
+    ]
+
+
+def test_an_engine_that_steps_plain_sgd_skips_adam_with_the_reason(tmp_path):
+    args = ["--quick", "--kinds=train", "--engines=batched", "--optimizers=adam", "-rs"]
+    result = _pytest_bench(tmp_path, *args)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 skipped" in result.stdout
+    assert "optimizer: adam runs on the eager engine only; the batched engine" in result.stdout

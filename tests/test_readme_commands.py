@@ -26,6 +26,8 @@ QUICK = {
     "linreg train --dtype float64",
     'linreg evaluate "$(ls -d results/runs/*/ | tail -n 1)"',
     "linreg env --json",
+    "linreg train --optimizer adam --stop-at 250",
+    'linreg train --resume-from "$(ls results/checkpoints/*.pt | tail -n 1)"',
     "linreg sweep --seeds 0:1000",
     "linreg sweep --seeds 0:100 --lrs 0.001,0.01,0.1",
     'linreg sweep --check "$(ls -d results/runs/*/ | tail -n 1)" '

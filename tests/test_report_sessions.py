@@ -99,7 +99,8 @@ def test_an_ab_report_answers_the_ab_in_the_first_viewport(ab_folder, tmp_path):
         f"Reproduces? Yes: bit-identical: torch 2.14.1 and torch 2.13.0 agree bit for bit in all "
         f"{pairs} runs" in seen
     )
-    assert "Each stack's own checks: torch 2.13.0 5 of 5 hold; torch 2.14.1 5 of 5 hold" in seen
+    # Two runs: determinism and checkpoint each, one dtype pair, one resume.
+    assert "Each stack's own checks: torch 2.13.0 6 of 6 hold; torch 2.14.1 6 of 6 hold" in seen
     assert "How fast? torch 2.14.1 against torch 2.13.0: the tutorial's 500 epochs ×1.3" in seen
     assert "6 vs 6 processes, interleaved A B A B" in seen
     assert "Regressed?" in seen

@@ -52,7 +52,7 @@ def test_every_check_holds_and_is_written(tmp_path, capsys) -> None:
     report = repro(small_options(), results_root=tmp_path)
     assert report.ok, [c.reason for c in report.failures]
     kinds = {c.kind for c in report.checks}
-    assert kinds == {"determinism", "checkpoint", "consistency"}
+    assert kinds == {"determinism", "checkpoint", "consistency", "resume"}
     written = read_json(report.result_dir / CHECKS)
     assert written["ok"] is True and len(written["checks"]) == len(report.checks)
     # Both copies came from their own process: one file per config in each copy's folder.
@@ -212,7 +212,9 @@ def test_resume_keeps_the_options_of_the_run_it_finishes(tmp_path, capsys) -> No
     out = capsys.readouterr().out
     assert "golden references:" not in out
     checks = read_json(result_dir / CHECKS)
-    assert {c["kind"] for c in checks["checks"]} == {"determinism", "checkpoint", "consistency"}
+    assert {c["kind"] for c in checks["checks"]} == {
+        "determinism", "checkpoint", "consistency", "resume"
+    }  # fmt: skip
     assert checks["options"]["matrix"]["base"]["epochs"] == SHORT.epochs
 
 
@@ -269,9 +271,9 @@ def test_the_default_repro_fits_an_80_column_terminal(tmp_path, capsys, monkeypa
     assert sum(max(1, -(-len(line) // 80)) for line in lines) <= 60, captured.out
     table = [line for line in lines if line[:1] in "┏┃┡│└" or line.startswith(" ")]
     assert table and max(len(line) for line in table) <= 80
-    assert lines[-1] == "repro: OK: 48 of 48 checks hold"
+    assert lines[-1] == "repro: OK: 51 of 51 checks hold"  # 3 of them resume checks
     # Off a terminal (as here), progress comes as plain lines on stderr while the work runs.
-    assert "repro: runs: 24 of 24" in captured.err
+    assert "repro: runs: 27 of 27" in captured.err  # 12 configs twice, 3 resumed
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from rich.text import Text
 from linreg import units
 from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
-from linreg.config import DTYPES, ENGINES
+from linreg.config import DTYPES, ENGINES, OPTIMIZERS
 from linreg.paths import BASELINES
 from linreg.results import kinds
 from linreg.suites.bench_selection import KINDS, parse_selection
@@ -37,6 +37,14 @@ def bench_command(
     ),
     engines: str = typer.Option(None, help=f"Comma list of {','.join(ENGINES)} (default: all)."),
     kinds: str = typer.Option(None, help=f"Comma list of {', '.join(KINDS)} (default: all)."),
+    optimizers: str = typer.Option(
+        None,
+        help=f"Comma list of {','.join(OPTIMIZERS)} for the train cases (default: sgd, the "
+        "tutorial's; adam and momentum: eager only, other engines skipped with the reason).",
+    ),
+    momentums: str = typer.Option(
+        None, help="Comma list of SGD momentums in [0, 1) for the train cases (default: 0)."
+    ),
     quick: bool = typer.Option(
         False,
         "--quick",
@@ -67,7 +75,10 @@ def bench_command(
     wide: bool = typer.Option(False, "--wide", help="Full case ids in the summary."),
 ) -> int:
     """Run the benchmark suite; arguments after `--` go to pytest (e.g. -- -k train -x)."""
-    selection = parse_selection(devices, dtypes, seeds, sizes, engines, kinds, quick)
+    selection = parse_selection(
+        devices, dtypes, seeds, sizes, engines, kinds, quick, optimizers=optimizers,
+        momentums=momentums,
+    )  # fmt: skip
     from linreg.suites.bench_runner import run_bench_suite  # imports torch
 
     def on_process(index: int, total: int, code: int) -> None:

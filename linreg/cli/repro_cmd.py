@@ -12,9 +12,10 @@ from linreg.cli import app, fail
 from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, LEVEL_NAMES, REQUIREMENT_MEANINGS
-from linreg.config import DTYPES, ENGINES, TrainConfig
+from linreg.config import DTYPES, ENGINES, OPTIMIZERS, TrainConfig
 from linreg.options import (
     parse_choices,
+    parse_fractions,
     parse_integers,
     parse_switches,
     parse_threads,
@@ -52,6 +53,16 @@ def repro_command(
         "on",
         help="torch's deterministic algorithms (and CUBLAS_WORKSPACE_CONFIG set): on, off, or "
         "on,off (each nondeterministic run is checked against its deterministic twin).",
+    ),
+    optimizers: str = typer.Option(
+        "sgd",
+        help=f"Comma-separated optimizers ({', '.join(OPTIMIZERS)}); each setting has its own "
+        "float64 reference, and runs of two settings are never compared. Not sgd: eager only "
+        "(other engines are skipped, with the reason).",
+    ),
+    momentums: str = typer.Option(
+        "0",
+        help="Comma-separated SGD momentums in [0, 1), e.g. 0,0.9; adam runs once, without.",
     ),
     lr: float = typer.Option(_DEFAULT.lr, help="Learning rate of every run."),
     epochs: int = typer.Option(_DEFAULT.epochs, help="Epochs of every run."),
@@ -92,7 +103,8 @@ def repro_command(
     wide: bool = typer.Option(False, "--wide", help="List every check, not one row per kind."),
 ) -> int:
     """Train the matrix twice in separate processes; check determinism, consistency against
-    float64 CPU, golden references and checkpoints. Exit 1 when any check fails."""
+    float64 CPU, golden references, checkpoints, and runs stopped half-way and resumed in a
+    fresh process. Exit 1 when any check fails."""
     # Resuming, the options given again (a command line repeated with --resume) are checked
     # against those the run was started with; the others are the run's own.
     given = [
@@ -114,6 +126,8 @@ def repro_command(
             engines=parse_choices("engines", engines, ENGINES, ()),
             tf32=parse_switches("tf32", tf32),
             deterministic=parse_switches("deterministic", deterministic),
+            optimizers=parse_choices("optimizers", optimizers, OPTIMIZERS, ()),
+            momentums=parse_fractions("momentums", momentums),
             base=_DEFAULT.replace(lr=lr, epochs=epochs, samples=samples),
         )
         options = ReproOptions(
@@ -145,6 +159,8 @@ def repro_command(
     if used.golden_dir is not None:
         checked, runs = report.golden_coverage
         say(f"golden references: {checked} of {runs} runs have one in {used.golden_dir}")
+    for subject, reason in report.skipped:
+        say(f"skipped: {subject}: {reason}")
     say(f"results: {report.result_dir} ({report.seconds:.1f} s)")
     failures = report.failures
     for c in failures:

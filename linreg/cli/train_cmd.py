@@ -8,16 +8,18 @@ import typer
 from rich.table import Table
 
 from linreg import units
-from linreg.cli import app
+from linreg.cli import app, option_name
 from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
 from linreg.config import DTYPES, ENGINES, LOSSES, OPTIMIZERS, TrainConfig
+from linreg.errors import ConfigError
 
 _DEFAULT = TrainConfig()
 
 
 @app.command("train")
 def train_command(
+    ctx: typer.Context,
     seed: int = typer.Option(_DEFAULT.seed, help="Seed set before the model is built."),
     lr: float = typer.Option(_DEFAULT.lr, help="Learning rate, > 0."),
     epochs: int = typer.Option(_DEFAULT.epochs, help="Training epochs, >= 1."),
@@ -31,7 +33,16 @@ def train_command(
     dtype: str = typer.Option(_DEFAULT.dtype, help=f"One of: {', '.join(DTYPES)}."),
     engine: str = typer.Option(_DEFAULT.engine, help=f"One of: {', '.join(ENGINES)}."),
     loss: str = typer.Option(_DEFAULT.loss, help=f"Loss function, one of: {', '.join(LOSSES)}."),
-    optimizer: str = typer.Option(_DEFAULT.optimizer, help=f"One of: {', '.join(OPTIMIZERS)}."),
+    optimizer: str = typer.Option(
+        _DEFAULT.optimizer,
+        help=f"One of: {', '.join(OPTIMIZERS)}: torch.optim's SGD (the tutorial's) or Adam (with "
+        "--lr, torch's default betas and eps). Other than plain SGD: the eager engine only.",
+    ),
+    momentum: float = typer.Option(
+        _DEFAULT.momentum,
+        help="SGD's momentum, in [0, 1): 0 is the tutorial's plain SGD; SGD then keeps a "
+        "momentum buffer per parameter. Not with adam.",
+    ),
     weight: float = typer.Option(_DEFAULT.weight, help="True weight of the line the data follows."),
     bias: float = typer.Option(_DEFAULT.bias, help="True bias of the line the data follows."),
     start: float = typer.Option(_DEFAULT.start, help="First x of the data (arange start)."),
@@ -53,8 +64,31 @@ def train_command(
         help="Run folder to create (must not exist or be empty). "
         "Default: a new results/runs/<run-id>/.",
     ),
+    stop_at: int | None = typer.Option(
+        None,
+        help="Stop after this many epochs and write a training checkpoint (model, optimizer "
+        "state, random generators, history so far) instead of a run folder; finish it with "
+        "--resume-from. Eager engine.",
+    ),
+    checkpoint: Path | None = typer.Option(
+        None,
+        help="Where --stop-at writes the checkpoint (must not exist). Default: a new file in "
+        "results/checkpoints/.",
+    ),
+    resume_from: Path | None = typer.Option(
+        None,
+        help="Finish the run of a checkpoint written by --stop-at: the same run, bit for bit, as "
+        "an uninterrupted one. Its options are the checkpoint's; any given again must be as "
+        "they were.",
+    ),
 ) -> None:
-    """Train the tutorial's model; write run.json, history.csv, model.pth and plots.html."""
+    """Train the tutorial's model; write run.json, history.csv, model.pth and plots.html (or,
+    with --stop-at, a training checkpoint that --resume-from finishes)."""
+    if out is not None and stop_at is not None:
+        raise ConfigError("out", "names a finished run's folder; --stop-at writes a checkpoint "
+                          "(--checkpoint PATH)")  # fmt: skip
+    if checkpoint is not None and stop_at is None:
+        raise ConfigError("checkpoint", "is where --stop-at writes; give --stop-at EPOCH too")
     config = TrainConfig(
         weight=weight,
         bias=bias,
@@ -66,6 +100,7 @@ def train_command(
         loss=loss,
         optimizer=optimizer,
         lr=lr,
+        momentum=momentum,
         epochs=epochs,
         eval_every=eval_every,
         seed=seed,
@@ -75,11 +110,28 @@ def train_command(
         deterministic=deterministic,
         threads=threads,
     )
-    table = Table(title=f"Training (seed {seed}, {device}, {dtype}, {engine})")
+    from linreg.jobs.training import (  # imports torch
+        DEFAULT_RESULTS,
+        open_checkpoint,
+        stop_to_checkpoint,
+        train_to_folder,
+    )
+
+    state = None
+    if resume_from is not None:
+        # The options given again: those the checkpoint's config must already have.
+        given = {
+            name: ctx.params[name]
+            for name in TrainConfig().to_dict()
+            if name in ctx.params
+            and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+        }
+        state = open_checkpoint(resume_from, given)
+        config = state.config
+    c = config
+    table = Table(title=f"Training (seed {c.seed}, {c.device}, {c.dtype}, {c.engine})")
     for column in ("Epoch", "Train Loss", "Test Loss"):
         table.add_column(column, justify="right")
-
-    from linreg.jobs.training import DEFAULT_RESULTS, train_to_folder  # imports torch
 
     with tracked("train: epochs") as tracker:
 
@@ -87,10 +139,21 @@ def train_command(
             table.add_row(str(epoch), f"{train_loss:.8g}", f"{test_loss:.8g}")
             tracker.update(epoch + 1, config.epochs)
 
-        outcome = train_to_folder(
-            config, out_dir=out, results_root=DEFAULT_RESULTS, on_eval=on_eval
-        )
+        if stop_at is not None:
+            written = stop_to_checkpoint(
+                config, stop_at, checkpoint, DEFAULT_RESULTS, on_eval, resume_from=state
+            )
+        else:
+            outcome = train_to_folder(
+                config, out_dir=out, results_root=DEFAULT_RESULTS, on_eval=on_eval,
+                resume_from=state,
+            )  # fmt: skip
     console.print(table)
+    if stop_at is not None:
+        say(f"checkpoint: {written}")
+        say(f"train: stopped at epoch {stop_at} of {config.epochs}; finish with "
+            f"linreg train {option_name('resume_from')} {written}")  # fmt: skip
+        return
     run = outcome.run
     summary = Table(show_header=True, title="Learned parameters")
     summary.add_column("parameter")

@@ -26,6 +26,7 @@ from linreg.engines.members import MemberRuns
 from linreg.engines.observe import StepObserver, StepQuantities
 from linreg.engines.prepared import PreparedRun
 from linreg.engines.records import eval_epochs, stop_if_diverged
+from linreg.engines.support import check_supported
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.numerics import numeric_settings, resolve, synchronize
@@ -249,10 +250,7 @@ def _prepare(
 ) -> tuple[TrainConfig, Callable[[], float], Callable[[float], MemberRuns]]:
     """The resolved config, the loop over epochs and the recording of its outcome; ``on_step``
     sees the first member's quantities."""
-    if config.optimizer != "sgd":
-        raise ConfigError(
-            "optimizer", f"the batched engine supports sgd only, got {config.optimizer!r}"
-        )
+    check_supported(config)
     config = resolve(config)
     seeds = [config.seed] if seeds is None else list(seeds)
     lrs = [config.lr] if lrs is None else list(lrs)

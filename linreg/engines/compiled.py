@@ -34,6 +34,7 @@ from linreg.engines import EvalCallback
 from linreg.engines.observe import StepObserver, StepQuantities
 from linreg.engines.prepared import PreparedRun
 from linreg.engines.records import LossBuffer, eval_epochs, make_run, record_eval, stop_if_diverged
+from linreg.engines.support import check_supported
 from linreg.env import capture_environment
 from linreg.errors import ConfigError
 from linreg.model import build_model, make_loss_fn
@@ -107,6 +108,7 @@ def prepare_compiled(
     on_eval: EvalCallback | None = None,
     on_step: StepObserver | None = None,
 ) -> PreparedRun[Run]:
+    check_supported(config)
     config = resolve(config)
     problem = compiler_problem(config.device)
     if problem is not None:

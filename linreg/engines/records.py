@@ -36,6 +36,13 @@ class LossBuffer:
         if len(self._pending) == self.BLOCK:
             self._flush()
 
+    def extend(self, values: torch.Tensor) -> None:
+        """Append every loss of ``values`` at once (a resumed run's history so far)."""
+        self._flush()
+        end = self._filled + len(values)
+        self._values[self._filled : end] = values
+        self._filled = end
+
     def values(self) -> torch.Tensor:
         """Every loss appended so far, in order, as one tensor on the device."""
         self._flush()

@@ -5,23 +5,34 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import EvalCallback, train
+from linreg.engines.resumable import resume, train_until
+from linreg.errors import OutputError
 from linreg.model import make_loss_fn, model_from_state, predict
-from linreg.numerics import resolve_device
+from linreg.numerics import resolve, resolve_device
+from linreg.results import kinds
 from linreg.results.checkpoint import load_model
 from linreg.results.files import check_new_folder, check_writable
 from linreg.results.load import RUN_JSON, load_run
 from linreg.results.run_folder import new_run_id, write_run_folder
+from linreg.results.training_checkpoint import (
+    check_resumes,
+    load_training_checkpoint,
+    save_training_checkpoint,
+)
 from linreg.run import Run
 from linreg.state import state_from_json
+from linreg.training_state import TrainingState
 
 DEFAULT_RESULTS = Path("results")
 RUNS = "runs"
+CHECKPOINTS = "checkpoints"
 
 
 @dataclass(frozen=True)
@@ -48,8 +59,10 @@ def train_to_folder(
     out_dir: str | Path | None = None,
     results_root: str | Path = DEFAULT_RESULTS,
     on_eval: EvalCallback | None = None,
+    resume_from: TrainingState | None = None,
 ) -> TrainOutcome:
-    """Train, then write the run folder (run.json, history.csv, model.pth, plots.html).
+    """Train (or finish the run of ``resume_from``), then write the run folder (run.json,
+    history.csv, model.pth, plots.html).
 
     The output location is checked before training so that bad input costs no training time.
     """
@@ -57,7 +70,10 @@ def train_to_folder(
         check_new_folder(Path(out_dir))
     else:
         check_writable(Path(results_root) / RUNS / "run")
-    run = train(config, on_eval=on_eval)
+    if resume_from is None:
+        run = train(config, on_eval=on_eval)
+    else:
+        run = resume(resume_from, on_eval=on_eval)
     state = state_from_json(run.final_state)
     folder = Path(out_dir) if out_dir is not None else Path(results_root) / RUNS / new_run_id(run)
     extra: dict[str, str] = {}
@@ -66,6 +82,42 @@ def train_to_folder(
         extra["plots.html"] = plots_html
     write_run_folder(run, state, folder, extra)
     return TrainOutcome(run=run, folder=folder, plots=plots_html is not None)
+
+
+def open_checkpoint(path: str | Path, given: Mapping[str, Any]) -> TrainingState:
+    """A training checkpoint to resume, refused unless every option ``given`` again (a config
+    field and its value) is as the checkpoint's run had it."""
+    state = load_training_checkpoint(path)
+    check_resumes(state, resolve(state.config.replace(**given)), path)
+    return state
+
+
+def stop_to_checkpoint(
+    config: TrainConfig,
+    stop_at: int,
+    checkpoint: str | Path | None = None,
+    results_root: str | Path = DEFAULT_RESULTS,
+    on_eval: EvalCallback | None = None,
+    resume_from: TrainingState | None = None,
+) -> Path:
+    """Train to epoch ``stop_at`` (from ``resume_from``'s, or 0) and write a training checkpoint:
+    to ``checkpoint``, else a new results/checkpoints/<run-id>-epoch<K>.pt. The path is checked
+    before training."""
+    config = resolve(config)
+    if checkpoint is not None:
+        path = Path(checkpoint)
+        if path.exists():
+            raise OutputError(f"--checkpoint {path}: already exists; results are never overwritten")
+    else:
+        c = config
+        name = (
+            f"{kinds.utc_stamp()}-{c.engine}-{c.device.replace(':', '')}-{c.dtype}"
+            f"-seed{c.seed}-{c.config_id[:8]}-epoch{stop_at}.pt"
+        )
+        path = Path(results_root) / CHECKPOINTS / name
+    check_writable(path, "--checkpoint")
+    state = train_until(config, stop_at, resume_from=resume_from, on_eval=on_eval)
+    return save_training_checkpoint(state, path)
 
 
 def _tutorial_plots(run: Run, state: Mapping[str, torch.Tensor]) -> str | None:

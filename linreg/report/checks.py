@@ -16,7 +16,7 @@ import pandas as pd
 
 from linreg.units import sig
 
-KIND_ORDER = ("determinism", "consistency", "golden", "checkpoint")
+KIND_ORDER = ("determinism", "consistency", "golden", "checkpoint", "resume")
 
 REQUIRED_WORDS = {
     "a": "bit-identical",
@@ -55,6 +55,9 @@ def describe(check: dict[str, Any], source: str = "") -> CheckText:
     if comparison is None:
         # A checkpoint check, or a golden check whose reference could not be compared at all.
         reached, figures = check["reason"], ""
+    elif check["kind"] == "resume" and not check["holds"]:
+        # The piece of state the resumed process lacked comes first, then the finished run's.
+        reached, figures = check["reason"], comparison_figures(comparison)
     else:
         reached, figures = reached_words(comparison), comparison_figures(comparison)
     return CheckText(
@@ -74,6 +77,8 @@ def describe(check: dict[str, Any], source: str = "") -> CheckText:
 def _required(check: dict[str, Any]) -> str:
     if check["kind"] == "checkpoint":
         return "the same content hash after a reload"
+    if check["kind"] == "resume":
+        return "every piece of state restored, then bit-identical to the uninterrupted run"
     return REQUIRED_WORDS.get(str(check.get("required")), str(check.get("required")))
 
 

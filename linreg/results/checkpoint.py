@@ -15,6 +15,7 @@ from linreg.errors import CheckpointError, ResultSetError
 from linreg.model import LrModel
 from linreg.numerics import TORCH_DTYPES
 from linreg.results.files import check_regular_file, write_file
+from linreg.results.kinds import TRAINING_CHECKPOINT
 
 
 def save_checkpoint(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:
@@ -26,6 +27,12 @@ def save_checkpoint(state: Mapping[str, torch.Tensor], path: str | Path) -> Path
 def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state_dict; refuse anything that is not one, naming the file and the problem."""
     path = Path(path)
+    return state_dict_of(path, load_torch_file(path))
+
+
+def load_torch_file(path: Path) -> object:
+    """What torch.load reads from ``path`` with weights_only=True (tensors, containers and plain
+    values only: nothing is run while loading), or CheckpointError naming the problem."""
     try:
         check_regular_file(path)
     except ResultSetError as exc:
@@ -40,7 +47,7 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's pickle-protocol warnings; we report below
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
     except (
         RuntimeError,
         pickle.UnpicklingError,
@@ -54,6 +61,16 @@ def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:
         IndexError,
     ) as exc:
         raise CheckpointError(f"{path}: {_load_failure(exc)}") from exc
+    return loaded
+
+
+def state_dict_of(path: Path, state: object) -> dict[str, torch.Tensor]:
+    """``state`` as a state_dict of dense tensors, or CheckpointError naming what it is."""
+    if isinstance(state, Mapping) and state.get("kind") == TRAINING_CHECKPOINT:
+        raise CheckpointError(
+            f"{path}: a training checkpoint (linreg train --stop-at), not a model state_dict; "
+            "finish its run with linreg train --resume-from"
+        )
     if not isinstance(state, Mapping) or not all(
         isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()
     ):

@@ -15,6 +15,10 @@ SPEED_VERDICT = "speed-verdict"  # a timing comparison's verdict with its eviden
 AB = "ab-result"  # a same-machine A/B of two stacks: the numeric and the speed verdict
 MAIN_JOB = "main-job"  # linreg run's steps: which ran, which failed and why
 GPU_RUN = "gpu-run-summary"  # what `linreg gpu-run` found: steps, crossovers, floors, repro levels
+REPRO_RESUME_POINT = "repro-resume-point"  # a repro run's state at its checkpoint, piece by piece
+REPRO_RESUMED = "repro-resumed"  # a repro run finished from its checkpoint, in a fresh process
+# Not JSON: a torch file (linreg train --stop-at) that carries this kind among its entries.
+TRAINING_CHECKPOINT = "linreg-training-checkpoint"
 # pytest-benchmark's own files carry no kind: they are recognised by their top-level keys.
 BENCH = "pytest-benchmark"
 
@@ -30,6 +34,8 @@ SCHEMA_VERSIONS = {
     AB: 1,
     MAIN_JOB: 1,
     GPU_RUN: 1,
+    REPRO_RESUME_POINT: 1,
+    REPRO_RESUMED: 1,
 }
 # Older schema versions this linreg still reads, each upgraded by its loader.
 OLDER_READABLE = {SPEED_VERDICT: (1,)}

@@ -35,6 +35,8 @@ _NAMES = {
     kinds.AB: "A/B result",
     kinds.MAIN_JOB: "main job record",
     kinds.GPU_RUN: "gpu-run summary",
+    kinds.REPRO_RESUME_POINT: "repro resume point",
+    kinds.REPRO_RESUMED: "resumed repro run",
     kinds.BENCH: "pytest-benchmark file",
 }
 
@@ -278,6 +280,9 @@ _BUILDERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
     kinds.AB: lambda path, data: _ab_result(data),
     kinds.MAIN_JOB: lambda path, data: _job_steps(data),
     kinds.GPU_RUN: lambda path, data: _gpu_run_summary(data),
+    # The resume check's own files (linreg.suites.repro_resume reads them in full).
+    kinds.REPRO_RESUME_POINT: lambda path, data: data,
+    kinds.REPRO_RESUMED: lambda path, data: Run.from_dict(data),
 }
 
 

@@ -58,7 +58,8 @@ def run_label(run: Run) -> str:
     c = run.config
     parts = [c.engine, c.dtype, f"seed{c.seed}", f"threads{c.threads or 'all'}"]
     default = type(c)()
-    for name in ("lr", "epochs", "samples", "loss", "tf32", "deterministic"):
+    named = ("lr", "epochs", "samples", "loss", "tf32", "deterministic", "optimizer", "momentum")
+    for name in named:
         if getattr(c, name) != getattr(default, name):
             parts.append(f"{name}{getattr(c, name)}")
     return "-".join(parts)

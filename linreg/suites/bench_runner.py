@@ -53,6 +53,9 @@ def selection_args(selection: BenchSelection) -> list[str]:
     ]
     if selection.sizes:
         args.append(f"--sizes={','.join(map(str, selection.sizes))}")
+    if selection.optimizer_settings() != [("sgd", 0.0)]:
+        args.append(f"--optimizers={','.join(selection.optimizers)}")
+        args.append(f"--momentums={','.join(map(str, selection.momentums))}")
     if selection.quick:
         args.append("--quick")
     return args

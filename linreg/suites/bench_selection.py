@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from linreg.config import DTYPES, ENGINES, TrainConfig
-from linreg.options import parse_choices, parse_integers
+from linreg.config import DTYPES, ENGINES, OPTIMIZERS, TrainConfig
+from linreg.options import optimizer_settings, parse_choices, parse_fractions, parse_integers
 
 DEVICES = ("cpu", "cuda", "mps")
 KINDS = ("train", "inference", "epoch", "engine_epoch", "copy", "threads", "overhead")
@@ -17,6 +17,9 @@ OVERHEAD_COMPARISONS = ("train", "sweep", "cli_help", "cli_env")
 SWEEP_SIZES = (40, 1_000, 10_000, 100_000, 1_000_000, 10_000_000)
 INFERENCE_BATCHES = (10, 1_000, 100_000, 10_000_000)
 DEFAULT_SEEDS = (42,)
+# The train cases' optimizer settings: the tutorial's plain SGD unless asked (case ids of the
+# default setting say nothing of it, so that they stay those the baselines are keyed on).
+DEFAULT_OPTIMIZERS, DEFAULT_MOMENTUMS = ("sgd",), (0.0,)
 
 
 @dataclass(frozen=True)
@@ -30,12 +33,18 @@ class BenchSelection:
     kinds: tuple[str, ...] = KINDS
     sizes: tuple[int, ...] | None = None
     quick: bool = False
+    optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
+    momentums: tuple[float, ...] = DEFAULT_MOMENTUMS
 
     def sweep_sizes(self) -> tuple[int, ...]:
         return self.sizes or SWEEP_SIZES
 
     def inference_batches(self) -> tuple[int, ...]:
         return self.sizes or INFERENCE_BATCHES
+
+    def optimizer_settings(self) -> list[tuple[str, float]]:
+        """The train cases' (optimizer, momentum) pairs."""
+        return optimizer_settings(self.optimizers, self.momentums)
 
 
 def parse_selection(
@@ -46,6 +55,8 @@ def parse_selection(
     engines: str | None = None,
     kinds: str | None = None,
     quick: bool = False,
+    optimizers: str | None = None,
+    momentums: str | None = None,
 ) -> BenchSelection:
     """Parse comma lists as given on a command line; None keeps the (quick) profile's default.
 
@@ -60,7 +71,17 @@ def parse_selection(
         kinds=parse_choices("kinds", kinds, KINDS, QUICK_KINDS if quick else KINDS),
         sizes=parse_integers("sizes", sizes, 2) or None,
         quick=quick,
+        optimizers=parse_choices("optimizers", optimizers, OPTIMIZERS, DEFAULT_OPTIMIZERS),
+        momentums=parse_fractions("momentums", momentums) if momentums else DEFAULT_MOMENTUMS,
     )
+
+
+def optimizer_id(optimizer: str, momentum: float) -> str:
+    """A train case's optimizer part of its id: '' for the tutorial's plain SGD, 'adam',
+    'sgd-momentum0.9'."""
+    if optimizer == "sgd":
+        return f"sgd-momentum{momentum:g}" if momentum else ""
+    return optimizer
 
 
 def skip_reason(device: str, dtype: str) -> str | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from linreg.compare.first_difference import history_difference, replay_epoch
+from linreg.compare.resume import first_missing_piece
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, Comparison, compare_runs, meets
 from linreg.config import TrainConfig
 from linreg.errors import ConfigError, LinregError, OutputError
@@ -43,6 +44,13 @@ from linreg.suites.repro_options import (
     parse_requirements,
     said,
 )
+from linreg.suites.repro_resume import (
+    RESUME_DIR,
+    load_resumption,
+    resumed_file,
+    write_resume_list,
+)
+from linreg.suites.repro_resume import worker_command as resume_worker_command
 from linreg.suites.repro_worker import CONFIG_LIST, run_file
 from linreg.tolerance import Tolerances
 
@@ -68,7 +76,7 @@ class ReproError(LinregError):
 class Check:
     """One check's outcome: what was compared with what, the required level, and the figures."""
 
-    kind: str  # determinism, consistency, golden, checkpoint
+    kind: str  # determinism, consistency, golden, checkpoint, resume
     pair: str  # the kind of pair deciding the requirement (determinism, dtype, threads, ...)
     subject: str
     against: str
@@ -109,6 +117,8 @@ class ReproReport:
     checks: list[Check]
     reference_changes: list[ReferenceChange] = field(default_factory=list)
     seconds: float = 0.0
+    # Combinations of axes an engine cannot train: (run, why), left out of the matrix.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -184,37 +194,61 @@ def _check_same_options(
 def run_matrix(
     matrix: ReproMatrix, result_dir: Path, on_progress: ProgressCallback | None = None
 ) -> dict[str, tuple[Run, Run]]:
-    """Train every config twice, in two worker processes running side by side.
+    """Train every config twice, in two worker processes running side by side; the first also
+    stops the resume check's runs half-way, and a third, fresh process finishes them
+    (``linreg.suites.repro_resume``).
 
-    Whatever stops this (an error, Ctrl-C, SIGTERM) stops the workers before it returns, and
-    each worker removes the file it was writing: nothing runs on and nothing half-written stays.
+    Whatever stops this (an error, Ctrl-C, SIGTERM, a worker that fails) stops the workers before
+    it returns, and each worker removes the file it was writing: nothing runs on and nothing
+    half-written stays.
     """
     configs = matrix.configs()
     dirs = [result_dir / copy for copy in COPIES]
     config_list = result_dir / CONFIG_LIST
     if not config_list.exists():
         write_json_new(config_list, {"configs": [c.to_dict() for c in configs]})
-    total = 2 * len(configs)
+    resumes = matrix.resume_configs()
+    resume_dir = result_dir / RESUME_DIR
+    write_resume_list(resumes, resume_dir)
+    commands = {
+        copy: [sys.executable, "-m", "linreg.suites.repro_worker", str(config_list), str(d)]
+        for copy, d in zip(COPIES, dirs, strict=True)
+    }
+    if resumes:
+        commands[COPIES[0]].append(str(resume_dir))
+        commands["resume"] = resume_worker_command(resume_dir)
+    total = 2 * len(configs) + len(resumes)
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parent.parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    stopped: list[subprocess.Popen] = []  # workers stopped because another failed
     with sigterm_raises():
         workers = [
             subprocess.Popen(
-                [sys.executable, "-m", "linreg.suites.repro_worker", str(config_list), str(d)],
+                command,
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            for d in dirs
+            for command in commands.values()
         ]
         try:
             while True:
-                done = sum(run_file(d, c).exists() for d in dirs for c in configs)
+                done = sum(run_file(d, c).exists() for d in dirs for c in configs) + sum(
+                    resumed_file(resume_dir, c).exists() for c in resumes
+                )
                 if on_progress:
                     on_progress(done, total)
                 if all(w.poll() is not None for w in workers):
+                    break
+                if any(w.poll() not in (None, 0) for w in workers):
+                    # One failed: the resume worker would wait for checkpoints that will not come.
+                    stopped = [w for w in workers if w.poll() is None]
+                    for w in stopped:
+                        w.terminate()
+                    for w in stopped:
+                        w.wait()
                     break
                 time.sleep(0.2)
         except BaseException:
@@ -223,9 +257,9 @@ def run_matrix(
             for w in workers:
                 w.wait()
             raise
-    for copy, w in zip(COPIES, workers, strict=True):
+    for copy, w in zip(commands, workers, strict=True):
         err = w.stderr.read() if w.stderr else ""
-        if w.returncode != 0:
+        if w.returncode != 0 and w not in stopped:
             last = err.strip().splitlines()[-1] if err.strip() else f"exit code {w.returncode}"
             raise ReproError(f"the {copy} worker failed: {last}")
     return {
@@ -260,8 +294,8 @@ def check_pairs(
         ref_horizon = (
             None
             if config.deterministic
-            else _twin_horizon(config.replace(deterministic=True), matrix.reference(config.seed),
-                               first, compare, horizons)
+            else _twin_horizon(config.replace(deterministic=True),
+                               matrix.reference(config.seed, config), first, compare, horizons)
         )  # fmt: skip
         verdict = meets(c, requirements[pair], ref_horizon)
         checks.append(
@@ -271,7 +305,7 @@ def check_pairs(
         checks.append(_checkpoint_check(run))
 
     for config in matrix.configs():
-        reference = matrix.reference(config.seed)
+        reference = matrix.reference(config.seed, config)
         if config == reference:
             continue
         run, ref = first[config.config_id], first[reference.config_id]
@@ -353,6 +387,35 @@ def _twin_horizon(twin, reference, first, compare, horizons) -> int | None:
             first[twin.config_id], first[reference.config_id]
         ).horizon
     return horizons[twin.config_id]
+
+
+def resume_checks(
+    matrix: ReproMatrix,
+    runs: dict[str, tuple[Run, Run]],
+    result_dir: Path,
+    tolerances: Tolerances,
+    outcome_steps: int = DEFAULT_OUTCOME_STEPS,
+) -> list[Check]:
+    """Each run stopped half-way and finished in a fresh process against its uninterrupted run:
+    first the state the fresh process restored, piece by piece, against the state the stopped
+    run had at that epoch; then the finished run, which must be bit-identical (level a)."""
+    checks = []
+    for config in matrix.resume_configs():
+        resumed = load_resumption(result_dir / RESUME_DIR, config)
+        uninterrupted = runs[config.config_id][0]
+        c = compare_runs(resumed.run, uninterrupted, tolerances, "resumed", label(config),
+                         outcome_steps)  # fmt: skip
+        verdict = meets(c, "a")
+        missing = first_missing_piece(resumed.restored, resumed.expected)
+        if missing is None:
+            holds = verdict.holds
+            reason = f"{verdict.reason}; every piece of state restored at epoch {resumed.epoch}"
+        else:
+            holds = False
+            reason = f"at epoch {resumed.epoch}: {missing}; the finished run: {verdict.reason}"
+        checks.append(Check("resume", "resume", label(config), "its uninterrupted run", "a",
+                            holds, reason, c))  # fmt: skip
+    return checks
 
 
 def _checkpoint_check(run: Run) -> Check:
@@ -457,6 +520,8 @@ def repro(
     runs = run_matrix(matrix, result_dir, on_progress)
     checks = check_pairs(matrix, runs, options.tolerances, options.requirements,
                          options.golden_dir, options.outcome_steps)  # fmt: skip
+    checks += resume_checks(matrix, runs, result_dir, options.tolerances, options.outcome_steps)
+    skipped = [{"subject": label(c), "reason": reason} for c, reason in matrix.skipped()]
     changes = []
     if options.update_reference and options.reference_dir is not None:
         changes = update_references(
@@ -468,6 +533,7 @@ def repro(
         "seconds": seconds,
         "options": options.to_dict(),
         "checks": [c.to_dict() for c in checks],
+        "skipped": skipped,
         "reference_changes": [vars(c) for c in changes],
     }
     write_json_new(result_dir / CHECKS, kinds.envelope(kinds.REPRO_CHECKS, body))
@@ -478,4 +544,5 @@ def repro(
         checks=checks,
         reference_changes=changes,
         seconds=seconds,
+        skipped=[(s["subject"], s["reason"]) for s in skipped],
     )

@@ -5,6 +5,7 @@ imported, and a result set's manifest stores them so that --resume reuses them."
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from typing import Any
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, REQUIREMENTS
 from linreg.config import TrainConfig
 from linreg.errors import ConfigError
+from linreg.options import optimizer_settings
 from linreg.paths import REFERENCE_DIR
 from linreg.tolerance import Tolerance, Tolerances, default_tolerances
 
@@ -50,6 +52,10 @@ class ReproMatrix:
     engines: tuple[str, ...] = ("eager",)
     tf32: tuple[bool, ...] = (False,)
     deterministic: tuple[bool, ...] = (True,)
+    # Optimizer settings: each optimizer at each momentum, adam without (momentum is SGD's).
+    # Runs of two settings are different trainings: none is compared with another's.
+    optimizers: tuple[str, ...] = ("sgd",)
+    momentums: tuple[float, ...] = (0.0,)
     base: TrainConfig = field(default_factory=TrainConfig)
 
     @classmethod
@@ -58,12 +64,32 @@ class ReproMatrix:
 
         return cls(devices=tuple(available_devices()), base=base or TrainConfig())
 
+    def optimizer_settings(self) -> list[dict[str, Any]]:
+        """(optimizer, momentum) pairs as config fields (see linreg.options.optimizer_settings)."""
+        return [
+            {"optimizer": optimizer, "momentum": momentum}
+            for optimizer, momentum in optimizer_settings(self.optimizers, self.momentums)
+        ]
+
     def configs(self) -> list[TrainConfig]:
-        """Every config of the matrix, plus each seed's float64 CPU eager reference."""
+        """Every config of the matrix, plus each seed's float64 CPU eager reference (one per
+        optimizer setting); combinations an engine cannot train are left out (``skipped``)."""
+        from linreg.engines.support import unsupported
+
+        return [c for c in self._all_configs() if unsupported(c) is None]
+
+    def skipped(self) -> list[tuple[TrainConfig, str]]:
+        """The combinations of axes left out, each with the reason (an engine's refusal)."""
+        from linreg.engines.support import unsupported
+
+        return [(c, str(unsupported(c))) for c in self._all_configs() if unsupported(c)]
+
+    def _all_configs(self) -> list[TrainConfig]:
         seen: dict[str, TrainConfig] = {}
-        for seed in self.seeds:
-            for config in [self.reference(seed)] + [
+        for seed, setting in itertools.product(self.seeds, self.optimizer_settings()):
+            for config in [self.reference(seed, self.base.replace(**setting))] + [
                 self.base.replace(
+                    **setting,
                     device=device,
                     dtype=dtype,
                     seed=seed,
@@ -82,8 +108,25 @@ class ReproMatrix:
                 seen.setdefault(config.config_id, config)
         return list(seen.values())
 
-    def reference(self, seed: int) -> TrainConfig:
+    def resume_configs(self) -> list[TrainConfig]:
+        """The runs the resume check stops half-way and resumes in a fresh process: for each seed
+        and optimizer setting, the eager run on the first device, of the first dtype, at the first
+        thread count (deterministic, TF32 off); in the default matrix, each seed's CPU float32
+        one-thread run."""
+        return [
+            c
+            for c in self.configs()
+            if c.engine == "eager" and c.deterministic and not c.tf32
+            and (c.device, c.dtype, c.threads) == (self.devices[0], self.dtypes[0], self.threads[0])
+        ]  # fmt: skip
+
+    def reference(self, seed: int, like: TrainConfig | None = None) -> TrainConfig:
+        """The float64 CPU one-thread eager run of ``seed``, with ``like``'s optimizer setting
+        (the base's when None): what every run of that seed and setting is checked against."""
+        like = like or self.base
         return self.base.replace(
+            optimizer=like.optimizer,
+            momentum=like.momentum,
             device="cpu",
             dtype="float64",
             seed=seed,
@@ -112,6 +155,8 @@ class ReproMatrix:
             "engines": list(self.engines),
             "tf32": list(self.tf32),
             "deterministic": list(self.deterministic),
+            "optimizers": list(self.optimizers),
+            "momentums": list(self.momentums),
             "base": self.base.to_dict(),
         }
 
@@ -126,6 +171,8 @@ class ReproMatrix:
             # Manifests written before these axes existed ran them at their defaults.
             tf32=tuple(data.get("tf32", (False,))),
             deterministic=tuple(data.get("deterministic", (True,))),
+            optimizers=tuple(data.get("optimizers", ("sgd",))),
+            momentums=tuple(data.get("momentums", (0.0,))),
             base=TrainConfig.from_dict(data["base"]),
         )
 
@@ -133,7 +180,8 @@ class ReproMatrix:
     def matrix_id(self) -> str:
         data = self.to_dict()
         # Axes added later are left out at their defaults: a matrix keeps the id it had.
-        for axis, default in (("tf32", [False]), ("deterministic", [True])):
+        for axis, default in (("tf32", [False]), ("deterministic", [True]), ("optimizers", ["sgd"]),
+                              ("momentums", [0.0])):  # fmt: skip
             if data[axis] == default:
                 del data[axis]
         data["base"] = json.loads(self.base.canonical_json())
@@ -147,6 +195,8 @@ def label(config: TrainConfig) -> str:
         f"threads {config.threads or 'all'} {config.engine}"
         + (" tf32" if config.tf32 else "")
         + ("" if config.deterministic else " nondeterministic")
+        + ("" if config.optimizer == "sgd" else f" {config.optimizer}")
+        + (f" momentum {config.momentum:g}" if config.momentum else "")
     )
 
 
@@ -232,6 +282,8 @@ OPTION_PARTS: dict[str, Callable[[ReproOptions], Any]] = {
     "engines": lambda o: o.matrix.engines,
     "tf32": lambda o: o.matrix.tf32,
     "deterministic": lambda o: o.matrix.deterministic,
+    "optimizers": lambda o: o.matrix.optimizers,
+    "momentums": lambda o: o.matrix.momentums,
     "lr": lambda o: o.matrix.base.lr,
     "epochs": lambda o: o.matrix.base.epochs,
     "samples": lambda o: o.matrix.base.samples,

@@ -1,7 +1,9 @@
 """One process of a repro run: trains a list of configs and writes each Run as it finishes.
 
-`python -m linreg.suites.repro_worker CONFIGS_JSON OUT_DIR` — one process trains many configs, so
-a matrix costs two interpreter start-ups (one per copy), not two per config. A config whose file
+`python -m linreg.suites.repro_worker CONFIGS_JSON OUT_DIR [RESUME_DIR]` — one process trains
+many configs, so a matrix costs two interpreter start-ups (one per copy), not two per config.
+Given RESUME_DIR, it first writes the resume check's checkpoints there
+(``linreg.suites.repro_resume``): this process has torch warm already. A config whose file
 exists already is skipped: that is what makes an interrupted repro run resumable. Ctrl-C and
 SIGTERM end it through the writer's cleanup: the file being written is removed, never left half.
 """
@@ -18,6 +20,7 @@ from linreg.results import kinds
 from linreg.results.files import read_json, write_json_new
 from linreg.results.run_folder import run_record
 from linreg.signals import Terminated, sigterm_raises
+from linreg.suites.repro_resume import RESUME_LIST, write_resume_points
 
 # The list of configs both workers train, beside the copies' folders (hidden: not a result).
 CONFIG_LIST = ".configs.json"
@@ -45,11 +48,17 @@ def read_config_list(path: Path) -> list[TrainConfig]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m linreg.suites.repro_worker CONFIGS_JSON OUT_DIR", file=sys.stderr)
+    if len(argv) not in (2, 3):
+        print(
+            "usage: python -m linreg.suites.repro_worker CONFIGS_JSON OUT_DIR [RESUME_DIR]",
+            file=sys.stderr,
+        )
         return 2
     try:
         with sigterm_raises():
+            if len(argv) == 3:
+                resume_dir = Path(argv[2])
+                write_resume_points(read_config_list(resume_dir / RESUME_LIST), resume_dir)
             train_all(read_config_list(Path(argv[0])), Path(argv[1]))
     except LinregError as exc:
         print(f"linreg.suites.repro_worker: {exc}", file=sys.stderr)

@@ -1,0 +1,127 @@
+"""The resume check's files: a run stopped half-way, its checkpoint, and its resumed finish.
+
+For each config of ``ReproMatrix.resume_configs`` the first copy's worker, before its own runs,
+trains to epoch ``epochs // 2``, writes a training checkpoint and, beside it, the state that run
+had at that epoch, piece by piece (``linreg.training_state.pieces``, taken from the live model,
+optimizer and generators). A fresh process (``linreg.suites.resume_worker``), started with the
+copies' workers, waits for each checkpoint, loads it, records the state it restored, and
+finishes the run. The check then sets the two states side by side and the resumed run against
+the uninterrupted one the matrix trained anyway.
+
+Everything lives in ``<result set>/resume/``: files of their own kinds, which result sets pass
+over (a resumed run is not another run of its config).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from linreg.config import TrainConfig
+from linreg.engines.resumable import train_until
+from linreg.results import kinds
+from linreg.results.files import write_json_new
+from linreg.results.load import load
+from linreg.results.training_checkpoint import save_training_checkpoint
+from linreg.run import Run
+from linreg.training_state import pieces
+
+RESUME_DIR = "resume"
+# The configs the resume worker finishes, beside their files (hidden: not a result).
+RESUME_LIST = ".configs.json"
+# How long the resume worker waits for a checkpoint before it gives up; the process running the
+# matrix stops it sooner if the worker writing the checkpoints fails.
+WAIT_SECONDS = 600.0
+
+
+def resume_epoch(config: TrainConfig) -> int:
+    return config.epochs // 2
+
+
+def checkpoint_file(resume_dir: Path, config: TrainConfig) -> Path:
+    return resume_dir / f"{config.config_id}.pt"
+
+
+def point_file(resume_dir: Path, config: TrainConfig) -> Path:
+    return resume_dir / f"{config.config_id}-point.json"
+
+
+def resumed_file(resume_dir: Path, config: TrainConfig) -> Path:
+    return resume_dir / f"{config.config_id}-resumed.json"
+
+
+def write_resume_list(configs: list[TrainConfig], resume_dir: Path) -> None:
+    if configs and not (resume_dir / RESUME_LIST).exists():
+        write_json_new(resume_dir / RESUME_LIST, {"configs": [c.to_dict() for c in configs]})
+
+
+def write_resume_points(configs: list[TrainConfig], resume_dir: Path) -> None:
+    """Train each config to its resume epoch; write the checkpoint, then the state it had.
+
+    A point is done when its state file exists (written last); a checkpoint without one is
+    what an interrupted write left, and is written again.
+    """
+    for config in configs:
+        point = point_file(resume_dir, config)
+        if point.exists():
+            continue
+        checkpoint_file(resume_dir, config).unlink(missing_ok=True)
+        state = train_until(config, resume_epoch(config))
+        save_training_checkpoint(state, checkpoint_file(resume_dir, config))
+        # A list of (name, value): JSON objects are written with sorted keys, and the order of
+        # the pieces decides which is named first.
+        body = {"config_id": config.config_id, "epoch": state.epoch,
+                "pieces": list(pieces(state).items())}  # fmt: skip
+        write_json_new(point, kinds.envelope(kinds.REPRO_RESUME_POINT, body))
+
+
+def wait_for_point(resume_dir: Path, config: TrainConfig, timeout_s: float = WAIT_SECONDS) -> None:
+    """Return once the config's resume point is written (its checkpoint is then complete)."""
+    deadline = time.monotonic() + timeout_s
+    while not point_file(resume_dir, config).exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no resume point for {config.config_id} after {timeout_s:.0f} s")
+        time.sleep(0.05)
+
+
+def worker_command(resume_dir: Path) -> list[str]:
+    return [sys.executable, "-m", "linreg.suites.resume_worker", str(resume_dir)]
+
+
+@dataclass(frozen=True)
+class Resumption:
+    """One config's resume: the state at the checkpoint's epoch as the stopped run had it
+    (``expected``) and as the fresh process restored it (``restored``), and the finished run."""
+
+    epoch: int
+    expected: dict[str, Any]
+    restored: dict[str, Any]
+    run: Run
+
+
+def load_resumption(resume_dir: Path, config: TrainConfig) -> Resumption:
+    expected = load(point_file(resume_dir, config), (kinds.REPRO_RESUME_POINT,), _point)
+    restored, run = load(resumed_file(resume_dir, config), (kinds.REPRO_RESUMED,), _resumed)
+    return Resumption(expected[0], expected[1], restored, run)
+
+
+def _point(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    if not isinstance(data["epoch"], int) or isinstance(data["epoch"], bool):
+        raise ValueError("a resume point needs the epoch it was taken at")
+    return data["epoch"], _pieces("pieces", data["pieces"])
+
+
+def _resumed(data: dict[str, Any]) -> tuple[dict[str, Any], Run]:
+    return _pieces("restored", data["restored"]), Run.from_dict(data)
+
+
+def _pieces(key: str, value: Any) -> dict[str, Any]:
+    """Pieces stored as a list of [name, value], in order."""
+    if not isinstance(value, list) or not all(
+        isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) for item in value
+    ):
+        raise ValueError(f"{key} must be a list of [name, value] pairs")
+    return dict(value)
