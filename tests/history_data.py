@@ -96,6 +96,8 @@ def clone_repro(
         shutil.copytree(original, target)
         for record in target.glob("*/*.json"):
             data = json.loads(record.read_text())
+            if "environment" not in data:
+                continue  # not a run record (a resume check's state, a config list)
             data["environment"]["host_id"] = host_id
             record.write_text(json.dumps(data))
         checks_path = target / "checks.json"

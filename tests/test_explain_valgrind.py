@@ -54,13 +54,21 @@ def _checkout_copy(target: Path, planted: bool = False) -> Path:
     return target
 
 
+def _child_environment(root: Path) -> dict[str, str]:
+    """This environment without pytest-xdist's worker variables: the module-scoped fixture
+    runs before conftest's function-scoped one that drops them, and pytest-benchmark switches
+    itself off in what it takes for an xdist worker (exit 0, no file)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    return {**env, "PYTHONPATH": str(root)}
+
+
 def _count_train(root: Path, out: Path) -> Path:
     """The quick profile's train case, counted, stored as one JSON file with its profile."""
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "bench", "--quick", "--kinds=train",
          "--instructions=yes", f"--benchmark-json={out}",
          f"--benchmark-storage=file://{root / 'storage'}", "-p", "no:cacheprovider", "-q"],
-        cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=root, env=_child_environment(root),
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
