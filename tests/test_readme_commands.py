@@ -73,6 +73,14 @@ ELSEWHERE = {
     "test_explain.py",
     "linreg history results/baselines ci-artifacts/ other-box/results --out site "
     "--threshold 5%": "names folders of yours: test_history.py",
+    "linreg bisect --good v1.2 --bad HEAD --case train": "names revisions of yours: "
+    "test_bisect.py bisects a scratch repository",
+    'linreg bisect --good v1.2 --bad HEAD --case "inference[cpu-float32-seed42-eager-n1000]"': "names revisions of yours: test_bisect.py",
+    "git worktree add ../linreg-results results": "a results branch of yours: the CI example",
+    "linreg --results ../linreg-results bench --quick": "the results root: test_results_root.py",
+    'git -C ../linreg-results add -A && git -C ../linreg-results commit -m "bench"': "a results branch of yours: the CI example",
+    "linreg history results/baselines ../linreg-results --out site": "names a folder of yours: "
+    "test_history.py",
 }
 
 
