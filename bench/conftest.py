@@ -23,6 +23,7 @@ from linreg.engines.support import unsupported
 from linreg.env import capture_environment
 from linreg.errors import ConfigError, LinregError
 from linreg.machine import default_machine_name, validate_machine_name
+from linreg.paths import results_root
 from linreg.results.kinds import utc_stamp
 from linreg.results.profiles import (
     CALLS_KEY,
@@ -41,7 +42,6 @@ from linreg.suites.bench_selection import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-RESULTS = REPO_ROOT / "results" / "bench"
 # pytest-benchmark's default --benchmark-storage; only that one is replaced by results/bench.
 DEFAULT_STORAGE = "file://./.benchmarks"
 
@@ -156,7 +156,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # Raw rounds are what `linreg compare` tests; without them a stored file only has summaries.
     config.option.benchmark_save_data = True
     if config.option.benchmark_storage == DEFAULT_STORAGE:
-        config.option.benchmark_storage = f"file://{RESULTS / machine}"
+        # The results root, as every linreg command writes there: the working folder's results/
+        # unless LINREG_RESULTS says otherwise, never the checkout that holds the suite.
+        config.option.benchmark_storage = f"file://{(results_root() / 'bench' / machine).resolve()}"
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

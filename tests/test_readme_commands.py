@@ -53,6 +53,8 @@ LONG = {
     "python3 -m nox -s wheelhouse -- --python-version 3.12 --dest .whl",
     "PYTHONPATH=. python3 -m linreg gpu-run --wheelhouse .whl",
 }
+BISECT = "names revisions of yours: test_bisect.py bisects a scratch repository"
+RESULTS_BRANCH = "a results branch of yours: the CI example's history job"
 # Not run by the tests, with the reason.
 ELSEWHERE = {
     "python3 -m pip install nox && python3 -m nox -s run": "the quickstart: CI's clean clone",
@@ -73,6 +75,14 @@ ELSEWHERE = {
     "test_explain.py",
     "linreg history results/baselines ci-artifacts/ other-box/results --out site "
     "--threshold 5%": "names folders of yours: test_history.py",
+    "linreg bisect --good v1.2 --bad HEAD --case train": BISECT,
+    "linreg bisect --good v1.2 --bad HEAD --case "
+    '"inference[cpu-float32-seed42-eager-n1000]"': BISECT,
+    "git worktree add ../linreg-results results": RESULTS_BRANCH,
+    "linreg --results ../linreg-results bench --quick": "the results root: test_results_root.py",
+    'git -C ../linreg-results add -A && git -C ../linreg-results commit -m "bench"': RESULTS_BRANCH,
+    "linreg history results/baselines ../linreg-results --out site": "names a folder of yours: "
+    "test_history.py",
 }
 
 

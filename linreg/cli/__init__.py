@@ -10,6 +10,7 @@ import sys
 import typer
 
 from linreg.errors import ConfigError, LinregError, TrainingDiverged
+from linreg.paths import RESULTS_VARIABLE
 from linreg.signals import SigtermState, sigterm_raises
 
 app = typer.Typer(
@@ -32,8 +33,22 @@ def fail(message: str) -> None:
 
 
 @app.callback()
-def _commands() -> None:
-    """Keeps `linreg` a group of commands when only the chosen command's module is loaded."""
+def _commands(
+    results: str | None = typer.Option(
+        None,
+        "--results",
+        metavar="DIR",
+        help="The results root every command writes under (runs, repro and bench results, "
+        "sweeps, checkpoints, run/ab/gpu-run folders). Default: LINREG_RESULTS, else the "
+        "working folder's results/. Committed references and baselines stay in the checkout.",
+    ),
+) -> None:
+    """Keeps `linreg` a group of commands when only the chosen command's module is loaded; sets
+    the results root for the command and every process it starts."""
+    if results is not None:
+        if not results.strip():
+            raise ConfigError("results", "must name a folder")
+        os.environ[RESULTS_VARIABLE] = str(os.path.abspath(results))
 
 
 # Importing a command module registers its commands on `app`. Only the chosen command's module

@@ -13,6 +13,7 @@ from linreg import units
 from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.cli.speed_table import print_speed_verdict
+from linreg.paths import results_root
 from linreg.results import kinds
 from linreg.suites.bench_selection import KINDS, parse_selection
 
@@ -78,7 +79,7 @@ def ab_command(
         else parse_fraction("fail_on_regression", fail_on_regression)
     )
     selection = parse_selection(devices=devices, kinds=kinds_, quick=True)
-    out = out or Path("results") / f"ab-{kinds.utc_stamp()}"
+    out = out or results_root() / f"ab-{kinds.utc_stamp()}"
     from linreg.machine import default_machine_name
     from linreg.suites.ab import Stack, run_ab  # imports torch
 

@@ -43,4 +43,6 @@ def env_command(
     from linreg.machine import default_machine_name
 
     machine = default_machine_name()
-    say(f"env: this machine is {machine}: its bench results go to results/bench/{machine}/")
+    from linreg.paths import results_root
+
+    say(f"env: this machine is {machine}: its bench results go to {results_root() / 'bench'}/")

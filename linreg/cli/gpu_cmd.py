@@ -8,6 +8,7 @@ import typer
 
 from linreg.cli import app, fail
 from linreg.cli.console import progress, say
+from linreg.paths import results_root
 
 
 @app.command("gpu-run")
@@ -44,7 +45,7 @@ def gpu_run_command(
     from linreg.jobs.gpu_run import run_gpu_job  # imports torch
     from linreg.results.kinds import utc_stamp
 
-    out = out or Path("results") / f"gpu-run-{utc_stamp()}"
+    out = out or results_root() / f"gpu-run-{utc_stamp()}"
 
     def on_step(index: int, total: int, step, left: float) -> None:
         progress(

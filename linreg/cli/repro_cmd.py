@@ -23,7 +23,6 @@ from linreg.options import (
 )
 from linreg.suites.repro_options import (
     DEFAULT_REFERENCE_DIR,
-    DEFAULT_REPRO_ROOT,
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
     ReproOptions,
@@ -80,7 +79,10 @@ def repro_command(
     outcome_steps: int = typer.Option(
         DEFAULT_OUTCOME_STEPS, help="Outcome bound, in SGD steps (level c), >= 0."
     ),
-    out: Path = typer.Option(DEFAULT_REPRO_ROOT, help="Folder that gets a new <id>/ result set."),
+    out: Path | None = typer.Option(
+        None,
+        help="Folder that gets a new <id>/ result set (default: the results root's repro/).",
+    ),
     resume: Path | None = typer.Option(
         None,
         help="Finish an interrupted run: its results/repro/<id>/ folder. It keeps the options "

@@ -12,11 +12,12 @@ from rich.text import Text
 from linreg.cli import app, fail
 from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
+from linreg.paths import results_root
 from linreg.results import kinds
 
 
 def _default_out() -> Path:
-    return Path("results") / f"run-{kinds.utc_stamp()}"
+    return results_root() / f"run-{kinds.utc_stamp()}"
 
 
 @app.command("run")

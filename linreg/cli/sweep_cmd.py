@@ -17,11 +17,11 @@ from linreg.results.files import check_writable
 from linreg.results.sweep_record import QUANTILES, quantile_key
 from linreg.suites.sweep_options import (
     DEFAULT_SLACK,
-    DEFAULT_SWEEPS,
     DEFAULT_TOLERANCE,
     MAX_MEMBERS,
     check_slack,
     check_tolerance,
+    default_sweeps,
 )
 
 _DEFAULT = TrainConfig()
@@ -79,7 +79,7 @@ def sweep_command(
     )
     if out is not None and out.exists():
         raise ConfigError("out", f"{out} already exists; results are never overwritten")
-    check_writable(out if out is not None else DEFAULT_SWEEPS / "sweep.json", "--out")
+    check_writable(out if out is not None else default_sweeps() / "sweep.json", "--out")
     members = len(seed_list) * (len(lr_list) if lr_list else 1)
     from linreg.suites.sweep import run_sweep, write_sweep  # imports torch
 

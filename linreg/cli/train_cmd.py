@@ -111,7 +111,6 @@ def train_command(
         threads=threads,
     )
     from linreg.jobs.training import (  # imports torch
-        DEFAULT_RESULTS,
         open_checkpoint,
         stop_to_checkpoint,
         train_to_folder,
@@ -141,11 +140,11 @@ def train_command(
 
         if stop_at is not None:
             written = stop_to_checkpoint(
-                config, stop_at, checkpoint, DEFAULT_RESULTS, on_eval, resume_from=state
+                config, stop_at, checkpoint, None, on_eval, resume_from=state
             )
         else:
             outcome = train_to_folder(
-                config, out_dir=out, results_root=DEFAULT_RESULTS, on_eval=on_eval,
+                config, out_dir=out, on_eval=on_eval,
                 resume_from=state,
             )  # fmt: skip
     console.print(table)

@@ -16,6 +16,7 @@ from linreg.engines.resumable import resume, train_until
 from linreg.errors import OutputError
 from linreg.model import make_loss_fn, model_from_state, predict
 from linreg.numerics import resolve, resolve_device
+from linreg.paths import results_root as default_results
 from linreg.results import kinds
 from linreg.results.checkpoint import load_model
 from linreg.results.files import check_new_folder, check_writable
@@ -30,7 +31,6 @@ from linreg.run import Run
 from linreg.state import state_from_json
 from linreg.training_state import TrainingState
 
-DEFAULT_RESULTS = Path("results")
 RUNS = "runs"
 CHECKPOINTS = "checkpoints"
 
@@ -57,7 +57,7 @@ class Evaluation:
 def train_to_folder(
     config: TrainConfig,
     out_dir: str | Path | None = None,
-    results_root: str | Path = DEFAULT_RESULTS,
+    results_root: str | Path | None = None,
     on_eval: EvalCallback | None = None,
     resume_from: TrainingState | None = None,
 ) -> TrainOutcome:
@@ -66,6 +66,7 @@ def train_to_folder(
 
     The output location is checked before training so that bad input costs no training time.
     """
+    results_root = default_results() if results_root is None else results_root
     if out_dir is not None:
         check_new_folder(Path(out_dir))
     else:
@@ -96,7 +97,7 @@ def stop_to_checkpoint(
     config: TrainConfig,
     stop_at: int,
     checkpoint: str | Path | None = None,
-    results_root: str | Path = DEFAULT_RESULTS,
+    results_root: str | Path | None = None,
     on_eval: EvalCallback | None = None,
     resume_from: TrainingState | None = None,
 ) -> Path:
@@ -104,6 +105,7 @@ def stop_to_checkpoint(
     to ``checkpoint``, else a new results/checkpoints/<run-id>-epoch<K>.pt. The path is checked
     before training."""
     config = resolve(config)
+    results_root = default_results() if results_root is None else results_root
     if checkpoint is not None:
         path = Path(checkpoint)
         if path.exists():

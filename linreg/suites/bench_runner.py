@@ -12,7 +12,8 @@ from pathlib import Path
 
 from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.machine import default_machine_name, validate_machine_name
-from linreg.paths import BENCH_DIR, BENCH_RESULTS, PROJECT_ROOT
+from linreg.paths import BENCH_DIR, PROJECT_ROOT
+from linreg.paths import results_root as default_results
 from linreg.processes import run_bounded
 from linreg.results import kinds
 from linreg.results.bench_sessions import session_samples, sessions
@@ -25,7 +26,9 @@ from linreg.suites.bench_selection import BenchSelection
 REPO_ROOT = PROJECT_ROOT
 # More processes than this is a typo, not a plan: each is a full run of the selection.
 MAX_PROCESSES = 100
-RESULTS_ROOT = BENCH_RESULTS
+# Where a session is stored unless the caller says: the results root's bench/ (None: read at
+# each call, so LINREG_RESULTS and `linreg --results` apply).
+RESULTS_ROOT: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,8 @@ def run_bench_suite(
         if not json_path.parent.is_dir():
             raise OutputError(f"{json_path.parent}: no such folder for --json")
     # Absolute: the child pytest runs from the repository root, not from the caller's folder.
-    storage = (Path(results_root or RESULTS_ROOT) / machine).resolve()
+    root = results_root or RESULTS_ROOT or default_results() / "bench"
+    storage = (Path(root) / machine).resolve()
     before = set(result_files(storage)) if storage.is_dir() else set()
     command = [
         sys.executable,

@@ -35,10 +35,10 @@ from linreg.state import state_dict_hash, state_from_json
 from linreg.suites.replay import ReplayPair, replay
 from linreg.suites.repro_options import (
     DEFAULT_REFERENCE_DIR,
-    DEFAULT_REPRO_ROOT,
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
     ReproOptions,
+    default_repro_root,
     differing_options,
     label,
     parse_requirements,
@@ -56,10 +56,10 @@ from linreg.tolerance import Tolerances
 
 __all__ = [
     "DEFAULT_REFERENCE_DIR",
-    "DEFAULT_REPRO_ROOT",
     "DEFAULT_REQUIREMENTS",
     "ReproMatrix",
     "ReproOptions",
+    "default_repro_root",
     "parse_requirements",
 ]
 
@@ -488,7 +488,7 @@ def check_before_work(options: ReproOptions) -> None:
 
 def repro(
     options: ReproOptions | None,
-    results_root: Path = DEFAULT_REPRO_ROOT,
+    results_root: Path | None = None,
     resume: Path | None = None,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[Path], None] | None = None,
@@ -511,6 +511,7 @@ def repro(
         result_dir = resume
     else:
         try:
+            results_root = default_repro_root() if results_root is None else results_root
             result_dir = start_result_dir(options, results_root)
         except OSError as exc:
             raise OutputError(f"{results_root}: cannot be written ({exc})") from exc

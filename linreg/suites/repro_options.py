@@ -16,10 +16,15 @@ from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, REQUIREMENTS
 from linreg.config import TrainConfig
 from linreg.errors import ConfigError
 from linreg.options import optimizer_settings
-from linreg.paths import REFERENCE_DIR
+from linreg.paths import REFERENCE_DIR, results_root
 from linreg.tolerance import Tolerance, Tolerances, default_tolerances
 
-DEFAULT_REPRO_ROOT = Path("results/repro")
+
+def default_repro_root() -> Path:
+    """Where a repro result set goes unless --out says: the results root's repro/."""
+    return results_root() / "repro"
+
+
 DEFAULT_REFERENCE_DIR = REFERENCE_DIR
 
 # Which level each kind of pair must reach (see linreg.compare.runs for the levels).

@@ -21,7 +21,7 @@ from linreg.results.files import write_json_new
 from linreg.results.load import load_sweep
 from linreg.results.sweep_record import QUANTILES, Sweep, quantile_key
 from linreg.run import Run
-from linreg.suites.sweep_options import DEFAULT_SLACK, DEFAULT_SWEEPS, check_slack, check_tolerance
+from linreg.suites.sweep_options import DEFAULT_SLACK, check_slack, check_tolerance, default_sweeps
 
 __all__ = ["QUANTILES", "Sweep", "load_sweep", "quantile_key"]
 
@@ -117,7 +117,7 @@ def write_sweep(sweep: Sweep, path: str | Path | None = None) -> Path:
     """Write atomically; never overwrite. Default: results/sweeps/<time>-<config id>.json."""
     if path is None:
         name = f"{kinds.utc_stamp()}-{sweep.member_count}m-{sweep.config.config_id[:8]}.json"
-        path = DEFAULT_SWEEPS / name
+        path = default_sweeps() / name
     return write_json_new(path, kinds.envelope(kinds.SWEEP, sweep.to_dict()))
 
 

@@ -7,12 +7,17 @@ import math
 from pathlib import Path
 
 from linreg.errors import ConfigError
+from linreg.paths import results_root
 
-DEFAULT_SWEEPS = Path("results") / "sweeps"
 DEFAULT_TOLERANCE = 0.01
 DEFAULT_SLACK = 0.5
 # Each member keeps its whole loss history in memory: a million members is already gigabytes.
 MAX_MEMBERS = 1_000_000
+
+
+def default_sweeps() -> Path:
+    """Where a sweep goes unless --out says: the results root's sweeps/."""
+    return results_root() / "sweeps"
 
 
 def check_tolerance(tolerance: float) -> None:
