@@ -84,7 +84,12 @@ def test_a_kept_profile_is_read_by_callgrind_annotate_inclusive_and_exclusive(tm
 @needs_annotate
 @pytest.mark.parametrize(
     ("content", "match"),
-    [(b"not gzip", "not a readable gzip file"), (gzip.compress(b"junk"), "callgrind_annotate")],
+    [
+        (b"not gzip", "not a readable gzip file"),
+        # mtime=0: a gzip header holds a time, and pytest-xdist's workers must collect one id.
+        (gzip.compress(b"junk", mtime=0), "callgrind_annotate"),
+    ],
+    ids=["not-gzip", "gzip-of-junk"],
 )
 def test_a_profile_that_is_not_one_is_refused_by_name(tmp_path, content, match):
     path = tmp_path / "bad.callgrind.gz"
