@@ -12,6 +12,7 @@ Lists are de-duplicated in order; an empty item is refused.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from linreg.errors import ConfigError
 
@@ -106,18 +107,22 @@ def parse_switches(field: str, text: str) -> tuple[bool, ...]:
     return tuple(SWITCHES[item] for item in parse_choices(field, text, tuple(SWITCHES), ()))
 
 
-def parse_positive_numbers(field: str, text: str) -> tuple[float, ...]:
-    """Finite numbers > 0 (learning rates)."""
+def _numbers(field: str, text: str, valid: Callable[[float], bool], wanted: str) -> list[float]:
     values = []
     for item in split_items(field, text):
         try:
             value = float(item)
         except ValueError:
             raise ConfigError(field, f"{item!r} is not a number") from None
-        if not (math.isfinite(value) and value > 0):
-            raise ConfigError(field, f"every value must be a finite number > 0, got {item!r}")
+        if not (math.isfinite(value) and valid(value)):
+            raise ConfigError(field, f"every value must be {wanted}, got {item!r}")
         values.append(value)
-    return tuple(values)
+    return values
+
+
+def parse_positive_numbers(field: str, text: str) -> tuple[float, ...]:
+    """Finite numbers > 0 (learning rates)."""
+    return tuple(_numbers(field, text, lambda v: v > 0, "a finite number > 0"))
 
 
 def optimizer_settings(
@@ -134,14 +139,5 @@ def optimizer_settings(
 
 
 def parse_fractions(field: str, text: str) -> tuple[float, ...]:
-    """Numbers in [0, 1) (momentums)."""
-    values = []
-    for item in split_items(field, text):
-        try:
-            value = float(item)
-        except ValueError:
-            raise ConfigError(field, f"{item!r} is not a number") from None
-        if not 0 <= value < 1:
-            raise ConfigError(field, f"every value must be in [0, 1), got {item!r}")
-        values.append(value)
-    return tuple(dict.fromkeys(values))
+    """Numbers in [0, 1) (momentums), each once."""
+    return tuple(dict.fromkeys(_numbers(field, text, lambda v: 0 <= v < 1, "in [0, 1)")))

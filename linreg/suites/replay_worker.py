@@ -15,8 +15,7 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.engines.trace import trace
-from linreg.errors import LinregError
-from linreg.signals import Terminated, sigterm_raises
+from linreg.suites.worker import worker_main
 
 
 def replay_all(jobs_path: Path, out_dir: Path) -> None:
@@ -30,20 +29,8 @@ def replay_all(jobs_path: Path, out_dir: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
-        print("usage: python -m linreg.suites.replay_worker JOBS_JSON OUT_DIR", file=sys.stderr)
-        return 2
-    try:
-        with sigterm_raises():
-            replay_all(Path(argv[0]), Path(argv[1]))
-    except LinregError as exc:
-        print(f"linreg.suites.replay_worker: {exc}", file=sys.stderr)
-        return 1
-    except Terminated:
-        return 143
-    except KeyboardInterrupt:
-        return 130
-    return 0
+    return worker_main("linreg.suites.replay_worker", "JOBS_JSON OUT_DIR", argv, (2,),
+                       lambda args: replay_all(Path(args[0]), Path(args[1])))  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from linreg.config import TrainConfig
 from linreg.engines import train
-from linreg.errors import LinregError, ResultSetError
+from linreg.errors import ResultSetError
 from linreg.results import kinds
 from linreg.results.files import read_json, write_json_new
 from linreg.results.run_folder import run_record
-from linreg.signals import Terminated, sigterm_raises
 from linreg.suites.repro_resume import RESUME_LIST, write_resume_points
+from linreg.suites.worker import worker_main
 
 # The list of configs both workers train, beside the copies' folders (hidden: not a result).
 CONFIG_LIST = ".configs.json"
@@ -48,26 +48,14 @@ def read_config_list(path: Path) -> list[TrainConfig]:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) not in (2, 3):
-        print(
-            "usage: python -m linreg.suites.repro_worker CONFIGS_JSON OUT_DIR [RESUME_DIR]",
-            file=sys.stderr,
-        )
-        return 2
-    try:
-        with sigterm_raises():
-            if len(argv) == 3:
-                resume_dir = Path(argv[2])
-                write_resume_points(read_config_list(resume_dir / RESUME_LIST), resume_dir)
-            train_all(read_config_list(Path(argv[0])), Path(argv[1]))
-    except LinregError as exc:
-        print(f"linreg.suites.repro_worker: {exc}", file=sys.stderr)
-        return 1
-    except Terminated:
-        return 143
-    except KeyboardInterrupt:
-        return 130  # Ctrl-C reaches the whole process group; the parent reports it once
-    return 0
+    def work(args: list[str]) -> None:
+        if len(args) == 3:
+            resume_dir = Path(args[2])
+            write_resume_points(read_config_list(resume_dir / RESUME_LIST), resume_dir)
+        train_all(read_config_list(Path(args[0])), Path(args[1]))
+
+    return worker_main("linreg.suites.repro_worker", "CONFIGS_JSON OUT_DIR [RESUME_DIR]", argv,
+                       (2, 3), work)  # fmt: skip
 
 
 if __name__ == "__main__":

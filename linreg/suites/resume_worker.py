@@ -15,12 +15,10 @@ import sys
 from pathlib import Path
 
 from linreg.engines.resumable import prepare_resumable
-from linreg.errors import LinregError
 from linreg.results import kinds
 from linreg.results.files import write_json_new
 from linreg.results.run_folder import run_record
 from linreg.results.training_checkpoint import load_training_checkpoint
-from linreg.signals import Terminated, sigterm_raises
 from linreg.suites.repro_resume import (
     RESUME_LIST,
     checkpoint_file,
@@ -28,6 +26,7 @@ from linreg.suites.repro_resume import (
     wait_for_point,
 )
 from linreg.suites.repro_worker import read_config_list
+from linreg.suites.worker import worker_main
 from linreg.training_state import TrainingState, pieces
 
 # Test-only: a piece of state this process leaves out of what it restores, so that the tests can
@@ -72,20 +71,8 @@ def _left_out(state: TrainingState, piece: str) -> TrainingState:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1:
-        print("usage: python -m linreg.suites.resume_worker RESUME_DIR", file=sys.stderr)
-        return 2
-    try:
-        with sigterm_raises():
-            resume_all(Path(argv[0]))
-    except LinregError as exc:
-        print(f"linreg.suites.resume_worker: {exc}", file=sys.stderr)
-        return 1
-    except Terminated:
-        return 143
-    except KeyboardInterrupt:
-        return 130  # Ctrl-C reaches the whole process group; the parent reports it once
-    return 0
+    return worker_main("linreg.suites.resume_worker", "RESUME_DIR", argv, (1,),
+                       lambda args: resume_all(Path(args[0])))  # fmt: skip
 
 
 if __name__ == "__main__":
