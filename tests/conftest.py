@@ -29,6 +29,21 @@ def children_are_not_xdist_workers(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def results_root_is_given_back():
+    """`linreg --results DIR` sets LINREG_RESULTS for the process it runs in (so that the
+    command's children write there too); a test calling main() in this process must not leave
+    it to the next test."""
+    from linreg.paths import RESULTS_VARIABLE
+
+    saved = os.environ.get(RESULTS_VARIABLE)
+    yield
+    if saved is None:
+        os.environ.pop(RESULTS_VARIABLE, None)
+    else:
+        os.environ[RESULTS_VARIABLE] = saved
+
+
 CHECKOUT_RESULTS = Path(__file__).resolve().parent.parent / "results"
 
 
