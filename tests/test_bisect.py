@@ -17,7 +17,11 @@ from linreg.suites.bisect import Commit, bisect, parse_case
 
 REPO = Path(__file__).resolve().parent.parent
 PLANT = "            optimizer.step()\n"
-PLANTED = PLANT + "            torch.exp(X_train).sum()  # the planted slowdown\n"
+# Three ops an epoch: about +10 % of the train case's count, clear of the 3 % threshold.
+PLANTED = PLANT + (
+    "            for _ in range(3):  # the planted slowdown\n"
+    "                torch.exp(X_train).sum()\n"
+)
 
 
 def git(repo: Path, *args: str) -> str:
