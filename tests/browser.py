@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -104,36 +105,43 @@ def _only_local_files(route) -> None:
         route.abort()
 
 
-def render(report: Path, screenshot: Path) -> RenderedPage:
+@contextlib.contextmanager
+def opened(path: Path, page_errors: list[str], console_errors: list[str]):
+    """The page at ``path`` in headless Chromium at the first viewport's size, every figure
+    drawn, errors collected; every request but local files blocked (it must work offline)."""
     from playwright.sync_api import sync_playwright
 
-    page_errors: list[str] = []
-    console_errors: list[str] = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             page = browser.new_page(viewport=VIEWPORT)
             page.on("pageerror", lambda exc: page_errors.append(str(exc)))
             page.on("console", lambda m: _keep_error(console_errors, m))
-            # Block every request that is not the file itself: the report must work offline.
             page.route("**/*", _only_local_files)
-            page.goto(report.resolve().as_uri(), wait_until="load")
+            page.goto(path.resolve().as_uri(), wait_until="load")
             page.wait_for_function(
                 "() => document.querySelectorAll('[data-figure] .main-svg').length >= "
                 "document.querySelectorAll('[data-figure]').length",
                 timeout=30_000,
             )
-            figures = page.evaluate(_COUNT_POINTS)
-            viewport_text, viewport_red = page.evaluate(_FIRST_VIEWPORT)
-            panel_bottom_px = page.evaluate(
-                "() => { const p = document.querySelector('[data-verdict-panel]');"
-                " return p ? p.getBoundingClientRect().bottom + window.scrollY : 0; }"
-            )
-            first_viewport = screenshot.with_name(screenshot.stem + "-first-viewport.png")
-            page.screenshot(path=str(first_viewport))
-            page.screenshot(path=str(screenshot), full_page=True)
+            yield page
         finally:
             browser.close()
+
+
+def render(report: Path, screenshot: Path) -> RenderedPage:
+    page_errors: list[str] = []
+    console_errors: list[str] = []
+    with opened(report, page_errors, console_errors) as page:
+        figures = page.evaluate(_COUNT_POINTS)
+        viewport_text, viewport_red = page.evaluate(_FIRST_VIEWPORT)
+        panel_bottom_px = page.evaluate(
+            "() => { const p = document.querySelector('[data-verdict-panel]');"
+            " return p ? p.getBoundingClientRect().bottom + window.scrollY : 0; }"
+        )
+        first_viewport = screenshot.with_name(screenshot.stem + "-first-viewport.png")
+        page.screenshot(path=str(first_viewport))
+        page.screenshot(path=str(screenshot), full_page=True)
     return RenderedPage(
         page_errors,
         console_errors,

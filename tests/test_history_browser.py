@@ -13,14 +13,7 @@ import pytest
 
 from linreg.cli import main
 from linreg.paths import BASELINES
-from tests.browser import (
-    _COUNT_POINTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    _keep_error,
-    _only_local_files,
-    require_browser,
-)
+from tests.browser import _COUNT_POINTS, opened, require_browser
 from tests.history_data import INFERENCE, START, TRAIN, clone_repro, step, write_host
 
 HOST_A, HOST_B = "aaaa11112222", "bbbb33334444"
@@ -30,25 +23,9 @@ HORIZONS = [186, 180, 170, 160, 150, 140]  # the dtype pair's horizon, set by se
 def inspect(page_path: Path, script: str = "() => null") -> tuple[list[str], dict, object]:
     """Open a page offline; its page and console errors, points drawn per figure, and what
     ``script`` returns."""
-    from playwright.sync_api import sync_playwright
-
     errors: list[str] = []
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 800})
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.on("console", lambda m: _keep_error(errors, m))
-            page.route("**/*", _only_local_files)
-            page.goto(page_path.resolve().as_uri(), wait_until="load")
-            page.wait_for_function(
-                "() => document.querySelectorAll('[data-figure] .main-svg').length >= "
-                "document.querySelectorAll('[data-figure]').length",
-                timeout=30_000,
-            )
-            return errors, page.evaluate(_COUNT_POINTS), page.evaluate(script)
-        finally:
-            browser.close()
+    with opened(page_path, errors, errors) as page:
+        return errors, page.evaluate(_COUNT_POINTS), page.evaluate(script)
 
 
 @pytest.fixture(scope="module")
