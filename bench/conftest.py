@@ -32,6 +32,12 @@ from linreg.results.profiles import (
     free_folder_name,
     write_profiles,
 )
+from linreg.suites.bench_request import (
+    COUNT_VARIABLE,
+    INSTRUCTION_MODES,
+    PROCESS_VARIABLE,
+    SESSION_VARIABLE,
+)
 from linreg.suites.bench_selection import (
     KINDS,
     OVERHEAD_COMPARISONS,
@@ -75,11 +81,6 @@ QUICK = Profile(
 )
 # pytest-benchmark's own default for --benchmark-min-rounds: any other value was asked for.
 DEFAULT_MIN_ROUNDS = 5
-# The session and process index that `linreg bench --processes N` gives each of its processes,
-# so that a comparison takes one sample per process and knows which processes belong together.
-SESSION_VARIABLE, PROCESS_VARIABLE = "LINREG_BENCH_SESSION", "LINREG_BENCH_PROCESS"
-# "0" in the processes of a session after its first: counts are deterministic, one is enough.
-COUNT_VARIABLE = "LINREG_BENCH_INSTRUCTIONS"
 _SESSION = utc_stamp()  # a bare `pytest bench` is a session of one process
 
 
@@ -111,7 +112,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--instructions",
         default="auto",
-        choices=("auto", "yes", "no"),
+        choices=INSTRUCTION_MODES,
         help="Count instructions per call of the CPU cases under Valgrind, one process for all "
         "(about a minute): 'auto' does for the quick profile, the one that gates.",
     )

@@ -46,17 +46,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-from linreg.compare.over_time import (  # noqa: E402
-    INSTRUCTIONS,
-    WALL,
-    case_series,
-    regressions,
-    windowed_steps,
-)
+from linreg.compare.over_time import case_series, regressions, windowed_steps  # noqa: E402
 from linreg.compare.steps import find_steps  # noqa: E402
 from linreg.paths import INSTRUCTION_BASELINES  # noqa: E402
 from linreg.report.site.build import write_site  # noqa: E402
 from linreg.results.history import gather  # noqa: E402
+from linreg.results.history_series import INSTRUCTIONS, WALL  # noqa: E402
 
 TOLERANCE = 2  # sessions (hours)
 THRESHOLD = 0.03  # the site's default: below the smallest planted step (5 %)

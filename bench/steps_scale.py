@@ -3,7 +3,7 @@
 
 1. One case over 10,000 sessions (`linreg compare --all` on a long-lived machine): the series
    alone through `find_steps`, then the same history as 10,000 in-memory benchmark files
-   through `case_steps` (sessions grouped, medians taken; reading files from disk is not timed).
+   through `case_series` (sessions grouped, medians taken; reading files from disk is not timed).
 2. The history site's shape: 10 machines × 1,000 sessions × 20 cases, 200,000 points, each series
    with up to three planted steps of 5 % to 40 % at known sessions.
 
@@ -26,9 +26,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 
-from linreg.compare.history import case_steps
+from linreg.compare.over_time import case_series
 from linreg.compare.steps import find_steps
 from linreg.results.bench_file import BenchCase, BenchFile
+from linreg.results.history import history_of
 
 TOLERANCE = 2  # sessions
 CASE = "bench_train.py::bench_train[cpu-float32-seed42-eager]"
@@ -96,12 +97,12 @@ def one_long_case(rng: np.random.Generator, sessions: int) -> None:
         for i, value in enumerate(values)
     ]
     start = time.perf_counter()
-    history = case_steps(files)["m1"]
+    [series] = case_series(history_of(files), 0.0)[CASE]
     seconds = time.perf_counter() - start
-    listed = [s.index for s in history.steps]
+    listed = [s.position for s in series.steps]
     print(
-        f"  case_steps over {sessions:,} in-memory files (sessions grouped, medians): "
-        f"{seconds:.3f} s, listed {listed} (+{history.left_out} older not listed)"
+        f"  case_series over {sessions:,} in-memory files (sessions grouped, medians): "
+        f"{seconds:.3f} s, steps at {listed}"
     )
 
 

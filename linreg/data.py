@@ -17,10 +17,6 @@ class Dataset:
     X_test: torch.Tensor
     y_test: torch.Tensor
 
-    @property
-    def nbytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in (self.X_train, self.y_train))
-
 
 def make_dataset(config: TrainConfig, device: str | None = None) -> Dataset:
     """Build X and y exactly as the tutorial does, then move them to the run's device and dtype.

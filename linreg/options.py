@@ -141,3 +141,22 @@ def optimizer_settings(
 def parse_fractions(field: str, text: str) -> tuple[float, ...]:
     """Numbers in [0, 1) (momentums), each once."""
     return tuple(dict.fromkeys(_numbers(field, text, lambda v: 0 <= v < 1, "in [0, 1)")))
+
+
+def parse_threshold(field: str, text: str) -> float:
+    """'10%' or '0.1' → 0.1. A bare number of 1 or more ('5') is refused: 5 % or 500 %?"""
+    raw = text.strip()
+    percent = raw.endswith("%")
+    try:
+        value = float(raw[:-1]) / 100 if percent else float(raw)
+    except ValueError:
+        raise ConfigError(
+            field, f"expected a percentage such as 10% or a fraction such as 0.1, got {text!r}"
+        ) from None
+    if not percent and value >= 1:
+        raise ConfigError(
+            field, f"{text!r} is ambiguous: write {raw}% or {value / 100:g} for {raw} %"
+        )
+    if not (math.isfinite(value) and 0 <= value < 10):
+        raise ConfigError(field, f"expected a threshold between 0% and 1000%, got {text!r}")
+    return value

@@ -31,12 +31,6 @@ class LossCurve:
         test = dict(zip(self.test_epochs, self.test_loss, strict=True))
         return [(epoch, loss, test.get(epoch)) for epoch, loss in enumerate(self.train_loss)]
 
-    def first_non_finite(self) -> int | None:
-        for epoch, loss in enumerate(self.train_loss):
-            if not math.isfinite(loss):
-                return epoch
-        return None
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "train_loss": list(self.train_loss),

@@ -56,9 +56,6 @@ class Tolerances:
     def for_dtype(self, dtype: str) -> Tolerance:
         return self.by_dtype[dtype]
 
-    def for_pair(self, dtype_a: str, dtype_b: str) -> Tolerance:
-        return self.by_dtype[looser_dtype(dtype_a, dtype_b)]
-
     def with_overrides(
         self, rtol: float | None = None, atol: float | None = None, dtype: str | None = None
     ) -> Tolerances:

@@ -99,6 +99,73 @@ def test_every_module_imports_only_its_layer_and_those_below():
     assert violations(PACKAGE) == []
 
 
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Each module of the package and the package modules it imports (inside functions too)."""
+    graph: dict[str, set[str]] = {}
+    for file in sorted(root.rglob("*.py")):
+        module = module_name(root, file)
+        graph[module] = {
+            imported
+            for imported in imports_of(root, file)
+            if imported.split(".")[0] == root.name and _exists(root, imported)
+            and imported != module
+        }  # fmt: skip
+    return graph
+
+
+def import_circles(root: Path) -> list[list[str]]:
+    """The circles of the import graph: its strongly connected components of two or more
+    modules (Tarjan's algorithm), each sorted."""
+    graph = import_graph(root)
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.append(top)
+                if top == node:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return circles
+
+
+def test_no_module_imports_itself_through_others():
+    """No import circle, through imports inside functions either: each module can be read
+    knowing only the modules it imports."""
+    assert import_circles(PACKAGE) == []
+
+
+def test_a_planted_import_circle_is_caught(tmp_path):
+    copy = tmp_path / "linreg"
+    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    target = copy / "results" / "kinds.py"
+    target.write_text(target.read_text(encoding="utf-8") + "\ndef f():\n"
+                      "    from linreg.results import load\n")  # fmt: skip
+    assert any({"linreg.results.kinds", "linreg.results.load"} <= set(c)
+               for c in import_circles(copy))  # fmt: skip
+
+
 def test_every_folder_of_the_package_is_a_known_layer():
     folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     assert folders == set(LAYERS) - {"core"}

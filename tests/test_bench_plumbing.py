@@ -20,7 +20,7 @@ from linreg.config import DTYPES, ENGINES
 from linreg.errors import ConfigError, ResultSetError
 from linreg.machine import default_machine_name, validate_machine_name
 from linreg.report.frames import COLUMNS, load_bench_frame
-from linreg.suites.bench_runner import selection_args
+from linreg.suites.bench_request import BenchRequest
 from linreg.suites.bench_selection import (
     INFERENCE_BATCHES,
     KINDS,
@@ -249,12 +249,12 @@ def test_pytest_bench_quick_writes_a_json_that_pytest_benchmark_compare_reads(tm
 
 
 def test_bench_command_stores_per_machine_and_prints_a_summary(tmp_path, monkeypatch, capfd):
-    monkeypatch.setattr("linreg.suites.bench_runner.RESULTS_ROOT", tmp_path)
+    monkeypatch.setenv("LINREG_RESULTS", str(tmp_path))
     args = ["--quick", "--kinds", "inference", "--sizes", "10", "--machine", "cli-test"]
     # Instruction counting (Valgrind) is the test above's: here only what `linreg bench` stores.
     assert main(["bench", *args, "--", "-q", "-p", "no:cacheprovider", "--instructions=no"]) == 0
     out = capfd.readouterr().out
-    (saved,) = (tmp_path / "cli-test").glob("*/0001_*.json")
+    (saved,) = (tmp_path / "bench" / "cli-test").glob("*/0001_*.json")
     assert saved.parent.name.startswith(("Linux-", "Darwin-", "Windows-"))  # pytest-benchmark's id
     assert "inference[cpu-float32-seed42-eager-n10]" in out and "saved" in out
     frame = load_bench_frame([tmp_path])
@@ -341,9 +341,10 @@ def test_the_train_cases_run_the_tutorials_optimizer_unless_asked():
     assert selection.optimizer_settings() == [("sgd", 0.0)]
     asked = parse_selection(optimizers="sgd,adam", momentums="0,0.9")
     assert asked.optimizer_settings() == [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.0)]
-    assert not any(a.startswith(("--optimizers", "--momentums")) for a in selection_args(selection))
-    assert "--optimizers=sgd,adam" in selection_args(asked)
-    assert "--momentums=0.0,0.9" in selection_args(asked)
+    plain, both = BenchRequest(selection).pytest_args(), BenchRequest(asked).pytest_args()
+    assert not any(a.startswith(("--optimizers", "--momentums")) for a in plain)
+    assert "--optimizers=sgd,adam" in both
+    assert "--momentums=0.0,0.9" in both
 
 
 @pytest.mark.parametrize(

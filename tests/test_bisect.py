@@ -5,15 +5,24 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from linreg.cli import main
-from linreg.compare.speed import INSTRUCTIONS, WALL, CaseVerdict
 from linreg.errors import ConfigError
+from linreg.results.bench_sessions import CaseSamples
+from linreg.results.speed_verdict import INSTRUCTIONS, NO_CHANGE, UNDECIDED, CaseVerdict
 from linreg.suites import bisect as bisect_module
-from linreg.suites.bisect import Commit, bisect, parse_case
+from linreg.suites.bisect import (
+    InstructionCounter,
+    Measured,
+    WallTimer,
+    bisect,
+    measurer_for,
+    parse_case,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 PLANT = "            optimizer.step()\n"
@@ -69,48 +78,62 @@ def test_bisect_names_the_commit_that_added_tensor_ops_in_four_counts(tmp_path, 
     assert len(git(tmp_path / "repo", "worktree", "list").splitlines()) == 1
 
 
-def fake_measure(values: dict[str, float], calls: list[str]):
-    """A measurement by commit subject, recording the commits measured."""
+def subject_of(tree: Path) -> str:
+    return git(tree, "log", "-1", "--format=%s")
 
-    def measure(commit: Commit):
-        calls.append(commit.subject)
-        return values[commit.subject], 1, None
 
-    return measure
+@dataclass(frozen=True)
+class FakeCounter(InstructionCounter):
+    """Counts by the probed commit's subject (read from its worktree), recording each commit
+    measured; judged by the real instruction rule."""
+
+    values: dict = field(default_factory=dict)
+    calls: list = field(default_factory=list)
+
+    def measure(self, tree: Path, work: Path) -> Measured:
+        subject = subject_of(tree)
+        self.calls.append(subject)
+        return Measured(CaseSamples(self.case.case_id, (), (self.values[subject],)), None, 1)
+
+
+@dataclass(frozen=True)
+class FakeTimer(WallTimer):
+    """Process times by the probed commit's subject; judged by the real wall-time rule."""
+
+    values: dict = field(default_factory=dict)
+
+    def measure(self, tree: Path, work: Path) -> Measured:
+        return Measured(CaseSamples(self.case.case_id, self.values[subject_of(tree)]))
 
 
 @pytest.mark.parametrize("planted", range(2, 9))
 def test_each_planted_commit_is_found_in_at_most_four_measurements(tmp_path, monkeypatch, planted):
     shas = scratch_repository_light(tmp_path / "repo")
     values = {f"change {n}": 100.0 if n < planted else 110.0 for n in range(1, 9)}
-    calls: list[str] = []
-    monkeypatch.setattr(bisect_module, "_measurer", lambda *a: fake_measure(values, calls))
+    counter = FakeCounter(parse_case("train"), 60.0, values=values)
     monkeypatch.setattr(bisect_module, "_attach_functions", lambda result: None)
-    result = bisect(tmp_path / "repo", shas[0], shas[-1], parse_case("train"))
+    result = bisect(tmp_path / "repo", shas[0], shas[-1], counter)
     assert result.first.commit.subject == f"change {planted}"
-    assert result.counts <= 4 and calls[0] == "change 1"
+    assert result.counts <= 4 and counter.calls[0] == "change 1"
 
 
-def test_a_bad_commit_within_the_threshold_names_nothing(tmp_path, monkeypatch):
+def test_a_bad_commit_within_the_threshold_names_nothing(tmp_path):
     shas = scratch_repository_light(tmp_path / "repo")
     values = {f"change {n}": 100.0 + n * 0.1 for n in range(1, 9)}
-    monkeypatch.setattr(bisect_module, "_measurer", lambda *a: fake_measure(values, []))
-    result = bisect(tmp_path / "repo", shas[0], shas[-1], parse_case("train"))
-    assert result.first is None and "is not beyond 3%" in result.stopped
+    result = bisect(tmp_path / "repo", shas[0], shas[-1],
+                    FakeCounter(parse_case("train"), 60.0, values=values))  # fmt: skip
+    assert result.first is None and result.threshold == 0.03
+    assert result.stopped_at.commit.subject == "change 8"
+    assert result.stopped_at.verdict.outcome == NO_CHANGE
 
 
-def test_an_undecided_wall_probe_stops_the_search_with_the_processes_needed(tmp_path, monkeypatch):
+def test_an_undecided_wall_probe_stops_the_search_with_the_processes_needed(tmp_path):
     shas = scratch_repository_light(tmp_path / "repo")
     noisy = {f"change {n}": (0.04, 0.06, 0.05) for n in range(1, 9)}
-
-    def measure_factory(*args):
-        return lambda commit: noisy[commit.subject]
-
-    monkeypatch.setattr(bisect_module, "_measurer", measure_factory)
-    case = parse_case("train")
-    result = bisect(tmp_path / "repo", shas[0], shas[-1], case, metric=WALL, processes=3)
-    assert result.first is None and result.stopped.startswith("undecided at")
-    assert "3 vs 3 processes" in result.stopped
+    timer = FakeTimer(parse_case("train"), 3, 60.0, values=noisy)
+    result = bisect(tmp_path / "repo", shas[0], shas[-1], timer)
+    assert result.first is None and result.stopped_at.verdict.outcome == UNDECIDED
+    assert "3 vs 3 processes" in result.stopped_at.verdict.reason
 
 
 def scratch_repository_light(folder: Path) -> list[str]:
@@ -158,10 +181,9 @@ def test_a_folder_that_is_no_git_checkout_is_refused(tmp_path, capsys):
 
 
 def test_the_instruction_rule_decides_each_probe():
-    verdict = bisect_module._judge(
-        bisect_module.CaseSamples("case", (), (100.0,)),
-        bisect_module.CaseSamples("case", (), (104.0,)), INSTRUCTIONS, 0.03,
-    )  # fmt: skip
+    counter = measurer_for(INSTRUCTIONS, parse_case("train"))
+    verdict = counter.judge(CaseSamples("case", (), (100.0,)), CaseSamples("case", (), (104.0,)),
+                            0.03)  # fmt: skip
     assert isinstance(verdict, CaseVerdict) and verdict.outcome == "slower"
 
 

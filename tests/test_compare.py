@@ -6,14 +6,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from linreg.compare.runs import Tolerance, compare_runs, compare_states, first_divergence, meets
+from linreg.compare.runs import Tolerance, compare_runs, first_divergence, meets, quantity_diff
 from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.results.checkpoint import load_checkpoint, save_checkpoint
 from linreg.run import Run
 from linreg.state import state_from_json
 from linreg.suites.repro import golden_check
-from linreg.tolerance import default_tolerances
+from linreg.tolerance import default_tolerances, looser_dtype
 from linreg.ulp import max_ulp, ulp_distances
 
 REFERENCES = Path(__file__).resolve().parent.parent / "results" / "reference"
@@ -79,9 +79,9 @@ def test_one_ulp_in_a_saved_checkpoint_is_reported_as_one_ulp(tutorial_run, tmp_
     w = state["linear.weight"]
     moved["linear.weight"] = torch.nextafter(w, w + 1)
     save_checkpoint(moved, tmp_path / "b.pth")
-    diff = compare_states(
-        load_checkpoint(tmp_path / "a.pth"), load_checkpoint(tmp_path / "b.pth"),
-        default_tolerances(),
+    diff = quantity_diff(
+        values(load_checkpoint(tmp_path / "b.pth")), values(load_checkpoint(tmp_path / "a.pth")),
+        "float32", default_tolerances().for_dtype("float32"),
     )  # fmt: skip
     assert diff.max_ulp == 1
     assert not diff.bitwise and diff.within_tolerance
@@ -90,8 +90,16 @@ def test_one_ulp_in_a_saved_checkpoint_is_reported_as_one_ulp(tutorial_run, tmp_
 def test_checkpoints_of_two_dtypes_compare_within_the_looser_tolerance(tutorial_run) -> None:
     state32 = state_from_json(tutorial_run.final_state)
     state64 = {k: v.double() for k, v in state32.items()}
-    diff = compare_states(state64, state32, default_tolerances())
-    assert diff.max_ulp == 0 and diff.within_tolerance
+    # Two dtypes are judged by the looser one's tolerance, float32's (as compare_runs does).
+    dtype = looser_dtype("float64", "float32")
+    diff = quantity_diff(values(state64), values(state32), dtype,
+                         default_tolerances().for_dtype(dtype))  # fmt: skip
+    assert dtype == "float32" and diff.max_ulp == 0 and diff.within_tolerance
+
+
+def values(state) -> list[float]:
+    """A state_dict's values in name order, as float64 (exact for every dtype linreg trains)."""
+    return [v for name in sorted(state) for v in state[name].double().reshape(-1).tolist()]
 
 
 def test_golden_reference_holds_for_the_tutorial(tutorial_run) -> None:

@@ -25,15 +25,24 @@ from linreg.compare.explain import (
     standardized,
 )
 from linreg.compare.explain_cases import explained, resolve_case
-from linreg.compare.function_delta import EXCLUSIVE, INCLUSIVE, FunctionDelta, short_function
-from linreg.compare.speed import INSTRUCTIONS, NO_CHANGE, SLOWER, WALL, CaseVerdict
 from linreg.errors import ResultSetError
+from linreg.report.function_names import short_function
 from linreg.results.bench_sessions import sessions
 from linreg.results.load import load_bench, load_speed_verdict
 from linreg.results.profiles import (
     FunctionTable,
     compress_dump,
     read_profile,
+)
+from linreg.results.speed_verdict import (
+    EXCLUSIVE,
+    INCLUSIVE,
+    INSTRUCTIONS,
+    NO_CHANGE,
+    SLOWER,
+    WALL,
+    CaseVerdict,
+    FunctionDelta,
 )
 from tests.instruction_files import HOST_A, PYTEST_ID, STACK, TRAIN, bench_json
 from tests.profile_files import PROFILES, needs_annotate, with_profile
@@ -324,8 +333,8 @@ def test_compare_prints_the_function_list_under_the_speed_table_at_80_columns(
     # The speed table and the lists fit 80 columns (the file written is named after it).
     shown = printed[: printed.index("speed verdict: ")]
     assert max(len(line) for line in shown.splitlines()) <= 80
-    [case] = [c for c in load_speed_verdict(out)["cases"] if c["metric"] == INSTRUCTIONS]
-    assert case["functions"][0]["share"] == pytest.approx(2_000 / 2_060)
+    [case] = [c for c in load_speed_verdict(out).cases if c.metric == INSTRUCTIONS]
+    assert case.functions[0].share == pytest.approx(2_000 / 2_060)
 
 
 @needs_annotate

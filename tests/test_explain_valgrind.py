@@ -18,9 +18,9 @@ import pytest
 
 from linreg.cli import main
 from linreg.compare.explain_cases import explain_case
-from linreg.compare.function_delta import INCLUSIVE
 from linreg.results.load import load_speed_verdict
 from linreg.results.profiles import missing_annotate
+from linreg.results.speed_verdict import INCLUSIVE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN = "bench_train.py::bench_train[cpu-float32-seed42-eager]"
@@ -95,14 +95,14 @@ def test_a_planted_slowdown_fails_compare_and_tops_its_function_list(
     printed = capsys.readouterr().out
     assert code == 1
     assert "Where the instructions went: train, slower" in printed
-    [case] = [c for c in load_speed_verdict(out)["cases"] if c["metric"] == "instructions"]
-    inclusive = [f for f in case["functions"] if f["kind"] == INCLUSIVE]
+    [case] = [c for c in load_speed_verdict(out).cases if c.metric == "instructions"]
+    inclusive = [f for f in case.functions if f.kind == INCLUSIVE]
     # The planted ops' own frames lead: torch's Python bindings of sum and exp and below.
-    top = inclusive[0]["function"]
+    top = inclusive[0].function
     assert "THPVariable_sum" in top or "THPVariable_exp" in top, top
-    named = " ".join(f["function"] for f in inclusive[:15])
+    named = " ".join(f.function for f in inclusive[:15])
     assert "THPVariable_exp" in named and "at::_ops::exp::call" in named
-    assert all(f["delta"] > 0 for f in inclusive[:3])
+    assert all(f.delta > 0 for f in inclusive[:3])
 
 
 def test_two_unchanged_counts_list_no_function_beyond_noise(counted):

@@ -23,7 +23,7 @@ from linreg.engines.compiled import compiler_problem
 from linreg.engines.trace import Trace, trace
 from linreg.paths import REFERENCE_DIR
 from linreg.results.load import load_run
-from linreg.tolerance import default_tolerances
+from linreg.tolerance import default_tolerances, looser_dtype
 
 TOLERANCES = default_tolerances()
 FLOAT32 = TrainConfig(threads=1)
@@ -48,7 +48,7 @@ def test_float32_and_float64_part_where_a_residual_changes_sign():
     horizon = compare_runs(ref32, ref64, TOLERANCES).horizon
     assert horizon is not None
     cause = explain(trace(FLOAT32, horizon), trace(FLOAT64, horizon),
-                    TOLERANCES.for_pair("float32", "float64"))  # fmt: skip
+                    TOLERANCES.for_dtype(looser_dtype("float32", "float64")))  # fmt: skip
     assert isinstance(cause, HorizonCause)
     # The loss of the horizon's epoch is computed from the step before it: the flip is there.
     assert cause.flip_epoch == horizon - 1

@@ -24,12 +24,14 @@ from pathlib import Path
 
 import pytest
 
-from linreg.compare.speed import FASTER, INSTRUCTIONS, SLOWER, WALL, judge_sessions
+from linreg.compare.speed import judge_sessions
 from linreg.machine import default_machine_name
 from linreg.results.bench_sessions import BenchSession, session_samples, sessions
 from linreg.results.noise_floor import NoiseFloor
 from linreg.results.resultset import load_result_set
+from linreg.results.speed_verdict import FASTER, INSTRUCTIONS, SLOWER, WALL
 from linreg.suites.ab import Stack, run_ab
+from linreg.suites.bench_request import BenchRequest
 from linreg.suites.bench_runner import run_bench_suite
 from linreg.suites.bench_selection import parse_selection
 
@@ -73,7 +75,7 @@ def planted_checkout(folder: Path, ops: int) -> Path:
 
 
 def flagged(verdicts) -> list[str]:
-    return [f"{c.case} {c.metric} {c.verdict}" for c in verdicts if c.verdict in (SLOWER, FASTER)]
+    return [f"{c.case} {c.metric} {c.outcome}" for c in verdicts if c.outcome in (SLOWER, FASTER)]
 
 
 def single(session: BenchSession, index: int) -> BenchSession:
@@ -85,16 +87,17 @@ def test_eight_aa_processes_flag_nothing_in_28_pairs(tmp_path, condition):
     load = None
     if condition == "loaded":  # another process keeps one of the two cores busy
         load = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    # Eight suites of one process each: every process counts its instructions (a session of
+    # several counts in its first only), then read as one session of eight processes.
     try:
-        outcome = run_bench_suite(
-            parse_selection(quick=True), results_root=tmp_path, processes=8,
-            count_every_process=True,
-        )  # fmt: skip
+        request = BenchRequest(parse_selection(quick=True), instructions="yes")
+        outcomes = [run_bench_suite(request, tmp_path) for _ in range(8)]
     finally:
         if load is not None:
             load.kill()
-    assert outcome.exit_code == 0
-    [session] = sessions(load_result_set(outcome.storage).bench_files)
+    assert all(o.exit_code == 0 for o in outcomes)
+    found = sessions(load_result_set(outcomes[0].storage).bench_files)
+    session = BenchSession(found[0].machine, "aa", tuple(f for s in found for f in s.files))
     pairs = {}
     for i, j in itertools.combinations(range(session.processes), 2):
         verdict = judge_sessions(single(session, i), single(session, j), threshold=THRESHOLD)
@@ -128,7 +131,7 @@ def test_a_planted_30_percent_slowdown_is_caught_by_wall_time_and_instructions(t
     for index in range(COMPARISONS):
         speed = ab(tmp_path, ops=10, processes=8, index=index)
         train = {c.metric: c for c in speed.cases if c.case == TRAIN}
-        rows.append({m: {"ratio": c.ratio, "p_adjusted": c.p_adjusted, "verdict": c.verdict,
+        rows.append({m: {"ratio": c.ratio, "p_adjusted": c.p_adjusted, "verdict": c.outcome,
                          "ci": c.ci} for m, c in train.items()})  # fmt: skip
         record("planted-30", {"comparisons": rows})
     by_wall = sum(r[WALL]["verdict"] == SLOWER for r in rows)
@@ -141,6 +144,6 @@ def test_a_planted_5_percent_slowdown_is_caught_by_instructions(tmp_path):
     for index in range(COMPARISONS):
         speed = ab(tmp_path, ops=2, processes=2, index=index)
         [count] = [c for c in speed.cases if c.case == TRAIN and c.metric == INSTRUCTIONS]
-        rows.append({"ratio": count.ratio, "verdict": count.verdict})
+        rows.append({"ratio": count.ratio, "verdict": count.outcome})
         record("planted-5", {"comparisons": rows})
     assert sum(r["verdict"] == SLOWER for r in rows) == COMPARISONS, rows

@@ -23,15 +23,15 @@ from linreg.jobs.gpu_run import (
     BRING_BACK_FILE_BYTES,
     BRING_BACK_FILES,
     DEFAULT_BUDGET_SECONDS,
-    Outcome,
-    Step,
     junit_tally,
-    run_steps,
 )
+from linreg.jobs.steps import Outcome, Step, run_steps
 from linreg.processes import TIMED_OUT, run_bounded
 from linreg.results.archive import write_archive
 from linreg.results.bench_file import BenchCase
-from linreg.results.load import load_gpu_run_summary
+from linreg.results.gpu_run_summary import GpuRunSummary
+from linreg.results.job_steps import OK
+from linreg.results.load import load_result
 
 CUDA_STEPS = ("cuda-tests", "bench-cuda-sweep", "bench-cuda-runs", "bench-cuda-compiled")
 
@@ -49,7 +49,7 @@ class FakeClock:
         def run(timeout: float) -> Outcome:
             ran.append((name, timeout))
             self.now += takes
-            return Outcome(gpu_run.OK, f"{name} done")
+            return Outcome(OK, f"{name} done")
 
         return Step(name, name, budget, run, always=always)
 
@@ -91,11 +91,11 @@ def test_a_failing_step_is_a_finding_and_the_next_steps_still_run():
 
 def test_the_default_plan_fits_its_budget_with_the_archive_held_back(tmp_path):
     ctx = gpu_run.Context(tmp_path, "machine", None, {})
-    steps = gpu_run.plan(ctx, "name", None, lambda: Outcome(gpu_run.OK, ""))
+    steps = gpu_run.plan(ctx, "name", None, lambda: Outcome(OK, ""))
     assert sum(s.budget_seconds for s in steps) <= DEFAULT_BUDGET_SECONDS < 8 * 60
     assert [s.name for s in steps if s.always] == ["archive"] == [steps[-1].name]
     assert [s.name for s in steps][:1] == ["cuda-tests"]
-    with_wheels = gpu_run.plan(ctx, "name", tmp_path, lambda: Outcome(gpu_run.OK, ""))
+    with_wheels = gpu_run.plan(ctx, "name", tmp_path, lambda: Outcome(OK, ""))
     assert sum(s.budget_seconds for s in with_wheels) <= DEFAULT_BUDGET_SECONDS
 
 
@@ -174,13 +174,13 @@ def test_summary_tables_from_bench_cases():
         case("train", "cuda", "float64", None, 90.0, engine="eager"),
     ]
     [row] = gpu_summary.crossover_table(cases)
-    assert (row["dtype"], row["crossover_samples"]) == ("float32", 10**5)
-    assert [p["samples"] for p in row["points"]] == [40, 10**5]
+    assert (row.dtype, row.crossover_samples) == ("float32", 10**5)
+    assert [p.samples for p in row.points] == [40, 10**5]
     [floor_row] = gpu_summary.floor_table(cases)
-    assert floor_row["samples"] == 10**8 and floor_row["floor_us"] == pytest.approx(200.0)
-    assert floor_row["floor_multiple"] == pytest.approx(3.0)
+    assert floor_row.samples == 10**8 and floor_row.floor_us == pytest.approx(200.0)
+    assert floor_row.floor_multiple == pytest.approx(3.0)
     [ratio] = gpu_summary.train_ratios(cases)
-    assert ratio["cpu_over_cuda"] == pytest.approx(1 / 3)
+    assert ratio.cpu_over_cuda == pytest.approx(1 / 3)
 
 
 def test_an_archive_too_large_for_one_file_comes_in_parts_that_cat_joins(tmp_path):
@@ -240,20 +240,20 @@ def test_the_rehearsal_names_every_cuda_step_skipped_and_writes_what_can_come_ba
     out, bring_back = tmp_path / "run", tmp_path / "OUT"
     assert main(["gpu-run", "--out", str(out), "--bring-back", str(bring_back)]) == 0
     err = capfd.readouterr().err
-    summary = load_gpu_run_summary(bring_back / "summary.json")
-    steps = {s["name"]: s for s in summary["steps"]}
-    assert summary["cuda"] is False and summary["cuda_reason"].startswith("no CUDA")
+    summary = load_result(bring_back / "summary.json").value
+    steps = {s.name: s for s in summary.steps}
+    assert summary.cuda is False and summary.cuda_reason.startswith("no CUDA")
     for name in CUDA_STEPS:
-        assert steps[name]["status"] == "skipped", steps[name]
-        assert "torch.cuda.is_available() is False" in steps[name]["detail"]
+        assert steps[name].status == "skipped", steps[name]
+        assert "torch.cuda.is_available() is False" in steps[name].detail
         assert f"{name}: " in err and "skipped in" in err
-    assert steps["repro"]["status"] == "ok"
-    assert steps["repro"]["cuda_skipped"] == summary["cuda_reason"]
-    assert steps["bench-cpu"]["status"] == "ok"
+    assert steps["repro"].status == "ok"
+    assert steps["repro"].cuda_skipped == summary.cuda_reason
+    assert steps["bench-cpu"].status == "ok"
     # The command keeps to its own budget: every step, and the whole, within what it was given.
-    assert all(s["seconds"] <= s["budget_seconds"] + 5 for s in summary["steps"])
-    assert summary["seconds"] < summary["budget_seconds"]
-    print(f"rehearsal: {summary['seconds']:.0f} s")
+    assert all(s.seconds <= s.budget_seconds + 5 for s in summary.steps)
+    assert summary.seconds < summary.budget_seconds
+    print(f"rehearsal: {summary.seconds:.0f} s")
 
     files = sorted(bring_back.iterdir())
     assert gpu_run.bring_back_problems(bring_back) == []
@@ -276,10 +276,7 @@ def test_the_default_bring_back_folder_is_inside_out_and_left_out_of_its_archive
     bring_back.mkdir()
     outcome = gpu_run._archive_step(
         ctx, bring_back, "name",
-        lambda: {"machine": "m", "cuda": False, "cuda_reason": "no CUDA: test", "verdict": "OK",
-                 "seconds": 1.0, "budget_seconds": 450.0, "steps": [], "crossover": [],
-                 "floor": [], "train_ratios": [], "repro_levels": [], "repro_flags": [],
-                 "fingerprint": {}},
+        lambda: GpuRunSummary("m", False, "no CUDA: test", "OK", 1.0, 450.0, ()),
     )  # fmt: skip
     assert outcome.status == "ok", outcome.detail
     with tarfile.open(bring_back / "name.tar.gz") as tar:
@@ -287,7 +284,7 @@ def test_the_default_bring_back_folder_is_inside_out_and_left_out_of_its_archive
     assert sorted(p.name for p in bring_back.iterdir()) == [
         "name.tar.gz", "summary.json", "summary.md",
     ]  # fmt: skip
-    assert load_gpu_run_summary(tmp_path / "summary.json")["verdict"] == "OK"
+    assert load_result(tmp_path / "summary.json").value.verdict == "OK"
 
 
 def probe_wheel(folder: Path, name: str = "linreg_probe_pkg") -> Path:

@@ -16,8 +16,11 @@ import pytest
 
 import linreg.jobs.main_job as main_job
 from linreg.cli import main
-from linreg.jobs.main_job import SPEED_VERDICT, MainJobResult, StepResult
-from linreg.results.load import load_speed_verdict
+from linreg.jobs.steps import Outcome
+from linreg.report.speed_words import notes, summary
+from linreg.results.job_steps import NOT_JUDGED, OK
+from linreg.results.kinds import SPEED_VERDICT_FILE
+from linreg.results.load import load_bench, load_speed_verdict
 from linreg.stack import stack_key
 from tests.instruction_files import (
     HOST_A,
@@ -53,20 +56,22 @@ def speed_step(tmp_path: Path, counts: dict[str, float], environment: dict, **kw
                            machine="amd-epyc-7b13-8c", session="run", **kwargs)  # fmt: skip
     out = tmp_path / "job"
     out.mkdir()
-    step = main_job._speed_step(out, MainJobResult(out=out, bench_files=[candidate]))
-    verdict = load_speed_verdict(out / SPEED_VERDICT) if (out / SPEED_VERDICT).exists() else None
+    made = main_job._Made(bench_files=[load_bench(candidate)])
+    step = main_job._speed_step(out, None, made)
+    written = out / SPEED_VERDICT_FILE
+    verdict = load_speed_verdict(written) if written.exists() else None
     return step, verdict
 
 
 def test_a_case_slower_by_instructions_on_another_host_of_the_stack_fails_the_step(committed):
     step, verdict = speed_step(committed, {TRAIN: 334e6 * 1.05, INFER: 95_700}, {**STACK, **HOST_B})
-    assert not step.ok and step.judged
-    assert verdict["verdict"] == "regressed" and verdict["gating"] and not verdict["same_machine"]
-    assert verdict["stack_key"] == KEY
-    slower = [c for c in verdict["cases"] if c["verdict"] == "slower"]
-    assert [(c["case"], c["metric"]) for c in slower] == [(TRAIN, "instructions")]
-    assert slower[0]["ratio"] == pytest.approx(1.05)
-    assert "wall time: no baseline for machine amd-epyc-7b13-8c" in verdict["notes"]
+    assert step.status == "failed"
+    assert verdict.verdict == "regressed" and verdict.gating and not verdict.same_machine
+    assert verdict.gate.stack_key == KEY
+    slower = [c for c in verdict.cases if c.outcome == "slower"]
+    assert [(c.case, c.metric) for c in slower] == [(TRAIN, "instructions")]
+    assert slower[0].ratio == pytest.approx(1.05)
+    assert "wall time: no baseline for machine amd-epyc-7b13-8c" in notes(verdict)
     from linreg.report.verdict import FAIL, regressed_answer
 
     assert regressed_answer([("speed-verdict.json", verdict)]).status == FAIL
@@ -74,8 +79,8 @@ def test_a_case_slower_by_instructions_on_another_host_of_the_stack_fails_the_st
 
 def test_counts_within_the_threshold_are_no_regression(committed):
     step, verdict = speed_step(committed, {TRAIN: 332.6e6, INFER: 95_900}, {**STACK, **HOST_B})
-    assert step.ok and step.judged
-    assert verdict["verdict"] == "no regression"
+    assert step.status == OK
+    assert verdict.verdict == "no regression"
     assert step.detail == f"no regression in 2 cases: instructions within 3% (stack {KEY})"
     from linreg.report.verdict import PASS, regressed_answer
 
@@ -85,30 +90,31 @@ def test_counts_within_the_threshold_are_no_regression(committed):
 def test_a_stack_without_a_baseline_is_said_in_one_line_with_how_to_make_one(committed):
     avx2 = {**STACK, **HOST_B, "torch_cpu_capability": "AVX2"}
     step, verdict = speed_step(committed, {TRAIN: 3.0e8}, avx2)
-    assert step.ok and not step.judged
+    assert step.status == NOT_JUDGED
     key = stack_key(avx2)
     assert step.detail == (
         f"no instruction baseline for stack {key} (make one: linreg bench --quick --baseline "
         "on a machine of this stack, then commit it)"
     )
     assert "\n" not in step.detail
-    assert verdict["verdict"] == "no baseline" and verdict["cases"] == []
+    assert verdict.verdict == "no baseline" and verdict.cases == ()
 
 
 def test_a_run_without_counts_is_not_judged_and_says_why(committed):
     step, verdict = speed_step(committed, {TRAIN: None}, {**STACK, **HOST_B},
                                counted="not counted: valgrind not found")  # fmt: skip
-    assert step.ok and not step.judged
-    assert verdict["verdict"] == "undecided"
+    assert step.status == NOT_JUDGED
+    assert verdict.verdict == "undecided"
     assert "this run counted no instructions (not counted: valgrind not found)" in step.detail
 
 
 def test_a_run_that_measured_nothing_is_not_a_pass(tmp_path):
     out = tmp_path / "job"
     out.mkdir()
-    step = main_job._speed_step(out, MainJobResult(out=out))
-    assert not step.ok and step.detail == "not judged: the bench step stored no results"
-    assert not (out / SPEED_VERDICT).exists()
+    step = main_job._speed_step(out, None, main_job._Made())
+    assert step.status == "failed"
+    assert step.detail == "not judged: the bench step stored no results"
+    assert not (out / SPEED_VERDICT_FILE).exists()
 
 
 def test_linreg_run_exits_1_when_a_case_is_slower_by_instructions(committed, monkeypatch, capsys):
@@ -116,13 +122,13 @@ def test_linreg_run_exits_1_when_a_case_is_slower_by_instructions(committed, mon
     candidate = bench_json(committed / "cand" / PYTEST_ID / "0001.json", {TRAIN: 334e6 * 1.2},
                            {**STACK, **HOST_B}, machine="amd-epyc-7b13-8c")  # fmt: skip
 
-    def bench(out, devices, result):
-        result.bench_files = [candidate]
-        return StepResult("bench", True, "synthetic")
+    def bench(out, devices, baseline, made):
+        made.bench_files.append(load_bench(candidate))
+        return Outcome(OK, "synthetic")
 
-    monkeypatch.setattr(main_job, "_train_step", lambda out, devices: StepResult("train", True, ""))
+    monkeypatch.setattr(main_job, "_train_step", lambda out, devices, made: Outcome(OK, ""))
     monkeypatch.setattr(main_job, "_bench_step", bench)
-    monkeypatch.setattr(main_job, "_repro_step", lambda out, devices: StepResult("repro", True, ""))
+    monkeypatch.setattr(main_job, "_repro_step", lambda out, devices, made: Outcome(OK, ""))
     out = committed / "job"
     assert main(["run", "--out", str(out)]) == 1
     printed = capsys.readouterr()
@@ -130,7 +136,7 @@ def test_linreg_run_exits_1_when_a_case_is_slower_by_instructions(committed, mon
     from linreg.report.inputs import collect_inputs
     from linreg.report.verdict import FAIL, verdicts
 
-    assert verdicts(collect_inputs([out]).verdict_inputs()).regressed.status == FAIL
+    assert verdicts(collect_inputs([out])).regressed.status == FAIL
 
 
 # --- the bench step without pytest ----------------------------------------------------------------
@@ -150,17 +156,18 @@ def test_without_pytest_the_bench_step_says_so_and_the_speed_step_does_not_pass(
     tmp_path, no_pytest
 ):
     out = tmp_path / "job"
-    result = MainJobResult(out=out)
-    bench = main_job._bench_step(out, ["cpu"], result)
-    assert not bench.ok
+    made = main_job._Made()
+    bench = main_job._bench_step(out, ["cpu"], None, made)
+    assert bench.status == "failed"
     assert bench.detail.startswith("pytest is not installed")
     assert "pip install 'pytest>=8' 'pytest-benchmark>=4.0'" in bench.detail
-    speed = main_job._speed_step(out, result)
-    assert not speed.ok and speed.detail == "not judged: the bench step stored no results"
+    speed = main_job._speed_step(out, None, made)
+    assert speed.status == "failed"
+    assert speed.detail == "not judged: the bench step stored no results"
 
 
 def test_without_pytest_linreg_bench_says_so_in_one_line(tmp_path, no_pytest, monkeypatch, capfd):
-    monkeypatch.setattr("linreg.suites.bench_runner.RESULTS_ROOT", tmp_path)
+    monkeypatch.setenv("LINREG_RESULTS", str(tmp_path))
     assert main(["bench", "--quick", "--kinds", "inference", "--sizes", "10"]) == 1
     err = capfd.readouterr().err
     assert "bench: FAIL: pytest is not installed" in err and "pip install" in err
@@ -209,13 +216,21 @@ def test_instructions_only_counts_just_the_named_cases(tmp_path):
 
 
 def test_a_counted_case_left_undecided_keeps_the_run_from_no_regression():
-    from linreg.compare.speed import INSTRUCTIONS, NO_CHANGE, UNDECIDED, CaseVerdict
-    from linreg.compare.stack_gate import StackGate
+    from linreg.compare.stack_gate import gate_verdict
+    from linreg.results.speed_verdict import (
+        INSTRUCTIONS,
+        NO_CHANGE,
+        UNDECIDED,
+        CaseVerdict,
+        GateFacts,
+        SpeedVerdict,
+    )
 
     def case(name, outcome):
         return CaseVerdict(name, INSTRUCTIONS, outcome, 1e6, 1.04e6, (1, 1), 1.04, 0.03)
 
-    undecided = StackGate(KEY, "base", "run", (case("a", NO_CHANGE), case("b", UNDECIDED)))
-    assert undecided.verdict == "undecided" and "1 of 2 cases neither" in undecided.summary
-    decided = StackGate(KEY, "base", "run", (case("a", NO_CHANGE),))
-    assert decided.verdict == "no regression"
+    cases = (case("a", NO_CHANGE), case("b", UNDECIDED))
+    undecided = SpeedVerdict("base", "run", False, True, gate_verdict(True, cases), cases,
+                             gate=GateFacts(KEY, 0.03))  # fmt: skip
+    assert undecided.verdict == "undecided" and "1 of 2 cases neither" in summary(undecided)
+    assert gate_verdict(True, (case("a", NO_CHANGE),)) == "no regression"

@@ -1,17 +1,38 @@
 import shutil
+from collections import Counter
+from pathlib import Path
 
 import pytest
 
+import linreg.results.load
+
 from linreg.cli import main
+from linreg.report.speed_words import summary
 from linreg.results.instruction_baselines import newest_instruction_baseline
 from linreg.results.load import load_speed_verdict
 from linreg.stack import current_stack_key
 from tests.browser import render, require_browser
 
 
-def test_run_writes_everything_under_one_folder_and_ends_with_the_report(tmp_path, capsys):
+def test_run_writes_everything_under_one_folder_and_ends_with_the_report(
+    tmp_path, capsys, monkeypatch
+):
     out = tmp_path / "job"
+    reads: Counter[Path] = Counter()
+    read_json = linreg.results.load.read_json
+
+    def counted(path):
+        reads[Path(path).resolve()] += 1
+        return read_json(path)
+
+    monkeypatch.setattr(linreg.results.load, "read_json", counted)
     assert main(["run", "--out", str(out)]) == 0
+    # Load once: the job reads each bench file it made once and hands the records on; the
+    # report reads nothing of the folder again.
+    bench_files = list((out / "bench").rglob("*.json"))
+    assert bench_files and all(reads[p.resolve()] == 1 for p in bench_files), reads
+    mine = {p: n for p, n in reads.items() if p.is_relative_to(out.resolve())}
+    assert max(mine.values()) == 1, mine
     printed = capsys.readouterr().out
     assert f"report: {out / 'report.html'}" in printed
     assert (out / "runs" / "cpu" / "run.json").exists()
@@ -22,10 +43,10 @@ def test_run_writes_everything_under_one_folder_and_ends_with_the_report(tmp_pat
     # Where Valgrind is present and this stack has a committed baseline, the gate decided.
     verdict = load_speed_verdict(out / "speed-verdict.json")
     if shutil.which("valgrind") and newest_instruction_baseline(current_stack_key()):
-        assert verdict["verdict"] == "no regression", verdict["summary"]
-        assert any(c["metric"] == "instructions" for c in verdict["cases"])
+        assert verdict.verdict == "no regression", summary(verdict)
+        assert any(c.metric == "instructions" for c in verdict.cases)
     else:
-        assert verdict["verdict"] in ("no baseline", "undecided") and "│ speed" in printed
+        assert verdict.verdict in ("no baseline", "undecided") and "│ speed" in printed
 
     require_browser()
     page = render(out / "report.html", tmp_path / "job.png")
@@ -67,6 +88,6 @@ def test_a_failing_step_is_reported_and_the_report_still_built(tmp_path, capsys,
     from linreg.report.inputs import collect_inputs
     from linreg.report.verdict import FAIL, verdicts
 
-    answer = verdicts(collect_inputs([out]).verdict_inputs()).reproduces
+    answer = verdicts(collect_inputs([out])).reproduces
     assert answer.status == FAIL and answer.headline == "No: the repro step failed"
     assert "no such folder" in answer.lines[0].detail

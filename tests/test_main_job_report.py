@@ -33,7 +33,7 @@ def test_a_corrupted_golden_reference_fails_the_job_and_its_report_names_the_che
     assert "FAILED" in printed and "golden" in printed
 
     # The panel is computed from the folder's files alone, and agrees with the exit status.
-    answers = verdicts(collect_inputs([out]).verdict_inputs())
+    answers = verdicts(collect_inputs([out]))
     assert not answers.ok and answers.reproduces.status == FAIL
 
     require_browser()

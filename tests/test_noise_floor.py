@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from linreg.results.bench_sessions import CaseSamples
-from linreg.results.load import load_noise_floor
+from linreg.results.load import load_result
 from linreg.results.noise_floor import NoiseFloor, log_sd, session_sd
 from tests.test_speed_verdicts import TRAIN, bench_json
 
@@ -39,7 +39,7 @@ def test_an_older_noise_floor_without_the_new_fields_still_reads(tmp_path):
     old = {"schema_version": 1, "kind": "noise-floor", "machine": "m", "processes": 8,
            "wall": {"a": 0.1}, "instructions": {}}  # fmt: skip
     path.write_text(json.dumps(old))
-    floor = load_noise_floor(path)
+    floor = load_result(path).value
     assert floor.wall == {"a": 0.1} and floor.session_sd == {} and floor.sessions == 1
 
 
@@ -66,7 +66,7 @@ def test_the_bench_runner_measures_between_sessions_of_the_same_code_only(tmp_pa
     session("other", 0.50, 3, "def")  # another commit: its level is its change, not noise
     saved = session("c", -0.10, 4, "abc")
     written = _write_noise_floor(storage, "m1", "c", saved)
-    floor = load_noise_floor(written)
+    floor = load_result(written).value
     assert floor.sessions == 3 and floor.processes == 8
     assert floor.session_sd[TRAIN] == pytest.approx(0.1, abs=0.02)
     assert floor.process_sd[TRAIN] == pytest.approx(0.01, abs=0.006)

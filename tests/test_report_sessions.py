@@ -18,9 +18,12 @@ from linreg.report.build import build_report, collect_inputs
 from linreg.report.comparisons import BASELINE, MAX_PANEL
 from linreg.report.verdict import INFO, NONE, verdicts
 from linreg.results import kinds
+from linreg.results.ab_result import AbResult, StackInfo
 from linreg.results.bench_sessions import sessions
+from linreg.results.kinds import AB_FILE
+from linreg.results.kinds import SPEED_VERDICT_FILE as SPEED_FILE
 from linreg.results.load import load_bench
-from linreg.suites.ab import AB_FILE, SPEED_FILE, ABResult, _numeric_verdict
+from linreg.suites.ab import _numeric_verdict
 from tests.bench_sessions_data import fixture, many_sessions, process_file, write_session
 from tests.browser import render, require_browser
 
@@ -53,11 +56,10 @@ def write_ab(root: Path, repro_set: Path, processes: int = 6) -> Path:
         shutil.copytree(repro_set, root / role / "repro" / repro_set.name)
     speed = judge_sessions(sides["reference"], sides["candidate"])
     stacks = {
-        role: {"python": "3.11.7", "torch": torch, "interpreter": f"/envs/{role}/bin/python",
-               "root": "/work/linreg"}
+        role: StackInfo("3.11.7", torch, f"/envs/{role}/bin/python", "/work/linreg")
         for role, torch in STACKS.items()
-    }  # fmt: skip
-    result = ABResult(root, stacks, speed, _numeric_verdict(root), 460.0)
+    }
+    result = AbResult(stacks, speed, _numeric_verdict(root), 460.0)
     (root / AB_FILE).write_text(json.dumps(kinds.envelope(kinds.AB, result.to_dict())))
     verdict = kinds.envelope(kinds.SPEED_VERDICT, speed.to_dict())
     (root / SPEED_FILE).write_text(json.dumps(verdict))
@@ -126,7 +128,7 @@ def test_an_ab_says_which_runs_differ_across_the_stacks(ab_folder, tmp_path):
                 first_bitwise_difference_epoch=3)  # fmt: skip
     record["numeric"]["verdict"] = "c"
     (folder / AB_FILE).write_text(json.dumps(record))
-    answers = verdicts(collect_inputs([folder]).verdict_inputs())
+    answers = verdicts(collect_inputs([folder]))
     reproduces = answers.reproduces
     assert reproduces.status == INFO
     assert reproduces.headline.startswith(
@@ -157,7 +159,7 @@ def test_many_sessions_name_a_few_ratios_under_a_whole_headline(tmp_path):
     folder = many_sessions(tmp_path / "bench", machines=3, sessions=200)
     inputs = collect_inputs([folder])
     assert inputs.bench["series"].nunique() == 600
-    speed = verdicts(inputs.verdict_inputs()).speed
+    speed = verdicts(inputs).speed
     assert speed.headline.endswith("2 benchmark cases measured in 600 sessions on 3 machines.")
     assert len(speed.headline) < 200
     ratio_lines = [line for line in speed.lines if not line.link]
@@ -202,7 +204,7 @@ def test_the_newest_baseline_is_compared_with_everywhere(tmp_path):
     against = inputs.ratios[inputs.ratios["relation"] == BASELINE]
     assert set(against["reference"]) == {newest}
     assert against["ratio"].round(6).eq(0.8).all()  # 1 / 1.25: the run against 0002, not 0001
-    answers = verdicts(inputs.verdict_inputs())
+    answers = verdicts(inputs)
     assert all("2026-12-01" in line.text for line in answers.speed.lines if "÷" in line.text)
     assert answers.speed.table["vs baseline"].str.contains(f"against {newest}").all()
     # No speed verdict judged it: information, said as such, never "no baseline".
@@ -214,7 +216,7 @@ def test_the_newest_baseline_is_compared_with_everywhere(tmp_path):
 
 def test_without_a_baseline_the_machine_is_named(tmp_path):
     inputs = collect_inputs([baseline_and_run(tmp_path) / "bench"])
-    regressed = verdicts(inputs.verdict_inputs()).regressed
+    regressed = verdicts(inputs).regressed
     assert regressed.status == NONE
     assert regressed.headline == f"No baseline for machine {MACHINE}: nothing to judge against"
 
@@ -239,7 +241,7 @@ def test_copy_bandwidth_is_one_figure_per_case_per_series(tmp_path):
     data["benchmarks"].append(copy_case(44.7, 46.1))
     (tmp_path / "bench.json").write_text(json.dumps(data))
     inputs = collect_inputs([tmp_path / "bench.json"])
-    table = verdicts(inputs.verdict_inputs()).speed.table
+    table = verdicts(inputs).speed.table
     shown = table[table["case"].str.startswith("copy")]["per epoch / bandwidth"]
     assert list(shown) == ["44.7 GB/s"]
     page = build_report([tmp_path / "bench.json"], tmp_path / "r.html").path.read_text()
@@ -314,10 +316,10 @@ def test_a_series_is_named_by_what_differs_between_the_sessions(specs, names):
 )
 def test_a_malformed_ab_result_is_refused_by_name(ab_folder, tmp_path, change, message):
     from linreg.errors import ResultSetError
-    from linreg.results.load import load_ab_result
+    from linreg.results.load import load_result
 
     record = {**json.loads((ab_folder / AB_FILE).read_text()), **change}
     path = tmp_path / AB_FILE
     path.write_text(json.dumps(record))
     with pytest.raises(ResultSetError, match=f"ab.json: malformed ab-result record .*{message}"):
-        load_ab_result(path)
+        load_result(path)

@@ -6,12 +6,18 @@ from pathlib import Path
 import pytest
 
 from linreg.errors import ResultSetError
+from linreg.report.answer import FAIL, INFO, NONE, PASS
 from linreg.report.build import build_report
 from linreg.report.checks import comparison_figures, reached_words, sorted_checks
 from linreg.report.figures import group_identical_curves
-from linreg.report.verdict import FAIL, INFO, NONE, PASS, regressed_answer, reproduces_answer
+from linreg.report.regression import regressed_answer
+from linreg.report.speed_words import summary
+from linreg.report.verdict import reproduces_answer
 from linreg.results import kinds
 from linreg.results.load import load_result, load_speed_verdict
+from linreg.results.repro_checks import ReproCheck
+from linreg.results.run_comparison import Comparison
+from linreg.results.speed_verdict import SpeedVerdict
 from linreg.run import LossCurve
 from linreg.units import data_size, ratio, seconds, sig
 
@@ -28,26 +34,40 @@ def comparison(level: str, horizon: int | None = None, dtypes_differ: bool = Fal
         "max_rel_before_horizon": 0.0 if level == "a" else 8.7e-5,
         "final_candidate": {"weight": 0.79867, "bias": 0.2095, "train_loss": 0.00253},
         "final_reference": {"weight": 0.79487, "bias": 0.2085, "train_loss": 0.00263},
-        "outcome_bound": {"weight": 0.0234, "bias": 0.03, "loss": 0.048},
+        "outcome_bound": {"steps": 3, "weight": 0.0234, "bias": 0.03, "loss": 0.048},
         "quantities": {
-            "train_loss": {"max_abs": 1e-3, "max_rel": 1.2, "max_ulp": 15801436},
-            "parameters": {"max_abs": 4e-3, "max_rel": 0.017, "max_ulp": 234955},
+            "train_loss": {
+                "max_abs": 1e-3,
+                "max_rel": 1.2,
+                "max_ulp": 15801436,
+                "bitwise": False,
+                "within_tolerance": level in "ab",
+            },
+            "parameters": {
+                "max_abs": 4e-3,
+                "max_rel": 0.017,
+                "max_ulp": 234955,
+                "bitwise": False,
+                "within_tolerance": level in "ab",
+            },
         },
         "config_diff": {"dtype": ["float32", "float64"]} if dtypes_differ else {},
     }
 
 
-def check(kind: str, holds: bool, level: str = "a", horizon: int | None = None) -> dict:
-    return {
-        "kind": kind,
-        "pair": kind,
-        "subject": "cpu float32 seed 42 threads 1 eager",
-        "against": f"/refs/cpu-float32-seed42-threads1-{kind}.json",
-        "required": "b" if kind == "golden" else "a",
-        "holds": holds,
-        "reason": f"level {level}",
-        "comparison": comparison(level, horizon),
-    }
+def check(kind: str, holds: bool, level: str = "a", horizon: int | None = None) -> ReproCheck:
+    return ReproCheck.from_dict(
+        {
+            "kind": kind,
+            "pair": kind,
+            "subject": "cpu float32 seed 42 threads 1 eager",
+            "against": f"/refs/cpu-float32-seed42-threads1-{kind}.json",
+            "required": "b" if kind == "golden" else "a",
+            "holds": holds,
+            "reason": f"level {level}",
+            "comparison": comparison(level, horizon),
+        }
+    )
 
 
 def test_a_failing_check_is_named_first_with_its_level_in_words():
@@ -92,13 +112,16 @@ def test_no_repro_set_is_not_checked_rather_than_passed():
     ],
 )
 def test_levels_are_said_in_words(level, horizon, words):
-    assert reached_words(comparison(level, horizon)) == words
+    assert reached_words(level, horizon) == words
 
 
 def test_ulps_are_shown_only_within_one_dtype_and_within_tolerance():
-    assert "15,801,436 ulp" in comparison_figures(comparison("b"))
-    assert "ulp" not in comparison_figures(comparison("b", dtypes_differ=True))
-    assert "ulp" not in comparison_figures(comparison("c", 186))
+    def figures(*args, **kwargs) -> str:
+        return comparison_figures(Comparison.from_dict(comparison(*args, **kwargs)))
+
+    assert "15,801,436 ulp" in figures("b")
+    assert "ulp" not in figures("b", dtypes_differ=True)
+    assert "ulp" not in figures("c", 186)
 
 
 @pytest.mark.parametrize(
@@ -137,6 +160,7 @@ def test_bit_identical_curves_share_one_line():
 
 
 def speed_verdict(verdict: str = "regressed", gating: bool = True) -> dict:
+    """A speed-verdict file's content, as linreg writes it."""
     return kinds.envelope(
         kinds.SPEED_VERDICT,
         {
@@ -149,29 +173,37 @@ def speed_verdict(verdict: str = "regressed", gating: bool = True) -> dict:
             "interleaved": False,
             "confidence": 0.99,
             "verdict": verdict,
-            "summary": "1 of 3 cases slower: train (wall time ×1.31)",
             "notes": [],
             "cases": [
-                {"case": "bench_inference[cpu-float32-seed42-eager-n10]", "metric": "wall",
-                 "outcome": "no change", "verdict": "no change beyond 10 %", "ratio": 1.0,
-                 "ci": [0.98, 1.03], "confidence": 0.99, "p": 0.6, "samples": [8, 8],
-                 "noise_floor": 0.04},
-                {"case": "bench_train[cpu-float32-seed42-eager]", "metric": "wall",
-                 "outcome": "slower", "verdict": "slower", "ratio": 1.31, "ci": [1.2, 1.4],
-                 "confidence": 0.995, "p": 0.0002, "samples": [8, 8], "noise_floor": 0.04},
-                {"case": "bench_copy[cpu]", "metric": "wall", "outcome": "undecided",
-                 "ratio": 1.1, "ci": None, "p": None, "samples": [3, 3], "noise_floor": None,
-                 "verdict": "undecided (3 vs 3 processes cannot reach 99 % confidence)",
+                {"case": "bench_inference.py::bench_inference[cpu-float32-seed42-eager-n10]",
+                 "metric": "wall", "outcome": "no change", "ratio": 1.0, "ci": [0.98, 1.03],
+                 "confidence": 0.99, "p": 0.6, "samples": [8, 8], "noise_floor": 0.04,
+                 "threshold": 0.1, "reference": 1e-5, "candidate": 1e-5},
+                {"case": "bench_train.py::bench_train[cpu-float32-seed42-eager]",
+                 "metric": "wall", "outcome": "slower", "ratio": 1.31, "ci": [1.2, 1.4],
+                 "confidence": 0.995, "p": 0.0002, "samples": [8, 8], "noise_floor": 0.04,
+                 "threshold": 0.1, "reference": 0.04, "candidate": 0.0524},
+                {"case": "bench_copy.py::bench_copy[cpu]", "metric": "wall",
+                 "outcome": "undecided", "ratio": 1.1, "ci": None, "p": None, "samples": [3, 3],
+                 "noise_floor": None, "threshold": 0.1, "reference": 0.08, "candidate": 0.088,
+                 "reason": "3 vs 3 processes cannot reach 99 % confidence",
                  "processes_needed": 6},
             ],
+            "gate": None,
         },
     )  # fmt: skip
 
 
+def typed(data: dict) -> SpeedVerdict:
+    return SpeedVerdict.from_dict(data)
+
+
 def test_a_regressed_verdict_is_red_with_the_slower_case_first():
-    answer = regressed_answer([("verdict.json", speed_verdict())])
+    answer = regressed_answer([("verdict.json", typed(speed_verdict()))])
     assert answer.status == FAIL
-    assert answer.headline == "Yes: slower: 1 of 3 cases slower: train (wall time ×1.31)"
+    assert answer.headline == (
+        "Yes: slower: 1 of 3 cases slower: train float32 seed42 eager (wall time ×1.31)"
+    )
     # The sides first, then each case in the words of its parameters (not its pytest id).
     assert (
         answer.lines[0].text == "amd-epyc-2c, torch 2.13.0, 2026-12-04 against "
@@ -189,7 +221,7 @@ def test_a_regressed_verdict_is_red_with_the_slower_case_first():
 
 
 def test_a_slower_case_without_the_gate_is_named_but_not_red():
-    answer = regressed_answer([("verdict.json", speed_verdict(gating=False))])
+    answer = regressed_answer([("verdict.json", typed(speed_verdict(gating=False)))])
     assert answer.status == INFO
     assert answer.headline.startswith("Slower, reported without gating: 1 of 3 cases slower")
 
@@ -202,12 +234,15 @@ def test_a_slower_case_without_the_gate_is_named_but_not_red():
         ("information", INFO, "Information only: "),
     ],
 )
-def test_each_verdict_is_said_once_in_the_headline(verdict, status, headline):
+def test_each_verdict_heads_its_summary(verdict, status, headline):
     data = speed_verdict(verdict)
-    data["summary"] = f"{verdict}: 2 of 3 cases neither slower nor shown unchanged"
-    answer = regressed_answer([("verdict.json", data)])
-    assert answer.status == status and answer.headline.startswith(headline)
-    assert answer.headline.lower().count(verdict) == 1
+    outcome = {"undecided": "undecided", "no regression": "no change"}.get(verdict, "slower")
+    data["cases"] = [{**case, "outcome": outcome} for case in data["cases"]]
+    data["same_machine"] = verdict != "information"
+    record = typed(data)
+    answer = regressed_answer([("verdict.json", record)])
+    assert answer.status == status
+    assert answer.headline == headline + summary(record).removeprefix(f"{verdict}: ")
 
 
 def test_an_older_speed_verdict_no_regression_is_read_as_undecided(tmp_path: Path):
@@ -218,11 +253,11 @@ def test_an_older_speed_verdict_no_regression_is_read_as_undecided(tmp_path: Pat
     path = tmp_path / "verdict.json"
     path.write_text(json.dumps(old))
     loaded = load_speed_verdict(path)
-    assert loaded["verdict"] == "undecided" and loaded["cases"][0]["outcome"] == "undecided"
+    assert loaded.verdict == "undecided" and loaded.cases[0].outcome == "undecided"
 
 
 def test_wall_time_across_machines_is_information_not_a_failure():
-    answer = regressed_answer([("verdict.json", speed_verdict(gating=False))])
+    answer = regressed_answer([("verdict.json", typed(speed_verdict(gating=False)))])
     assert answer.status != FAIL
 
 
@@ -237,7 +272,7 @@ def test_a_speed_verdict_file_is_read_and_shown(tmp_path: Path):
     path.write_text(json.dumps(speed_verdict()))
     loaded = load_result(path)
     assert loaded.kind == kinds.SPEED_VERDICT
-    assert loaded.value["verdict"] == "regressed"
+    assert loaded.value.verdict == "regressed"
     summary = build_report([tmp_path], tmp_path / "report.html")
     assert not summary.ok
     page = summary.path.read_text()

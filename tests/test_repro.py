@@ -13,20 +13,19 @@ from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.errors import ConfigError
 from linreg.results.files import read_json
+from linreg.results.kinds import REPRO_CHECKS_FILE as CHECKS
+from linreg.results.kinds import REPRO_COPIES as COPIES
+from linreg.results.kinds import REPRO_MANIFEST_FILE as MANIFEST
 from linreg.suites.repro import (
-    CHECKS,
-    COPIES,
-    MANIFEST,
     ReproError,
-    ReproMatrix,
-    ReproOptions,
     check_pairs,
     golden_check,
-    parse_requirements,
     repro,
+    resume_repro,
     start_result_dir,
     update_references,
 )
+from linreg.suites.repro_options import ReproMatrix, ReproOptions, parse_requirements
 from linreg.suites.repro_worker import run_file, train_all
 from linreg.tolerance import default_tolerances
 
@@ -106,13 +105,13 @@ def test_interrupted_run_resumes_without_redoing_or_mixing(tmp_path) -> None:
     kept = run_file(first, configs[0])
     before = kept.read_bytes()
     (first / ".stale.json.partial").write_text("{half")
-    report = repro(None, results_root=tmp_path, resume=result_dir)
+    report = resume_repro(result_dir)
     assert report.ok and report.result_dir == result_dir
     assert kept.read_bytes() == before
     assert not list(result_dir.rglob("*.partial"))
     assert len(list(tmp_path.iterdir())) == 1  # no second result set
     with pytest.raises(ReproError, match="already finished"):
-        repro(None, results_root=tmp_path, resume=result_dir)
+        resume_repro(result_dir)
 
 
 def test_resume_on_another_stack_is_refused(tmp_path) -> None:
@@ -121,7 +120,7 @@ def test_resume_on_another_stack_is_refused(tmp_path) -> None:
     manifest["stack"]["torch"] = "1.0.0"
     (result_dir / MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(ReproError, match="must not mix two stacks"):
-        repro(None, results_root=tmp_path, resume=result_dir)
+        resume_repro(result_dir)
 
 
 @pytest.mark.parametrize("samples", [None, 40])  # the tutorial's 40 training points; 32 of 40

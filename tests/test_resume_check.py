@@ -19,14 +19,10 @@ from linreg.compare.resume import first_missing_piece
 from linreg.config import TrainConfig
 from linreg.report.checks import describe
 from linreg.results.files import read_json
-from linreg.suites.repro import (
-    CHECKS,
-    ReproError,
-    ReproMatrix,
-    ReproOptions,
-    repro,
-    start_result_dir,
-)
+from linreg.results.kinds import REPRO_CHECKS_FILE as CHECKS
+from linreg.results.repro_checks import ReproCheck
+from linreg.suites.repro import ReproError, repro, resume_repro, start_result_dir
+from linreg.suites.repro_options import ReproMatrix, ReproOptions
 from linreg.suites.repro_resume import (
     RESUME_DIR,
     checkpoint_file,
@@ -144,7 +140,7 @@ def test_an_interrupted_repro_keeps_its_resume_points(tmp_path):
     [config] = options.matrix.resume_configs()
     write_resume_points([config], resume_dir)
     kept = point_file(resume_dir, config).read_bytes()
-    report = repro(None, results_root=tmp_path, resume=result_dir)
+    report = resume_repro(result_dir)
     assert report.ok and point_file(resume_dir, config).read_bytes() == kept
 
 
@@ -210,13 +206,14 @@ def test_pieces_are_named_in_their_order_not_alphabetically():
 
 
 def test_the_report_words_a_failed_resume_by_the_missing_piece():
-    comparison = {"level": "c", "horizon": 20, "first_bitwise_difference_epoch": 20,
-                  "quantities": {}, "final_candidate": {}, "final_reference": {}}  # fmt: skip
+    comparison = {"candidate": "s", "reference": "its uninterrupted run", "level": "c",
+                  "horizon": 20, "first_bitwise_difference_epoch": 20, "quantities": {},
+                  "final_candidate": {}, "final_reference": {}}  # fmt: skip
     reason = "at epoch 20: optimizer state: momentum_buffer of linear.weight missing"
     check = {"kind": "resume", "pair": "resume", "subject": "s", "against": "its uninterrupted run",
              "required": "a", "holds": False, "comparison": comparison,
              "reason": reason}  # fmt: skip
-    text = describe(check)
+    text = describe(ReproCheck.from_dict(check))
     assert text.required.startswith("every piece of state restored")
     assert text.reached == check["reason"]
     assert text.title == "resume: s vs its uninterrupted run"
@@ -231,4 +228,4 @@ def test_a_damaged_checkpoint_fails_the_run_naming_the_resume_worker(tmp_path):
     checkpoint = checkpoint_file(resume_dir, config)
     checkpoint.write_bytes(checkpoint.read_bytes()[:300])
     with pytest.raises(ReproError, match=r"the resume worker failed: .*truncated or corrupt"):
-        repro(None, results_root=tmp_path, resume=result_dir)
+        resume_repro(result_dir)

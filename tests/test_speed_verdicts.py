@@ -13,22 +13,21 @@ import pytest
 from linreg.cli import main
 from linreg.cli.console import console
 from linreg.compare.shift import smallest_p
-from linreg.compare.speed import (
+from linreg.compare.speed import judge_instructions, judge_sessions, judge_wall
+from linreg.errors import ConfigError
+from linreg.options import parse_threshold
+from linreg.report.speed_words import case_words, summary
+from linreg.results.bench_file import BenchFile
+from linreg.results.bench_sessions import CaseSamples, newest_per_machine
+from linreg.results.noise_floor import NoiseFloor
+from linreg.results.speed_verdict import (
     FASTER,
     NO_CHANGE,
     NO_REGRESSION,
     REGRESSED,
     SLOWER,
     UNDECIDED,
-    judge_instructions,
-    judge_sessions,
-    judge_wall,
-    parse_fraction,
 )
-from linreg.errors import ConfigError
-from linreg.results.bench_file import BenchFile
-from linreg.results.bench_sessions import CaseSamples, newest_per_machine
-from linreg.results.noise_floor import NoiseFloor
 
 TRAIN = "bench_train.py::bench_train[cpu-float32-seed42-eager]"
 INFER = "bench_inference.py::bench_inference[cpu-float32-seed42-eager-n1000]"
@@ -56,7 +55,8 @@ def test_three_processes_a_side_cannot_reach_alpha_and_say_so():
     assert smallest_p(3, 3) == pytest.approx(0.1)
     [verdict] = judge_wall(side(1, {TRAIN: 0.04}, 3), side(2, {TRAIN: 0.08}, 3), threshold=0.1)
     assert verdict.outcome == UNDECIDED and verdict.p is None
-    assert verdict.verdict.startswith("undecided (3 vs 3 processes cannot reach 99 % confidence")
+    said = case_words(verdict)
+    assert said.startswith("undecided (3 vs 3 processes cannot reach 99 % confidence")
     assert verdict.ratio == pytest.approx(2, rel=0.1)
     # The simulated power table says how many would: a doubling at a 3 % spread needs few.
     assert verdict.processes_needed is not None and 3 < verdict.processes_needed <= 8
@@ -77,7 +77,7 @@ def test_faster_is_faster_not_a_regression():
 
 def test_the_same_code_twice_at_a_small_spread_is_no_change_beyond_the_threshold():
     [verdict] = judge_wall(side(1, {TRAIN: 0.04}, 8), side(9, {TRAIN: 0.04}, 8), threshold=0.1)
-    assert verdict.outcome == NO_CHANGE and verdict.verdict == "no change beyond 10 %"
+    assert verdict.outcome == NO_CHANGE and case_words(verdict) == "no change beyond 10 %"
     low, high = verdict.ci
     assert low > 1 / 1.1 and high < 1.1
 
@@ -179,13 +179,13 @@ def test_an_instruction_change_inside_twice_the_noise_floor_is_undecided():
 
 @pytest.mark.parametrize(("text", "value"), [("10%", 0.1), ("0.1", 0.1), ("2.5%", 0.025)])
 def test_percent_options_take_a_percentage_or_a_fraction(text, value):
-    assert parse_fraction("fail_on_regression", text) == pytest.approx(value)
+    assert parse_threshold("fail_on_regression", text) == pytest.approx(value)
 
 
 @pytest.mark.parametrize("text", ["5", "1", "12"])
 def test_a_bare_number_of_one_or_more_is_refused_as_ambiguous(text):
     with pytest.raises(ConfigError, match=f"'{text}' is ambiguous: write {text}%"):
-        parse_fraction("fail_on_regression", text)
+        parse_threshold("fail_on_regression", text)
 
 
 # --- sessions, machines and the CLI --------------------------------------------------------------
@@ -251,7 +251,7 @@ def test_another_machine_is_information_not_a_gate(tmp_path):
     verdict = judge_sessions(ref, cand, threshold=0.1)
     assert not verdict.same_machine and not verdict.gating
     assert [c.outcome for c in verdict.cases] == [SLOWER] and verdict.regressions == []
-    assert verdict.verdict == "information" and "slower there: train" in verdict.summary
+    assert verdict.verdict == "information" and "slower there: train" in summary(verdict)
     assert any("different machines" in note for note in verdict.notes)
     assert any("no instruction counts on either side (not recorded)" in n for n in verdict.notes)
 
@@ -297,7 +297,7 @@ def test_cli_history_names_the_newest_step_after_three_small_drifts(tmp_path, ca
     out = capsys.readouterr().out
     assert "train: wall ×1.3" in out and "at session s48" in out
     assert "1 older step(s) not listed" in out
-    assert "compare --all: 4 step(s) in 1 machine(s)" in out
+    assert "compare --all: 4 step(s) in 1 series" in out
 
 
 def test_the_speed_table_keeps_each_case_on_one_line_at_80_columns(tmp_path, capsys, monkeypatch):
@@ -401,4 +401,4 @@ def test_no_regression_only_when_every_case_earned_it(tmp_path):
     [cand] = sessions(load(tmp_path / "cand"))
     verdict = judge_sessions(ref, cand, threshold=0.1)
     assert verdict.verdict == NO_REGRESSION
-    assert verdict.summary == "no regression in 1 case: wall time within 10 %"
+    assert summary(verdict) == "no regression in 1 case: wall time within 10 %"

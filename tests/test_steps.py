@@ -1,6 +1,6 @@
 """Steps in one series (`linreg.compare.steps`) and where a case stepped over a machine's
-sessions (`linreg.compare.history`): planted steps with known sessions and ratios, flat noise
-that must show none, and properties that hold for any series. Speed lives in
+sessions (`linreg.compare.over_time.case_series`): planted steps with known sessions and ratios,
+flat noise that must show none, and properties that hold for any series. Speed lives in
 bench/steps_scale.py, not here."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linreg.compare.history import MAX_STEPS, case_steps
+from linreg.compare.over_time import MAX_STEPS, case_series
 from linreg.compare.steps import ALPHA, MIN_STEP, find_steps
 from linreg.results.bench_file import BenchCase, BenchFile
+from linreg.results.history import history_of
 
 CASE = "bench_train.py::bench_train[cpu-float32-seed42-eager]"
 # Noise, step sizes and lengths are drawn, but a property that holds with probability
@@ -185,17 +186,25 @@ def bench_files(medians: list[list[float]]) -> list[BenchFile]:
     return files
 
 
-def test_case_steps_judges_three_sessions_by_their_process_spread():
+def steps_of(medians: list[list[float]]):
+    history = history_of(bench_files(medians))
+    [series] = case_series(history, 0.0)[CASE]
+    return history, series
+
+
+def test_case_series_judges_three_sessions_by_their_process_spread():
     sessions = [[0.040, 0.041, 0.0395], [0.0405, 0.040, 0.041], [0.120, 0.118, 0.121]]
-    [step] = case_steps(bench_files(sessions))["m1"].steps
-    assert (step.session, step.index, step.metric) == ("s2", 2, "wall")
+    history, series = steps_of(sessions)
+    [step] = series.steps
+    assert (history.sessions[step.session].id, step.position, series.metric) == ("s2", 2, "wall")
     assert step.ratio == pytest.approx(2.97, rel=0.01)
 
 
-def test_case_steps_lists_the_newest_steps_and_counts_the_older_ones():
+def test_case_series_finds_every_step_and_the_listing_keeps_the_newest():
     levels = [1.0, 1.05, 1.05**2, 1.05**3, 1.05**3 * 1.3]
     values = series([(12, 0.040 * level) for level in levels], noise=0.005, seed=8)
-    history = case_steps(bench_files([[v] for v in values]))["m1"]
-    assert len(history.steps) == MAX_STEPS and history.left_out == 1
-    assert [s.session for s in history.steps] == ["s24", "s36", "s48"]
-    assert history.steps[-1].ratio == pytest.approx(1.3, rel=0.02)
+    history, found = steps_of([[v] for v in values])
+    assert len(found.steps) == MAX_STEPS + 1
+    listed = found.steps[-MAX_STEPS:]
+    assert [history.sessions[s.session].id for s in listed] == ["s24", "s36", "s48"]
+    assert listed[-1].ratio == pytest.approx(1.3, rel=0.02)

@@ -121,14 +121,14 @@ def test_repro_command_checks_tf32_and_nondeterministic_runs_against_their_twins
             "--no-golden", "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 0
     [checks_file] = tmp_path.glob("*/checks.json")
-    checks = load_checks(checks_file)["checks"]
-    pairs = {(c["kind"], c["pair"]) for c in checks}
+    checks = load_checks(checks_file).checks
+    pairs = {(c.kind, c.pair) for c in checks}
     assert ("consistency", "tf32") in pairs and ("consistency", "nondeterministic") in pairs
     assert ("determinism", "nondeterministic") in pairs
-    tf32_twin = [c for c in checks if c["pair"] == "tf32" and "tf32" not in c["against"]
-                 and c["against"].startswith("cpu float32")]  # fmt: skip
+    tf32_twin = [c for c in checks if c.pair == "tf32" and "tf32" not in c.against
+                 and c.against.startswith("cpu float32")]  # fmt: skip
     # On a CPU the TF32 flags change nothing: the TF32 run is its twin, bit for bit.
-    assert tf32_twin and all(c["comparison"]["level"] == "a" for c in tf32_twin)
+    assert tf32_twin and all(c.comparison.level == "a" for c in tf32_twin)
 
 
 @pytest.mark.parametrize(

@@ -71,12 +71,12 @@ def ab_command(
     verdict and one numeric verdict, written as result sets the report reads. Exit 1 when a
     run differs beyond tolerance (level c or d, as `linreg compare`), a process failed, or with
     --fail-on-regression on a slowdown; 2 on bad input."""
-    from linreg.compare.speed import parse_fraction
+    from linreg.options import parse_threshold
 
     threshold = (
         None
         if fail_on_regression is None
-        else parse_fraction("fail_on_regression", fail_on_regression)
+        else parse_threshold("fail_on_regression", fail_on_regression)
     )
     selection = parse_selection(devices=devices, kinds=kinds_, quick=True)
     out = out or results_root() / f"ab-{kinds.utc_stamp()}"
@@ -98,15 +98,15 @@ def ab_command(
         count_instructions=instructions,
     )
     for role, stack in result.stacks.items():
-        say(f"{role}: Python {stack['python']}, torch {stack['torch']} ({stack['interpreter']})")
-    if result.numeric["pairs"]:
-        table = Table(title=f"Numerics: worst level {result.numeric['verdict']}")
+        say(f"{role}: Python {stack.python}, torch {stack.torch} ({stack.interpreter})")
+    if result.numeric.pairs:
+        table = Table(title=f"Numerics: worst level {result.numeric.verdict}")
         for column in ("run", "level", "1st diff", "horizon"):
             table.add_column(column)
-        for pair in result.numeric["pairs"]:
-            first, horizon = pair["first_bitwise_difference_epoch"], pair["horizon"]
-            level = f"{pair['level']} ({pair['level_name']})"
-            table.add_row(Text(pair["run"]), level, units.integer(first), units.integer(horizon))
+        for pair in result.numeric.pairs:
+            first, horizon = pair.first_bitwise_difference_epoch, pair.horizon
+            level = f"{pair.level} ({pair.level_name})"
+            table.add_row(Text(pair.run), level, units.integer(first), units.integer(horizon))
         console.print(table)
     speed = result.speed
     if speed is not None:
@@ -116,13 +116,13 @@ def ab_command(
     for pair in result.numeric_failures:
         where = (
             "in the final parameters"
-            if pair["horizon"] is None
-            else f"from epoch {units.integer(pair['horizon'])}"
+            if pair.horizon is None
+            else f"from epoch {units.integer(pair.horizon)}"
         )
-        fail(f"{pair['run']}: {pair['level_name']} (level {pair['level']}), beyond tolerance "
+        fail(f"{pair.run}: {pair.level_name} (level {pair.level}), beyond tolerance "
              f"{where}")  # fmt: skip
-    say(f"results: {result.out} ({units.seconds(result.seconds)})")
-    numeric = result.numeric.get("verdict_name", result.numeric["verdict"])
+    say(f"results: {out} ({units.seconds(result.seconds)})")
+    numeric = result.numeric.verdict_name
     regressed = speed is not None and speed.regressions and threshold is not None
     failed = regressed or result.failures or result.numeric_failures
     line = (

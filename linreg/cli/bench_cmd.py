@@ -79,6 +79,7 @@ def bench_command(
         devices, dtypes, seeds, sizes, engines, kinds, quick, optimizers=optimizers,
         momentums=momentums,
     )  # fmt: skip
+    from linreg.suites.bench_request import BenchRequest
     from linreg.suites.bench_runner import run_bench_suite  # imports torch
 
     def on_process(index: int, total: int, code: int) -> None:
@@ -86,11 +87,10 @@ def bench_command(
             progress(f"bench: process {index + 1} of {total} done (pytest exit {code})")
 
     outcome = run_bench_suite(
-        selection,
-        machine,
-        json_file,
-        ctx.args,
-        results_root=BASELINES if baseline else None,
+        BenchRequest(selection, machine=machine),
+        BASELINES if baseline else None,
+        extra_args=ctx.args,
+        json_path=json_file,
         processes=processes,
         on_process=on_process,
     )

@@ -11,6 +11,7 @@ from linreg import units
 from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.cli.function_list import print_functions
+from linreg.report.speed_words import case_words
 
 
 @app.command("bisect")
@@ -49,18 +50,30 @@ def bisect_command(
     checkout untouched), judged against GOOD by the gate's rule. Names the first commit beyond
     the threshold, its change, and where its instructions went. Exit 0 when a commit is named,
     1 when none is (BAD not beyond the threshold, or a probe undecided), 2 on bad input."""
-    from linreg.compare.speed import parse_fraction
-    from linreg.suites.bisect import bisect, parse_case  # imports torch
+    from linreg.options import parse_threshold
+    from linreg.suites.bisect import bisect, measurer_for, parse_case  # imports torch
 
     spec = parse_case(case)
-    limit = None if threshold is None else parse_fraction("threshold", threshold)
-    result = bisect(repo, good, bad, spec, metric=metric, threshold=limit, processes=processes,
-                    timeout_s=timeout, on_progress=progress)  # fmt: skip
+    limit = None if threshold is None else parse_threshold("threshold", threshold)
+    measurer = measurer_for(metric, spec, processes, timeout)
+
+    def on_start(commit, where: str) -> None:
+        progress(f"bisect: measuring {commit.short} ({where}) {commit.subject[:50]}")
+
+    def on_probe(probe) -> None:
+        took = f"({probe.seconds:.0f} s)"
+        if probe.verdict is None:
+            progress(f"bisect: {probe.commit.short} (good): {probe.value:.6g} {took}")
+        else:
+            words = case_words(probe.verdict)
+            progress(f"bisect: {probe.commit.short}: ×{probe.verdict.ratio:.4g}, {words} {took}")
+
+    result = bisect(repo, good, bad, measurer, limit, on_start=on_start, on_probe=on_probe)
     say(f"case: {spec.case_id}")
     say(f"range: {len(result.commits)} commits after {good} up to {bad}")
     took = f"{result.counts} measurements, {units.seconds(result.seconds)}"
     if result.first is None:
-        fail(f"bisect: no commit named: {result.stopped} ({took})")
+        fail(f"bisect: no commit named: {_why_none(result, good, bad)} ({took})")
         return 1
     first = result.first
     unit = units.count if metric == "instructions" else units.seconds
@@ -78,3 +91,14 @@ def bisect_command(
         say(result.functions_note)
     say(f"bisect: OK: {first.commit.short} named in {took}")
     return 0
+
+
+def _why_none(result, good: str, bad: str) -> str:
+    """Why the search named no commit: a probe it could not decide, or the bad end not beyond
+    the threshold."""
+    probe = result.stopped_at
+    verdict = probe.verdict if probe is not None else None
+    if verdict is not None and verdict.outcome == "undecided":
+        return f"undecided at {probe.commit.short}: {case_words(verdict)}"
+    said = case_words(verdict) if verdict is not None else "unmeasured"
+    return f"{bad} is not beyond {result.threshold:.0%} of {good} ({said})"

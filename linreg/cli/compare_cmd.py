@@ -12,13 +12,10 @@ from linreg import units
 from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.cli.speed_table import print_speed_verdict
-from linreg.compare.speed import (
-    DEFAULT_ALPHA,
-    DEFAULT_INSTRUCTION_THRESHOLD,
-    check_alpha,
-    parse_fraction,
-)
+from linreg.compare.speed import DEFAULT_ALPHA, DEFAULT_INSTRUCTION_THRESHOLD, check_alpha
 from linreg.errors import ConfigError
+from linreg.options import parse_threshold
+from linreg.report.speed_words import headline, metric_word
 from linreg.tolerance import load_tolerances
 
 
@@ -75,8 +72,8 @@ def compare_command(
     --fail-on-regression, a same-machine slowdown; 2 on bad input."""
     threshold = None
     if fail_on_regression is not None:
-        threshold = parse_fraction("fail_on_regression", fail_on_regression)
-    instructions = parse_fraction("instruction_threshold", instruction_threshold)
+        threshold = parse_threshold("fail_on_regression", fail_on_regression)
+    instructions = parse_threshold("instruction_threshold", instruction_threshold)
     check_alpha(alpha)
     if history:
         if candidate is not None:
@@ -181,7 +178,7 @@ def _final_line(result, threshold: float | None) -> int:
     if problems:
         fail("compare: FAIL: " + "; ".join(problems))
         return 1
-    speed = "; ".join(v.headline for v in result.speed)
+    speed = "; ".join(headline(v) for v in result.speed)
     gate = " (no gate: --fail-on-regression)" if result.speed and threshold is None else ""
     parts = [p for p in ("numerics hold" if result.numerics else "", speed) if p]
     say(f"compare: OK: {'; '.join(parts) or 'nothing to compare'}{gate}")
@@ -193,30 +190,42 @@ def _epoch(value: int | None) -> str:
 
 
 def _history(folder: Path, threshold: float | None, wide: bool) -> int:
-    from linreg.compare.history import MAX_STEPS, case_steps  # ruptures, when it runs
+    """Every session in the folder, in time order, as the history site reads them: where each
+    case's series (wall time per host, instructions per stack) stepped."""
+    from linreg.compare.over_time import MAX_STEPS, case_series  # ruptures, when it runs
     from linreg.results.bench_file import short_labels
-    from linreg.results.resultset import load_result_set
+    from linreg.results.history import gather
 
-    result = load_result_set(folder)
-    report = case_steps(result.bench_files, threshold or 0.0)
-    for machine, steps in report.items():
-        say(f"{machine}: {steps.sessions} sessions")
-        if not steps.steps:
+    history = gather([folder])
+    found = case_series(history, threshold or 0.0)
+    every = [one for series in found.values() for one in series]
+    labels, _ = short_labels(sorted(found))
+    if wide:
+        labels = {n: n for n in labels}
+    by_key: dict[tuple[str, str], list] = {}
+    for one in every:
+        by_key.setdefault((one.metric, one.key), []).append(one)
+    stepped = 0
+    for (metric, key), series in sorted(by_key.items()):
+        where = f"stack {key}" if metric == "instructions" else history.labels.get(key, key)
+        sessions = max(len(one) for one in series)
+        say(f"{metric_word(metric)} on {where}: {sessions} sessions")
+        listed = [(one, step) for one in series for step in one.steps[-MAX_STEPS:]]
+        left_out = sum(max(0, len(one.steps) - MAX_STEPS) for one in series)
+        stepped += len(listed) + left_out
+        if not listed:
             console.print("  no case stepped")
-            continue
-        labels, _ = short_labels(sorted({s.case for s in steps.steps}))
-        if wide:
-            labels = {n: n for n in labels}
-        for step in steps.steps:
+        for one, step in listed:
+            fmt = units.count if metric == "instructions" else units.seconds
+            session = history.sessions[step.session].id
             say(
-                f"  {labels[step.case]}: {step.metric} {units.ratio(step.ratio)} at session "
-                f"{step.session} ({step.before} → {step.after})"
+                f"  {labels[one.case]}: {metric} {units.ratio(step.ratio)} at session {session} "
+                f"({fmt(step.before)} → {fmt(step.after)})"
             )
-        if steps.left_out:
+        if left_out:
             say(
-                f"  {steps.left_out} older step(s) not listed (the newest {MAX_STEPS} of each "
-                "case and metric are)"
+                f"  {left_out} older step(s) not listed (the newest {MAX_STEPS} of each case "
+                "are)"
             )
-    stepped = sum(len(s.steps) + s.left_out for s in report.values())
-    say(f"compare --all: {stepped} step(s) in {len(report)} machine(s)")
+    say(f"compare --all: {stepped} step(s) in {len(by_key)} series")
     return 0

@@ -11,8 +11,15 @@ from rich.text import Text
 
 from linreg import units
 from linreg.cli.console import console, say
-from linreg.compare.function_delta import EXCLUSIVE, INCLUSIVE, FunctionDelta, short_function
-from linreg.compare.speed import FASTER, INSTRUCTIONS, SLOWER
+from linreg.report.function_names import short_function
+from linreg.results.speed_verdict import (
+    EXCLUSIVE,
+    FASTER,
+    INCLUSIVE,
+    INSTRUCTIONS,
+    SLOWER,
+    FunctionDelta,
+)
 
 _KINDS = (
     (INCLUSIVE, "inclusive: with what they called"),

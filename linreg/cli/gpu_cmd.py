@@ -9,6 +9,7 @@ import typer
 from linreg.cli import app, fail
 from linreg.cli.console import progress, say
 from linreg.paths import results_root
+from linreg.results.job_steps import SKIPPED
 
 
 @app.command("gpu-run")
@@ -65,13 +66,13 @@ def gpu_run_command(
         on_step=on_step,
         on_done=on_done,
     )
-    skipped = [s for s in result.steps if s.status == "skipped"]
+    skipped = [s for s in result.steps if s.status == SKIPPED]
     counts = f"{len(result.steps) - len(skipped)} steps ran, {len(skipped)} skipped"
     if skipped:
         counts += f" ({', '.join(s.name for s in skipped)})"
     files = ", ".join(p.name for p in result.files)
     if not result.ok:
-        bad = [f"{s.name} {s.status}" for s in result.steps if s.status in ("failed", "timed-out")]
+        bad = [f"{s.name} {s.status}" for s in result.steps if not s.ok]
         fail(f"gpu-run: FAIL in {result.seconds:.0f} s: {'; '.join(bad)}; {counts}")
         say(f"bring back {result.bring_back}: {files}")
         return 1

@@ -43,10 +43,10 @@ def history_command(
     """Write a static site (opens offline): machines, stacks and regressions on its index,
     one page per case (instructions per stack, wall time per host, steps marked), numerics
     over time. Exit 2 on bad input."""
-    from linreg.compare.speed import parse_fraction
+    from linreg.options import parse_threshold
     from linreg.report.site.build import build_site, site_size_words  # plotly, ruptures
 
-    fraction = parse_fraction("threshold", threshold)
+    fraction = parse_threshold("threshold", threshold)
     with tracked("history") as bar:
         summary = build_site(
             results, out, fraction, recent, lambda done, total, what: bar.update(done, total, what)

@@ -11,7 +11,7 @@ from rich.text import Text
 from linreg.cli import app, fail
 from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
-from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, LEVEL_NAMES, REQUIREMENT_MEANINGS
+from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, REQUIREMENT_MEANINGS
 from linreg.config import DTYPES, ENGINES, OPTIMIZERS, TrainConfig
 from linreg.options import (
     parse_choices,
@@ -21,8 +21,9 @@ from linreg.options import (
     parse_threads,
     split_items,
 )
+from linreg.paths import REFERENCE_DIR
+from linreg.results.run_comparison import LEVEL_NAMES
 from linreg.suites.repro_options import (
-    DEFAULT_REFERENCE_DIR,
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
     ReproOptions,
@@ -89,7 +90,7 @@ def repro_command(
         "it was started with; an option given again must be as it was.",
     ),
     reference_dir: Path = typer.Option(
-        DEFAULT_REFERENCE_DIR,
+        REFERENCE_DIR,
         help="Golden references (default: the checkout's results/reference/).",
         show_default=False,
     ),
@@ -140,19 +141,17 @@ def repro_command(
             update_reference=update_reference,
             outcome_steps=outcome_steps,
         )
-    from linreg.suites.repro import repro  # imports torch
+    from linreg.suites.repro import repro, resume_repro  # imports torch
+
+    def on_start(folder: Path) -> None:
+        say(f"result set {folder} (if interrupted: linreg repro --resume {folder})")
 
     with tracked("repro: runs") as tracker:
-        report = repro(
-            options,
-            results_root=out,
-            resume=resume,
-            on_progress=lambda done, total: tracker.update(done, total),
-            on_start=lambda folder: say(
-                f"result set {folder} (if interrupted: linreg repro --resume {folder})"
-            ),
-            given=given,
-        )
+        if resume is not None:
+            report = resume_repro(resume, options, given, tracker.update, on_start)
+        else:
+            assert options is not None  # built above whenever there is nothing to resume
+            report = repro(options, out, tracker.update, on_start)
     console.print(_full_table(report.checks) if wide else _summary_table(report.checks))
     _print_explanations(report.checks)
     for change in report.reference_changes:
@@ -182,7 +181,7 @@ def _print_explanations(checks) -> None:
     for c in checks:
         if c.explanation:
             pair = f"{c.subject} vs {_against(c)}"
-            reasons.setdefault(c.explanation["line"], []).append(pair)
+            reasons.setdefault(c.explanation.line, []).append(pair)
     if not reasons:
         return
     say("where pairs that are not bit-identical part (both replayed, one process a side):")

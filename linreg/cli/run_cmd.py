@@ -14,6 +14,7 @@ from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
 from linreg.paths import results_root
 from linreg.results import kinds
+from linreg.results.job_steps import OK
 
 
 def _default_out() -> Path:
@@ -34,8 +35,9 @@ def run_command(
     started = time.perf_counter()
     with tracked("run") as tracker:
 
-        def on_step(index: int, total: int, name: str) -> None:
-            tracker.update(index, total, description=f"run: step {index + 1} of {total}, {name}")
+        def on_step(index: int, total: int, step, left) -> None:
+            what = f"run: step {index + 1} of {total}, {step.description}"
+            tracker.update(index, total, description=what)
 
         from linreg.jobs.main_job import run_main_job  # imports torch
 
@@ -47,7 +49,7 @@ def run_command(
         status = Text("FAILED", style="red")
         if step.ok:
             # A step with nothing to decide by (no baseline of this stack) passes, but says so.
-            status = Text("ok") if step.judged else Text("not judged", style="yellow")
+            status = Text(step.status, style="" if step.status == OK else "yellow")
         table.add_row(step.name, status, Text(step.detail))
     console.print(table)
     say(f"results: {result.out} ({time.perf_counter() - started:.1f} s)")

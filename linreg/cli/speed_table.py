@@ -12,17 +12,18 @@ from rich.text import Text
 from linreg import units
 from linreg.cli.console import console, say
 from linreg.cli.function_list import print_case_functions
-from linreg.compare.speed import INSTRUCTIONS, NO_CHANGE, SLOWER, UNDECIDED
+from linreg.report.speed_words import case_words, notes, summary
 from linreg.results.bench_file import short_labels
+from linreg.results.speed_verdict import INSTRUCTIONS, NO_CHANGE, SLOWER, UNDECIDED, SpeedVerdict
 
 
-def print_speed_verdict(verdict, wide: bool) -> None:
+def print_speed_verdict(verdict: SpeedVerdict, wide: bool) -> None:
     """The verdict's summary, notes and one row per case and metric (`compare` and `ab`): at 80
     columns each row stays on one line (short case labels, no rules between columns); the
     verdict column says the outcome, the summary above it the thresholds and the advice."""
     # Prose: wrapped to the terminal, each continuation indented under its line.
-    say(_wrapped(f"Speed: {verdict.summary}", "", "  "))
-    for note in verdict.notes:
+    say(_wrapped(f"Speed: {summary(verdict)}", "", "  "))
+    for note in notes(verdict):
         say(_wrapped(note, "  ", "    "))
     if not verdict.cases:
         return
@@ -33,7 +34,7 @@ def print_speed_verdict(verdict, wide: bool) -> None:
         box=box.SIMPLE_HEAD, padding=0, pad_edge=False,
         show_edge=False,
     )  # fmt: skip
-    level = f"{units.sig(verdict.confidence * 100, 3)}% CI"
+    level = f"{units.sig((verdict.confidence or 0.99) * 100, 3)}% CI"
     for column in ("case", "metric", "ref", "cand", "ratio", level, "p adj", "verdict"):
         left = column in ("case", "verdict")
         # Only the case label may fold: a number or a verdict split over two lines reads wrong.
@@ -51,7 +52,7 @@ def print_speed_verdict(verdict, wide: bool) -> None:
             "–" if c.ci is None or c.outcome == UNDECIDED
             else f"{units.sig(c.ci[0], 2)}–{units.sig(c.ci[1], 2)}",
             "–" if c.p_adjusted is None else f"{c.p_adjusted:.2g}",
-            Text(c.verdict if wide else _short(c), style=style),
+            Text(case_words(c) if wide else _short(c), style=style),
         )  # fmt: skip
     console.print(table)
     print_case_functions(verdict, labels, wide)

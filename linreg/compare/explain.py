@@ -23,8 +23,8 @@ from torch.utils.benchmark.utils.valgrind_wrapper.timer_interface import (
     FunctionCounts,
 )
 
-from linreg.compare.function_delta import EXCLUSIVE, INCLUSIVE, FunctionDelta
 from linreg.results.profiles import FunctionTable
+from linreg.results.speed_verdict import EXCLUSIVE, INCLUSIVE, FunctionDelta
 
 TOP = 15
 # The noise rule. Two counts of the same code from two checkouts (README "Where the

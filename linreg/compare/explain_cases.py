@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linreg.compare.explain import TOP, FunctionChanges, function_changes
-from linreg.compare.speed import FASTER, INSTRUCTIONS, SLOWER, CaseVerdict
+from linreg.compare.pairing import match_sessions
 from linreg.errors import ResultSetError
 from linreg.results.bench_sessions import BenchSession
 from linreg.results.profiles import FunctionTable, ProfileError, case_profile, read_profile
 from linreg.results.resultset import load_result_set
+from linreg.results.speed_verdict import FASTER, INSTRUCTIONS, SLOWER, CaseVerdict
 
 
 @dataclass(frozen=True)
@@ -90,8 +91,6 @@ def explain_case(
     folder means its newest session per machine). ``case``: a full case id, its name after
     "::", or a part of it that names one case alone. ResultSetError (ProfileError) names what
     is missing."""
-    from linreg.compare.sets import match_sessions  # here: sets imports this module
-
     reference, candidate = load_result_set(reference_path), load_result_set(candidate_path)
     pairs, _ = match_sessions(reference, candidate)
     if not pairs:

@@ -18,8 +18,9 @@ from typing import Any
 
 import torch
 
-from linreg.compare.runs import Comparison
 from linreg.engines.trace import QUANTITIES, VECTORS, Trace
+from linreg.results.repro_checks import PairExplanation
+from linreg.results.run_comparison import Comparison
 from linreg.run import Run
 from linreg.tolerance import Tolerance
 from linreg.ulp import ulp_distances
@@ -120,11 +121,10 @@ class FirstDifference:
             text += f" ({', '.join(_short(q) for q in self.unseen)} not observable)"
         return text
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "first difference", "line": self.line, "epoch": self.epoch,
-                "quantity": self.quantity, "op": self.op, "ulps": self.ulps,
-                "max_abs": self.max_abs, "sample": self.sample, "candidate": self.candidate,
-                "reference": self.reference}  # fmt: skip
+    def record(self) -> PairExplanation:
+        return PairExplanation("first difference", self.line, self.epoch, self.quantity,
+                               self.op, self.ulps, self.sample, self.candidate, self.reference,
+                               self.max_abs)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -165,12 +165,12 @@ class HorizonCause:
             )
         return "; ".join(parts) or "no quantity leaves the tolerance in the replay"
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "horizon", "line": self.line, "flip_epoch": self.flip_epoch,
-                "sample": self.sample, "candidate_residual": self.candidate_residual,
-                "reference_residual": self.reference_residual,
-                "beyond_epoch": self.beyond_epoch, "beyond_quantity": self.beyond_quantity,
-                "beyond_by": self.beyond_by, "op": self.op}  # fmt: skip
+    def record(self) -> PairExplanation:
+        epoch = self.flip_epoch if self.flip_epoch is not None else self.beyond_epoch
+        return PairExplanation("horizon", self.line, epoch, self.beyond_quantity, self.op,
+                               sample=self.sample, candidate=self.candidate_residual,
+                               reference=self.reference_residual,
+                               max_abs=self.beyond_by)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -187,8 +187,8 @@ class NotReproduced:
             "difference does not come back in one process each (nondeterministic ops?)"
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"kind": "not reproduced", "line": self.line, "epochs": self.epochs}
+    def record(self) -> PairExplanation:
+        return PairExplanation("not reproduced", self.line, self.epochs)
 
 
 Explanation = FirstDifference | HorizonCause | NotReproduced

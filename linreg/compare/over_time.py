@@ -1,5 +1,7 @@
-"""Each case over sessions, as `linreg history` draws it: one series per case, metric and key,
-with its steps, and the steps that begin in a series' newest sessions (its regressions).
+"""Each case over sessions, as `linreg history` draws it and `linreg compare --all` lists it:
+one series per case, metric and key, with its steps, and the steps that begin in a series'
+newest sessions (its regressions). Both read the one ``case_series``, so they name the same
+steps.
 
 - Wall time is one series per *host*: the same code on two hosts of one CPU model runs at each
   host's own speed, and a host's history is what a step is a change of.
@@ -7,10 +9,9 @@ with its steps, and the steps that begin in a series' newest sessions (its regre
   runs, not on the host, so every host of a stack adds to one series, as the gate keys its
   baselines. A new torch, Python or CPU capability starts a new series rather than a step.
 
-A session's value is the median of its processes' values (as `linreg compare --all` takes it),
-its band the lowest and highest process, or a single process's rounds' quartiles. Steps come
-from linreg.compare.steps.find_steps, each session's own standard error given where it ran
-several processes.
+A session's value is the median of its processes' values, its band the lowest and highest
+process, or a single process's rounds' quartiles. Steps come from linreg.compare.steps.find_steps,
+each session's own standard error given where it ran several processes.
 """
 
 from __future__ import annotations
@@ -18,19 +19,29 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+import statistics
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
-from linreg.compare.history import session_error
 from linreg.compare.steps import LevelStep, find_steps
-from linreg.results.history import CaseRecord, History
+from linreg.results.bench_sessions import CaseSamples
+from linreg.results.history import History
+from linreg.results.history_series import (
+    INSTRUCTIONS,
+    METRICS,
+    RECENT_SESSIONS,
+    WALL,
+    Regression,
+    Series,
+    SeriesStep,
+)
 
-WALL, INSTRUCTIONS = "wall", "instructions"
-METRICS = (INSTRUCTIONS, WALL)
-# A step "in the newest sessions" of a series: its new level began this few sessions ago.
-RECENT_SESSIONS = 5
+# Steps `linreg compare --all` lists per case and metric, newest kept: more is a noisy series,
+# not a history of changes, and the newest is the one a reader asks about.
+MAX_STEPS = 3
+# The standard error of a median of k samples is about this many times that of their mean.
+MEDIAN_EFFICIENCY = math.sqrt(math.pi / 2)
 # Steps smaller than this are not marked (the instruction gate's threshold; the noise test
 # decides the rest, so a noisy wall-time series is not a staircase).
 DEFAULT_THRESHOLD = 0.03
@@ -45,55 +56,13 @@ WINDOW = 2000
 SAME_STEP = 3
 
 
-@dataclass(frozen=True)
-class SeriesStep:
-    """A step of a series: from ``position`` on (``session``, an index into
-    History.sessions) its level is ``ratio`` times the level before."""
-
-    position: int
-    session: int
-    ratio: float
-    before: float
-    after: float
-    z: float
-
-    @property
-    def slower(self) -> bool:
-        return self.ratio > 1
-
-
-@dataclass(frozen=True, eq=False)
-class Series:
-    """One case's metric over the sessions of one host (wall) or one stack (instructions)."""
-
-    case: str
-    metric: str
-    key: str  # the host (wall time) or the stack key (instructions)
-    sessions: np.ndarray  # indices into History.sessions, oldest first
-    values: np.ndarray
-    low: np.ndarray  # the band: lowest process, or a single process's first quartile
-    high: np.ndarray
-    steps: tuple[SeriesStep, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.values)
-
-    def recent_steps(self, sessions: int = RECENT_SESSIONS) -> tuple[SeriesStep, ...]:
-        """Steps whose new level began in the newest ``sessions`` sessions of this series."""
-        return tuple(s for s in self.steps if s.position >= len(self) - sessions)
-
-
-@dataclass(frozen=True)
-class Regression:
-    """A step at the end of a series: what the site's index lists."""
-
-    series: Series
-    step: SeriesStep
-
-    @property
-    def sessions_ago(self) -> int:
-        """How many sessions of its series have run at the new level."""
-        return len(self.series) - self.step.position
+def session_error(samples: Sequence[float]) -> float | None:
+    """The relative standard error of the median of one session's process samples (log
+    scale); None for a single process, which tells nothing of the spread."""
+    if len(samples) < 2:
+        return None
+    logs = [math.log(v) for v in samples]
+    return MEDIAN_EFFICIENCY * statistics.stdev(logs) / math.sqrt(len(logs))
 
 
 def case_series(
@@ -103,7 +72,7 @@ def case_series(
 ) -> dict[str, list[Series]]:
     """Every case's series, instructions first (by stack) then wall time (by host), each with
     its steps of at least ``threshold``."""
-    points: dict[tuple[str, str, str], list[tuple[int, CaseRecord]]] = {}
+    points: dict[tuple[str, str, str], list[tuple[int, CaseSamples]]] = {}
     for index, session in enumerate(history.sessions):
         for case, record in session.cases.items():
             if record.instructions:
@@ -122,7 +91,7 @@ def case_series(
 
 
 def _series(
-    case: str, metric: str, key: str, points: list[tuple[int, CaseRecord]], threshold: float
+    case: str, metric: str, key: str, points: list[tuple[int, CaseSamples]], threshold: float
 ) -> Series:
     samples = [r.instructions if metric == INSTRUCTIONS else r.wall for _, r in points]
     values = np.array([float(np.median(s)) for s in samples])

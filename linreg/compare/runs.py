@@ -16,36 +16,26 @@ horizon and (c) outcomes within a bound the dynamics impose. Verdict levels:
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from linreg.config import TrainConfig
 from linreg.env_diff import diff_environments
 from linreg.errors import ConfigError
+from linreg.results.run_comparison import (
+    LEVEL_NAMES,
+    LEVELS,
+    Comparison,
+    Divergence,
+    OutcomeBound,
+    QuantityDiff,
+)
 from linreg.run import Run
 from linreg.tolerance import Tolerance, Tolerances, looser_dtype
 from linreg.ulp import max_ulp
 
-if TYPE_CHECKING:
-    import torch
-
-LEVELS = ("a", "b", "c", "d")
-LEVEL_NAMES = {
-    "a": "bit-identical",
-    "b": "within tolerance",
-    "c": "outcome-equivalent",
-    "d": "different",
-}
 DEFAULT_OUTCOME_STEPS = 3
-
-
-@dataclass(frozen=True)
-class Divergence:
-    """First index where two sequences differ at all, and first beyond tolerance (None: never)."""
-
-    bitwise: int | None
-    beyond_tolerance: int | None
 
 
 def first_divergence(
@@ -64,39 +54,19 @@ def first_divergence(
     return Divergence(bitwise, beyond)
 
 
-@dataclass(frozen=True)
-class QuantityDiff:
-    """Max absolute, relative (to the reference) and ULP difference of one quantity."""
-
-    max_abs: float
-    max_rel: float
-    max_ulp: int
-    bitwise: bool
-    within_tolerance: bool
-
-    @classmethod
-    def of(
-        cls, candidate: Sequence[float], reference: Sequence[float], dtype: str, tol: Tolerance
-    ) -> QuantityDiff:
-        pairs = list(zip(candidate, reference, strict=True))
-        abs_diffs = [abs(c - r) for c, r in pairs]
-        rel = [_rel(d, r) for d, (_, r) in zip(abs_diffs, pairs, strict=True)]
-        return cls(
-            max_abs=max(abs_diffs, default=0.0),
-            max_rel=max(rel, default=0.0),
-            max_ulp=max_ulp(candidate, reference, dtype),
-            bitwise=list(candidate) == list(reference),
-            within_tolerance=all(tol.allows(c, r) for c, r in pairs),
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "max_abs": self.max_abs,
-            "max_rel": _json_float(self.max_rel),
-            "max_ulp": self.max_ulp,
-            "bitwise": self.bitwise,
-            "within_tolerance": self.within_tolerance,
-        }
+def quantity_diff(
+    candidate: Sequence[float], reference: Sequence[float], dtype: str, tol: Tolerance
+) -> QuantityDiff:
+    pairs = list(zip(candidate, reference, strict=True))
+    abs_diffs = [abs(c - r) for c, r in pairs]
+    rel = [_rel(d, r) for d, (_, r) in zip(abs_diffs, pairs, strict=True)]
+    return QuantityDiff(
+        max_abs=max(abs_diffs, default=0.0),
+        max_rel=max(rel, default=0.0),
+        max_ulp=max_ulp(candidate, reference, dtype),
+        bitwise=list(candidate) == list(reference),
+        within_tolerance=all(tol.allows(c, r) for c, r in pairs),
+    )
 
 
 def _rel(diff: float, reference: float) -> float:
@@ -105,27 +75,14 @@ def _rel(diff: float, reference: float) -> float:
     return diff / abs(reference) if reference != 0 else math.inf
 
 
-def _json_float(value: float) -> float | None:
-    return value if math.isfinite(value) else None
-
-
-@dataclass(frozen=True)
-class OutcomeBound:
+def outcome_bound(config: TrainConfig, steps: int = DEFAULT_OUTCOME_STEPS) -> OutcomeBound:
     """How far apart two runs in the limit cycle may end: ``steps`` SGD steps."""
-
-    steps: int
-    weight: float
-    bias: float
-    loss: float
-
-    @classmethod
-    def for_config(cls, config: TrainConfig, steps: int = DEFAULT_OUTCOME_STEPS) -> OutcomeBound:
-        if steps < 0:
-            raise ConfigError("outcome_steps", f"must be >= 0, got {steps!r}")
-        x_max = max_abs_x_train(config)
-        weight = steps * config.lr * x_max
-        bias = steps * config.lr
-        return cls(steps=steps, weight=weight, bias=bias, loss=x_max * weight + bias)
+    if steps < 0:
+        raise ConfigError("outcome_steps", f"must be >= 0, got {steps!r}")
+    x_max = max_abs_x_train(config)
+    weight = steps * config.lr * x_max
+    bias = steps * config.lr
+    return OutcomeBound(steps=steps, weight=weight, bias=bias, loss=x_max * weight + bias)
 
 
 def max_abs_x_train(config: TrainConfig) -> float:
@@ -136,63 +93,6 @@ def max_abs_x_train(config: TrainConfig) -> float:
         spacing = config.step
     last = config.start + (config.train_size - 1) * spacing
     return max(abs(config.start), abs(last))
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """A candidate run against a reference run (relative differences are taken to the
-    reference)."""
-
-    candidate_label: str
-    reference_label: str
-    dtype: str
-    tolerance: Tolerance
-    quantities: dict[str, QuantityDiff]
-    divergence: Divergence
-    horizon: int | None
-    max_abs_before_horizon: float
-    max_rel_before_horizon: float
-    final_candidate: dict[str, float]
-    final_reference: dict[str, float]
-    bound: OutcomeBound
-    outcome_equivalent: bool
-    level: str
-    config_diff: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    environment_diff: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-
-    @property
-    def bitwise(self) -> bool:
-        return self.level == "a"
-
-    @property
-    def within_tolerance(self) -> bool:
-        return self.level in ("a", "b")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "candidate": self.candidate_label,
-            "reference": self.reference_label,
-            "dtype": self.dtype,
-            "tolerance": {"rtol": self.tolerance.rtol, "atol": self.tolerance.atol},
-            "level": self.level,
-            "level_name": LEVEL_NAMES[self.level],
-            "first_bitwise_difference_epoch": self.divergence.bitwise,
-            "horizon": self.horizon,
-            "max_abs_before_horizon": self.max_abs_before_horizon,
-            "max_rel_before_horizon": _json_float(self.max_rel_before_horizon),
-            "final_candidate": self.final_candidate,
-            "final_reference": self.final_reference,
-            "outcome_bound": {
-                "steps": self.bound.steps,
-                "weight": self.bound.weight,
-                "bias": self.bound.bias,
-                "loss": self.bound.loss,
-            },
-            "outcome_equivalent": self.outcome_equivalent,
-            "quantities": {k: v.to_dict() for k, v in self.quantities.items()},
-            "config_diff": {k: list(v) for k, v in self.config_diff.items()},
-            "environment_diff": {k: list(v) for k, v in self.environment_diff.items()},
-        }
 
 
 def _flat_state(run: Run) -> list[float]:
@@ -226,9 +126,9 @@ def compare_runs(
     dtype = looser_dtype(candidate.config.dtype, reference.config.dtype)
     tol = tolerances.for_dtype(dtype)
     quantities = {
-        "train_loss": QuantityDiff.of(hc.train_loss, hr.train_loss, dtype, tol),
-        "test_loss": QuantityDiff.of(hc.test_loss, hr.test_loss, dtype, tol),
-        "parameters": QuantityDiff.of(_flat_state(candidate), _flat_state(reference), dtype, tol),
+        "train_loss": quantity_diff(hc.train_loss, hr.train_loss, dtype, tol),
+        "test_loss": quantity_diff(hc.test_loss, hr.test_loss, dtype, tol),
+        "parameters": quantity_diff(_flat_state(candidate), _flat_state(reference), dtype, tol),
     }
     train_div = first_divergence(hc.train_loss, hr.train_loss, tol)
     test_div = first_divergence(hc.test_loss, hr.test_loss, tol)
@@ -244,7 +144,7 @@ def compare_runs(
     before = [abs(c - r) for c, r in zip(hc.train_loss[:end], hr.train_loss[:end], strict=True)]
     before_rel = [_rel(d, r) for d, r in zip(before, hr.train_loss[:end], strict=True)]
 
-    bound = OutcomeBound.for_config(reference.config, outcome_steps)
+    bound = outcome_bound(reference.config, outcome_steps)
     final_c, final_r = _final(candidate), _final(reference)
     outcome_equivalent = (
         abs(final_c["weight"] - final_r["weight"]) <= bound.weight
@@ -282,27 +182,6 @@ def compare_runs(
         config_diff=config_diff(candidate.config, reference.config),
         environment_diff=diff_environments(candidate.environment, reference.environment),
     )
-
-
-def compare_states(
-    candidate: Mapping[str, torch.Tensor],
-    reference: Mapping[str, torch.Tensor],
-    tolerances: Tolerances,
-) -> QuantityDiff:
-    """Two state_dicts (e.g. checkpoints from different devices or dtypes), value by value."""
-    if sorted(candidate) != sorted(reference):
-        raise ValueError(
-            f"state_dicts hold different tensors: {sorted(candidate)} vs {sorted(reference)}"
-        )
-    names = sorted(candidate)
-    dtype = looser_dtype(
-        *(str(s[names[0]].dtype).removeprefix("torch.") for s in (candidate, reference))
-    )
-
-    def values(state: Mapping[str, torch.Tensor]) -> list[float]:
-        return [v for n in names for v in state[n].detach().cpu().double().reshape(-1).tolist()]
-
-    return QuantityDiff.of(values(candidate), values(reference), dtype, tolerances.for_dtype(dtype))
 
 
 def config_diff(candidate: TrainConfig, reference: TrainConfig) -> dict[str, tuple[Any, Any]]:

@@ -14,18 +14,15 @@ from pathlib import Path
 from typing import Any
 
 from linreg.compare.explain_cases import explained
-from linreg.compare.runs import Comparison, compare_runs
-from linreg.compare.speed import (
-    DEFAULT_ALPHA,
-    DEFAULT_INSTRUCTION_THRESHOLD,
-    SpeedVerdict,
-    judge_sessions,
-)
+from linreg.compare.pairing import match_sessions, only_in
+from linreg.compare.runs import compare_runs
+from linreg.compare.speed import DEFAULT_ALPHA, DEFAULT_INSTRUCTION_THRESHOLD, judge_sessions
 from linreg.env_diff import diff_environments
 from linreg.errors import ResultSetError
-from linreg.results.bench_sessions import BenchSession, newest_per_machine
 from linreg.results.noise_floor import NoiseFloor
 from linreg.results.resultset import ResultSet, load_result_set
+from linreg.results.run_comparison import Comparison
+from linreg.results.speed_verdict import CaseVerdict, SpeedVerdict
 from linreg.run import Run
 from linreg.tolerance import Tolerances
 
@@ -48,7 +45,7 @@ class SetComparison:
         return [c for c in self.numerics if not c.within_tolerance]
 
     @property
-    def regressions(self) -> list[Any]:
+    def regressions(self) -> list[CaseVerdict]:
         return [case for verdict in self.speed for case in verdict.regressions]
 
     @property
@@ -90,7 +87,7 @@ def compare_result_sets(
             noise=_noise_floor(reference, candidate, ref.machine),
         )
         # Where an instruction case moved, the functions that moved it.
-        speed.append(replace(verdict, cases=explained(verdict.cases, ref, cand)))
+        speed.append(replace(verdict, cases=tuple(explained(verdict.cases, ref, cand))))
     return SetComparison(
         reference_source=str(reference_path),
         candidate_source=str(candidate_path),
@@ -111,31 +108,9 @@ def _noise_floor(reference: ResultSet, candidate: ResultSet, machine: str) -> No
     return max(found, key=lambda f: (f.sessions, f.processes)) if found else None
 
 
-def match_sessions(
-    reference: ResultSet, candidate: ResultSet
-) -> tuple[list[tuple[BenchSession, BenchSession]], list[str]]:
-    """The sessions to compare, (reference, candidate) by machine, and what pairs with none."""
-    ref = {s.machine: s for s in newest_per_machine(reference.bench_files)}
-    cand = {s.machine: s for s in newest_per_machine(candidate.bench_files)}
-    if len(ref) == 1 and len(cand) == 1:
-        return [(next(iter(ref.values())), next(iter(cand.values())))], []
-    pairs = [(ref[m], cand[m]) for m in sorted(set(ref) & set(cand))]
-    return pairs, _only_in("benchmarks of machine", ref, cand)
-
-
 def _match_runs(reference: ResultSet, candidate: ResultSet):
     if len(reference.runs) == 1 and len(candidate.runs) == 1:
         return [(next(iter(reference.runs.items())), next(iter(candidate.runs.items())))], []
     common = sorted(set(reference.runs) & set(candidate.runs))
     pairs = [((k, reference.runs[k]), (k, candidate.runs[k])) for k in common]
-    return pairs, _only_in("run", reference.runs, candidate.runs)
-
-
-def _only_in(what: str, reference: dict, candidate: dict) -> list[str]:
-    only_ref = [
-        f"{what} only in the reference: {k}" for k in sorted(set(reference) - set(candidate))
-    ]
-    only_cand = [
-        f"{what} only in the candidate: {k}" for k in sorted(set(candidate) - set(reference))
-    ]
-    return only_ref + only_cand
+    return pairs, only_in("run", reference.runs, candidate.runs)

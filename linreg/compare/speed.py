@@ -22,16 +22,29 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from linreg.compare.function_delta import FunctionDelta
 from linreg.compare.power import power_table
 from linreg.compare.shift import Shift, smallest_p
 from linreg.errors import ConfigError
-from linreg.results.bench_file import short_labels
 from linreg.results.bench_sessions import BenchSession, CaseSamples, session_samples
 from linreg.results.noise_floor import NoiseFloor, log_sd, spread
+from linreg.results.speed_verdict import (
+    FASTER,
+    INFORMATION,
+    INSTRUCTIONS,
+    NO_CHANGE,
+    NO_REGRESSION,
+    REGRESSED,
+    SLOWER,
+    UNDECIDED,
+    UNDECIDED_VERDICT,
+    WALL,
+    CaseVerdict,
+    SpeedVerdict,
+    cleared,
+)
 from linreg.units import percent
 
 DEFAULT_ALPHA = 0.01
@@ -45,100 +58,11 @@ DEFAULT_INSTRUCTION_THRESHOLD = 0.03
 # scheduling-bound or bimodal: flagged, and decided only where its interval is clear.
 UNSTABLE_SPREAD = 0.5
 
-WALL, INSTRUCTIONS = "wall", "instructions"
-SLOWER, FASTER, NO_CHANGE, UNDECIDED = "slower", "faster", "no change", "undecided"
-OUTCOMES = (SLOWER, FASTER, NO_CHANGE, UNDECIDED)
-
 
 def check_alpha(alpha: float) -> None:
     if not (math.isfinite(alpha) and 0 < alpha < 0.5):
         raise ConfigError("alpha", f"must be in (0, 0.5), e.g. 0.01 for 99 % confidence, got "
                                    f"{alpha!r}")  # fmt: skip
-
-
-def parse_fraction(field_name: str, text: str) -> float:
-    """'10%' or '0.1' → 0.1. A bare number of 1 or more ('5') is refused: 5 % or 500 %?"""
-    raw = text.strip()
-    percent = raw.endswith("%")
-    try:
-        value = float(raw[:-1]) / 100 if percent else float(raw)
-    except ValueError:
-        raise ConfigError(
-            field_name, f"expected a percentage such as 10% or a fraction such as 0.1, got {text!r}"
-        ) from None
-    if not percent and value >= 1:
-        raise ConfigError(
-            field_name, f"{text!r} is ambiguous: write {raw}% or {value / 100:g} for {raw} %"
-        )
-    if not (math.isfinite(value) and 0 <= value < 10):
-        raise ConfigError(field_name, f"expected a threshold between 0% and 1000%, got {text!r}")
-    return value
-
-
-@dataclass(frozen=True)
-class CaseVerdict:
-    """One case, one metric: the outcome and the figures that earned it."""
-
-    case: str
-    metric: str  # WALL or INSTRUCTIONS
-    outcome: str  # SLOWER, FASTER, NO_CHANGE or UNDECIDED
-    reference: float  # median over the reference's processes (seconds or instructions)
-    candidate: float
-    samples: tuple[int, int]  # processes: reference, candidate
-    ratio: float  # candidate / reference (wall: the Hodges–Lehmann shift)
-    threshold: float
-    ci: tuple[float, float] | None = None  # of the ratio, at ``confidence``
-    confidence: float | None = None
-    p: float | None = None  # two-sided p of a change beyond the threshold (wall time)
-    p_adjusted: float | None = None  # Benjamini–Hochberg across the comparison's wall cases
-    noise_floor: float | None = None  # instructions: the A/A spread; wall: between-session sd
-    unstable: bool = False  # processes more than UNSTABLE_SPREAD apart on a side
-    processes_needed: int | None = None  # a side, where undecided; None: unknown or too many
-    reason: str = ""  # why undecided, in words
-    # Instructions: the functions whose counts moved beyond noise (linreg.compare.explain),
-    # where the case is slower or faster; the note says the noise rule, or why there is no list.
-    functions: tuple[FunctionDelta, ...] = ()
-    functions_note: str = ""
-
-    @property
-    def is_regression(self) -> bool:
-        return self.outcome == SLOWER
-
-    @property
-    def verdict(self) -> str:
-        """The outcome in words, as the table, the report and the summary say it."""
-        if self.outcome == NO_CHANGE:
-            return f"no change beyond {percent(self.threshold)}"
-        if self.outcome == UNDECIDED:
-            return f"undecided ({self.reason})" if self.reason else UNDECIDED
-        return self.outcome
-
-    def to_dict(self) -> dict[str, Any]:
-        where = (
-            {"functions": [f.to_dict() for f in self.functions],
-             "functions_note": self.functions_note}
-            if self.metric == INSTRUCTIONS else {}
-        )  # fmt: skip
-        return {
-            "case": self.case,
-            "metric": self.metric,
-            "outcome": self.outcome,
-            "verdict": self.verdict,
-            "reference": self.reference,
-            "candidate": self.candidate,
-            "samples": list(self.samples),
-            "ratio": self.ratio,
-            "ci": None if self.ci is None else list(self.ci),
-            "confidence": self.confidence,
-            "p": self.p,
-            "p_adjusted": self.p_adjusted,
-            "noise_floor": self.noise_floor,
-            "threshold": self.threshold,
-            "unstable": self.unstable,
-            "processes_needed": self.processes_needed,
-            "reason": self.reason,
-            **where,
-        }
 
 
 @dataclass(frozen=True)
@@ -355,150 +279,6 @@ def _instruction_floor(
     return spread(reference) if len(reference) >= 3 else None
 
 
-REGRESSED, NO_REGRESSION, UNDECIDED_VERDICT, NO_BASELINE, INFORMATION = (
-    "regressed",
-    "no regression",
-    "undecided",
-    "no baseline",
-    "information",
-)
-SPEED_VERDICTS = (REGRESSED, NO_REGRESSION, UNDECIDED_VERDICT, NO_BASELINE, INFORMATION)
-
-
-@dataclass(frozen=True)
-class SpeedVerdict:
-    """The comparison's verdict and every case's evidence, as the terminal, the report's
-    verdict panel and the exit code all read it."""
-
-    reference: str
-    candidate: str
-    same_machine: bool
-    gating: bool  # does a slower case fail the comparison (exit 1)?
-    cases: list[CaseVerdict]
-    notes: list[str] = field(default_factory=list)
-    confidence: float = 1 - DEFAULT_ALPHA
-    interleaved: bool = False
-    reference_series: str = ""  # what names the side in a report (its torch, its session)
-    candidate_series: str = ""
-
-    @property
-    def slower(self) -> list[CaseVerdict]:
-        return [c for c in self.cases if c.outcome == SLOWER]
-
-    @property
-    def regressions(self) -> list[CaseVerdict]:
-        """The slower cases that fail the comparison: all of them where it gates."""
-        return self.slower if self.gating else []
-
-    def _cleared(self) -> tuple[list[str], list[str]]:
-        """(cases cleared, cases not cleared): a case is cleared when every metric earned no
-        change or faster, or when its instruction count did and wall time found nothing
-        slower (undecided wall time is no evidence of a slowdown; the count decides)."""
-        by_case: dict[str, dict[str, str]] = {}
-        for c in self.cases:
-            by_case.setdefault(c.case, {})[c.metric] = c.outcome
-        good = (NO_CHANGE, FASTER)
-        cleared, open_ = [], []
-        for name, outcomes in by_case.items():
-            if all(o in good for o in outcomes.values()) or (
-                outcomes.get(INSTRUCTIONS) in good and outcomes.get(WALL) != SLOWER
-            ):
-                cleared.append(name)
-            else:
-                open_.append(name)
-        return cleared, open_
-
-    @property
-    def verdict(self) -> str:
-        if not self.same_machine:
-            return INFORMATION
-        if self.slower:
-            return REGRESSED
-        cleared, open_ = self._cleared()
-        return NO_REGRESSION if cleared and not open_ else UNDECIDED_VERDICT
-
-    @property
-    def summary(self) -> str:
-        if not self.cases:
-            return "no case in common"
-        names = sorted({c.case for c in self.cases})
-        labels, _ = short_labels(names)
-        by_case: dict[str, list[str]] = {}
-        for c in self.slower:
-            by_case.setdefault(c.case, []).append(f"{_metric_word(c.metric)} ×{c.ratio:.3g}")
-        slower = "; ".join(f"{labels[name]} ({', '.join(m)})" for name, m in by_case.items())
-        if not self.same_machine:
-            text = "different machines: ratios are information, not a verdict"
-            return f"{text}; slower there: {slower}" if slower else text
-        _, open_ = self._cleared()
-        if self.slower:
-            count = len({c.case for c in self.slower})
-            return f"{count} of {len(names)} cases slower: {slower}"
-        if not open_:
-            return f"no regression in {len(names)} case{_s(len(names))}: " + self._thresholds()
-        undecided = [c for c in self.cases if c.case in open_ and c.outcome == UNDECIDED]
-        needed = [c.processes_needed for c in undecided if c.processes_needed]
-        advice = f"; about {max(needed)} processes a side would decide" if needed else ""
-        few = {c.case for c in undecided if c.ci is None and c.metric == WALL}
-        if few:
-            advice = f" ({len(few)} with too few processes to reach it){advice}"
-        return (
-            f"undecided: {len(open_)} of {len(names)} cases neither slower nor shown unchanged "
-            f"at {percent(self.confidence)} confidence{advice}"
-        )
-
-    @property
-    def headline(self) -> str:
-        """The verdict in one short clause, for a last line."""
-        names = {c.case for c in self.cases}
-        if not names:
-            return "no case in common"
-        if not self.same_machine:
-            return "different machines: information only"
-        if self.slower:
-            slower = {c.case for c in self.slower}
-            labels, _ = short_labels(sorted(names))
-            return f"{len(slower)} of {len(names)} cases slower: " + ", ".join(
-                labels[n] for n in sorted(slower)
-            )
-        _, open_ = self._cleared()
-        if not open_:
-            return f"no regression in {len(names)} case{_s(len(names))}"
-        return f"undecided in {len(open_)} of {len(names)} cases"
-
-    def _thresholds(self) -> str:
-        parts = []
-        for metric in (INSTRUCTIONS, WALL):
-            found = [c for c in self.cases if c.metric == metric]
-            if found:
-                parts.append(f"{_metric_word(metric)} within {percent(found[0].threshold)}")
-        return " and ".join(parts)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "reference": self.reference,
-            "candidate": self.candidate,
-            "reference_series": self.reference_series,
-            "candidate_series": self.candidate_series,
-            "same_machine": self.same_machine,
-            "gating": self.gating,
-            "interleaved": self.interleaved,
-            "confidence": self.confidence,
-            "verdict": self.verdict,
-            "summary": self.summary,
-            "notes": self.notes,
-            "cases": [c.to_dict() for c in self.cases],
-        }
-
-
-def _metric_word(metric: str) -> str:
-    return "wall time" if metric == WALL else "instructions"
-
-
-def _s(n: int) -> str:
-    return "" if n == 1 else "s"
-
-
 def _identity(session: BenchSession) -> tuple[Any, ...]:
     """What makes two sessions' times comparable: the machine and what its CPU runs."""
     env = session.files[0].environment
@@ -552,13 +332,25 @@ def judge_sessions(
         candidate=candidate.label,
         same_machine=same_machine,
         gating=threshold is not None and same_machine,
-        cases=sorted(cases, key=_order),
-        notes=notes,
+        verdict=comparison_verdict(same_machine, cases),
+        cases=tuple(sorted(cases, key=_order)),
+        notes=tuple(notes),
         confidence=1 - alpha,
         interleaved=together,
         reference_series=reference.name,
         candidate_series=candidate.name,
     )
+
+
+def comparison_verdict(same_machine: bool, cases: Sequence[CaseVerdict]) -> str:
+    """Across machines, information; a slower case, regressed; "no regression" only when every
+    case is cleared (``SpeedVerdict.cleared``); else undecided."""
+    if not same_machine:
+        return INFORMATION
+    if any(c.outcome == SLOWER for c in cases):
+        return REGRESSED
+    done, open_ = cleared(cases)
+    return NO_REGRESSION if done and not open_ else UNDECIDED_VERDICT
 
 
 def _instruction_notes(
@@ -592,21 +384,3 @@ def _session_note(machine: str, noise: NoiseFloor | None, together: bool) -> str
 def _order(case: CaseVerdict) -> tuple[int, str, str]:
     rank = {SLOWER: 0, UNDECIDED: 1, FASTER: 2, NO_CHANGE: 3}[case.outcome]
     return rank, case.case, case.metric
-
-
-def no_baseline(reference: str, candidate: str, why: str) -> dict[str, Any]:
-    """A speed verdict where there is nothing to compare with, said as such."""
-    return {
-        "reference": reference,
-        "candidate": candidate,
-        "reference_series": "",
-        "candidate_series": "",
-        "same_machine": False,
-        "gating": False,
-        "interleaved": False,
-        "confidence": 1 - DEFAULT_ALPHA,
-        "verdict": NO_BASELINE,
-        "summary": why,
-        "notes": [],
-        "cases": [],
-    }

@@ -6,18 +6,14 @@ benchmark times), then its ``finish()`` (the Run). See linreg.engines.prepared.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from linreg.config import TrainConfig
 from linreg.run import Run
 
 if TYPE_CHECKING:  # torch is imported by the engines, not by whoever only names them
-    from linreg.engines.observe import StepObserver
+    from linreg.engines.observe import EvalCallback, StepObserver
     from linreg.engines.prepared import PreparedRun
-
-# Called at each evaluated epoch with (epoch, train_loss, test_loss).
-EvalCallback = Callable[[int, float, float], None]
 
 
 def prepare(

@@ -21,9 +21,8 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
-from linreg.engines import EvalCallback
 from linreg.engines.members import MemberRuns
-from linreg.engines.observe import StepObserver, StepQuantities
+from linreg.engines.observe import EvalCallback, StepObserver, StepQuantities
 from linreg.engines.prepared import PreparedRun
 from linreg.engines.records import eval_epochs, stop_if_diverged
 from linreg.engines.support import check_supported

@@ -30,8 +30,7 @@ from torch.nn import functional as F
 
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
-from linreg.engines import EvalCallback
-from linreg.engines.observe import StepObserver, StepQuantities
+from linreg.engines.observe import EvalCallback, StepObserver, StepQuantities
 from linreg.engines.prepared import PreparedRun
 from linreg.engines.records import LossBuffer, eval_epochs, make_run, record_eval, stop_if_diverged
 from linreg.engines.support import check_supported

@@ -12,10 +12,9 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
-from linreg.engines import EvalCallback
-from linreg.engines.observe import StepObserver, StepQuantities
+from linreg.engines.observe import EvalCallback, StepObserver, StepQuantities
+from linreg.engines.prepared import ResumableRun, check_segment
 from linreg.engines.records import LossBuffer, eval_epochs, make_run, record_eval, stop_if_diverged
-from linreg.engines.resumable import ResumableRun, check_segment
 from linreg.env import capture_environment
 from linreg.model import build_model, make_loss_fn, make_optimizer
 from linreg.numerics import numeric_settings, resolve, synchronize

@@ -28,3 +28,5 @@ class StepQuantities:
 
 # Called after each epoch's step with (epoch, quantities).
 StepObserver = Callable[[int, StepQuantities], None]
+# Called at each evaluated epoch with (epoch, train_loss, test_loss).
+EvalCallback = Callable[[int, float, float], None]

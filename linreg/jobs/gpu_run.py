@@ -29,16 +29,18 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from xml.etree import ElementTree
 
-from linreg.errors import ConfigError, LinregError, OutputError
+from linreg.errors import ConfigError, OutputError
 from linreg.jobs import gpu_summary
+from linreg.jobs.steps import DoneCallback, Outcome, Step, StepCallback, run_steps
 from linreg.paths import PROJECT_ROOT
 from linreg.processes import GRACE_SECONDS, run_bounded
 from linreg.results import kinds
 from linreg.results.archive import ARCHIVE_SUFFIX, write_archive
 from linreg.results.files import check_new_folder, write_file, write_json_new, write_text_atomic
+from linreg.results.gpu_run_summary import GpuRunSummary
+from linreg.results.job_steps import FAILED, OK, SKIPPED, TIMED_OUT, JobStep
 from linreg.results.load import load_checks, load_result
 
 # Under 8 minutes on one H200 with room to spare: the sum of the step budgets stays inside it.
@@ -77,90 +79,6 @@ REPRO_ARGS = (
     "--tf32", "off,on", "--deterministic", "on,off",
 )  # fmt: skip
 REPRO_SEEDS, REHEARSAL_REPRO_SEEDS = "0,1,42", "42"
-
-OK, FAILED, TIMED_OUT, SKIPPED = "ok", "failed", "timed-out", "skipped"
-
-
-@dataclass
-class StepResult:
-    """What one step did: its status (ok, failed, timed-out, skipped), time and findings."""
-
-    name: str
-    description: str
-    status: str
-    detail: str
-    budget_seconds: float
-    seconds: float = 0.0
-    cuda_skipped: str | None = None  # why the step's CUDA part did not run, where it did not
-
-    def to_dict(self) -> dict[str, Any]:
-        return dict(vars(self))
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A step's own report, before the runner adds its name, budget and time."""
-
-    status: str
-    detail: str
-    cuda_skipped: str | None = None
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    description: str
-    budget_seconds: float
-    run: Callable[[float], Outcome]  # called with the seconds its child processes may take
-    always: bool = False  # its budget is held back from every step before it
-
-
-StepCallback = Callable[[int, int, Step, float], None]
-DoneCallback = Callable[[StepResult], None]
-
-
-def run_steps(
-    steps: list[Step],
-    budget_seconds: float,
-    clock: Callable[[], float] = time.monotonic,
-    on_step: StepCallback | None = None,
-    on_done: DoneCallback | None = None,
-) -> list[StepResult]:
-    """Run each step that fits in what is left of the budget; skip, with a message, each that
-    does not. A failing step is a finding, not the end: the steps after it still run."""
-    deadline = clock() + budget_seconds
-    results = []
-    for index, step in enumerate(steps):
-        held_back = sum(s.budget_seconds for s in steps[index + 1 :] if s.always)
-        left = deadline - clock() - held_back
-        if on_step is not None:
-            on_step(index, len(steps), step, left)
-        started = clock()
-        if step.budget_seconds > left and not step.always:
-            outcome = Outcome(
-                SKIPPED,
-                f"time is short: it needs {step.budget_seconds:.0f} s, {max(left, 0):.0f} s of "
-                f"the {budget_seconds:.0f} s budget are left",
-            )
-        else:
-            try:
-                outcome = step.run(step.budget_seconds)
-            except LinregError as exc:
-                outcome = Outcome(FAILED, str(exc))
-        result = StepResult(
-            step.name,
-            step.description,
-            outcome.status,
-            outcome.detail,
-            step.budget_seconds,
-            clock() - started,
-            outcome.cuda_skipped,
-        )
-        results.append(result)
-        if on_done is not None:
-            on_done(result)
-    return results
-
 
 def child_timeout(budget_seconds: float) -> float:
     """A child's limit inside its step's budget: the grace an interrupted child gets to save
@@ -320,6 +238,7 @@ class BenchPart:
 
 
 def _bench_step(ctx: Context, name: str, part: BenchPart, timeout: float) -> Outcome:
+    from linreg.suites.bench_request import BenchRequest
     from linreg.suites.bench_runner import run_bench_suite
     from linreg.suites.bench_selection import parse_selection
 
@@ -332,13 +251,14 @@ def _bench_step(ctx: Context, name: str, part: BenchPart, timeout: float) -> Out
         quick=part.quick,
     )
     junit = ctx.logs / f"{name}.xml"
+    # No Valgrind: its start-up alone would take a minute of the budget.
+    request = BenchRequest(selection, threads=part.threads, instructions="no",
+                           machine=ctx.machine)  # fmt: skip
     outcome = run_bench_suite(
-        selection,
-        machine=ctx.machine,
-        results_root=ctx.out / "bench",
+        request,
+        ctx.out / "bench",
+        extra_args=(f"--junitxml={junit}",),
         log_path=ctx.logs / f"{name}.log",
-        # No Valgrind: its start-up alone would take a minute of the budget.
-        pytest_args=(f"--threads={part.threads}", "--instructions=no", f"--junitxml={junit}"),
         timeout_s=child_timeout(timeout),
         env=ctx.child_env(),
     )
@@ -381,7 +301,7 @@ def _repro_step(ctx: Context, timeout: float) -> Outcome:
     )  # fmt: skip
     cuda_part = f"; cuda part skipped: {ctx.cuda_reason}" if ctx.cuda_reason else ""
     sets = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
-    checks_file = sets[-1] / "checks.json" if sets else None
+    checks_file = sets[-1] / kinds.REPRO_CHECKS_FILE if sets else None
     if done.timed_out or checks_file is None or not checks_file.is_file():
         finished = sum(1 for s in sets for _ in s.glob("*/*.json"))
         resume = f"; linreg repro --resume {sets[-1]} finishes it" if sets else ""
@@ -389,12 +309,12 @@ def _repro_step(ctx: Context, timeout: float) -> Outcome:
         how = "stopped at its budget" if done.timed_out else f"exit {done.exit_code}, no checks"
         return Outcome(status, f"{how}: {finished} runs finished{resume}{cuda_part}",
                        ctx.cuda_reason)  # fmt: skip
-    checks = load_checks(checks_file)["checks"]
-    failures = [c for c in checks if not c["holds"]]
+    checks = load_checks(checks_file).checks
+    failures = [c for c in checks if not c.holds]
     detail = f"{len(checks) - len(failures)} of {len(checks)} checks hold in {sets[-1].name}"
     if failures:
         first = failures[0]
-        detail += f"; first failure: {first['kind']} {first['subject']}: {first['reason']}"
+        detail += f"; first failure: {first.kind} {first.subject}: {first.reason}"
     return Outcome(OK if done.exit_code == 0 and not failures else FAILED, detail + cuda_part,
                    ctx.cuda_reason)  # fmt: skip
 
@@ -436,40 +356,42 @@ def _report_step(ctx: Context, archive_name: str, timeout: float) -> Outcome:
 
 
 def build_summary(
-    ctx: Context, steps: list[StepResult], budget_seconds: float, seconds: float
-) -> dict[str, Any]:
-    """summary.json's body: the run's steps and what it found, from its own result folder."""
+    ctx: Context, steps: list[JobStep], budget_seconds: float, seconds: float
+) -> GpuRunSummary:
+    """summary.json's record: the run's steps and what it found, from its own result folder."""
     from linreg.env import capture_environment
 
     cases = gpu_summary.bench_cases(ctx.out / "bench")
     levels, flags = gpu_summary.repro_levels(ctx.out / "repro")
-    failed = [s.name for s in steps if s.status in (FAILED, TIMED_OUT)]
-    return {
-        "machine": ctx.machine,
-        "cuda": ctx.cuda_reason is None,
-        "cuda_reason": ctx.cuda_reason,
-        "verdict": "OK" if not failed else f"FAIL ({', '.join(failed)})",
-        "seconds": seconds,
-        "budget_seconds": budget_seconds,
-        "steps": [s.to_dict() for s in steps],
-        "crossover": gpu_summary.crossover_table(cases),
-        "floor": gpu_summary.floor_table(cases),
-        "train_ratios": gpu_summary.train_ratios(cases),
-        "repro_levels": levels,
-        "repro_flags": flags,
-        "fingerprint": gpu_summary.fingerprint(capture_environment()),
-    }
+    failed = [s.name for s in steps if not s.ok]
+    return GpuRunSummary(
+        machine=ctx.machine,
+        cuda=ctx.cuda_reason is None,
+        cuda_reason=ctx.cuda_reason,
+        verdict="OK" if not failed else f"FAIL ({', '.join(failed)})",
+        seconds=seconds,
+        budget_seconds=budget_seconds,
+        steps=tuple(steps),
+        crossover=gpu_summary.crossover_table(cases),
+        floor=gpu_summary.floor_table(cases),
+        train_ratios=gpu_summary.train_ratios(cases),
+        repro_levels=levels,
+        repro_flags=flags,
+        fingerprint=gpu_summary.fingerprint(capture_environment()),
+    )
 
 
 def _archive_step(
     ctx: Context,
     bring_back: Path,
     archive_name: str,
-    summary: Callable[[], dict[str, Any]],
+    summary: Callable[[], GpuRunSummary],
 ) -> Outcome:
-    body = summary()
-    summary_json = write_json_new(ctx.out / "summary.json", kinds.envelope(kinds.GPU_RUN, body))
-    summary_md = write_text_atomic(ctx.out / "summary.md", gpu_summary.render_markdown(body))
+    found = summary()
+    summary_json = write_json_new(
+        ctx.out / kinds.GPU_RUN_FILE, kinds.envelope(kinds.GPU_RUN, found.to_dict())
+    )
+    summary_md = write_text_atomic(ctx.out / "summary.md", gpu_summary.render_markdown(found))
     parts = write_archive(
         ctx.out,
         bring_back / f"{archive_name}{ARCHIVE_SUFFIX}",
@@ -516,12 +438,12 @@ class GpuRunResult:
     bring_back: Path
     machine: str
     cuda_reason: str | None
-    steps: list[StepResult] = field(default_factory=list)
+    steps: list[JobStep] = field(default_factory=list)
     seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
-        return all(step.status not in (FAILED, TIMED_OUT) for step in self.steps)
+        return all(step.ok for step in self.steps)
 
     @property
     def files(self) -> list[Path]:
@@ -629,16 +551,16 @@ def run_gpu_job(
     env["PYTHONUNBUFFERED"] = "1"  # a log cut off at the budget still shows where it was
     ctx = Context(out=out, machine=machine, cuda_reason=cuda_absent(), env=env)
     archive_name = f"linreg-gpu-run-{machine}-{kinds.utc_stamp()}"
-    results: list[StepResult] = []
+    results: list[JobStep] = []
 
-    def summary() -> dict[str, Any]:
+    def summary() -> GpuRunSummary:
         return build_summary(ctx, results, budget_seconds, time.monotonic() - started)
 
     steps = plan(
         ctx, archive_name, wheels, lambda: _archive_step(ctx, bring_back, archive_name, summary)
     )
 
-    def done(result: StepResult) -> None:
+    def done(result: JobStep) -> None:
         results.append(result)
         if on_done is not None:
             on_done(result)

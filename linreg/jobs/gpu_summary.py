@@ -20,6 +20,15 @@ from typing import Any
 from linreg import units
 from linreg.results import kinds
 from linreg.results.bench_file import BenchCase
+from linreg.results.gpu_run_summary import (
+    CrossoverPoint,
+    CrossoverRow,
+    FloorRow,
+    GpuRunSummary,
+    ReproLevel,
+    TrainRatio,
+)
+from linreg.results.kinds import REPRO_CHECKS_FILE
 from linreg.results.load import load_checks, load_result, load_run
 from linreg.results.walk import result_files
 
@@ -97,7 +106,7 @@ def crossover(points: list[tuple[int, float, float]]) -> tuple[int | None, str]:
     return size, f"cuda faster from {size} samples on (cpu faster at {points[start - 1][0]})"
 
 
-def crossover_table(cases: list[BenchCase]) -> list[dict[str, Any]]:
+def crossover_table(cases: list[BenchCase]) -> tuple[CrossoverRow, ...]:
     """Per dtype: the eager epoch (one synchronised epoch a round) and each engine's steady
     epoch (a loop of epochs) on cuda against the same on cpu."""
     rows = []
@@ -115,28 +124,13 @@ def crossover_table(cases: list[BenchCase]) -> list[dict[str, Any]]:
             ]
             size, verdict = crossover(points)
             rows.append(
-                {
-                    "kind": kind,
-                    "measure": label,
-                    "dtype": dtype,
-                    "engine": engine,
-                    "crossover_samples": size,
-                    "verdict": verdict,
-                    "points": [
-                        {
-                            "samples": n,
-                            "cpu_epoch_us": c,
-                            "cuda_epoch_us": g,
-                            "cpu_over_cuda": c / g,
-                        }
-                        for n, c, g in points
-                    ],
-                }
-            )
-    return rows
+                CrossoverRow(kind, label, dtype, engine, size, verdict,
+                             tuple(CrossoverPoint(n, c, g) for n, c, g in points))
+            )  # fmt: skip
+    return tuple(rows)
 
 
-def floor_table(cases: list[BenchCase]) -> list[dict[str, Any]]:
+def floor_table(cases: list[BenchCase]) -> tuple[FloorRow, ...]:
     """Each cuda epoch at its largest size against the copy-bandwidth floor of its bytes."""
     rows = []
     for kind in ("epoch", "engine_epoch"):
@@ -151,63 +145,46 @@ def floor_table(cases: list[BenchCase]) -> list[dict[str, Any]]:
                 continue
             floor_us = min_bytes / (copy_gb_per_s * 1e9) * 1e6
             rows.append(
-                {
-                    "kind": kind,
-                    "dtype": dtype,
-                    "engine": engine,
-                    "samples": size,
-                    "epoch_us": epoch_us,
-                    "device_epoch_us": info.get("device_epoch_us"),
-                    "min_bytes": min_bytes,
-                    "copy_gb_per_s": copy_gb_per_s,
-                    "floor_us": floor_us,
-                    "floor_multiple": epoch_us / floor_us,
-                }
-            )
-    return rows
+                FloorRow(kind, dtype, engine, size, epoch_us, info.get("device_epoch_us"),
+                         min_bytes, copy_gb_per_s, floor_us, epoch_us / floor_us)
+            )  # fmt: skip
+    return tuple(rows)
 
 
-def train_ratios(cases: list[BenchCase]) -> list[dict[str, Any]]:
+def train_ratios(cases: list[BenchCase]) -> tuple[TrainRatio, ...]:
     """The tutorial's whole run per dtype and engine: cpu epoch over cuda epoch."""
     runs: dict[tuple, dict[str, float]] = defaultdict(dict)
     for case in cases:
         info = case.extra_info
         if info.get("kind") == "train" and (us := _epoch_us(case)) is not None:
             runs[(info.get("dtype"), info.get("engine"))][info.get("device")] = us
-    return [
-        {"dtype": dtype, "engine": engine, "cpu_epoch_us": by["cpu"], "cuda_epoch_us": by["cuda"],
-         "cpu_over_cuda": by["cpu"] / by["cuda"]}
+    return tuple(
+        TrainRatio(dtype, engine, by["cpu"], by["cuda"], by["cpu"] / by["cuda"])
         for (dtype, engine), by in sorted(runs.items())
         if "cpu" in by and "cuda" in by
-    ]  # fmt: skip
+    )
 
 
-def repro_levels(repro_root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def repro_levels(
+    repro_root: Path,
+) -> tuple[tuple[ReproLevel, ...], tuple[dict[str, Any], ...]]:
     """Every determinism and consistency check of the newest repro set under ``repro_root``
     (none where it did not finish), and the numeric flags each (device, TF32, determinism) kind
     of run recorded in its fingerprint."""
     sets = sorted(p for p in repro_root.iterdir() if p.is_dir()) if repro_root.is_dir() else []
     if not sets:
-        return [], []
+        return (), ()
     levels = []
-    checks_file = sets[-1] / "checks.json"
+    checks_file = sets[-1] / REPRO_CHECKS_FILE
     # An interrupted set has runs but no checks: its runs' flags are still worth reading.
-    for check in load_checks(checks_file)["checks"] if checks_file.is_file() else []:
-        comparison = check.get("comparison")
-        if check["kind"] not in ("determinism", "consistency") or comparison is None:
+    for check in load_checks(checks_file).checks if checks_file.is_file() else ():
+        comparison = check.comparison
+        if check.kind not in ("determinism", "consistency") or comparison is None:
             continue
         levels.append(
-            {
-                "kind": check["kind"],
-                "pair": check.get("pair"),
-                "subject": check["subject"],
-                "against": check["against"],
-                "required": check.get("required"),
-                "level": comparison["level"],
-                "horizon": comparison.get("horizon"),
-                "holds": check["holds"],
-            }
-        )
+            ReproLevel(check.kind, check.pair, check.subject, check.against, check.required,
+                       comparison.level, comparison.horizon, check.holds)
+        )  # fmt: skip
     flags = {}
     for path in sorted((sets[-1] / "first").glob("*.json")):
         run = load_run(path)
@@ -222,7 +199,7 @@ def repro_levels(repro_root: Path) -> tuple[list[dict[str, Any]], list[dict[str,
                 **{name: env.get(name) for name in RUN_FLAG_KEYS},
                 "CUBLAS_WORKSPACE_CONFIG": (env.get("env") or {}).get("CUBLAS_WORKSPACE_CONFIG"),
             }
-    return levels, [flags[key] for key in sorted(flags)]
+    return tuple(levels), tuple(flags[key] for key in sorted(flags))
 
 
 def fingerprint(environment: dict[str, Any]) -> dict[str, Any]:
@@ -251,58 +228,58 @@ def _table(headers: list[str], rows: list[list[Any]]) -> list[str]:
     return [*lines, ""]
 
 
-def render_markdown(summary: dict[str, Any]) -> str:
+def render_markdown(summary: GpuRunSummary) -> str:
     """summary.json as a page to read: steps, crossovers, floors, repro levels, fingerprint."""
     lines = [
-        f"# linreg gpu-run on {summary['machine']}",
+        f"# linreg gpu-run on {summary.machine}",
         "",
-        f"{summary['verdict']} — {summary['seconds']:.0f} s of a {summary['budget_seconds']:.0f} s "
-        f"budget; cuda: {'yes' if summary['cuda'] else 'no (' + summary['cuda_reason'] + ')'}.",
+        f"{summary.verdict} — {summary.seconds:.0f} s of a {summary.budget_seconds:.0f} s "
+        f"budget; cuda: {'yes' if summary.cuda else f'no ({summary.cuda_reason})'}.",
         "",
         "## Steps",
         "",
         *_table(
             ["step", "status", "seconds", "budget", "detail"],
             [
-                [s["name"], s["status"], s["seconds"], s["budget_seconds"], s["detail"]]
-                for s in summary["steps"]
+                [s.name, s.status, s.seconds, s.budget_seconds, s.detail]
+                for s in summary.steps
             ],
         ),
         "## CPU/GPU crossover",
         "",
     ]
-    if not summary["crossover"]:
+    if not summary.crossover:
         lines += ["No size was measured on both cpu and cuda.", ""]
-    for row in summary["crossover"]:
-        lines += [f"**{row['dtype']}, {row['engine']}, {row['measure']}**: {row['verdict']}.", ""]
+    for row in summary.crossover:
+        lines += [f"**{row.dtype}, {row.engine}, {row.measure}**: {row.verdict}.", ""]
         lines += _table(
             ["samples", "cpu epoch µs", "cuda epoch µs", "cpu / cuda"],
-            [[p["samples"], p["cpu_epoch_us"], p["cuda_epoch_us"], p["cpu_over_cuda"]]
-             for p in row["points"]],
+            [[p.samples, p.cpu_epoch_us, p.cuda_epoch_us, p.cpu_over_cuda]
+             for p in row.points],
         )  # fmt: skip
     lines += ["## Largest cuda epoch against the copy-bandwidth floor", ""]
     lines += _table(
         ["kind", "dtype", "engine", "samples", "epoch µs", "device µs", "floor µs", "× floor",
          "copy GB/s"],
-        [[r["kind"], r["dtype"], r["engine"], r["samples"], r["epoch_us"], r["device_epoch_us"],
-          r["floor_us"], r["floor_multiple"], r["copy_gb_per_s"]] for r in summary["floor"]],
+        [[r.kind, r.dtype, r.engine, r.samples, r.epoch_us, r.device_epoch_us,
+          r.floor_us, r.floor_multiple, r.copy_gb_per_s] for r in summary.floor],
     )  # fmt: skip
     lines += ["## The tutorial's run, cpu over cuda", ""]
     lines += _table(
         ["dtype", "engine", "cpu epoch µs", "cuda epoch µs", "cpu / cuda"],
-        [[r["dtype"], r["engine"], r["cpu_epoch_us"], r["cuda_epoch_us"], r["cpu_over_cuda"]]
-         for r in summary["train_ratios"]],
+        [[r.dtype, r.engine, r.cpu_epoch_us, r.cuda_epoch_us, r.cpu_over_cuda]
+         for r in summary.train_ratios],
     )  # fmt: skip
     lines += ["## Repro levels", ""]
     lines += _table(
         ["check", "pair", "run", "against", "required", "level", "horizon", "holds"],
-        [[r["kind"], r["pair"], r["subject"], r["against"], r["required"], r["level"],
-          r["horizon"], r["holds"]] for r in summary["repro_levels"]],
+        [[r.kind, r.pair, r.subject, r.against, r.required, r.level,
+          r.horizon, r.holds] for r in summary.repro_levels],
     )  # fmt: skip
     lines += ["## Numeric flags each kind of run recorded", ""]
-    flag_rows = summary["repro_flags"]
+    flag_rows = summary.repro_flags
     headers = list(flag_rows[0]) if flag_rows else ["device"]
     lines += _table(headers, [[row.get(h) for h in headers] for row in flag_rows])
     lines += ["## Fingerprint", ""]
-    lines += _table(["entry", "value"], [[k, v] for k, v in summary["fingerprint"].items()])
+    lines += _table(["entry", "value"], [[k, v] for k, v in summary.fingerprint.items()])
     return "\n".join(lines)

@@ -11,7 +11,8 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
-from linreg.engines import EvalCallback, train
+from linreg.engines import train
+from linreg.engines.observe import EvalCallback
 from linreg.engines.resumable import resume, train_until
 from linreg.errors import OutputError
 from linreg.model import make_loss_fn, model_from_state, predict
@@ -20,7 +21,7 @@ from linreg.paths import results_root as default_results
 from linreg.results import kinds
 from linreg.results.checkpoint import load_model
 from linreg.results.files import check_new_folder, check_writable
-from linreg.results.load import RUN_JSON, load_run
+from linreg.results.load import load_run
 from linreg.results.run_folder import new_run_id, write_run_folder
 from linreg.results.training_checkpoint import (
     check_resumes,
@@ -142,7 +143,7 @@ def evaluation_config(
     """The data, split and loss to evaluate with: those of the run.json beside the checkpoint
     when there is one (a run trained on other data is judged on its own data), else the
     tutorial's; ``loss`` and ``train_fraction`` override either."""
-    record = Path(checkpoint).parent / RUN_JSON
+    record = Path(checkpoint).parent / kinds.RUN_FILE
     base = load_run(record).config if record.is_file() else TrainConfig()
     changes: dict[str, object] = {"device": device}
     if loss is not None:

@@ -14,7 +14,7 @@ from linreg.data import make_dataset
 from linreg.env_diff import flatten
 from linreg.errors import OutputError
 from linreg.model import model_from_state, predict
-from linreg.report import bench_figures, figures
+from linreg.report import bench_figures, figures, speed_words
 from linreg.report.checks import checks_frame, reached_words, sorted_checks
 from linreg.report.colors import series_colors
 from linreg.report.comparisons import DEVICE
@@ -24,13 +24,13 @@ from linreg.report.inputs import ReportInputs, collect_inputs, run_title
 from linreg.report.page import Section, render_page
 from linreg.report.panel import render_panel
 from linreg.report.regression import side
-from linreg.report.speed import session_names
+from linreg.report.speed import samples_words, session_names
 from linreg.report.tables import Table
 from linreg.report.tutorial_figures import tutorial_figures
-from linreg.report.verdict import Verdicts, samples_words, verdicts
+from linreg.report.verdict import Verdicts, verdicts
+from linreg.results.ab_result import ROLES, AbResult
 from linreg.results.files import write_text_atomic
 from linreg.state import state_from_json
-from linreg.suites.ab import ROLES
 from linreg.units import NOTHING, data_size, ratio, seconds, si, sig
 
 __all__ = [
@@ -87,40 +87,41 @@ def build_sections(inputs: ReportInputs) -> list[Section]:
     return sections
 
 
-def _ab_section(index: int, path: Path, ab: dict) -> Section:
+def _ab_section(index: int, path: Path, ab: AbResult) -> Section:
     """An A/B's stacks and its numerics run by run: each run of the candidate's repro matrix
     against the same config's run in the reference's, the worst first."""
-    stacks = ab.get("stacks", {})
-    notes = [
-        f"{role}: Python {stack.get('python', '?')}, torch {stack.get('torch', '?')} "
-        f"({stack.get('interpreter', '?')}, checkout {stack.get('root', '?')})"
-        for role, stack in ((r, stacks.get(r, {})) for r in ROLES)
-    ]
-    numeric = ab["numeric"]
+    notes = []
+    for role in ROLES:
+        stack = ab.stacks.get(role)
+        python, torch, interpreter, root = (
+            (stack.python, stack.torch, stack.interpreter, stack.root) if stack else ("?",) * 4
+        )
+        notes.append(f"{role}: Python {python}, torch {torch} ({interpreter}, checkout {root})")
+    numeric = ab.numeric
     notes.append(
-        f"Worst level: {numeric.get('verdict_name', numeric['verdict'])}; the A/B took "
-        f"{seconds(ab.get('seconds'))} ({path.parent.name})."
+        f"Worst level: {numeric.verdict_name}; the A/B took {seconds(ab.seconds)} "
+        f"({path.parent.name})."
     )
     section = Section("ab" if index == 0 else f"ab-{index}", "A/B: numerics across the two stacks",
                       notes=notes)  # fmt: skip
-    pairs = sorted(numeric.get("pairs", []), key=lambda p: (p["level"] == "a", p["run"]))
+    pairs = sorted(numeric.pairs, key=lambda p: (p.level == "a", p.run))
     if pairs:
         table = pd.DataFrame(
             [
                 {
-                    "run": p["run"],
-                    "reached": reached_words({"level": p["level"], "horizon": p.get("horizon")}),
+                    "run": p.run,
+                    "reached": reached_words(p.level, p.horizon),
                     "first difference": NOTHING
-                    if p.get("first_bitwise_difference_epoch") is None
-                    else f"epoch {p['first_bitwise_difference_epoch']}",
+                    if p.first_bitwise_difference_epoch is None
+                    else f"epoch {p.first_bitwise_difference_epoch}",
                     "final weight (reference, candidate)": ", ".join(
-                        sig(w, 7) for w in p.get("final_weight", [])
+                        sig(w, 7) for w in (p.final_weight or ())
                     ),
                 }
                 for p in pairs
             ]
         )
-        classes = ["fail" if p["level"] == "d" else "" for p in pairs]
+        classes = ["fail" if p.level == "d" else "" for p in pairs]
         section.tables.append((f"{len(pairs)} runs, candidate against reference",
                                Table(table, classes, name="ab-pairs")))  # fmt: skip
     return section
@@ -283,29 +284,25 @@ def _regression_sections(inputs: ReportInputs) -> list[Section]:
         candidate, reference = side(verdict, "candidate", names), side(verdict, "reference", names)
         section = Section(
             f"regression-{index}",
-            f"Regression gate: {verdict['verdict']}",
-            notes=[
-                f"{candidate} against {reference} ({source}).",
-                verdict.get("summary", ""),
-                *verdict.get("notes", []),
-            ],
-        )
+            f"Regression gate: {verdict.verdict}",
+            notes=[f"{candidate} against {reference} ({source}).",
+                   speed_words.summary(verdict), *speed_words.notes(verdict)],
+        )  # fmt: skip
         cases = pd.DataFrame(
             [
                 {
-                    "verdict": case["verdict"],
-                    "case": case["case"],
-                    "metric": case["metric"],
-                    "ratio": ratio(case.get("ratio")),
-                    "interval": "" if not case.get("ci") else
-                    f"[{sig(case['ci'][0])}, {sig(case['ci'][1])}]",
-                    "p": sig(case.get("p"), 2),
-                    "processes": "" if not case.get("samples") else
-                    f"{case['samples'][0]} vs {case['samples'][1]}",
-                    "noise floor": NOTHING if case.get("noise_floor") is None
-                    else f"{case['noise_floor']:.0%}",
+                    "verdict": speed_words.case_words(case),
+                    "case": case.case,
+                    "metric": case.metric,
+                    "ratio": ratio(case.ratio),
+                    "interval": "" if not case.ci else f"[{sig(case.ci[0])}, {sig(case.ci[1])}]",
+                    "p": sig(case.p, 2),
+                    "processes": "" if not any(case.samples) else
+                    f"{case.samples[0]} vs {case.samples[1]}",
+                    "noise floor": NOTHING if case.noise_floor is None
+                    else f"{case.noise_floor:.0%}",
                 }
-                for case in verdict.get("cases", [])
+                for case in verdict.cases
             ]
         )  # fmt: skip
         if not cases.empty:
@@ -424,7 +421,7 @@ def write_report(
 ) -> ReportSummary:
     """Render and write the report atomically (a temp file renamed into place)."""
     sections = build_sections(inputs)
-    answers = verdicts(inputs.verdict_inputs())
+    answers = verdicts(inputs)
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     page = render_page(
         "linreg report",

@@ -1,19 +1,22 @@
 """Repro checks in words: what each check required, what it reached, and the figures behind it.
 
-A check comes from a repro set's checks.json (see ``linreg.suites.repro.Check``); its comparison,
-where it has one, carries the levels a–d of ``linreg.compare.runs``. The verdict panel, the
-checks table and the matrix figure all read checks through this module, so they name a check
-the same way.
+A check comes from a repro set's checks.json (``linreg.results.repro_checks.ReproCheck``); its
+comparison, where it has one, carries the levels a–d (``linreg.results.run_comparison``). The
+verdict panel, the checks table and the matrix figure all read checks through this module, so
+they name a check the same way.
 """
 
 from __future__ import annotations
 
+import math
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pandas as pd
 
+from linreg.results.repro_checks import ReproCheck
+from linreg.results.run_comparison import Comparison
 from linreg.units import sig
 
 KIND_ORDER = ("determinism", "consistency", "golden", "checkpoint", "resume")
@@ -49,37 +52,39 @@ class CheckText:
         return f"{kind}: {self.subject} vs {self.against}"
 
 
-def describe(check: dict[str, Any], source: str = "") -> CheckText:
-    comparison = check.get("comparison")
-    required = _required(check)
+def describe(check: ReproCheck, source: str = "") -> CheckText:
+    comparison = check.comparison
     if comparison is None:
         # A checkpoint check, or a golden check whose reference could not be compared at all.
-        reached, figures = check["reason"], ""
-    elif check["kind"] == "resume" and not check["holds"]:
+        reached, figures = check.reason, ""
+    elif check.kind == "resume" and not check.holds:
         # The piece of state the resumed process lacked comes first, then the finished run's.
-        reached, figures = check["reason"], comparison_figures(comparison)
+        reached, figures = check.reason, comparison_figures(comparison)
     else:
-        reached, figures = reached_words(comparison), comparison_figures(comparison)
+        reached, figures = (
+            reached_words(comparison.level, comparison.horizon),
+            comparison_figures(comparison),
+        )
     return CheckText(
-        holds=check["holds"],
-        kind=check["kind"],
-        pair=str(check.get("pair", check["kind"])),
-        subject=check["subject"],
-        against=_short_path(check["against"]),
-        required=required,
+        holds=check.holds,
+        kind=check.kind,
+        pair=check.pair,
+        subject=check.subject,
+        against=_short_path(check.against),
+        required=_required(check),
         reached=reached,
         figures=figures,
         source=source,
-        why=(check.get("explanation") or {}).get("line", ""),
+        why=check.explanation.line if check.explanation else "",
     )
 
 
-def _required(check: dict[str, Any]) -> str:
-    if check["kind"] == "checkpoint":
+def _required(check: ReproCheck) -> str:
+    if check.kind == "checkpoint":
         return "the same content hash after a reload"
-    if check["kind"] == "resume":
+    if check.kind == "resume":
         return "every piece of state restored, then bit-identical to the uninterrupted run"
-    return REQUIRED_WORDS.get(str(check.get("required")), str(check.get("required")))
+    return REQUIRED_WORDS.get(check.required, check.required)
 
 
 def _short_path(text: str) -> str:
@@ -87,9 +92,8 @@ def _short_path(text: str) -> str:
     return text.rsplit("/", 1)[-1] if text.endswith(".json") else text
 
 
-def reached_words(comparison: dict[str, Any]) -> str:
+def reached_words(level: str, horizon: int | None) -> str:
     """The level a comparison reached, as a sentence fragment a reader needs no legend for."""
-    level, horizon = comparison["level"], comparison.get("horizon")
     if level == "a":
         return "bit-identical"
     if level == "b":
@@ -100,60 +104,54 @@ def reached_words(comparison: dict[str, Any]) -> str:
     return agreed + "a different outcome" if agreed else "a different outcome"
 
 
-def comparison_figures(comparison: dict[str, Any]) -> str:
+def comparison_figures(comparison: Comparison) -> str:
     """The numbers behind the level, only those that mean something at that level."""
-    level = comparison["level"]
+    level = comparison.level
     if level == "a":
         return ""
-    quantities = comparison.get("quantities", {})
+    quantities = comparison.quantities
     parts = []
-    first = comparison.get("first_bitwise_difference_epoch")
-    horizon = comparison.get("horizon")
+    first = comparison.divergence.bitwise
+    horizon = comparison.horizon
     if first is not None:
         parts.append(f"first difference at epoch {first}")
     if level == "b":
-        rel = max(
-            (q["max_rel"] for q in quantities.values() if _number(q.get("max_rel"))), default=None
-        )
+        rel = max((q.max_rel for q in quantities.values() if math.isfinite(q.max_rel)),
+                  default=None)  # fmt: skip
         if rel is not None:
             parts.append(f"largest relative difference {sig(rel, 2)}")
         # ULPs count representable steps between two values of one dtype: across dtypes, or
         # once two runs have parted into different limit cycles, the count measures nothing.
-        if "dtype" not in comparison.get("config_diff", {}):
-            ulp = max((q.get("max_ulp") or 0 for q in quantities.values()), default=0)
+        if "dtype" not in comparison.config_diff:
+            ulp = max((q.max_ulp for q in quantities.values()), default=0)
             parts.append(f"at most {ulp:,} ulp apart")
         return "; ".join(parts)
     if horizon is not None:
-        before = comparison.get("max_rel_before_horizon")
+        before = comparison.max_rel_before_horizon
         if first == horizon:
             parts[-1] = f"bit-identical until epoch {horizon}"
-        elif _number(before):
+        elif math.isfinite(before):
             parts.append(f"relative difference ≤ {sig(before, 2)} before epoch {horizon}")
-    train = quantities.get("train_loss", {})
-    if _number(train.get("max_abs")) and train["max_abs"] > 0:
-        parts.append(f"train loss apart by up to {sig(train['max_abs'], 2)}")
+    train = quantities.get("train_loss")
+    if train is not None and train.max_abs > 0:
+        parts.append(f"train loss apart by up to {sig(train.max_abs, 2)}")
     parts.append(_final_weights(comparison))
     return "; ".join(p for p in parts if p)
 
 
-def _final_weights(comparison: dict[str, Any]) -> str:
-    candidate = comparison.get("final_candidate", {})
-    reference = comparison.get("final_reference", {})
-    bound = comparison.get("outcome_bound", {})
-    if not (_number(candidate.get("weight")) and _number(reference.get("weight"))):
+def _final_weights(comparison: Comparison) -> str:
+    candidate = comparison.final_candidate.get("weight")
+    reference = comparison.final_reference.get("weight")
+    if candidate is None or reference is None or math.isnan(candidate + reference):
         return ""
-    dw = abs(candidate["weight"] - reference["weight"])
-    text = f"final weight {sig(candidate['weight'], 5)} vs {sig(reference['weight'], 5)}"
-    if _number(bound.get("weight")):
-        text += f" (|Δw| {sig(dw, 2)}, bound {sig(bound['weight'], 2)})"
+    dw = abs(candidate - reference)
+    text = f"final weight {sig(candidate, 5)} vs {sig(reference, 5)}"
+    if math.isfinite(comparison.bound.weight):
+        text += f" (|Δw| {sig(dw, 2)}, bound {sig(comparison.bound.weight, 2)})"
     return text
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def sorted_checks(checks: list[tuple[str, dict[str, Any]]]) -> list[CheckText]:
+def sorted_checks(checks: Sequence[tuple[str, ReproCheck]]) -> list[CheckText]:
     """Every check, failing first, then by kind (determinism … checkpoint) and run."""
     texts = [describe(check, source) for source, check in checks]
     return sorted(texts, key=lambda t: (t.holds, _kind_rank(t.kind), t.subject, t.against))
@@ -191,32 +189,31 @@ def checks_frame(texts: list[CheckText]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def repro_pairs(checks: list[dict[str, Any]]) -> pd.DataFrame:
+def repro_pairs(checks: Iterable[ReproCheck]) -> pd.DataFrame:
     """Determinism and consistency checks as pairs for the matrix figure; a determinism check is
     a config against itself, so it lands on the diagonal."""
     rows = []
     for check in checks:
-        comparison = check.get("comparison")
-        if check.get("kind") not in ("determinism", "consistency") or not comparison:
+        comparison = check.comparison
+        if check.kind not in ("determinism", "consistency") or comparison is None:
             continue
-        quantities = comparison.get("quantities", {}).values()
-        rel = [q["max_rel"] for q in quantities if _number(q.get("max_rel"))]
-        before = comparison.get("max_rel_before_horizon")
+        rel = [q.max_rel for q in comparison.quantities.values() if math.isfinite(q.max_rel)]
+        before = comparison.max_rel_before_horizon
         rows.append(
             {
-                "a": comparison["candidate"],
-                "b": comparison["candidate"]
-                if check["kind"] == "determinism"
-                else comparison["reference"],
-                "check": check["kind"],
-                "level": comparison["level"],
-                "bitwise": comparison["level"] == "a",
+                "a": comparison.candidate_label,
+                "b": comparison.candidate_label
+                if check.kind == "determinism"
+                else comparison.reference_label,
+                "check": check.kind,
+                "level": comparison.level,
+                "bitwise": comparison.level == "a",
                 "max_rel_diff": max(rel, default=float("inf")),
                 # Where two runs part, their difference afterwards measures nothing.
-                "max_rel_before_horizon": before if _number(before) else None,
-                "horizon": comparison.get("horizon"),
-                "reached": reached_words(comparison),
-                "holds": check["holds"],
+                "max_rel_before_horizon": before if math.isfinite(before) else None,
+                "horizon": comparison.horizon,
+                "reached": reached_words(comparison.level, comparison.horizon),
+                "holds": check.holds,
             }
         )
     return pd.DataFrame(rows)

@@ -4,45 +4,39 @@ small table."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 
-from linreg.compare.function_delta import short_function
+from linreg.report.function_names import short_function
 from linreg.report.tables import Table
 from linreg.results.bench_file import short_labels
+from linreg.results.speed_verdict import FASTER, INSTRUCTIONS, SLOWER, SpeedVerdict
 from linreg.units import NOTHING, count, percent
 
 # Names shortened as the terminal shortens them; the report's column can be a little wider.
 NAME_WIDTH = 72
 
 
-def function_tables(verdict: dict[str, Any]) -> list[tuple[str, Table]]:
+def function_tables(verdict: SpeedVerdict) -> list[tuple[str, Table]]:
     """One table per instruction case that moved and carries a list (titled with its note)."""
-    cases = [
-        c
-        for c in verdict.get("cases", [])
-        if c.get("metric") == "instructions" and c.get("outcome") in ("slower", "faster")
-    ]
-    labels, _ = short_labels(sorted({c["case"] for c in cases}))
+    cases = [c for c in verdict.cases if c.metric == INSTRUCTIONS and c.outcome in (SLOWER, FASTER)]
+    labels, _ = short_labels(sorted({c.case for c in cases}))
     tables = []
     for case in cases:
-        title = f"Where the instructions went: {labels[case['case']]}, {case['outcome']}"
-        note = case.get("functions_note", "")
-        functions = case.get("functions") or []
+        title = f"Where the instructions went: {labels[case.case]}, {case.outcome}"
+        note = case.functions_note
         name = f"functions-{len(tables)}"
-        if not functions:
+        if not case.functions:
             if note:  # why there is no list: no profile on a side, or nothing beyond noise
                 tables.append((title, Table(pd.DataFrame([{"functions": note}]), name=name)))
             continue
         rows = [
             {
-                "function": short_function(f["function"], NAME_WIDTH),
-                "counted": f["kind"],
-                "Δ a call": _signed(f["delta"]),
-                "share of the change": NOTHING if f.get("share") is None else percent(f["share"]),
+                "function": short_function(f.function, NAME_WIDTH),
+                "counted": f.kind,
+                "Δ a call": _signed(f.delta),
+                "share of the change": NOTHING if f.share is None else percent(f.share),
             }
-            for f in functions
+            for f in case.functions
         ]
         caption = f"{title} ({note})" if note else title
         tables.append((caption, Table(pd.DataFrame(rows), name=name)))

@@ -17,10 +17,13 @@ from linreg.report.comparisons import Plan, comparison_plan
 from linreg.report.environment import with_cpuinfo
 from linreg.report.frames import bench_frame
 from linreg.report.speed import labelled, speed_ratios
-from linreg.report.verdict import VerdictInputs
 from linreg.results import kinds
+from linreg.results.ab_result import AbResult
 from linreg.results.bench_file import BenchFile
+from linreg.results.job_steps import JobStep
 from linreg.results.load import LoadedResult, load_result
+from linreg.results.repro_checks import ReproCheck
+from linreg.results.speed_verdict import SpeedVerdict
 from linreg.results.sweep_record import Sweep
 from linreg.results.walk import expand
 from linreg.run import Run
@@ -35,20 +38,20 @@ class ReportInputs:
     bench: pd.DataFrame | None = None  # one row per series and case, labelled
     plan: Plan = field(default_factory=Plan)  # which series are compared and drawn
     ratios: pd.DataFrame | None = None  # the plan's time ratios
-    checks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (repro set, check)
+    checks: list[tuple[str, ReproCheck]] = field(default_factory=list)  # (repro set, check)
     repro_sets: dict[str, bool] = field(default_factory=dict)  # repro set -> has checks.json
     repro_folders: dict[str, Path] = field(default_factory=dict)  # repro set -> its folder
     sweeps: list[tuple[str, Sweep]] = field(default_factory=list)
-    speed_verdicts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    ab_results: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)  # ab.json's
-    job_steps: list[dict[str, Any]] = field(default_factory=list)  # linreg run's, if any
+    speed_verdicts: list[tuple[str, SpeedVerdict]] = field(default_factory=list)
+    ab_results: list[tuple[Path, AbResult]] = field(default_factory=list)  # ab.json's
+    job_steps: list[JobStep] = field(default_factory=list)  # linreg run's, if any
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # machine / torch
     series_environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
     @property
     def repro_pairs(self) -> pd.DataFrame:
-        return repro_pairs([check for _, check in self.checks])
+        return repro_pairs(check for _, check in self.checks)
 
     @property
     def unfinished_repro(self) -> list[str]:
@@ -63,45 +66,34 @@ class ReportInputs:
             return list(dict.fromkeys(names.astype(str)))
         return list(dict.fromkeys(label.split(" / ")[0] for label in self.environments))
 
-    def verdict_inputs(self) -> VerdictInputs:
-        return VerdictInputs(
-            checks=self.checks,
-            unfinished_repro=self.unfinished_repro,
-            bench=self.bench,
-            speed_verdicts=self.speed_verdicts,
-            job_steps=self.job_steps,
-            machines=self.machines(),
-            series_environments=self.series_environments,
-            plan=self.plan,
-            ratios=self.ratios,
-            ab_results=self.ab_results,
-            repro_folders=self.repro_folders,
-        )
-
 
 def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
     """Load every result the given files and folders hold (folders recursively, through the one
     walker): run records, repro sets, sweeps, speed verdicts and pytest-benchmark files.
     Anything else (JSON of other tools) is passed over."""
-    inputs = ReportInputs()
-    bench_files: list[BenchFile] = []
-    seen_runs: set[tuple[str, str]] = set()
+    loaded: list[LoadedResult] = []
     for raw in paths:
         path = Path(raw)
-        found = False
-        for file in expand(path):
-            loaded = load_result(file)
-            if loaded is not None and _add_result(inputs, loaded, bench_files, seen_runs):
-                found = True
+        found = [r for r in map(load_result, expand(path)) if r is not None and r.kind in _DRAWN]
         if not found:
             raise ResultSetError(
                 f"{path}: holds no linreg result (run, repro, sweep, speed verdict or benchmark)"
             )
-        inputs.sources.append(str(path))
+        loaded += found
+    return inputs_from(loaded, [str(p) for p in paths])
+
+
+def inputs_from(loaded: Sequence[LoadedResult], sources: Sequence[str] = ()) -> ReportInputs:
+    """What the report draws from results already loaded (a job hands on what it made)."""
+    inputs = ReportInputs(sources=list(sources))
+    bench_files: list[BenchFile] = []
+    seen_runs: set[tuple[str, str]] = set()
+    for result in loaded:
+        _add_result(inputs, result, bench_files, seen_runs)
     _with_ab_speed_verdicts(inputs)
     if bench_files:
         inputs.bench = labelled(bench_frame(bench_files))
-        judged = [(v["reference"], v["candidate"]) for _, v in inputs.speed_verdicts]
+        judged = [(v.reference, v.candidate) for _, v in inputs.speed_verdicts]
         inputs.plan = comparison_plan(inputs.bench, judged)
         inputs.ratios = speed_ratios(inputs.bench, inputs.plan)
         environments = {str(f.path): _bench_environment(f) for f in bench_files}
@@ -114,11 +106,11 @@ def _with_ab_speed_verdicts(inputs: ReportInputs) -> None:
     """An A/B's speed verdict is in its ab.json and, where it judged, in speed-verdict.json
     beside it: one verdict, shown once."""
     for path, ab in inputs.ab_results:
-        speed = ab.get("speed")
+        speed = ab.speed
         if speed is None:
             continue
-        sides = (speed["reference"], speed["candidate"])
-        if not any((v["reference"], v["candidate"]) == sides for _, v in inputs.speed_verdicts):
+        sides = (speed.reference, speed.candidate)
+        if not any((v.reference, v.candidate) == sides for _, v in inputs.speed_verdicts):
             inputs.speed_verdicts.append((str(path), speed))
 
 
@@ -126,12 +118,18 @@ def _bench_environment(file: BenchFile) -> dict[str, Any]:
     return with_cpuinfo(file.environment, file.machine_info)
 
 
+# The kinds the report draws; the resume check's own files, noise floors and gpu-run summaries
+# are passed over.
+_DRAWN = (kinds.BENCH, *kinds.RUN_KINDS, kinds.SWEEP, kinds.REPRO_CHECKS, kinds.REPRO_MANIFEST,
+          kinds.AB, kinds.SPEED_VERDICT, kinds.MAIN_JOB)  # fmt: skip
+
+
 def _add_result(
     inputs: ReportInputs,
     loaded: LoadedResult,
     bench_files: list[BenchFile],
     seen_runs: set[tuple[str, str]],
-) -> bool:
+) -> None:
     """Add what one result file holds to ``inputs``."""
     kind, value = loaded.kind, loaded.value
     if kind == kinds.BENCH:
@@ -153,7 +151,7 @@ def _add_result(
     elif kind == kinds.REPRO_CHECKS:
         name = _repro_set_name(inputs, loaded.path.parent)
         inputs.repro_sets[name] = True
-        inputs.checks.extend((name, check) for check in value.get("checks", []))
+        inputs.checks.extend((name, check) for check in value.checks)
     elif kind == kinds.REPRO_MANIFEST:
         inputs.repro_sets.setdefault(_repro_set_name(inputs, loaded.path.parent), False)
     elif kind == kinds.AB:
@@ -161,10 +159,7 @@ def _add_result(
     elif kind == kinds.SPEED_VERDICT:
         inputs.speed_verdicts.append((str(loaded.path), value))
     elif kind == kinds.MAIN_JOB:
-        inputs.job_steps.extend(value)
-    else:
-        return False
-    return True
+        inputs.job_steps.extend(value.steps)
 
 
 def _repro_set_name(inputs: ReportInputs, folder: Path) -> str:

@@ -5,62 +5,74 @@ regression"; red only where a slower case fails a gating comparison."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from linreg.report.answer import FAIL, INFO, MAX_CASES, NONE, PASS, Answer, Line
+from linreg.report.speed_words import case_words, summary
 from linreg.results.bench_file import short_labels
+from linreg.results.speed_verdict import (
+    INFORMATION,
+    NO_BASELINE,
+    NO_REGRESSION,
+    OUTCOMES,
+    REGRESSED,
+    SLOWER,
+    WALL,
+    CaseVerdict,
+    SpeedVerdict,
+)
 from linreg.units import ratio, sig
 
 # Slower cases first: they are what a reader of a regression looks for.
 _CASE_ORDER = ("slower", "undecided", "faster", "no change")
-NO_BASELINE = "no baseline"
+assert set(_CASE_ORDER) == set(OUTCOMES)
 
 
-def case_rank(case: dict[str, Any]) -> int:
-    outcome = str(case.get("outcome", ""))
-    return _CASE_ORDER.index(outcome) if outcome in _CASE_ORDER else len(_CASE_ORDER)
+def case_rank(case: CaseVerdict) -> int:
+    return _CASE_ORDER.index(case.outcome)
 
 
-def verdict_status(verdict: dict[str, Any]) -> str:
-    word = verdict["verdict"]
-    if word == "regressed":
+def verdict_status(verdict: SpeedVerdict) -> str:
+    word = verdict.verdict
+    if word == REGRESSED:
         # A slower case fails where the comparison gates; elsewhere it is named, in blue.
-        return FAIL if verdict.get("gating") else INFO
-    return {"no regression": PASS, "information": INFO}.get(word, NONE)
+        return FAIL if verdict.gating else INFO
+    return {NO_REGRESSION: PASS, INFORMATION: INFO}.get(word, NONE)
 
 
-def verdict_headline(verdict: dict[str, Any]) -> str:
+def verdict_headline(verdict: SpeedVerdict) -> str:
     """The verdict in words, then its summary (which never repeats the verdict's word)."""
-    word, summary = verdict["verdict"], verdict.get("summary", "")
-    summary = summary.removeprefix(f"{word}: ")
-    if word == "regressed":
+    word, said = verdict.verdict, summary(verdict)
+    said = said.removeprefix(f"{word}: ")
+    if word == REGRESSED:
         # Not gating: no threshold was asked for, or the machine's noise floor is unknown.
-        head = "Yes: slower" if verdict.get("gating") else "Slower, reported without gating"
+        head = "Yes: slower" if verdict.gating else "Slower, reported without gating"
     else:
         head = {
-            "no regression": "No regression",
+            NO_REGRESSION: "No regression",
             "undecided": "Undecided",
-            "information": "Information only",
+            INFORMATION: "Information only",
             NO_BASELINE: "Not judged",
         }.get(word, word.capitalize())
-    return f"{head}: {summary}" if summary else head
+    return f"{head}: {said}" if said else head
 
 
-def side(verdict: dict[str, Any], role: str, names: Mapping[str, str] = {}) -> str:
+def side(verdict: SpeedVerdict, role: str, names: Mapping[str, str] = {}) -> str:
     """A verdict's side as the report names its series, else as the verdict names it."""
-    return names.get(verdict[role]) or verdict.get(f"{role}_series") or verdict[role]
+    label = verdict.reference if role == "reference" else verdict.candidate
+    series = verdict.reference_series if role == "reference" else verdict.candidate_series
+    return names.get(label) or series or label
 
 
-def _gate_words(verdict: dict[str, Any]) -> str:
-    if not verdict.get("same_machine", True):
+def _gate_words(verdict: SpeedVerdict) -> str:
+    if not verdict.same_machine:
         return " (different machines: information, not a gate)"
-    if not verdict.get("gating", True):
+    if not verdict.gating:
         return " (reported, not gating the exit status)"
     return ""
 
 
 def regressed_answer(
-    speed_verdicts: Sequence[tuple[str, dict[str, Any]]],
+    speed_verdicts: Sequence[tuple[str, SpeedVerdict]],
     machines: Sequence[str] = (),
     names: Mapping[str, str] = {},
     baseline_lines: Sequence[Line] = (),
@@ -70,7 +82,7 @@ def regressed_answer(
     ``baseline_lines``: ratios against a baseline in the inputs, said where no verdict judged;
     ``case_labels``: case ids to the words the report's tables use for them."""
     question = "Regressed?"
-    judged = [(s, v) for s, v in speed_verdicts if v["verdict"] != NO_BASELINE]
+    judged = [(s, v) for s, v in speed_verdicts if v.verdict != NO_BASELINE]
     if not judged and baseline_lines:
         # A baseline is in the inputs and was compared with; no verdict judged it.
         return Answer(
@@ -91,21 +103,21 @@ def regressed_answer(
         statuses.append(status)
         # With one verdict its summary is the headline; with several each line carries its own.
         detail = verdict_headline(verdict) if len(speed_verdicts) > 1 else ""
-        if verdict.get("cases"):
+        if verdict.cases:
             sides = (
                 f"{side(verdict, 'candidate', names)} against {side(verdict, 'reference', names)}"
             )
             lines.append(Line(sides + _gate_words(verdict), status, detail))
-        cases = sorted(verdict.get("cases", []), key=case_rank)
-        labels, _ = short_labels(sorted({c["case"] for c in cases}))
+        cases = sorted(verdict.cases, key=case_rank)
+        labels, _ = short_labels(sorted({c.case for c in cases}))
         labels.update({k: v for k, v in case_labels.items() if k in labels})
         for case in cases[:MAX_CASES]:
-            case_status = FAIL if case.get("outcome") == "slower" and status == FAIL else ""
-            text = f"{case['verdict']}: {labels.get(case['case'], case['case'])}"
+            case_status = FAIL if case.outcome == SLOWER and status == FAIL else ""
+            text = f"{case_words(case)}: {labels.get(case.case, case.case)}"
             lines.append(Line(text, case_status, evidence(case)))
         if len(cases) > MAX_CASES:
             lines.append(Line(f"… and {len(cases) - MAX_CASES} more cases below"))
-        unstable = sorted({labels.get(c["case"], c["case"]) for c in cases if c.get("unstable")})
+        unstable = sorted({labels.get(c.case, c.case) for c in cases if c.unstable})
         if unstable:
             lines.append(
                 Line(
@@ -126,31 +138,33 @@ def regressed_answer(
     if len(speed_verdicts) == 1:
         headline = verdict_headline(speed_verdicts[0][1])
     else:
-        words = [v["verdict"] for _, v in speed_verdicts]
+        words = [v.verdict for _, v in speed_verdicts]
         headline = "; ".join(f"{words.count(w)} {w}" for w in dict.fromkeys(words)).capitalize()
     return Answer(question, status, headline, tuple(lines), link="regression-0")
 
 
-def interval(case: dict[str, Any]) -> str:
-    ci = case.get("ci")
-    if not ci or case.get("outcome") == "undecided":
+def interval(case: CaseVerdict) -> str:
+    if not case.ci or case.outcome == "undecided":
         return ""
-    level = f" at {sig(case['confidence'] * 100, 3)} %" if case.get("confidence") else ""
-    return f"[{sig(ci[0])}, {sig(ci[1])}]{level}"
+    level = f" at {sig(case.confidence * 100, 3)} %" if case.confidence else ""
+    return f"[{sig(case.ci[0])}, {sig(case.ci[1])}]{level}"
 
 
-def evidence(case: dict[str, Any]) -> str:
-    parts = [f"{case['metric']} time" if case["metric"] == "wall" else "instructions"]
-    if case.get("ratio") is not None:
-        parts.append(f"{ratio(case['ratio'])} {interval(case)}".strip())
-    if case.get("p") is not None:
-        parts.append(f"p {sig(case['p'], 2)}")
-    samples = case.get("samples")
-    if samples:
-        parts.append(f"{samples[0]} vs {samples[1]} processes")
-    if case.get("noise_floor") is not None:
-        term = "noise floor" if case["metric"] != "wall" else "between-session spread"
-        parts.append(f"{term} {case['noise_floor']:.0%}")
-    if case.get("processes_needed"):
-        parts.append(f"about {case['processes_needed']} processes a side would decide")
+def evidence(case: CaseVerdict) -> str:
+    parts = [f"{case.metric} time" if case.metric == WALL else "instructions"]
+    if _known(case.ratio):
+        parts.append(f"{ratio(case.ratio)} {interval(case)}".strip())
+    if case.p is not None:
+        parts.append(f"p {sig(case.p, 2)}")
+    if case.samples and any(case.samples):
+        parts.append(f"{case.samples[0]} vs {case.samples[1]} processes")
+    if case.noise_floor is not None:
+        term = "noise floor" if case.metric != WALL else "between-session spread"
+        parts.append(f"{term} {case.noise_floor:.0%}")
+    if case.processes_needed:
+        parts.append(f"about {case.processes_needed} processes a side would decide")
     return ", ".join(parts)
+
+
+def _known(value: float | None) -> bool:
+    return value is not None and value == value  # NaN: a figure the record did not hold

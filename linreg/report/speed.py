@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from linreg.report.comparisons import DEVICE, Plan, comparison_plan
-from linreg.units import missing
+from linreg.units import integer, missing, seconds
 
 # The order kinds are shown in: the tutorial's run first, what it is made of after.
 KIND_ORDER = ("train", "threads", "inference", "epoch", "engine_epoch", "copy")
@@ -63,11 +63,6 @@ def labelled(bench: pd.DataFrame) -> pd.DataFrame:
     # Sizes as numbers, so that N=10 comes before N=1,000.
     keys = ["_rank", "device", "dtype", "engine", "size", "seed", "case", "series"]
     return out.assign(_rank=order).sort_values(keys, na_position="first").drop(columns="_rank")
-
-
-def series_order(bench: pd.DataFrame) -> list[str]:
-    """Every series in reading order: those compared first (see ``comparison_plan``)."""
-    return comparison_plan(bench).order
 
 
 def speed_ratios(bench: pd.DataFrame, plan: Plan | None = None) -> pd.DataFrame:
@@ -176,3 +171,16 @@ def case_names(bench: pd.DataFrame) -> dict[str, str]:
         **dict(zip(first["name"].astype(str), labels, strict=True)),
         **dict(zip(first["fullname"].astype(str), labels, strict=True)),
     }
+
+
+def median_with_spread(row: pd.Series) -> str:
+    spread = "" if missing(row.get("iqr_s")) else f" ± {seconds(float(row['iqr_s']) / 2, 2)}"
+    return f"{seconds(row['median_s'])}{spread}"
+
+
+def samples_words(row: pd.Series) -> str:
+    """What the median is a median of: processes (each one sample), or one process's rounds."""
+    processes = row.get("processes")
+    if not missing(processes) and int(processes) > 1:
+        return f"{int(processes)} processes"
+    return f"{integer(row['rounds'])} rounds"

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -19,7 +18,6 @@ from linreg.report.ab_answers import ab_verdicts
 from linreg.report.answer import (
     FAIL,
     INFO,
-    MAX_CASES,
     MAX_CHECKS,
     NONE,
     PASS,
@@ -30,45 +28,36 @@ from linreg.report.answer import (
 from linreg.report.checks import CheckText, counts_by_kind, sorted_checks
 from linreg.report.comparisons import BASELINE, DEVICE, JUDGED, MACHINES, Plan, comparison_plan
 from linreg.report.environment import differing_keys
+from linreg.report.inputs import ReportInputs
 from linreg.report.regression import interval, regressed_answer
-from linreg.report.speed import case_names, headline_cases, session_names, speed_ratios
-from linreg.units import integer, missing, ratio, seconds, si
+from linreg.report.speed import (
+    case_names,
+    headline_cases,
+    median_with_spread,
+    samples_words,
+    session_names,
+    speed_ratios,
+)
+from linreg.report.speed_words import case_words
+from linreg.results.repro_checks import ReproCheck
+from linreg.results.speed_verdict import CaseVerdict, SpeedVerdict
+from linreg.units import missing, ratio, seconds, si
 
-__all__ = [
-    "FAIL", "INFO", "MAX_CASES", "MAX_CHECKS", "NONE", "PASS", "Answer", "Line", "VerdictInputs",
-    "Verdicts", "regressed_answer", "reproduces_answer", "speed_answer", "verdicts",
-]  # fmt: skip
 # Ratio lines the panel names (the judged pair, against the baseline, between machines, the
 # largest); the rest are in the ratios table.
 MAX_RATIO_LINES = 4
 
 
-@dataclass
-class VerdictInputs:
-    """What the answers are computed from (a part of ReportInputs)."""
-
-    checks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    unfinished_repro: list[str] = field(default_factory=list)
-    bench: pd.DataFrame | None = None
-    speed_verdicts: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    job_steps: list[dict[str, Any]] = field(default_factory=list)
-    machines: list[str] = field(default_factory=list)
-    series_environments: dict[str, dict[str, Any]] = field(default_factory=dict)
-    plan: Plan | None = None
-    ratios: pd.DataFrame | None = None
-    ab_results: list[tuple[Path, dict[str, Any]]] = field(default_factory=list)
-    repro_folders: dict[str, Path] = field(default_factory=dict)
+# The question a failed step of `linreg run` leaves without its evidence.
+_STEP_QUESTIONS = {"train": "reproduces", "repro": "reproduces", "bench": "speed",
+                   "speed": "regressed"}  # fmt: skip
 
 
-# Which answer a failed step of `linreg run` leaves without its evidence.
-_STEP_ANSWERS = {"train": 0, "repro": 0, "bench": 1, "speed": 2}
-
-
-def verdicts(inputs: VerdictInputs) -> Verdicts:
+def verdicts(inputs: ReportInputs) -> Verdicts:
+    """The panel's three answers from what the report's inputs hold."""
     bench = inputs.bench
     measured = bench is not None and not bench.empty
-    plan = inputs.plan if inputs.plan is not None or not measured else comparison_plan(bench)
-    ratios = inputs.ratios
+    plan, ratios = inputs.plan, inputs.ratios
     if ratios is None and measured:
         ratios = speed_ratios(bench, plan)
     names = session_names(bench) if measured else {}
@@ -76,34 +65,31 @@ def verdicts(inputs: VerdictInputs) -> Verdicts:
     speed = speed_answer(bench, inputs.speed_verdicts, inputs.series_environments, plan, ratios)
     regressed = regressed_answer(
         inputs.speed_verdicts,
-        inputs.machines,
+        inputs.machines(),
         names,
         _ratio_lines(ratios, plan, inputs.series_environments, only=BASELINE) if measured else (),
         cases,
     )
-    answers = [reproduces_answer(inputs.checks, inputs.unfinished_repro), speed, regressed]
+    answers = Verdicts(reproduces_answer(inputs.checks, inputs.unfinished_repro), speed, regressed)
     if inputs.ab_results:
         # An A/B's report answers the A/B: its cross-stack numerics, its speed verdict.
-        answers = list(ab_verdicts(inputs, names, cases, answers))
+        answers = ab_verdicts(inputs, names, cases, answers)
     # A step that failed before writing its results would otherwise leave its answer grey
     # ("not checked") while the job exits 1: the panel says what failed instead.
     for step in inputs.job_steps:
-        index = _STEP_ANSWERS.get(step["name"])
-        if step["ok"] or index is None:
+        question = _STEP_QUESTIONS.get(step.name)
+        if step.ok or question is None:
             continue
-        answer = answers[index]
-        line = Line(f"✗ the {step['name']} step failed", FAIL, step["detail"])
-        headline = (
-            answer.headline if answer.status == FAIL else f"No: the {step['name']} step failed"
-        )
-        answers[index] = replace(
-            answer, status=FAIL, headline=headline, lines=(line, *answer.lines)
-        )
-    return Verdicts(*answers)
+        answer = getattr(answers, question)
+        line = Line(f"✗ the {step.name} step failed", FAIL, step.detail)
+        headline = answer.headline if answer.status == FAIL else f"No: the {step.name} step failed"
+        failed = replace(answer, status=FAIL, headline=headline, lines=(line, *answer.lines))
+        answers = replace(answers, **{question: failed})
+    return answers
 
 
 def reproduces_answer(
-    checks: list[tuple[str, dict[str, Any]]], unfinished: list[str] = ()
+    checks: Sequence[tuple[str, ReproCheck]], unfinished: Sequence[str] = ()
 ) -> Answer:
     question = "Reproduces?"
     texts = sorted_checks(checks)
@@ -159,7 +145,7 @@ def _golden_coverage(texts: list[CheckText]) -> str:
 
 def speed_answer(
     bench: pd.DataFrame | None,
-    speed_verdicts: Sequence[tuple[str, dict[str, Any]]] = (),
+    speed_verdicts: Sequence[tuple[str, SpeedVerdict]] = (),
     environments: Mapping[str, dict[str, Any]] | None = None,
     plan: Plan | None = None,
     ratios: pd.DataFrame | None = None,
@@ -300,19 +286,6 @@ def _ratio_line(
     return Line(text, "", detail)
 
 
-def median_with_spread(row: pd.Series) -> str:
-    spread = "" if missing(row.get("iqr_s")) else f" ± {seconds(float(row['iqr_s']) / 2, 2)}"
-    return f"{seconds(row['median_s'])}{spread}"
-
-
-def samples_words(row: pd.Series) -> str:
-    """What the median is a median of: processes (each one sample), or one process's rounds."""
-    processes = row.get("processes")
-    if not missing(processes) and int(processes) > 1:
-        return f"{int(processes)} processes"
-    return f"{integer(row['rounds'])} rounds"
-
-
 def _derived(row: pd.Series) -> str:
     """The case's own figure, as the table of every case shows it: a copy's bandwidth from its
     median time, a training run's time per epoch."""
@@ -324,22 +297,22 @@ def _derived(row: pd.Series) -> str:
 
 
 def _judged_cases(
-    bench: pd.DataFrame, speed_verdicts: Sequence[tuple[str, dict[str, Any]]]
-) -> dict[tuple[str | None, str, str], dict[str, Any]]:
+    bench: pd.DataFrame, speed_verdicts: Sequence[tuple[str, SpeedVerdict]]
+) -> dict[tuple[str | None, str, str], CaseVerdict]:
     """Each judged case by (its candidate's series, case, metric); the series is None where the
     verdict's candidate is not among the inputs' series (then it speaks for any)."""
     names = session_names(bench)
     judged = {}
     for _, verdict in speed_verdicts:
-        series = names.get(verdict["candidate"])
-        for case in verdict.get("cases", []):
-            judged[(series, case["case"], case["metric"])] = case
+        series = names.get(verdict.candidate)
+        for case in verdict.cases:
+            judged[(series, case.case, case.metric)] = case
     return judged
 
 
 def _against_baseline(
     row: pd.Series,
-    judged: dict[tuple[str | None, str, str], dict[str, Any]],
+    judged: dict[tuple[str | None, str, str], CaseVerdict],
     ratios: pd.DataFrame,
 ) -> str:
     said = []
@@ -352,11 +325,11 @@ def _against_baseline(
         )  # fmt: skip
         if case is None:
             continue
-        if case.get("ratio") is None:
-            said.append(f"{word} {case['verdict']}")
+        if case.ratio != case.ratio:  # NaN: the record holds no ratio
+            said.append(f"{word} {case_words(case)}")
         else:
-            figures = f"{ratio(case['ratio'])} {interval(case)}".strip()
-            said.append(f"{word} {figures}, {case['verdict']}")
+            figures = f"{ratio(case.ratio)} {interval(case)}".strip()
+            said.append(f"{word} {figures}, {case_words(case)}")
     if said:
         return "; ".join(said)
     against = ratios[

@@ -60,13 +60,15 @@ class BenchSession:
         return "not recorded"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CaseSamples:
-    """One case's samples on one side: a wall-time median and an instruction count per process."""
+    """One case's samples in one session: each process's median round (seconds), each counting
+    process's instructions per call, and, for a single process, its rounds' quartiles."""
 
     case: str
     wall: tuple[float, ...]
     instructions: tuple[float, ...] = ()
+    quartiles: tuple[float, float] | None = None
 
 
 def session_samples(session: BenchSession) -> dict[str, CaseSamples]:

@@ -33,28 +33,13 @@ from typing import Any
 from linreg.errors import ResultSetError
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
-from linreg.results.bench_sessions import BenchSession, session_samples
+from linreg.results.bench_sessions import BenchSession, CaseSamples, session_samples
 from linreg.results.load import load_result, load_run
+from linreg.results.repro_checks import ReproCheck, ReproChecks
 from linreg.results.walk import expand
 from linreg.stack import stack_key
 
-# A repro result set's two copies of its matrix (linreg.suites.repro.COPIES): its run records,
-# of which one is read for the set's fingerprint.
-REPRO_COPIES = ("first", "second")
-REPRO_CHECKS = "checks.json"
-REPRO_MANIFEST = "manifest.json"
-
 Progress = Callable[[int, int, str], None]
-
-
-@dataclass(frozen=True, slots=True)
-class CaseRecord:
-    """One case in one session: each process's median round (seconds), each counting
-    process's instructions per call, and, for a single process, its rounds' quartiles."""
-
-    wall: tuple[float, ...]
-    instructions: tuple[float, ...] = ()
-    quartiles: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +71,7 @@ class HistorySession:
     started: dt.datetime  # UTC
     where: Where
     processes: int
-    cases: dict[str, CaseRecord]
+    cases: dict[str, CaseSamples]
 
 
 @dataclass(frozen=True, eq=False)
@@ -97,7 +82,7 @@ class ReproSession:
     path: Path
     started: dt.datetime
     where: Where
-    checks: tuple[dict[str, Any], ...]
+    checks: tuple[ReproCheck, ...]
     epochs: int | None = None  # the runs' length: a pair within tolerance throughout agrees so far
 
 
@@ -157,6 +142,16 @@ def gather(paths: Iterable[str | Path], on_progress: Progress | None = None) -> 
     return history
 
 
+def history_of(files: Iterable[BenchFile], sources: tuple[str, ...] = ()) -> History:
+    """The history of benchmark files already loaded (no repro sets), each once, oldest
+    first."""
+    found = _Found()
+    listed = list(files)
+    for file in listed:
+        found.add_bench(file)
+    return found.history(sources, len(listed))
+
+
 class _Found:
     """What the files read so far hold, before it is ordered into a History."""
 
@@ -169,8 +164,11 @@ class _Found:
         self.unreadable: list[tuple[Path, str]] = []
 
     def read(self, path: Path) -> None:
-        if path.name == REPRO_MANIFEST and (path.parent / REPRO_COPIES[0]).is_dir():
-            if not (path.parent / REPRO_CHECKS).is_file():
+        if (
+            path.name == kinds.REPRO_MANIFEST_FILE
+            and (path.parent / kinds.REPRO_COPIES[0]).is_dir()
+        ):
+            if not (path.parent / kinds.REPRO_CHECKS_FILE).is_file():
                 self.unfinished += 1
             return  # read with the set's checks.json
         if _is_repro_run(path):
@@ -186,9 +184,9 @@ class _Found:
         if loaded is None or loaded.kind != kinds.BENCH:
             self.passed_over += 1
             return
-        self._add_bench(loaded.value)
+        self.add_bench(loaded.value)
 
-    def _add_bench(self, file: BenchFile) -> None:
+    def add_bench(self, file: BenchFile) -> None:
         identity = content_id(file)
         if identity in self.process_ids:
             self.copies += 1
@@ -203,7 +201,7 @@ class _Found:
         group = self.groups.setdefault(key, [])
         group.append((order, identity, file.datetime, _Compact(where, _records(file))))
 
-    def _add_repro(self, path: Path, checks: dict[str, Any]) -> None:
+    def _add_repro(self, path: Path, checks: ReproChecks) -> None:
         folder = path.parent
         environment, created = _repro_environment(folder)
         where = where_of(environment, None)
@@ -215,7 +213,8 @@ class _Found:
         if started is None:
             self.untimed += 1
             return
-        self.repro[key] = ReproSession(folder.name, folder, started, where, tuple(checks["checks"]))
+        self.repro[key] = ReproSession(folder.name, folder, started, where, checks.checks,
+                                       checks.epochs)  # fmt: skip
 
     def history(self, sources: tuple[str, ...], files: int) -> History:
         sessions = []
@@ -261,7 +260,7 @@ class _Compact:
     """One process file, reduced to what the history draws (its fingerprint let go)."""
 
     where: Where
-    records: dict[str, CaseRecord]
+    records: dict[str, CaseSamples]
 
 
 def content_id(file: BenchFile) -> str:
@@ -341,7 +340,7 @@ def host_labels(places: Iterable[Where]) -> dict[str, str]:
     return labels
 
 
-def _records(file: BenchFile) -> dict[str, CaseRecord]:
+def _records(file: BenchFile) -> dict[str, CaseSamples]:
     """Each case of one process: its median round and instruction count (the rule sessions are
     compared by, linreg.results.bench_sessions.session_samples) and its rounds' quartiles."""
     samples = session_samples(BenchSession(file.machine or "", "", (file,)))
@@ -350,20 +349,21 @@ def _records(file: BenchFile) -> dict[str, CaseRecord]:
         sample = samples[case.fullname]
         rounds = case.rounds
         quartiles = statistics.quantiles(rounds, n=4) if len(rounds) > 1 else [rounds[0]] * 3
-        records[case.fullname] = CaseRecord(
-            sample.wall, sample.instructions, (quartiles[0], quartiles[2])
+        records[case.fullname] = CaseSamples(
+            case.fullname, sample.wall, sample.instructions, (quartiles[0], quartiles[2])
         )
     return records
 
 
-def _pooled(processes: list[dict[str, CaseRecord]]) -> dict[str, CaseRecord]:
+def _pooled(processes: list[dict[str, CaseSamples]]) -> dict[str, CaseSamples]:
     if len(processes) == 1:
         return processes[0]
     names = dict.fromkeys(name for records in processes for name in records)
     pooled = {}
     for name in names:
         here = [records[name] for records in processes if name in records]
-        pooled[name] = CaseRecord(
+        pooled[name] = CaseSamples(
+            case=name,
             wall=tuple(v for r in here for v in r.wall),
             instructions=tuple(v for r in here for v in r.instructions),
             quartiles=here[0].quartiles if len(here) == 1 else None,
@@ -371,26 +371,18 @@ def _pooled(processes: list[dict[str, CaseRecord]]) -> dict[str, CaseRecord]:
     return pooled
 
 
-def _epochs(checks: dict[str, Any]) -> int | None:
-    try:
-        epochs = checks["options"]["matrix"]["base"]["epochs"]
-    except (KeyError, TypeError):
-        return None
-    return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
-
-
 def _is_repro_set(folder: Path) -> bool:
-    return (folder / REPRO_MANIFEST).is_file()
+    return (folder / kinds.REPRO_MANIFEST_FILE).is_file()
 
 
 def _is_repro_run(path: Path) -> bool:
-    return path.parent.name in REPRO_COPIES and _is_repro_set(path.parent.parent)
+    return path.parent.name in kinds.REPRO_COPIES and _is_repro_set(path.parent.parent)
 
 
 def _repro_environment(folder: Path) -> tuple[dict[str, Any], str | None]:
     """A repro set's fingerprint and when its first run was written, from one of its run
     records (they share a host and stack); its manifest's torch and Python where none loads."""
-    for copy in REPRO_COPIES:
+    for copy in kinds.REPRO_COPIES:
         for record in sorted((folder / copy).glob("*.json")):
             try:
                 run = load_run(record)
@@ -398,7 +390,7 @@ def _repro_environment(folder: Path) -> tuple[dict[str, Any], str | None]:
                 continue
             return run.environment, run.created
     try:
-        manifest = load_result(folder / REPRO_MANIFEST)
+        manifest = load_result(folder / kinds.REPRO_MANIFEST_FILE)
     except ResultSetError:
         manifest = None
     stack = manifest.value.get("stack", {}) if manifest is not None else {}

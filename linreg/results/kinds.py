@@ -30,15 +30,31 @@ SCHEMA_VERSIONS = {
     REPRO_CHECKS: 2,
     SWEEP: 1,
     NOISE_FLOOR: 1,
-    SPEED_VERDICT: 2,
+    SPEED_VERDICT: 3,
     AB: 1,
-    MAIN_JOB: 1,
+    MAIN_JOB: 2,
     GPU_RUN: 1,
     REPRO_RESUME_POINT: 1,
     REPRO_RESUMED: 1,
 }
 # Older schema versions this linreg still reads, each upgraded by its loader.
-OLDER_READABLE = {SPEED_VERDICT: (1,)}
+OLDER_READABLE = {SPEED_VERDICT: (1, 2), MAIN_JOB: (1,)}
+
+# The files the kinds are written to, named once.
+RUN_FILE = "run.json"  # in a run folder
+REPRO_MANIFEST_FILE = "manifest.json"  # in a repro result set
+REPRO_CHECKS_FILE = "checks.json"
+REPRO_COPIES = ("first", "second")  # a repro set's two copies of its matrix, one folder each
+SPEED_VERDICT_FILE = "speed-verdict.json"
+AB_FILE = "ab.json"
+MAIN_JOB_FILE = "job.json"
+GPU_RUN_FILE = "summary.json"
+
+
+def noise_floor_file(session: str) -> str:
+    """Beside the machine's benchmark files: one per session that measured it."""
+    return f"noise-{session}.json"
+
 
 # UTC, sortable as text, microseconds so that two results of one second do not collide.
 STAMP_FORMAT = "%Y%m%dT%H%M%S%fZ"

@@ -9,7 +9,7 @@ from typing import Any
 from linreg.errors import ResultSetError
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
-from linreg.results.load import RUN_JSON, load_result
+from linreg.results.load import load_result
 from linreg.results.noise_floor import NoiseFloor
 from linreg.results.walk import expand
 from linreg.run import Run
@@ -69,8 +69,8 @@ def load_result_set(path: str | Path) -> ResultSet:
     """A run folder, run.json, repro result set, pytest-benchmark JSON, or a folder holding any
     of them. In a folder, files of other kinds (manifests, sweeps) are passed over."""
     path = Path(path)
-    if path.is_dir() and (path / RUN_JSON).is_file():
-        path = path / RUN_JSON
+    if path.is_dir() and (path / kinds.RUN_FILE).is_file():
+        path = path / kinds.RUN_FILE
     files = expand(path)
     if not files:
         raise ResultSetError(f"{path}: holds no result files (*.json)")
@@ -120,4 +120,4 @@ def _origin(file: Path, kind: str) -> Path:
     two runs to choose between."""
     if kind == kinds.REPRO_RUN:
         return file.parent.parent
-    return file.parent if file.name == RUN_JSON else file
+    return file.parent if file.name == kinds.RUN_FILE else file

@@ -14,7 +14,6 @@ from linreg.errors import OutputError
 from linreg.results import kinds
 from linreg.results.checkpoint import save_checkpoint
 from linreg.results.files import TEMP_SUFFIX, check_new_folder, dumps, publish
-from linreg.results.load import RUN_JSON
 from linreg.run import Run
 
 HISTORY_CSV = "history.csv"
@@ -66,7 +65,7 @@ def write_run_folder(
     except OSError as exc:
         raise OutputError(f"--out {out_dir}: cannot be written ({exc.strerror or exc})") from exc
     try:
-        (staging / RUN_JSON).write_text(dumps(run_record(run)), encoding="utf-8")
+        (staging / kinds.RUN_FILE).write_text(dumps(run_record(run)), encoding="utf-8")
         (staging / HISTORY_CSV).write_text(history_csv(run), encoding="utf-8")
         save_checkpoint(state, staging / CHECKPOINT)
         for name, text in (extra_files or {}).items():

@@ -46,6 +46,13 @@ def result_files(root: str | Path, suffix: str = ".json") -> Iterator[Path]:
                 yield path
 
 
+def walk_key(path: Path, root: Path) -> tuple[tuple[int, str], ...]:
+    """Where ``result_files(root)`` yields ``path``: a folder's files before its sub-folders,
+    each in name order. Records made in memory sort with it as a walk would find them."""
+    parts = path.resolve().relative_to(root.resolve()).parts
+    return (*((1, part) for part in parts[:-1]), (0, parts[-1]))
+
+
 def expand(path: str | Path, suffix: str = ".json") -> list[Path]:
     """A path a user named: the file itself (which must be a regular file), or a folder's files.
 

@@ -16,31 +16,23 @@ import os
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from linreg.compare.explain_cases import explained
-from linreg.compare.runs import LEVEL_NAMES, LEVELS, compare_runs
-from linreg.compare.speed import SpeedVerdict, judge_sessions
+from linreg.compare.runs import compare_runs
+from linreg.compare.speed import judge_sessions
 from linreg.errors import ConfigError, LinregError
 from linreg.processes import run_bounded
 from linreg.results import kinds
+from linreg.results.ab_result import NOT_RUN, ROLES, AbPair, AbResult, NumericVerdict, StackInfo
 from linreg.results.bench_sessions import newest_per_machine
 from linreg.results.files import check_new_folder, write_json_new
 from linreg.results.resultset import load_result_set
-from linreg.suites.bench_runner import (
-    COUNT_VARIABLE,
-    PROCESS_VARIABLE,
-    SESSION_VARIABLE,
-    selection_args,
-)
+from linreg.results.speed_verdict import SpeedVerdict
+from linreg.suites.bench_request import BenchRequest, process_env
 from linreg.suites.bench_selection import BenchSelection
 from linreg.tolerance import default_tolerances
-
-ROLES = ("reference", "candidate")
-AB_FILE = "ab.json"
-SPEED_FILE = "speed-verdict.json"
 
 # Called with a line saying what just finished, for progress.
 ProgressCallback = Callable[[str], None]
@@ -65,7 +57,7 @@ class Stack:
         env["PYTHONPATH"] = str(self.root)
         return env
 
-    def describe(self) -> dict[str, str]:
+    def describe(self) -> StackInfo:
         """The stack's interpreter, checkout and torch, as it reports them itself."""
         code = "import sys, torch; print(sys.version.split()[0], torch.__version__)"
         probe = subprocess.run(
@@ -79,33 +71,7 @@ class Stack:
             last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
             raise ConfigError(f"{self.role}_python", f"{self.python} cannot import torch: {last}")
         python, torch = probe.stdout.split()
-        return {"python": python, "torch": torch, "interpreter": str(self.python),
-                "root": str(self.root)}  # fmt: skip
-
-
-@dataclass
-class ABResult:
-    out: Path
-    stacks: dict[str, dict[str, str]]
-    speed: SpeedVerdict | None
-    numeric: dict[str, Any]
-    seconds: float
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def numeric_failures(self) -> list[dict[str, Any]]:
-        """The pairs beyond tolerance (level c or d): the same config on two stacks must agree
-        within tolerance, the rule `linreg compare` applies to two runs."""
-        return [p for p in self.numeric["pairs"] if not p["within_tolerance"]]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stacks": self.stacks,
-            "speed": None if self.speed is None else self.speed.to_dict(),
-            "numeric": self.numeric,
-            "seconds": self.seconds,
-            "failures": self.failures,
-        }
+        return StackInfo(python, torch, str(self.python), str(self.root))
 
 
 def run_ab(
@@ -119,7 +85,7 @@ def run_ab(
     repro_args: tuple[str, ...] | None = ("--seeds", "42", "--no-golden"),
     on_progress: ProgressCallback | None = None,
     count_instructions: bool = True,
-) -> ABResult:
+) -> AbResult:
     """Interleaved benchmark processes of both stacks, then each stack's repro matrix.
 
     Instructions are counted in each side's first process (Valgrind), unless not asked."""
@@ -141,7 +107,7 @@ def run_ab(
             say(f"ab: {stack.role} bench process {index + 1} of {processes}: pytest exit {code}")
             if code != 0:
                 failures.append(f"{stack.role} bench process {index + 1}: pytest exit {code}")
-    numeric: dict[str, Any] = {"verdict": "not run", "pairs": []}
+    numeric = NumericVerdict(NOT_RUN)
     if repro_args is not None:
         for stack in stacks:
             code = _repro(stack, out, repro_args)
@@ -152,10 +118,12 @@ def run_ab(
                 )
         numeric = _numeric_verdict(out)
     speed = _speed_verdict(out, threshold)
-    result = ABResult(out, described, speed, numeric, time.perf_counter() - started, failures)
-    write_json_new(out / AB_FILE, kinds.envelope(kinds.AB, result.to_dict()))
+    result = AbResult(described, speed, numeric, time.perf_counter() - started, tuple(failures))
+    write_json_new(out / kinds.AB_FILE, kinds.envelope(kinds.AB, result.to_dict()))
     if speed is not None:
-        write_json_new(out / SPEED_FILE, kinds.envelope(kinds.SPEED_VERDICT, speed.to_dict()))
+        write_json_new(
+            out / kinds.SPEED_VERDICT_FILE, kinds.envelope(kinds.SPEED_VERDICT, speed.to_dict())
+        )
     return result
 
 
@@ -168,14 +136,12 @@ def _bench_process(
     index: int,
     count: bool,
 ) -> int:
-    env = stack.env()
-    env[SESSION_VARIABLE] = f"{session}-{stack.role}"
-    env[PROCESS_VARIABLE] = str(index)
-    env[COUNT_VARIABLE] = "1" if count else "0"
+    env = process_env(stack.env(), f"{session}-{stack.role}", index, count)
     storage = (out / stack.role / "bench").resolve()
+    request = BenchRequest(selection, machine=machine)
     command = [
-        str(stack.python), "-m", "pytest", str(stack.root / "bench"), *selection_args(selection),
-        f"--machine={machine}", f"--benchmark-storage=file://{storage}", "--benchmark-autosave",
+        str(stack.python), "-m", "pytest", str(stack.root / "bench"), *request.pytest_args(),
+        f"--benchmark-storage=file://{storage}", "--benchmark-autosave",
         "-q", "-p", "no:cacheprovider",
     ]  # fmt: skip
     log = out / stack.role / "bench.log"
@@ -208,10 +174,10 @@ def _speed_verdict(out: Path, threshold: float | None) -> SpeedVerdict | None:
         sides.append(found[0])
     verdict = judge_sessions(sides[0], sides[1], threshold=threshold)
     # Where an instruction case moved, the functions that moved it.
-    return dataclasses.replace(verdict, cases=explained(verdict.cases, sides[0], sides[1]))
+    return dataclasses.replace(verdict, cases=tuple(explained(verdict.cases, sides[0], sides[1])))
 
 
-def _numeric_verdict(out: Path) -> dict[str, Any]:
+def _numeric_verdict(out: Path) -> NumericVerdict:
     """Each run of the candidate's matrix against the same config's run in the reference's:
     the worst level is the verdict (a bit-identical … d different)."""
     runs = {}
@@ -219,19 +185,14 @@ def _numeric_verdict(out: Path) -> dict[str, Any]:
         try:
             runs[role] = load_result_set(out / role / "repro").runs
         except LinregError as exc:
-            return {"verdict": f"no repro results ({exc})", "pairs": []}
+            return NumericVerdict(f"no repro results ({exc})")
     pairs = []
     tolerances = default_tolerances()
     for label in sorted(set(runs["reference"]) & set(runs["candidate"])):
         c = compare_runs(runs["candidate"][label], runs["reference"][label], tolerances,
                          candidate_label=label, reference_label=label)  # fmt: skip
-        pairs.append({
-            "run": label, "level": c.level, "level_name": LEVEL_NAMES[c.level],
-            "first_bitwise_difference_epoch": c.divergence.bitwise, "horizon": c.horizon,
-            "final_weight": [c.final_reference["weight"], c.final_candidate["weight"]],
-            "within_tolerance": c.within_tolerance,
-        })  # fmt: skip
-    if not pairs:
-        return {"verdict": "no run in common", "pairs": []}
-    worst = max((p["level"] for p in pairs), key=LEVELS.index)
-    return {"verdict": worst, "verdict_name": LEVEL_NAMES[worst], "pairs": pairs}
+        pairs.append(AbPair(
+            label, c.level, c.divergence.bitwise, c.horizon,
+            (c.final_reference["weight"], c.final_candidate["weight"]), c.within_tolerance,
+        ))  # fmt: skip
+    return NumericVerdict.of(tuple(pairs))

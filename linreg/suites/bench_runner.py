@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +22,10 @@ from linreg.results.files import write_json_new
 from linreg.results.load import load_result
 from linreg.results.noise_floor import NoiseFloor
 from linreg.results.walk import result_files
-from linreg.suites.bench_selection import BenchSelection
+from linreg.suites.bench_request import BenchRequest, process_env
 
-REPO_ROOT = PROJECT_ROOT
 # More processes than this is a typo, not a plan: each is a full run of the selection.
 MAX_PROCESSES = 100
-# Where a session is stored unless the caller says: the results root's bench/ (None: read at
-# each call, so LINREG_RESULTS and `linreg --results` apply).
-RESULTS_ROOT: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -45,56 +42,31 @@ class BenchOutcome:
     problem: str | None = None  # why the suite could not run at all (pytest not installed, ...)
 
 
-def selection_args(selection: BenchSelection) -> list[str]:
-    """The pytest options of bench/conftest.py that reproduce a selection."""
-    args = [
-        f"--devices={','.join(selection.devices)}",
-        f"--dtypes={','.join(selection.dtypes)}",
-        f"--seeds={','.join(map(str, selection.seeds))}",
-        f"--engines={','.join(selection.engines)}",
-        f"--kinds={','.join(selection.kinds)}",
-    ]
-    if selection.sizes:
-        args.append(f"--sizes={','.join(map(str, selection.sizes))}")
-    if selection.optimizer_settings() != [("sgd", 0.0)]:
-        args.append(f"--optimizers={','.join(selection.optimizers)}")
-        args.append(f"--momentums={','.join(map(str, selection.momentums))}")
-    if selection.quick:
-        args.append("--quick")
-    return args
-
-
-# Must match bench/conftest.py: the session and process index each child process records.
-SESSION_VARIABLE, PROCESS_VARIABLE = "LINREG_BENCH_SESSION", "LINREG_BENCH_PROCESS"
-# Set for processes after the first: instruction counts are deterministic, one per session is
-# enough, and each costs Valgrind's start-up with torch (about a minute).
-COUNT_VARIABLE = "LINREG_BENCH_INSTRUCTIONS"
-
 # Called after each process with (index, processes, exit code).
 ProcessCallback = Callable[[int, int, int], None]
 
 
 def run_bench_suite(
-    selection: BenchSelection,
-    machine: str | None = None,
+    request: BenchRequest,
+    storage_root: Path | None = None,
+    *,
+    extra_args: Sequence[str] = (),
     json_path: Path | None = None,
-    pytest_args: list[str] | tuple[str, ...] = (),
-    results_root: Path | None = None,
     log_path: Path | None = None,
     processes: int = 1,
     on_process: ProcessCallback | None = None,
-    count_every_process: bool = False,
     timeout_s: float | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> BenchOutcome:
-    """Run bench/ in ``processes`` child processes, one after the other, and say what they stored.
+    """Run bench/ as ``request`` asks, in ``processes`` child processes, one after the other,
+    and say what they stored under ``storage_root``/<machine>/ (default: the results root's
+    bench/). ``extra_args`` go to pytest as given.
 
     Child processes rather than pytest.main(): the suite sets torch threads, allocates GBs and
     imports its conftest as a top-level module; none of that should outlive it in this process.
     Several processes make one session: a comparison takes one sample per process (rounds in one
     process share its state), and their spread is the machine's noise floor, stored beside them.
-    Instructions are counted in the first process only, unless ``count_every_process`` (to
-    measure their spread too).
+    Instructions are counted in the first process only.
     ``timeout_s`` bounds the whole session: at the limit the running process is interrupted,
     pytest-benchmark saves the cases that finished, and no further process starts. ``env`` is
     the children's environment (default this process's), to which the checkout's path is added.
@@ -103,7 +75,10 @@ def run_bench_suite(
         raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
     if not isinstance(processes, int) or not 1 <= processes <= MAX_PROCESSES:
         raise ConfigError("processes", f"must be in [1, {MAX_PROCESSES}], got {processes!r}")
-    machine = validate_machine_name(machine) if machine else default_machine_name()
+    machine = (
+        validate_machine_name(request.machine) if request.machine else default_machine_name()
+    )
+    request = dataclasses.replace(request, machine=machine)
     if json_path is not None:
         if processes > 1:
             raise ConfigError("json", "writes one process's file; drop it with --processes > 1")
@@ -113,7 +88,7 @@ def run_bench_suite(
         if not json_path.parent.is_dir():
             raise OutputError(f"{json_path.parent}: no such folder for --json")
     # Absolute: the child pytest runs from the repository root, not from the caller's folder.
-    root = results_root or RESULTS_ROOT or default_results() / "bench"
+    root = storage_root if storage_root is not None else default_results() / "bench"
     storage = (Path(root) / machine).resolve()
     before = set(result_files(storage)) if storage.is_dir() else set()
     command = [
@@ -121,25 +96,22 @@ def run_bench_suite(
         "-m",
         "pytest",
         str(BENCH_DIR),
-        *selection_args(selection),
-        f"--machine={machine}",
+        *request.pytest_args(),
         f"--benchmark-storage=file://{storage}",
         "--benchmark-autosave",
         *([f"--benchmark-json={json_path}"] if json_path else []),
-        *pytest_args,
+        *extra_args,
     ]
-    env = dict(os.environ if env is None else env)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    env[SESSION_VARIABLE] = session = kinds.utc_stamp()
+    base = dict(os.environ if env is None else env)
+    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")]))
+    session = kinds.utc_stamp()
     exit_code = 0
     timed_out = False
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     for index in range(processes):
-        env[PROCESS_VARIABLE] = str(index)
-        if index > 0 and not count_every_process:
-            env[COUNT_VARIABLE] = "0"
+        child = process_env(base, session, index, count=index == 0)
         left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        code, timed_out = _run_pytest(command, env, log_path, append=index > 0, timeout_s=left)
+        code, timed_out = _run_pytest(command, child, log_path, append=index > 0, timeout_s=left)
         exit_code = exit_code or code
         if on_process is not None:
             on_process(index, processes, code)
@@ -149,7 +121,7 @@ def run_bench_suite(
     noise = _write_noise_floor(storage, machine, session, saved) if processes > 1 else None
     # A suite that stored nothing and failed: is it the tools rather than the suite? Asked only
     # then, so a run that works pays no extra process.
-    problem = missing_bench_tools(env) if exit_code not in (0, 5) and not saved else None
+    problem = missing_bench_tools(base) if exit_code not in (0, 5) and not saved else None
     return BenchOutcome(exit_code, machine, storage, saved, json_path, noise, timed_out, problem)
 
 
@@ -166,11 +138,11 @@ for name in sys.argv[1:]:
 """
 
 
-def missing_bench_tools(env: dict[str, str] | None = None) -> str | None:
+def missing_bench_tools(env: Mapping[str, str] | None = None) -> str | None:
     """Why the bench suite cannot start in a child with ``env`` — pytest or pytest-benchmark
     not importable there — with how to install them; None where both import."""
     done = subprocess.run(
-        [sys.executable, "-c", _PROBE, *BENCH_TOOLS], env=env, cwd=REPO_ROOT,
+        [sys.executable, "-c", _PROBE, *BENCH_TOOLS], env=env, cwd=PROJECT_ROOT,
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     if done.returncode == 0:
@@ -184,7 +156,7 @@ def missing_bench_tools(env: dict[str, str] | None = None) -> str | None:
 
 def _run_pytest(
     command: list[str],
-    env: dict[str, str],
+    env: Mapping[str, str],
     log_path: Path | None,
     append: bool,
     timeout_s: float | None = None,
@@ -193,15 +165,15 @@ def _run_pytest(
     if timeout_s is not None:
         if log_path is not None and not append:
             Path(log_path).write_text("", encoding="utf-8")
-        done = run_bounded(command, timeout_s=timeout_s, cwd=REPO_ROOT, env=env,
+        done = run_bounded(command, timeout_s=timeout_s, cwd=PROJECT_ROOT, env=env,
                            log_path=log_path)  # fmt: skip
         return done.exit_code, done.timed_out
     if log_path is None:
-        return subprocess.run(command, cwd=REPO_ROOT, env=env, check=False).returncode, False
+        return subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode, False
     # Inside a larger job the suite's own output goes to a log, not over its progress display.
     with Path(log_path).open("a" if append else "w", encoding="utf-8") as log:
         return subprocess.run(
-            command, cwd=REPO_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
+            command, cwd=PROJECT_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
         ).returncode, False
 
 
@@ -225,7 +197,8 @@ def _write_noise_floor(
         machine, session_samples(found[0]), [session_samples(s) for s in same]
     )
     return write_json_new(
-        storage / f"noise-{session}.json", kinds.envelope(kinds.NOISE_FLOOR, noise.to_dict())
+        storage / kinds.noise_floor_file(session),
+        kinds.envelope(kinds.NOISE_FLOOR, noise.to_dict()),
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,18 +26,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from linreg.compare.explain import FunctionChanges, function_changes
 from linreg.compare.speed import (
     DEFAULT_ALPHA,
     DEFAULT_INSTRUCTION_THRESHOLD,
     DEFAULT_WALL_THRESHOLD,
-    FASTER,
-    INSTRUCTIONS,
-    SLOWER,
-    UNDECIDED,
-    WALL,
-    CaseVerdict,
     judge_instructions,
     judge_wall,
 )
@@ -48,6 +44,9 @@ from linreg.results.bench_file import case_parts
 from linreg.results.bench_sessions import CaseSamples
 from linreg.results.load import load_bench
 from linreg.results.profiles import ProfileError, compress_dump, read_profile
+from linreg.results.speed_verdict import FASTER, INSTRUCTIONS, SLOWER, UNDECIDED, WALL, CaseVerdict
+from linreg.suites.bench_request import BenchRequest
+from linreg.suites.bench_selection import BenchSelection
 
 DEFAULT_TIMEOUT_S = 900.0
 # The case a bare kind names: the quick profile's, the one CI gates on.
@@ -131,16 +130,33 @@ class Commit:
 
 
 @dataclass(frozen=True)
-class Probe:
-    """One commit measured: its value (instructions per call, or seconds), its verdict against
-    the good commit, the seconds the measurement took."""
+class Measured:
+    """One commit's samples of the case (an instruction count, or a median round per process),
+    with its callgrind profile where it was counted."""
 
-    commit: Commit
-    value: float
-    verdict: CaseVerdict | None  # None for the good commit itself
-    seconds: float
+    samples: CaseSamples
     profile: Path | None = None
     calls: int | None = None
+
+    @property
+    def value(self) -> float:
+        """Instructions per call, or the median of the processes' median rounds (seconds)."""
+        return statistics.median(self.samples.instructions or self.samples.wall)
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One commit measured: its samples, its verdict against the good commit, the seconds the
+    measurement took."""
+
+    commit: Commit
+    measured: Measured
+    verdict: CaseVerdict | None  # None for the good commit itself
+    seconds: float
+
+    @property
+    def value(self) -> float:
+        return self.measured.value
 
     @property
     def changed(self) -> bool:
@@ -156,7 +172,9 @@ class BisectResult:
     good: Probe | None = None
     probes: list[Probe] = field(default_factory=list)
     first: Probe | None = None  # the first changed commit
-    stopped: str = ""  # why the search ended without a commit
+    # Where the search ended without a commit: the probe it stopped at (undecided, or the bad
+    # commit not beyond the threshold).
+    stopped_at: Probe | None = None
     functions: FunctionChanges | None = None
     functions_note: str = ""
     seconds: float = 0.0
@@ -167,8 +185,22 @@ class BisectResult:
         return len(self.probes) + (self.good is not None)
 
 
-# Called with a line saying what just happened, for progress.
-ProgressCallback = Callable[[str], None]
+class Measurer(Protocol):
+    """How a probe measures a commit's code (checked out at ``tree``) and judges it."""
+
+    metric: str
+
+    def measure(self, tree: Path, work: Path) -> Measured: ...
+
+    def judge(
+        self, reference: CaseSamples, candidate: CaseSamples, threshold: float
+    ) -> CaseVerdict: ...
+
+
+# Called before each measurement with (the commit, where it lies: "good", "3 of 8"), and after
+# it with the probe.
+StartCallback = Callable[[Commit, str], None]
+ProbeCallback = Callable[[Probe], None]
 
 
 def _git(repo: Path, *args: str) -> str:
@@ -236,57 +268,101 @@ class Worktree:
         shutil.rmtree(self._tmp, ignore_errors=True)
 
 
-def count_at(tree: Path, case: CaseSpec, work: Path, timeout_s: float) -> tuple[float, int, Path]:
-    """(instructions per call, calls, gzipped profile) of the case with ``tree``'s code, by this
-    checkout's counting harness in one Valgrind process."""
-    work.mkdir(parents=True)
-    specs = work / "specs.json"
-    specs.write_text(json.dumps([case.spec]), encoding="utf-8")
-    out = work / "counted.json"
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(tree)  # the code measured is the worktree's, not this checkout's
-    log = work / "count.log"
-    done = run_bounded(
-        [sys.executable, str(BENCH_DIR / "instructions.py"), "--count", str(specs), str(out)],
-        timeout_s=timeout_s, env=env, log_path=log, cwd=work,
-    )  # fmt: skip
-    if done.exit_code != 0 or not out.is_file():
-        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        raise BisectError(f"counting failed ({lines[-1] if lines else done.exit_code})")
-    [counted] = json.loads(out.read_text(encoding="utf-8"))["counted"]
-    profile = work / "case.callgrind.gz"
-    profile.write_bytes(compress_dump(Path(counted["dump"])))
-    return float(counted["per_call"]), int(counted["calls"]), profile
+@dataclass(frozen=True)
+class InstructionCounter:
+    """Instructions per call of the case with the tree's code, by this checkout's counting
+    harness in one Valgrind process: deterministic, so one count decides."""
 
+    case: CaseSpec
+    timeout_s: float
+    metric: str = INSTRUCTIONS
 
-def wall_at(
-    tree: Path, case: CaseSpec, work: Path, processes: int, timeout_s: float
-) -> tuple[float, ...]:
-    """The case's median round in each of ``processes`` processes of ``tree``'s bench suite."""
-    spec = case.spec
-    selection = [f"--devices={spec['device']}", f"--dtypes={spec['dtype']}",
-                 f"--seeds={spec['seed']}", f"--engines={spec['engine']}",
-                 f"--kinds={case.kind}", "--instructions=no"]  # fmt: skip
-    if spec["size"] is not None:
-        selection.append(f"--sizes={spec['size']}")
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(tree)
-    medians = []
-    for index in range(processes):
-        out = work / f"process-{index}.json"
+    def measure(self, tree: Path, work: Path) -> Measured:
+        work.mkdir(parents=True)
+        specs = work / "specs.json"
+        specs.write_text(json.dumps([self.case.spec]), encoding="utf-8")
+        out = work / "counted.json"
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(tree)  # the code measured is the worktree's, not this checkout's
+        log = work / "count.log"
         done = run_bounded(
-            [sys.executable, "-m", "pytest", str(tree / "bench"), *selection, "-q",
-             "-p", "no:cacheprovider", f"--benchmark-json={out}"],
-            timeout_s=timeout_s, env=env, cwd=tree, log_path=work / "bench.log",
+            [sys.executable, str(BENCH_DIR / "instructions.py"), "--count", str(specs), str(out)],
+            timeout_s=self.timeout_s, env=env, log_path=log, cwd=work,
         )  # fmt: skip
         if done.exit_code != 0 or not out.is_file():
-            raise BisectError(f"the bench suite failed (pytest exit {done.exit_code})")
-        found = [c for c in load_bench(out).cases if c.fullname.endswith(_bracket(case))]
-        if not found:
-            raise BisectError(f"the bench suite at this commit has no case {case.case_id}")
-        rounds = sorted(found[0].rounds)
-        medians.append(rounds[len(rounds) // 2])
-    return tuple(medians)
+            lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+            raise BisectError(f"counting failed ({lines[-1] if lines else done.exit_code})")
+        [counted] = json.loads(out.read_text(encoding="utf-8"))["counted"]
+        profile = work / "case.callgrind.gz"
+        profile.write_bytes(compress_dump(Path(counted["dump"])))
+        samples = CaseSamples(self.case.case_id, (), (float(counted["per_call"]),))
+        return Measured(samples, profile, int(counted["calls"]))
+
+    def judge(
+        self, reference: CaseSamples, candidate: CaseSamples, threshold: float
+    ) -> CaseVerdict:
+        [verdict] = judge_instructions({"case": reference}, {"case": candidate}, threshold)
+        return verdict
+
+
+@dataclass(frozen=True)
+class WallTimer:
+    """The case's median round in each of ``processes`` processes of the tree's bench suite,
+    judged by the wall-time rule (for cases without counts, e.g. on CUDA)."""
+
+    case: CaseSpec
+    processes: int
+    timeout_s: float
+    metric: str = WALL
+
+    def measure(self, tree: Path, work: Path) -> Measured:
+        work.mkdir(parents=True)
+        spec = self.case.spec
+        selection = BenchSelection(
+            devices=(spec["device"],), dtypes=(spec["dtype"],), seeds=(spec["seed"],),
+            engines=(spec["engine"],), kinds=(self.case.kind,),
+            sizes=None if spec["size"] is None else (spec["size"],),
+        )  # fmt: skip
+        request = BenchRequest(selection, instructions="no")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(tree)
+        medians = []
+        for index in range(self.processes):
+            out = work / f"process-{index}.json"
+            done = run_bounded(
+                [sys.executable, "-m", "pytest", str(tree / "bench"), *request.pytest_args(),
+                 "-q", "-p", "no:cacheprovider", f"--benchmark-json={out}"],
+                timeout_s=self.timeout_s, env=env, cwd=tree, log_path=work / "bench.log",
+            )  # fmt: skip
+            if done.exit_code != 0 or not out.is_file():
+                raise BisectError(f"the bench suite failed (pytest exit {done.exit_code})")
+            found = [c for c in load_bench(out).cases if c.fullname.endswith(_bracket(self.case))]
+            if not found:
+                raise BisectError(f"the bench suite at this commit has no case {self.case.case_id}")
+            medians.append(statistics.median(found[0].rounds))
+        return Measured(CaseSamples(self.case.case_id, tuple(medians)))
+
+    def judge(
+        self, reference: CaseSamples, candidate: CaseSamples, threshold: float
+    ) -> CaseVerdict:
+        [verdict] = judge_wall({"case": reference}, {"case": candidate}, threshold, DEFAULT_ALPHA)
+        return verdict
+
+
+def measurer_for(
+    metric: str, case: CaseSpec, processes: int = 8, timeout_s: float = DEFAULT_TIMEOUT_S
+) -> Measurer:
+    """The measurer of ``metric``, its options checked."""
+    if metric == INSTRUCTIONS:
+        if case.spec["device"] != "cpu":
+            raise ConfigError("metric", "instructions are counted on the cpu only; --metric wall")
+        return InstructionCounter(case, timeout_s)
+    if metric == WALL:
+        if not 2 <= processes <= 100:
+            raise ConfigError("processes", f"must be in [2, 100] for a wall-time verdict, got "
+                                           f"{processes}")  # fmt: skip
+        return WallTimer(case, processes, timeout_s)
+    raise ConfigError("metric", f"must be instructions or wall, got {metric!r}")
 
 
 def _bracket(case: CaseSpec) -> str:
@@ -297,24 +373,15 @@ def bisect(
     repo: Path,
     good: str,
     bad: str,
-    case: CaseSpec,
-    metric: str = INSTRUCTIONS,
+    measurer: Measurer,
     threshold: float | None = None,
-    processes: int = 8,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    on_progress: ProgressCallback | None = None,
+    on_start: StartCallback | None = None,
+    on_probe: ProbeCallback | None = None,
 ) -> BisectResult:
     """The first commit after ``good`` up to ``bad`` where the case changed beyond the
-    threshold, by binary search over the first-parent line."""
+    threshold (default: the gate's, by metric), by binary search over the first-parent line."""
     started = time.perf_counter()
-    say = on_progress or (lambda line: None)
-    if metric not in (INSTRUCTIONS, WALL):
-        raise ConfigError("metric", f"must be instructions or wall, got {metric!r}")
-    if metric == WALL and not 2 <= processes <= 100:
-        raise ConfigError("processes", f"must be in [2, 100] for a wall-time verdict, got "
-                                       f"{processes}")  # fmt: skip
-    if metric == INSTRUCTIONS and case.spec["device"] != "cpu":
-        raise ConfigError("metric", "instructions are counted on the cpu only; --metric wall")
+    metric, case = measurer.metric, measurer.case
     threshold = threshold if threshold is not None else (
         DEFAULT_INSTRUCTION_THRESHOLD if metric == INSTRUCTIONS else DEFAULT_WALL_THRESHOLD
     )  # fmt: skip
@@ -322,37 +389,47 @@ def bisect(
     result = BisectResult(case, metric, threshold, commits)
     tree = Worktree(Path(repo))
     work = Path(tempfile.mkdtemp(prefix="linreg-bisect-work-"))
+
+    def probe(commit: Commit, where: str, reference: CaseSamples | None) -> Probe:
+        if on_start is not None:
+            on_start(commit, where)
+        began = time.perf_counter()
+        measured = measurer.measure(tree.checkout(commit), work / commit.sha)
+        verdict = None if reference is None else measurer.judge(reference, measured.samples,
+                                                                 threshold)  # fmt: skip
+        found = Probe(commit, measured, verdict, time.perf_counter() - began)
+        if on_probe is not None:
+            on_probe(found)
+        return found
+
     try:
-        measure = _measurer(tree, case, metric, processes, timeout_s, work)
-        result.good, reference = _probe(good_commit, measure, None, metric, threshold, say,
-                                        "good")  # fmt: skip
+        result.good = probe(good_commit, "good", None)
+        reference = result.good.measured.samples
         lo, hi = 0, len(commits) - 1  # commits[hi] is taken to be changed
         measured: dict[int, Probe] = {}
 
         def probe_at(index: int) -> Probe:
-            probe, _ = _probe(commits[index], measure, reference, metric, threshold, say,
-                              f"{index + 1} of {len(commits)}")  # fmt: skip
-            measured[index] = probe
-            result.probes.append(probe)
-            return probe
+            found = probe(commits[index], f"{index + 1} of {len(commits)}", reference)
+            measured[index] = found
+            result.probes.append(found)
+            return found
 
         while lo < hi:
             middle = (lo + hi) // 2
-            probe = probe_at(middle)
-            if probe.verdict is not None and probe.verdict.outcome == UNDECIDED:
-                result.stopped = f"undecided at {probe.commit.short}: {probe.verdict.verdict}"
+            found = probe_at(middle)
+            if found.verdict is not None and found.verdict.outcome == UNDECIDED:
+                result.stopped_at = found
                 break
-            if probe.changed:
+            if found.changed:
                 hi = middle
             else:
                 lo = middle + 1
-        if not result.stopped:
+        if result.stopped_at is None:
             last = measured[lo] if lo in measured else probe_at(lo)
             if last.changed:
                 result.first = last
             else:
-                said = last.verdict.verdict if last.verdict else "unmeasured"
-                result.stopped = f"{bad} is not beyond {threshold:.0%} of {good} ({said})"
+                result.stopped_at = last
         if result.first is not None and metric == INSTRUCTIONS:
             _attach_functions(result)
     finally:
@@ -362,52 +439,8 @@ def bisect(
     return result
 
 
-def _measurer(tree, case, metric, processes, timeout_s, work):
-    def measure(commit: Commit):
-        path = tree.checkout(commit)
-        folder = work / commit.sha
-        if metric == INSTRUCTIONS:
-            return count_at(path, case, folder, timeout_s)
-        folder.mkdir(parents=True)
-        return wall_at(path, case, folder, processes, timeout_s)
-
-    return measure
-
-
-def _probe(commit, measure, reference, metric, threshold, say, where):
-    """The commit measured and judged against ``reference`` (the good commit's samples; None
-    for the good commit itself): the probe, and its samples."""
-    say(f"bisect: measuring {commit.short} ({where}) {commit.subject[:50]}")
-    started = time.perf_counter()
-    measured = measure(commit)
-    seconds = time.perf_counter() - started
-    if metric == INSTRUCTIONS:
-        per_call, calls, profile = measured
-        value, samples = per_call, CaseSamples("case", (), (per_call,))
-    else:
-        calls, profile = None, None
-        samples = CaseSamples("case", tuple(measured))
-        value = sorted(measured)[len(measured) // 2]
-    if reference is None:
-        say(f"bisect: {commit.short} (good): {value:.6g} ({seconds:.0f} s)")
-        return Probe(commit, value, None, seconds, profile, calls), samples
-    verdict = _judge(reference, samples, metric, threshold)
-    say(f"bisect: {commit.short}: ×{verdict.ratio:.4g}, {verdict.verdict} ({seconds:.0f} s)")
-    return Probe(commit, value, verdict, seconds, profile, calls), samples
-
-
-def _judge(
-    reference: CaseSamples, samples: CaseSamples, metric: str, threshold: float
-) -> CaseVerdict:
-    if metric == INSTRUCTIONS:
-        [verdict] = judge_instructions({"case": reference}, {"case": samples}, threshold)
-    else:
-        [verdict] = judge_wall({"case": reference}, {"case": samples}, threshold, DEFAULT_ALPHA)
-    return verdict
-
-
 def _attach_functions(result: BisectResult) -> None:
-    good, first = result.good, result.first
+    good, first = result.good.measured, result.first.measured
     try:
         changes = function_changes(read_profile(good.profile, good.calls),
                                    read_profile(first.profile, first.calls))  # fmt: skip

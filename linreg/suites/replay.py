@@ -21,12 +21,12 @@ from linreg.compare.first_difference import (
     history_difference,
     replay_epoch,
 )
-from linreg.compare.runs import Comparison
 from linreg.config import TrainConfig
 from linreg.engines.trace import DEFAULT_KEEP_ELEMENTS, Trace
 from linreg.errors import LinregError
 from linreg.processes import run_bounded
 from linreg.results.files import dumps
+from linreg.results.run_comparison import Comparison
 from linreg.run import Run
 from linreg.tolerance import Tolerance
 

@@ -19,29 +19,29 @@ from typing import Any
 
 from linreg.compare.first_difference import history_difference, replay_epoch
 from linreg.compare.resume import first_missing_piece
-from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, Comparison, compare_runs, meets
+from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, compare_runs, meets
 from linreg.config import TrainConfig
 from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.numerics import resolve_device
 from linreg.results import kinds
 from linreg.results.checkpoint import load_checkpoint, save_checkpoint
 from linreg.results.files import remove_temp_files, write_json_new
-from linreg.results.load import load, load_run
+from linreg.results.load import LoadedResult, load, load_run
 from linreg.results.references import find_reference, reference_path, write_reference
+from linreg.results.repro_checks import ReferenceChange, ReproCheck, ReproChecks
+from linreg.results.run_comparison import Comparison
 from linreg.results.walk import result_files
 from linreg.run import Run
 from linreg.signals import sigterm_raises
 from linreg.state import state_dict_hash, state_from_json
 from linreg.suites.replay import ReplayPair, replay
 from linreg.suites.repro_options import (
-    DEFAULT_REFERENCE_DIR,
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
     ReproOptions,
     default_repro_root,
     differing_options,
     label,
-    parse_requirements,
     said,
 )
 from linreg.suites.repro_resume import (
@@ -54,59 +54,9 @@ from linreg.suites.repro_resume import worker_command as resume_worker_command
 from linreg.suites.repro_worker import CONFIG_LIST, run_file
 from linreg.tolerance import Tolerances
 
-__all__ = [
-    "DEFAULT_REFERENCE_DIR",
-    "DEFAULT_REQUIREMENTS",
-    "ReproMatrix",
-    "ReproOptions",
-    "default_repro_root",
-    "parse_requirements",
-]
-
-MANIFEST = "manifest.json"
-CHECKS = "checks.json"
-COPIES = ("first", "second")
-
 
 class ReproError(LinregError):
     """A repro run could not be carried out (a worker failed, a resume does not match)."""
-
-
-@dataclass(frozen=True)
-class Check:
-    """One check's outcome: what was compared with what, the required level, and the figures."""
-
-    kind: str  # determinism, consistency, golden, checkpoint, resume
-    pair: str  # the kind of pair deciding the requirement (determinism, dtype, threads, ...)
-    subject: str
-    against: str
-    required: str
-    holds: bool
-    reason: str
-    comparison: Comparison | None = None
-    # Why a pair that is not bit-identical parts: the first differing quantity, or for two
-    # dtypes the horizon's cause (linreg.compare.first_difference), as a dict with its "line".
-    explanation: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": self.kind,
-            "pair": self.pair,
-            "subject": self.subject,
-            "against": self.against,
-            "required": self.required,
-            "holds": self.holds,
-            "reason": self.reason,
-            "comparison": self.comparison.to_dict() if self.comparison else None,
-            "explanation": self.explanation,
-        }
-
-
-@dataclass(frozen=True)
-class ReferenceChange:
-    name: str
-    status: str  # new, unchanged, changed
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -114,11 +64,12 @@ class ReproReport:
     result_dir: Path
     options: ReproOptions
     runs: dict[str, Run]
-    checks: list[Check]
+    checks: list[ReproCheck]
     reference_changes: list[ReferenceChange] = field(default_factory=list)
     seconds: float = 0.0
     # Combinations of axes an engine cannot train: (run, why), left out of the matrix.
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    loaded: tuple[LoadedResult, ...] = ()  # the set's records, as the report reads them
 
     @property
     def ok(self) -> bool:
@@ -130,7 +81,7 @@ class ReproReport:
         return sum(c.kind == "golden" for c in self.checks), len(self.runs)
 
     @property
-    def failures(self) -> list[Check]:
+    def failures(self) -> list[ReproCheck]:
         return [c for c in self.checks if not c.holds]
 
 
@@ -149,14 +100,16 @@ def _stack() -> dict[str, Any]:
 def start_result_dir(options: ReproOptions, root: Path) -> Path:
     result_dir = root / f"{kinds.utc_stamp()}-{options.matrix.matrix_id}"
     body = {"options": options.to_dict(), "stack": _stack()}
-    write_json_new(result_dir / MANIFEST, kinds.envelope(kinds.REPRO_MANIFEST, body))
+    write_json_new(
+        result_dir / kinds.REPRO_MANIFEST_FILE, kinds.envelope(kinds.REPRO_MANIFEST, body)
+    )
     return result_dir
 
 
 def open_for_resume(result_dir: Path) -> ReproOptions:
     """The options of an interrupted run; refuses one made with another stack."""
     stack, options = load(
-        result_dir / MANIFEST,
+        result_dir / kinds.REPRO_MANIFEST_FILE,
         (kinds.REPRO_MANIFEST,),
         lambda data: (data["stack"], ReproOptions.from_dict(data["options"])),
     )
@@ -165,10 +118,12 @@ def open_for_resume(result_dir: Path) -> ReproOptions:
             f"{result_dir}: started with {stack}, this is {_stack()}; "
             "a resumed run must not mix two stacks, start a new one"
         )
-    if (result_dir / CHECKS).exists():
-        raise ReproError(f"{result_dir}: already finished ({CHECKS} exists); nothing to resume")
+    if (result_dir / kinds.REPRO_CHECKS_FILE).exists():
+        raise ReproError(
+            f"{result_dir}: already finished ({kinds.REPRO_CHECKS_FILE} exists); nothing to resume"
+        )
     remove_temp_files(result_dir)  # a killed worker's: never a result
-    for copy in COPIES:
+    for copy in kinds.REPRO_COPIES:
         # What the workers will skip must be a whole record: refuse a bad one before any work.
         for path in result_files(result_dir / copy):
             load_run(path)
@@ -203,7 +158,7 @@ def run_matrix(
     half-written stays.
     """
     configs = matrix.configs()
-    dirs = [result_dir / copy for copy in COPIES]
+    dirs = [result_dir / copy for copy in kinds.REPRO_COPIES]
     config_list = result_dir / CONFIG_LIST
     if not config_list.exists():
         write_json_new(config_list, {"configs": [c.to_dict() for c in configs]})
@@ -212,10 +167,10 @@ def run_matrix(
     write_resume_list(resumes, resume_dir)
     commands = {
         copy: [sys.executable, "-m", "linreg.suites.repro_worker", str(config_list), str(d)]
-        for copy, d in zip(COPIES, dirs, strict=True)
+        for copy, d in zip(kinds.REPRO_COPIES, dirs, strict=True)
     }
     if resumes:
-        commands[COPIES[0]].append(str(resume_dir))
+        commands[kinds.REPRO_COPIES[0]].append(str(resume_dir))
         commands["resume"] = resume_worker_command(resume_dir)
     total = 2 * len(configs) + len(resumes)
     env = dict(os.environ)
@@ -275,9 +230,8 @@ def check_pairs(
     requirements: dict[str, str],
     reference_dir: Path | None,
     outcome_steps: int = DEFAULT_OUTCOME_STEPS,
-    explain: bool = True,
-) -> list[Check]:
-    checks: list[Check] = []
+) -> list[ReproCheck]:
+    checks: list[ReproCheck] = []
     first = {cid: pair[0] for cid, pair in runs.items()}
 
     def compare(candidate: Run, reference: Run) -> Comparison:
@@ -299,7 +253,7 @@ def check_pairs(
         )  # fmt: skip
         verdict = meets(c, requirements[pair], ref_horizon)
         checks.append(
-            Check("determinism", pair, label(config), "its run in another process",
+            ReproCheck("determinism", pair, label(config), "its run in another process",
                   requirements[pair], verdict.holds, verdict.reason, c)
         )  # fmt: skip
         checks.append(_checkpoint_check(run))
@@ -321,7 +275,7 @@ def check_pairs(
             ref_horizon = _twin_horizon(twin, reference, first, compare, horizons)
             verdict = meets(comparison, requirements[pair], ref_horizon)
             checks.append(
-                Check("consistency", pair, label(config), label(against.config),
+                ReproCheck("consistency", pair, label(config), label(against.config),
                       requirements[pair], verdict.holds, verdict.reason, comparison)
             )  # fmt: skip
 
@@ -329,12 +283,12 @@ def check_pairs(
         for config in matrix.configs():
             checks.extend(golden_check(first[config.config_id], reference_dir, tolerances,
                                         requirements["golden"], outcome_steps))  # fmt: skip
-    return explain_checks(checks, runs, tolerances) if explain else checks
+    return explain_checks(checks, runs, tolerances)
 
 
 def explain_checks(
-    checks: list[Check], runs: dict[str, tuple[Run, Run]], tolerances: Tolerances
-) -> list[Check]:
+    checks: list[ReproCheck], runs: dict[str, tuple[Run, Run]], tolerances: Tolerances
+) -> list[ReproCheck]:
     """Each check whose pair is not bit-identical, with the reason it parts: both configs
     replayed to the epoch their histories name, one process a side; a golden pair, whose
     reference cannot be replayed, from the histories."""
@@ -357,7 +311,7 @@ def explain_checks(
         pairs.append(ReplayPair(candidate.config, reference.config, until, c.tolerance))
         where.append(index)
     for index, found in zip(where, replay(pairs), strict=True):
-        explained[index] = replace(checks[index], explanation=found.to_dict())
+        explained[index] = replace(checks[index], explanation=found.record())
     return explained
 
 
@@ -395,7 +349,7 @@ def resume_checks(
     result_dir: Path,
     tolerances: Tolerances,
     outcome_steps: int = DEFAULT_OUTCOME_STEPS,
-) -> list[Check]:
+) -> list[ReproCheck]:
     """Each run stopped half-way and finished in a fresh process against its uninterrupted run:
     first the state the fresh process restored, piece by piece, against the state the stopped
     run had at that epoch; then the finished run, which must be bit-identical (level a)."""
@@ -413,12 +367,12 @@ def resume_checks(
         else:
             holds = False
             reason = f"at epoch {resumed.epoch}: {missing}; the finished run: {verdict.reason}"
-        checks.append(Check("resume", "resume", label(config), "its uninterrupted run", "a",
+        checks.append(ReproCheck("resume", "resume", label(config), "its uninterrupted run", "a",
                             holds, reason, c))  # fmt: skip
     return checks
 
 
-def _checkpoint_check(run: Run) -> Check:
+def _checkpoint_check(run: Run) -> ReproCheck:
     """The saved parameters reload, through torch.save/torch.load, to the same content hash."""
     state = state_from_json(run.final_state)
     with tempfile.TemporaryDirectory() as tmp:
@@ -426,7 +380,7 @@ def _checkpoint_check(run: Run) -> Check:
         reloaded = state_dict_hash(load_checkpoint(path))
     holds = reloaded == run.state_hash
     reason = "same content hash" if holds else f"hash {reloaded[:12]} != {run.state_hash[:12]}"
-    return Check("checkpoint", "checkpoint", label(run.config), "its saved checkpoint", "a",
+    return ReproCheck("checkpoint", "checkpoint", label(run.config), "its saved checkpoint", "a",
                  holds, reason)  # fmt: skip
 
 
@@ -436,7 +390,7 @@ def golden_check(
     tolerances: Tolerances,
     required: str = DEFAULT_REQUIREMENTS["golden"],
     outcome_steps: int = DEFAULT_OUTCOME_STEPS,
-) -> list[Check]:
+) -> list[ReproCheck]:
     """The run against the committed reference of its config; no check where there is none."""
     reference = find_reference(reference_dir, run.config)
     if reference is None:
@@ -445,11 +399,11 @@ def golden_check(
     try:
         c = compare_runs(run, reference, tolerances, label(run.config), path, outcome_steps)
     except ValueError as exc:
-        return [Check("golden", "golden", label(run.config), path, required, False, str(exc))]
+        return [ReproCheck("golden", "golden", label(run.config), path, required, False, str(exc))]
     verdict = meets(c, required)
     found = history_difference(run, reference) if c.level != "a" else None
-    return [Check("golden", "golden", label(run.config), path, required, verdict.holds,
-                  verdict.reason, c, found and found.to_dict())]  # fmt: skip
+    return [ReproCheck("golden", "golden", label(run.config), path, required, verdict.holds,
+                  verdict.reason, c, found and found.record())]  # fmt: skip
 
 
 def update_references(
@@ -487,34 +441,48 @@ def check_before_work(options: ReproOptions) -> None:
 
 
 def repro(
-    options: ReproOptions | None,
+    options: ReproOptions,
     results_root: Path | None = None,
-    resume: Path | None = None,
     on_progress: ProgressCallback | None = None,
     on_start: Callable[[Path], None] | None = None,
-    given: Collection[str] = (),
 ) -> ReproReport:
-    """Run the matrix (or, with ``resume``, finish an interrupted run with the options it was
-    started with), check it, write checks.json.
-
-    Resuming, ``options`` (if any) are those asked for again and ``given`` names the options
-    (see OPTION_PARTS) that were: each must be what the run was started with."""
+    """Run the matrix in a new result set under ``results_root``, check it, write checks.json."""
     started = time.perf_counter()
-    if resume is not None:
-        asked, options = options, open_for_resume(resume)
-        if asked is not None:
-            _check_same_options(resume, options, asked, given)
-    if options is None:
-        raise ValueError("repro needs options, or a result set to resume")
     check_before_work(options)
-    if resume is not None:
-        result_dir = resume
-    else:
-        try:
-            results_root = default_repro_root() if results_root is None else results_root
-            result_dir = start_result_dir(options, results_root)
-        except OSError as exc:
-            raise OutputError(f"{results_root}: cannot be written ({exc})") from exc
+    try:
+        results_root = default_repro_root() if results_root is None else results_root
+        result_dir = start_result_dir(options, results_root)
+    except OSError as exc:
+        raise OutputError(f"{results_root}: cannot be written ({exc})") from exc
+    return _finish(options, result_dir, started, on_progress, on_start)
+
+
+def resume_repro(
+    result_dir: Path,
+    asked: ReproOptions | None = None,
+    given: Collection[str] = (),
+    on_progress: ProgressCallback | None = None,
+    on_start: Callable[[Path], None] | None = None,
+) -> ReproReport:
+    """Finish an interrupted result set with the options it was started with. ``asked`` are
+    the options given again (a command line repeated with --resume) and ``given`` names those
+    that were (see OPTION_PARTS): each must be what the run was started with."""
+    started = time.perf_counter()
+    options = open_for_resume(result_dir)
+    if asked is not None:
+        _check_same_options(result_dir, options, asked, given)
+    check_before_work(options)
+    return _finish(options, result_dir, started, on_progress, on_start)
+
+
+def _finish(
+    options: ReproOptions,
+    result_dir: Path,
+    started: float,
+    on_progress: ProgressCallback | None,
+    on_start: Callable[[Path], None] | None,
+) -> ReproReport:
+    """Train what the result set lacks, check every pair, write checks.json."""
     if on_start is not None:
         on_start(result_dir)
     matrix = options.matrix
@@ -522,22 +490,25 @@ def repro(
     checks = check_pairs(matrix, runs, options.tolerances, options.requirements,
                          options.golden_dir, options.outcome_steps)  # fmt: skip
     checks += resume_checks(matrix, runs, result_dir, options.tolerances, options.outcome_steps)
-    skipped = [{"subject": label(c), "reason": reason} for c, reason in matrix.skipped()]
+    skipped = [(label(c), reason) for c, reason in matrix.skipped()]
     changes = []
     if options.update_reference and options.reference_dir is not None:
         changes = update_references(
             [r for r, _ in runs.values()], options.reference_dir, options.tolerances
         )
     seconds = time.perf_counter() - started
-    body = {
-        "ok": all(c.holds for c in checks),
-        "seconds": seconds,
-        "options": options.to_dict(),
-        "checks": [c.to_dict() for c in checks],
-        "skipped": skipped,
-        "reference_changes": [vars(c) for c in changes],
-    }
-    write_json_new(result_dir / CHECKS, kinds.envelope(kinds.REPRO_CHECKS, body))
+    record = ReproChecks(tuple(checks), options.to_dict(), seconds, tuple(skipped),
+                         tuple(changes))  # fmt: skip
+    checks_path = write_json_new(
+        result_dir / kinds.REPRO_CHECKS_FILE, kinds.envelope(kinds.REPRO_CHECKS, record.to_dict())
+    )
+    # What the set holds, as the report reads it: its manifest, both copies of every run and
+    # its checks (a job hands these on rather than reading the folder again).
+    loaded = [LoadedResult(result_dir / kinds.REPRO_MANIFEST_FILE, kinds.REPRO_MANIFEST, {})]
+    for config in matrix.configs():
+        for copy, run in zip(kinds.REPRO_COPIES, runs[config.config_id], strict=True):
+            loaded.append(LoadedResult(run_file(result_dir / copy, config), kinds.REPRO_RUN, run))
+    loaded.append(LoadedResult(checks_path, kinds.REPRO_CHECKS, record))
     return ReproReport(
         result_dir=result_dir,
         options=options,
@@ -545,5 +516,6 @@ def repro(
         checks=checks,
         reference_changes=changes,
         seconds=seconds,
-        skipped=[(s["subject"], s["reason"]) for s in skipped],
+        skipped=skipped,
+        loaded=tuple(loaded),
     )

@@ -25,7 +25,6 @@ def default_repro_root() -> Path:
     return results_root() / "repro"
 
 
-DEFAULT_REFERENCE_DIR = REFERENCE_DIR
 
 # Which level each kind of pair must reach (see linreg.compare.runs for the levels).
 DEFAULT_REQUIREMENTS = {
@@ -230,7 +229,7 @@ class ReproOptions:
     matrix: ReproMatrix
     tolerances: Tolerances = field(default_factory=default_tolerances)
     requirements: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_REQUIREMENTS))
-    reference_dir: Path | None = DEFAULT_REFERENCE_DIR  # None: no golden check
+    reference_dir: Path | None = REFERENCE_DIR  # None: no golden check
     update_reference: bool = False
     outcome_steps: int = DEFAULT_OUTCOME_STEPS
 

@@ -10,22 +10,20 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
-from linreg.compare.over_time import (
-    DEFAULT_THRESHOLD,
+from linreg.compare.over_time import DEFAULT_THRESHOLD, case_series, regressions
+from linreg.report.checks import describe, reached_words
+from linreg.report.site import figures, pages
+from linreg.report.site.figures import Timeline, date_words, step_words
+from linreg.report.site.pages import cell, figure, note, page, table
+from linreg.report.site.publish import MARKER, check_out, marker, staged
+from linreg.results.history import History, HistorySession, gather
+from linreg.results.history_series import (
     INSTRUCTIONS,
     RECENT_SESSIONS,
     WALL,
     Regression,
     Series,
-    case_series,
-    regressions,
 )
-from linreg.report.checks import reached_words
-from linreg.report.site import figures, pages
-from linreg.report.site.figures import Timeline, check_title, date_words, step_words
-from linreg.report.site.pages import cell, figure, note, page, table
-from linreg.report.site.publish import MARKER, check_out, marker, staged
-from linreg.results.history import History, HistorySession, gather
 from linreg.units import count, percent, seconds
 
 Progress = Callable[[int, int, str], None]
@@ -371,13 +369,14 @@ def numerics_page(history: History) -> str:
         )  # fmt: skip
         rows = [
             [
-                cell(check_title(c)),
-                cell(reached_words(c["comparison"]) if c.get("comparison") else c["reason"]),
-                cell("holds" if c["holds"] else "fails"),
+                cell(describe(c).title),
+                cell(reached_words(c.comparison.level, c.comparison.horizon)
+                     if c.comparison else c.reason),
+                cell("holds" if c.holds else "fails"),
             ]
             for c in newest.checks
-        ]
-        classes = ["" if c["holds"] else "slower" for c in newest.checks]
+        ]  # fmt: skip
+        classes = ["" if c.holds else "slower" for c in newest.checks]
         parts.append(table(["check", "reached", ""], rows, classes, "newest-checks"))
     return page("Numerics over time", parts, numerics=True)
 

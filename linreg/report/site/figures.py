@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import numpy as np
 import plotly.graph_objects as go
 
-from linreg.compare.over_time import INSTRUCTIONS, WALL, Series
-from linreg.compare.runs import LEVEL_NAMES, LEVELS
+from linreg.report.checks import describe
 from linreg.report.colors import FAIL, PALETTE, PASS
 from linreg.results.history import History, ReproSession, stack_words
+from linreg.results.history_series import INSTRUCTIONS, WALL, Series
+from linreg.results.repro_checks import ReproCheck
+from linreg.results.run_comparison import LEVEL_NAMES, LEVELS, Comparison
 from linreg.units import count, ratio, seconds
 
 # Okabe–Ito first (colour-blind safe), then more for fleets of more than seven hosts.
@@ -284,16 +286,8 @@ class CheckPoint:
     """One check pair in one repro set."""
 
     set_index: int  # into History.repro
-    check: dict
-
-
-def check_title(check: dict) -> str:
-    """'consistency (dtype): cpu float32 seed 42 threads 1 eager vs cpu float64 …'."""
-    kind, pair = check["kind"], str(check.get("pair", check["kind"]))
-    against = check["against"]
-    against = against.rsplit("/", 1)[-1] if against.endswith(".json") else against
-    named = kind if kind == pair else f"{kind} ({pair})"
-    return f"{named}: {check['subject']} vs {against}"
+    check: ReproCheck
+    comparison: Comparison
 
 
 def check_series(history: History) -> dict[tuple[str, str], list[CheckPoint]]:
@@ -301,9 +295,9 @@ def check_series(history: History) -> dict[tuple[str, str], list[CheckPoint]]:
     found: dict[tuple[str, str], list[CheckPoint]] = {}
     for index, repro in enumerate(history.repro):
         for check in repro.checks:
-            if isinstance(check.get("comparison"), dict):
-                key = (repro.where.host, check_title(check))
-                found.setdefault(key, []).append(CheckPoint(index, check))
+            if check.comparison is not None:
+                key = (repro.where.host, describe(check).title)
+                found.setdefault(key, []).append(CheckPoint(index, check, check.comparison))
     return found
 
 
@@ -330,25 +324,25 @@ def numerics_figures(history: History) -> list[tuple[str, go.Figure]]:
         hue = color(number)
         label = f"{title} · {history.labels.get(host, host)}"
         x = np.array([times[p.set_index] for p in points])
-        comparisons = [p.check["comparison"] for p in points]
+        comparisons = [p.comparison for p in points]
         hovers = []
         levels, horizons, apart = [], [], []
         for point, comparison in zip(points, comparisons, strict=True):
             repro = history.repro[point.set_index]
             whole = repro.epochs
-            reached = comparison.get("horizon")
+            reached = comparison.horizon
             horizons.append(float(reached if reached is not None else (whole or math.nan)))
-            levels.append(float(LEVELS.index(comparison["level"])))
+            levels.append(float(LEVELS.index(comparison.level)))
             apart.append(outcome_distance(comparison))
             agreed = "the whole run" if reached is None else f"epoch {reached}"
             hovers.append(
                 _repro_hover(repro, title, history.labels.get(host, host),
-                             f"level {comparison['level']} ({LEVEL_NAMES[comparison['level']]}),"
+                             f"level {comparison.level} ({comparison.level_name}),"
                              f" within tolerance to {agreed}; final difference {apart[-1]:.2g} ×"
                              " the outcome bound")
             )  # fmt: skip
-            subject = point.check["subject"]
-            loss = (comparison.get("final_candidate") or {}).get("train_loss")
+            subject = point.check.subject
+            loss = comparison.final_candidate.get("train_loss")
             if _number(loss):
                 finals.setdefault((host, subject), {}).setdefault(point.set_index, float(loss))
         common = {"name": label, "legendgroup": label, "line": {"color": hue, "width": 1.5},
@@ -401,19 +395,19 @@ def numerics_figures(history: History) -> list[tuple[str, go.Figure]]:
     ]
 
 
-def outcome_distance(comparison: dict) -> float:
+def outcome_distance(comparison: Comparison) -> float:
     """How far apart a pair's final weight, bias and train loss are, in units of the bound an
-    outcome-equivalent pair (level c) must keep (linreg.compare.runs.OutcomeBound): 0 for
-    bit-identical runs, beyond 1 for different outcomes; NaN where the record lacks them."""
-    candidate = comparison.get("final_candidate") or {}
-    reference = comparison.get("final_reference") or {}
-    bound = comparison.get("outcome_bound") or {}
+    outcome-equivalent pair (level c) must keep (linreg.results.run_comparison.OutcomeBound): 0
+    for bit-identical runs, beyond 1 for different outcomes; NaN where the record lacks them."""
+    candidate, reference, bound = comparison.final_candidate, comparison.final_reference, \
+        comparison.bound
     ratios = []
-    for value, limit in (("weight", "weight"), ("bias", "bias"), ("train_loss", "loss")):
-        c, r, b = candidate.get(value), reference.get(value), bound.get(limit)
-        if not (_number(c) and _number(r) and _number(b)) or b <= 0:
+    for value, limit in (("weight", bound.weight), ("bias", bound.bias),
+                         ("train_loss", bound.loss)):  # fmt: skip
+        c, r = candidate.get(value), reference.get(value)
+        if not (_number(c) and _number(r) and _number(limit)) or limit <= 0:
             return math.nan
-        ratios.append(abs(c - r) / b)
+        ratios.append(abs(c - r) / limit)
     return max(ratios)
 
 

@@ -1,43 +1,9 @@
-"""One function's change in instructions per call between two callgrind profiles of a case.
-
-A value the verdict carries (``CaseVerdict.functions``) and the speed-verdict record stores, so
-the terminal, the report and a later reader show the same list; torch-free, so reading a record
-does not import torch.
-"""
+"""A standardised C++ or C function name shortened to a width, as the terminal's and the report's
+function lists print it."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
-
-INCLUSIVE, EXCLUSIVE = "inclusive", "exclusive"
-
-
-@dataclass(frozen=True)
-class FunctionDelta:
-    """``function``'s instructions per call on each side, counted inclusively (with the
-    functions it called: which call grew) or exclusively (its own: where they were spent)."""
-
-    function: str  # standardised: comparable across stacks (no build paths, objects, addresses)
-    kind: str  # INCLUSIVE or EXCLUSIVE
-    reference: float  # instructions per call
-    candidate: float
-    share: float | None  # of the case's change per call; None where the case did not change
-
-    @property
-    def delta(self) -> float:
-        return self.candidate - self.reference
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "function": self.function,
-            "kind": self.kind,
-            "reference": self.reference,
-            "candidate": self.candidate,
-            "delta": self.delta,
-            "share": self.share,
-        }
 
 
 def short_function(name: str, width: int) -> str:
