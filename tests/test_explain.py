@@ -8,10 +8,14 @@ tests/test_explain_valgrind.py counts real ones, tests/test_profiles.py keeps an
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from linreg import units
 from linreg.cli import main
 from linreg.compare.explain import (
     NOISE_MIN_PER_CALL,
@@ -25,7 +29,13 @@ from linreg.compare.explain import (
     standardized,
 )
 from linreg.compare.explain_cases import explained, resolve_case
-from linreg.compare.function_delta import EXCLUSIVE, INCLUSIVE, FunctionDelta, short_function
+from linreg.compare.function_delta import (
+    EXCLUSIVE,
+    INCLUSIVE,
+    FunctionDelta,
+    short_function,
+    short_functions,
+)
 from linreg.compare.speed import INSTRUCTIONS, NO_CHANGE, SLOWER, WALL, CaseVerdict
 from linreg.errors import ResultSetError
 from linreg.results.bench_sessions import sessions
@@ -228,6 +238,109 @@ def test_the_tiny_profiles_name_the_kernel_that_doubled(tmp_path):
 def test_a_name_is_shortened_to_whose_and_which_function(name, short):
     assert short_function(name, 60) == short
     assert len(short_function(name, 20)) == min(20, len(short))
+
+
+# Names as callgrind gives them, built from few parts so that short forms meet often: overloads
+# (parameters), instantiations (templates), the same function in two files, long names that
+# differ only deep inside.
+_IDENTIFIERS = st.sampled_from(["at", "c10", "torch", "autograd", "isFwGradDefined", "call",
+                                "impl", "_ops", "(anonymous namespace)", "x" * 40])  # fmt: skip
+_TYPES = st.sampled_from(["int", "long", "at::Tensor const&", "std::optional<at::Tensor> const&",
+                          "c10::optional<at::Tensor> const&", "c10::DispatchKeySet"])  # fmt: skip
+_FILES = st.sampled_from(["", "a.cpp:", "torch/csrc/autograd/a.cpp:", "b/a.cpp:", "malloc.c:"])
+
+
+@st.composite
+def function_names(draw) -> str:
+    scope = "::".join(draw(st.lists(_IDENTIFIERS, min_size=1, max_size=6)))
+    if draw(st.booleans()):
+        scope += f"<{draw(_TYPES)}>::{draw(_IDENTIFIERS)}"
+    if draw(st.booleans()):
+        scope += f"({', '.join(draw(st.lists(_TYPES, max_size=3)))})"
+        scope += draw(st.sampled_from(["", " const", "'2"]))
+    return draw(_FILES) + scope
+
+
+_NAMES = st.lists(st.one_of(function_names(),
+                            st.text(st.sampled_from("ab:<>()&, "), min_size=1, max_size=200)
+                            .filter(lambda t: t == t.strip() and t)),
+                  min_size=1, max_size=12, unique=True)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=_NAMES, width=st.integers(20, 80))
+def test_two_functions_never_print_the_same_name(names, width):
+    shown = short_functions(names, width)
+    assert set(shown) == set(names)
+    assert len(set(shown.values())) == len(names)
+    assert all(len(text) <= width for text in shown.values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(names=_NAMES)
+def test_a_name_no_other_meets_reads_as_it_did(names):
+    alone = [n for n in names if sum(short_function(m, 60) == short_function(n, 60)
+                                     for m in names) == 1]  # fmt: skip
+    shown = short_functions(names, 60)
+    taken = {shown[n] for n in names if n not in alone}
+    for name in alone:
+        if short_function(name, 60) not in taken:
+            assert shown[name] == short_function(name, 60)
+
+
+def test_overloads_are_told_apart_by_their_parameters():
+    names = ["torch::autograd::isFwGradDefined(std::optional<at::Tensor> const&)",
+             "torch::autograd::isFwGradDefined(c10::optional<at::Tensor> const&)"]  # fmt: skip
+    assert short_functions(names, 60) == {
+        names[0]: "torch::autograd::isFwGradDefined(std::optional<…> const&)",
+        names[1]: "torch::autograd::isFwGradDefined(c10::optional<…> const&)",
+    }
+
+
+# A row of the printed list: the name, then its Δ a call and its share.
+_ROW = re.compile(r"^(?P<name>.*?)\s+[+−]?[\d.,]+(?: [kMG])?\s+(?:–|<0\.1 %|−?[\d.,]+ %)$")
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=_NAMES, data=st.data())
+def test_the_list_at_80_columns_prints_each_function_once_on_one_line(names, data):
+    from linreg.cli.console import console
+    from linreg.cli.function_list import print_functions
+
+    deltas = data.draw(st.lists(st.floats(-1e9, 1e9).filter(lambda d: abs(d) >= 1),
+                                min_size=len(names), max_size=len(names)))  # fmt: skip
+    change = data.draw(st.one_of(st.none(), st.floats(-1e9, 1e9).filter(lambda d: abs(d) >= 1)))
+    rows = [FunctionDelta(n, INCLUSIVE if i % 2 else EXCLUSIVE, 0.0, d,
+                          None if change is None else d / change)
+            for i, (n, d) in enumerate(zip(names, deltas, strict=True))]  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(console, "width", 80)
+        with console.capture() as captured:
+            print_functions(rows, "", wide=False)
+    lines = captured.get().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    printed = [m["name"] for m in map(_ROW.match, lines) if m and not m["name"].startswith("─")]
+    # One line a function (nothing wrapped), and no two functions under one name.
+    assert len(printed) == len(names) and len(set(printed)) == len(names), lines
+
+
+@pytest.mark.parametrize(
+    ("fraction", "text"),
+    [(-1.0, "−100 %"), (0.035, "3.5 %"), (0.0004, "<0.1 %"), (-0.0004, "<0.1 %"),
+     (0.45, "45 %"), (15.1, "1,510 %"), (0.0025, "0.25 %"), (0.0, "0 %"), (None, "–")],
+)  # fmt: skip
+def test_a_share_reads_as_a_percentage(fraction, text):
+    assert units.share(fraction) == text
+
+
+@given(st.floats(-1e6, 1e6, allow_nan=False))
+def test_a_share_is_never_an_exponent_and_says_its_value(fraction):
+    text = units.share(fraction)
+    assert "e" not in text and text.endswith(" %")
+    if abs(fraction) >= 0.001:
+        number = float(text.removesuffix(" %").replace(",", "").replace(units.MINUS, "-"))
+        assert number == pytest.approx(fraction * 100, rel=0.05, abs=0.5)
+        assert (number < 0) == (fraction < 0)
 
 
 # --- where a verdict fires: the record, compare, explain ----------------------------------------
