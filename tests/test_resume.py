@@ -28,7 +28,7 @@ from linreg.results.training_checkpoint import (
     load_training_checkpoint,
     save_training_checkpoint,
 )
-from linreg.training_state import capture_rng, pieces
+from linreg.training_state import capture_rng, pieces, set_rng
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {
@@ -272,6 +272,59 @@ def test_a_history_that_does_not_fit_the_epoch_is_refused(checkpoint, tmp_path):
     path = rewritten(checkpoint, tmp_path, history=data["history"])
     with pytest.raises(CheckpointError, match="the train loss history holds 10 losses, not 250"):
         load_training_checkpoint(path)
+
+
+def _damaged(rng: dict, piece: str) -> dict:
+    rng = {**rng, "python": dict(rng["python"]), "numpy": dict(rng["numpy"])}
+    if piece == "torch 7 bytes":
+        rng["torch"] = torch.zeros(7, dtype=torch.uint8)
+    elif piece == "torch as int64":
+        rng["torch"] = rng["torch"].long()
+    elif piece == "python short":
+        rng["python"]["internal"] = rng["python"]["internal"][:5]
+    elif piece == "python version":
+        rng["python"]["version"] = 99
+    elif piece == "numpy short":
+        rng["numpy"]["keys"] = rng["numpy"]["keys"][:3]
+    elif piece == "numpy position":
+        rng["numpy"]["position"] = 1000
+    elif piece == "numpy missing":
+        del rng["numpy"]
+    return rng
+
+
+_DAMAGES = {
+    "torch 7 bytes": "the torch generator's state does not restore (Expected a",
+    "torch as int64": "the torch generator's state is not a uint8 vector",
+    "python short": "the python generator's state does not restore (",
+    "python version": "the python generator's state does not restore (",
+    "numpy short": "the numpy generator's state is not MT19937's 624 words",
+    "numpy position": "the numpy generator's position 1000 is not in [0, 624]",
+    "numpy missing": "the numpy generator's state is missing",
+}
+
+
+@pytest.mark.parametrize("piece", list(_DAMAGES))
+def test_a_checkpoint_whose_generator_state_cannot_be_restored_is_one_line(
+    checkpoint, capsys, tmp_path, piece
+):
+    # torch.load(weights_only=True) reads these files: what is wrong is only found by setting
+    # the state, which must happen before any of the process's generators are touched.
+    data = torch.load(checkpoint, weights_only=True)
+    damaged = rewritten(checkpoint, tmp_path, rng=_damaged(data["rng"], piece))
+    err = refused(capsys, "--resume-from", str(damaged), "--out", str(tmp_path / "r"))
+    assert err.startswith(f"linreg: error: {damaged}: malformed training checkpoint (")
+    assert _DAMAGES[piece] in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_generators_are_set_all_or_none():
+    rng = _damaged(capture_rng(), "numpy short")
+    rng["torch"] = torch.Generator().manual_seed(7).get_state()  # good, and not the process's
+    before = capture_rng()
+    with pytest.raises(ValueError, match="numpy generator"):
+        set_rng(rng)
+    assert torch.equal(capture_rng()["torch"], before["torch"])
 
 
 def test_the_model_loader_refuses_a_training_checkpoint_by_name(checkpoint):

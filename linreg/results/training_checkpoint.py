@@ -26,7 +26,7 @@ from linreg.numerics import torch_dtype
 from linreg.results.checkpoint import check_fits, load_torch_file, state_dict_of
 from linreg.results.files import write_file
 from linreg.results.kinds import TRAINING_CHECKPOINT
-from linreg.training_state import TrainingState, config_mismatch
+from linreg.training_state import TrainingState, check_rng, config_mismatch
 
 SCHEMA_VERSION = 1
 _PARAMETERS = ("linear.weight", "linear.bias")
@@ -176,16 +176,9 @@ def _hyperparameters(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _rng(rng: Any) -> dict[str, Any]:
-    torch_state = rng["torch"]
-    if not isinstance(torch_state, torch.Tensor) or torch_state.dtype != torch.uint8:
-        raise ValueError("the torch generator's state is not a uint8 tensor")
-    for part in ("python", "numpy"):
-        if not isinstance(rng[part], dict):
-            raise ValueError(f"the {part} generator's state is not a dict")
-    if not isinstance(rng["python"]["internal"], torch.Tensor):
-        raise ValueError("the python generator's state is not a tensor")
-    if not isinstance(rng["numpy"]["keys"], torch.Tensor):
-        raise ValueError("the numpy generator's state is not a tensor")
+    # Each generator's state is tried on a throwaway generator here, where a damaged one is a
+    # refused file, rather than when the resumed loop sets the process's own.
+    check_rng(rng)
     cuda = rng.get("cuda")
     if cuda is None:
         return dict(rng)
@@ -197,6 +190,12 @@ def _rng(rng: Any) -> dict[str, Any]:
             f"it holds {len(cuda)} CUDA generator states, this machine has "
             f"{torch.cuda.device_count()} CUDA devices"
         )
+    for index, state in enumerate(cuda):
+        size = torch.cuda.get_rng_state(index).numel()
+        if state.numel() != size:
+            raise ValueError(
+                f"the cuda:{index} generator's state holds {state.numel()} bytes, not {size}"
+            )
     return dict(rng)
 
 
