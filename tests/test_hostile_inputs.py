@@ -160,6 +160,75 @@ def test_sigterm_stops_repro_and_its_workers_and_leaves_no_temp_file(tmp_path):
     assert workers.stdout == ""
 
 
+# --- bisect: checked before anything is checked out or measured --------------------------------
+
+
+def _git_repository(folder: Path, files: dict[str, str]) -> list[str]:
+    """Three commits, each writing ``files``; their ids."""
+    folder.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(folder), *args], check=True, text=True,
+                              capture_output=True).stdout.strip()  # fmt: skip
+
+    git("init", "-q")
+    git("config", "user.email", "bisect@example.com")
+    git("config", "user.name", "bisect test")
+    shas = []
+    for number in range(3):
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(f"{text} {number}\n")
+        git("add", "-A")
+        git("commit", "-q", "-m", f"change {number}")
+        shas.append(git("rev-parse", "HEAD"))
+    return shas
+
+
+@pytest.fixture
+def nothing_measured(monkeypatch) -> list[str]:
+    """The commits bisect checked out to measure: none, where input is refused."""
+    from linreg.suites import bisect as bisect_module
+
+    measured: list[str] = []
+
+    def measurer(tree, *args):
+        def measure(commit):
+            measured.append(commit.sha)
+            tree.checkout(commit)
+            return 100.0, 1, None
+
+        return measure
+
+    monkeypatch.setattr(bisect_module, "_measurer", measurer)
+    return measured
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-1", "0", "1e300"])
+def test_bisect_refuses_a_timeout_that_is_no_limit(tmp_path, capsys, nothing_measured, timeout):
+    shas = _git_repository(tmp_path / "repo", {"linreg/engines/step.txt": "step"})
+    args = ["bisect", "--repo", str(tmp_path / "repo"), "--good", shas[0], "--bad", shas[-1],
+            "--case", "train", "--timeout", timeout]  # fmt: skip
+    assert main(args) == 2
+    one_line_error(capsys.readouterr().err, "--timeout: must be a number of seconds in (0, ")
+    assert nothing_measured == []
+
+
+def test_bisect_of_a_repository_that_is_not_linreg_says_so_before_checking_out(
+    tmp_path, capsys, nothing_measured
+):
+    repo = tmp_path / "repo"
+    shas = _git_repository(repo, {"README": "another project"})
+    args = ["bisect", "--repo", str(repo), "--good", shas[0], "--bad", shas[-1], "--case", "train"]
+    assert main(args) == 2
+    one_line_error(capsys.readouterr().err, f"--repo: {repo}: commit {shas[0][:10]} holds no "
+                                            "linreg/engines/")  # fmt: skip
+    assert nothing_measured == []
+    worktrees = subprocess.run(["git", "-C", str(repo), "worktree", "list"], text=True,
+                               capture_output=True, check=True).stdout  # fmt: skip
+    assert len(worktrees.splitlines()) == 1
+
+
 # --- values that slip through ------------------------------------------------------------------
 
 
