@@ -23,7 +23,7 @@ from linreg.engines.records import eval_epochs
 from linreg.errors import CheckpointError, ConfigError
 from linreg.model import LrModel, make_optimizer
 from linreg.numerics import torch_dtype
-from linreg.results.checkpoint import check_fits, load_torch_file, state_dict_of
+from linreg.results.checkpoint import check_fits, load_torch_file, state_dict_of, torch_bytes
 from linreg.results.files import write_file
 from linreg.results.kinds import TRAINING_CHECKPOINT
 from linreg.training_state import TrainingState, check_rng, config_mismatch
@@ -47,7 +47,8 @@ def save_training_checkpoint(state: TrainingState, path: str | Path) -> Path:
         "initial_state": state.initial_state,
         "train_seconds": state.train_seconds,
     }
-    return write_file(path, lambda handle: torch.save(payload, handle), replace=False)
+    data = torch_bytes(payload)
+    return write_file(path, lambda handle: handle.write(data), replace=False)
 
 
 def load_training_checkpoint(path: str | Path) -> TrainingState:
