@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -83,6 +84,10 @@ def write_run_folder(
             os.rename(staging, out_dir)
     except OSError as exc:
         _discard(staging)
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):  # another run took --out meanwhile
+            raise OutputError(
+                f"--out {out_dir}: already exists and is not empty; results are never overwritten"
+            ) from exc
         raise OutputError(f"--out {out_dir}: cannot be written ({exc.strerror or exc})") from exc
     except BaseException:
         _discard(staging)
