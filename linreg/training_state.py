@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.model import LrModel
+from linreg.run import Resumption
 from linreg.state import state_to_json
 
 
@@ -41,6 +42,8 @@ class TrainingState:
     test_loss: torch.Tensor  # the test loss of each evaluated epoch so far
     initial_state: dict[str, Any]  # the parameters before training, as a Run records them
     train_seconds: float  # the loop's time so far
+    # The checkpoint file it was read from; None for a state taken in this process.
+    source: Resumption | None = field(default=None, compare=False)
 
 
 def cpu_copy(value: Any) -> Any:

@@ -7,6 +7,8 @@ config, torch or dtype, or a damaged one, is refused in one line.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import re
 import subprocess
@@ -21,13 +23,14 @@ from linreg.cli import main
 from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.engines.resumable import prepare_resumable, resume, train_until
-from linreg.errors import CheckpointError, ConfigError
+from linreg.errors import CheckpointError, ConfigError, ResultSetError
 from linreg.results.checkpoint import load_checkpoint
 from linreg.results.load import load_run
 from linreg.results.training_checkpoint import (
     load_training_checkpoint,
     save_training_checkpoint,
 )
+from linreg.run import Resumption
 from linreg.training_state import capture_rng, pieces, set_rng
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -152,6 +155,50 @@ def test_the_cli_says_where_the_checkpoint_went_and_how_to_finish(tmp_path, caps
     )
     assert main(["train", "--resume-from", str(written), "--momentum", "0.9", "--out", "r"]) == 0
     same_run(load_run(tmp_path / "r"), train(TrainConfig(momentum=0.9)))
+
+
+def test_a_resumed_runs_record_names_the_checkpoint_its_hash_and_epoch(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--stop-at", "250", "--checkpoint", "at-250.pt"]) == 0
+    assert main(["train", "--resume-from", "at-250.pt", "--out", "resumed"]) == 0
+    assert main(["train", "--out", "whole"]) == 0
+    record = json.loads((tmp_path / "resumed" / "run.json").read_text())
+    assert record["resumed_from"] == {
+        "checkpoint": str(tmp_path / "at-250.pt"),
+        "sha256": hashlib.sha256((tmp_path / "at-250.pt").read_bytes()).hexdigest(),
+        "epoch": 250,
+    }
+    assert "resumed_from" not in json.loads((tmp_path / "whole" / "run.json").read_text())
+    resumed, whole = load_run(tmp_path / "resumed"), load_run(tmp_path / "whole")
+    assert resumed.resumed_from == Resumption(str(tmp_path / "at-250.pt"),
+                                              record["resumed_from"]["sha256"], 250)  # fmt: skip
+    assert whole.resumed_from is None
+    same_run(resumed, whole)  # how it was trained, not what it is
+
+
+def test_run_records_written_before_resumption_was_recorded_still_read():
+    from linreg.paths import REFERENCE_DIR
+
+    reference = REFERENCE_DIR / "cpu-float32-seed42-threads1-eager.json"
+    assert "resumed_from" not in json.loads(reference.read_text())
+    assert load_run(reference).resumed_from is None
+
+
+@pytest.mark.parametrize(
+    ("resumed_from", "message"),
+    [
+        ({"checkpoint": "a.pt", "sha256": "00", "epoch": 900}, r"resumed_from.epoch 900 is not"),
+        ({"checkpoint": 3, "sha256": "00", "epoch": 1}, "checkpoint and sha256 must be strings"),
+        ("a.pt", "resumed_from must be an object"),
+    ],
+)
+def test_a_malformed_resumption_is_refused_by_name(tmp_path, resumed_from, message):
+    record = {"kind": "run", "schema_version": 1,
+              **train(TrainConfig(epochs=20, eval_every=5)).to_dict(),
+              "resumed_from": resumed_from}  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    with pytest.raises(ResultSetError, match=message):
+        load_run(tmp_path / "run.json")
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ file is removed whatever stops the write, a Ctrl-C or SIGTERM included.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -79,6 +80,20 @@ def read_json(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ResultSetError(f"{path}: expected a JSON object at the top level")
     return data
+
+
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a regular file's bytes, or ResultSetError naming why it cannot be read."""
+    path = Path(path)
+    check_regular_file(path)
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise ResultSetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return digest.hexdigest()
 
 
 def _first_line(exc: BaseException) -> str:
