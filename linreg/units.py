@@ -78,13 +78,13 @@ def count(value: Any) -> str:
 
 
 def percent(fraction: Any) -> str:
-    """Two significant digits and never an exponent: 3.5 %, 0.25 %, -100 %, 150 %."""
+    """Two significant digits, and whole percents where those are more: 3.5 %, 0.25 %, -100 %,
+    150 % (never 1e+02 %)."""
     if missing(fraction):
         return NOTHING
     value = float(fraction) * 100
-    if value == 0 or not math.isfinite(value):
-        return f"{value:g} %"
-    return f"{_plain(value, 2)} %"
+    text = f"{value:.2g}"
+    return f"{value:.0f} %" if "e+" in text and math.isfinite(value) else f"{text} %"
 
 
 MINUS = "\u2212"  # a minus sign, as wide as the plus before a positive change
