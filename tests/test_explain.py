@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,11 +19,13 @@ from hypothesis import strategies as st
 from linreg import units
 from linreg.cli import main
 from linreg.compare.explain import (
+    ALLOCATOR_SHARE,
     NOISE_MIN_PER_CALL,
     NOISE_SHARE,
     denoised,
     function_changes,
     function_counts,
+    is_allocator,
     is_interpreter_frame,
     noise_floor_per_call,
     prepared,
@@ -166,9 +169,114 @@ def test_only_changes_beyond_the_noise_floor_are_listed_and_the_rest_are_counted
     changes = function_changes(reference, candidate)
     assert [f.function for f in changes.functions] == ["x"]
     assert changes.within_noise == 1
-    assert "1 smaller changes within noise (noise: |Δ| ≤ 10,000 instructions per call)" in (
+    assert "1 smaller changes within noise (noise: |Δ| ≤ 10,000 instructions per call, " in (
         changes.note
     )
+
+
+# --- the noise rule: what moves between identical runs is the allocators' work ---------------
+
+MALLOC = "./malloc/./malloc/malloc.c:_int_malloc [/usr/lib/x86_64-linux-gnu/libc.so.6]"
+OBMALLOC = "/b/Python-3.11.7/Objects/obmalloc.c:_PyObject_Free [/b/libpython3.11.so.1.0]"
+_ALLOCATORS = (MALLOC, OBMALLOC)
+
+
+@pytest.mark.parametrize(
+    ("name", "allocator"),
+    [("./malloc/./malloc/malloc.c:_int_free", True), ("Objects/obmalloc.c:_PyObject_Free", True),
+     ("operator new(unsigned long)", True), ("malloc", True), ("Modules/gcmodule.c:collect", True),
+     ("at::native::exp(at::Tensor const&)", False), ("Python/ceval.c:_PyEval_EvalFrameDefault",
+     False), ("c10::impl::malloc_like_helper", False)],
+)  # fmt: skip
+def test_the_allocators_are_known_by_name(name, allocator):
+    assert is_allocator(name) is allocator
+
+
+@dataclass
+class CallTree:
+    """Functions calling one another (a tree), each with its own instructions and the
+    allocator instructions it causes, by allocator: a profile's two tables, built consistently."""
+
+    children: dict[str, list[str]]
+    own: dict[str, int]
+    allocations: dict[str, dict[str, int]]
+
+    def inclusive(self, name: str) -> int:
+        return (self.own[name] + sum(self.allocations[name].values())
+                + sum(self.inclusive(child) for child in self.children[name]))  # fmt: skip
+
+    def table(self) -> FunctionTable:
+        allocator_totals = {a: sum(per[a] for per in self.allocations.values() if a in per)
+                            for a in _ALLOCATORS}  # fmt: skip
+        exclusive = [(count, f"{name} [libtorch_cpu.so]") for name, count in self.own.items()]
+        exclusive += [(count, a) for a, count in allocator_totals.items() if count]
+        inclusive = [(self.inclusive(n), f"{n} [libtorch_cpu.so]") for n in self.own]
+        inclusive += [(count, a) for a, count in allocator_totals.items() if count]
+        return table(inclusive, exclusive, total=sum(c for c, _ in exclusive))
+
+
+@st.composite
+def call_trees(draw) -> CallTree:
+    size = draw(st.integers(1, 12))
+    names = [f"ns::f{i}(int)" for i in range(size)]
+    children: dict[str, list[str]] = {name: [] for name in names}
+    for index in range(1, size):
+        children[names[draw(st.integers(0, index - 1))]].append(names[index])
+    own = {name: draw(st.integers(1, 10**7)) for name in names}
+    allocations = {name: {a: draw(st.integers(0, 10**6)) for a in _ALLOCATORS} for name in names}
+    return CallTree(children, own, allocations)
+
+
+def _heap_moved(tree: CallTree, data) -> CallTree:
+    """The same code where the heap lies elsewhere: each allocator's work at each call site
+    scaled, within what the rule allows of its total (less than ALLOCATOR_SHARE of the larger
+    side, with room for rounding)."""
+    low, high = 1 - ALLOCATOR_SHARE, 1 / (1 - ALLOCATOR_SHARE)
+    scale = {a: data.draw(st.floats(low * 1.01, high * 0.99)) for a in _ALLOCATORS}
+    moved = {name: {a: round(count * scale[a]) for a, count in per.items()}
+             for name, per in tree.allocations.items()}  # fmt: skip
+    return CallTree(tree.children, tree.own, moved)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tree=call_trees(), data=st.data())
+def test_the_same_code_with_the_heap_elsewhere_lists_no_function(tree, data):
+    changes = function_changes(tree.table(), _heap_moved(tree, data).table())
+    assert changes.functions == (), changes.functions
+
+
+@settings(max_examples=200, deadline=None)
+@given(tree=call_trees(), data=st.data())
+def test_a_planted_function_is_listed_above_the_heaps_noise(tree, data):
+    """A new function under any caller, its own work beyond the case's floor and twice the
+    heap's movement (which may take as much from the caller's count as it adds elsewhere), is
+    listed inclusive and exclusive, and so is the caller."""
+    moved = _heap_moved(tree, data)
+    reference = tree.table()
+    noise = function_changes(reference, moved.table()).allocators_per_call
+    floor = noise_floor_per_call(reference.total) + 2 * noise
+    caller = data.draw(st.sampled_from(sorted(tree.own)))
+    planted = "ns::planted(int)"
+    moved.own[planted] = int(data.draw(st.floats(1.01, 10)) * floor) + 1
+    moved.children = {**moved.children, caller: [*moved.children[caller], planted], planted: []}
+    allocations = {a: data.draw(st.integers(0, 10**6)) for a in _ALLOCATORS}
+    moved.allocations = {**moved.allocations, planted: allocations}
+    changes = function_changes(reference, moved.table(), top=100)
+    listed = {(f.kind, f.function) for f in changes.functions}
+    assert {(INCLUSIVE, planted), (EXCLUSIVE, planted), (INCLUSIVE, caller)} <= listed
+    # Of the functions' own work, only the planted one's changed (an allocator's may have too).
+    assert {n for kind, n in listed if kind == EXCLUSIVE and not is_allocator(n)} == {planted}
+
+
+def test_an_allocators_move_within_its_share_is_noise_and_beyond_it_is_listed():
+    count = 10_000_000  # a call: the floor is 10,000
+    own = 200_000
+    for grown, listed in ((own * 0.3, False), (own * 0.4, True)):
+        reference = table([], [(count - own, "f [l]"), (own, MALLOC)], total=count)
+        candidate = table([], [(count - own, "f [l]"), (own + int(grown), MALLOC)],
+                          total=count + int(grown))  # fmt: skip
+        names = [f.function for f in function_changes(reference, candidate).functions]
+        assert names == (["./malloc/./malloc/malloc.c:_int_malloc"] if listed else []), grown
 
 
 def test_an_unchanged_case_lists_nothing_and_says_so():
@@ -333,6 +441,13 @@ def test_a_share_reads_as_a_percentage(fraction, text):
     assert units.share(fraction) == text
 
 
+@given(st.floats(-1e6, 1e6).filter(lambda f: abs(f) >= 0.01))
+def test_a_percentage_of_a_percent_or_more_is_never_an_exponent(fraction):
+    text = units.percent(fraction)
+    assert "e" not in text
+    assert float(text.removesuffix(" %")) == pytest.approx(fraction * 100, rel=0.05, abs=0.5)
+
+
 @given(st.floats(-1e6, 1e6, allow_nan=False))
 def test_a_share_is_never_an_exponent_and_says_its_value(fraction):
     text = units.share(fraction)
@@ -372,7 +487,7 @@ def test_a_slower_instruction_case_carries_its_functions_into_the_record(tmp_pat
     assert [f["function"] for f in record["functions"]][:1] == [
         "at::_ops::mul::call(at::Tensor const&, at::Tensor const&)"
     ]
-    assert record["functions_note"].endswith("(noise: |Δ| ≤ 1,000 instructions per call)")
+    assert "(noise: |Δ| ≤ 1,000 instructions per call, " in record["functions_note"]
     assert "functions" not in unchanged.to_dict()
 
 
