@@ -66,6 +66,29 @@ def _integer(name: str, value: Any) -> int:
 
 
 @dataclass(frozen=True)
+class Resumption:
+    """Where a resumed run took up: the training checkpoint it was read from (the path as
+    opened, made absolute), the file's sha256 and the epoch it held (epochs 0 … epoch − 1 were
+    trained before, in another process)."""
+
+    checkpoint: str
+    sha256: str
+    epoch: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"checkpoint": self.checkpoint, "sha256": self.sha256, "epoch": self.epoch}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Resumption:
+        if not isinstance(data, dict):
+            raise ValueError("resumed_from must be an object with checkpoint, sha256 and epoch")
+        checkpoint, sha256, epoch = data["checkpoint"], data["sha256"], data["epoch"]
+        if not isinstance(checkpoint, str) or not isinstance(sha256, str):
+            raise ValueError("resumed_from's checkpoint and sha256 must be strings")
+        return cls(checkpoint, sha256, _integer("resumed_from.epoch", epoch))
+
+
+@dataclass(frozen=True)
 class Run:
     """Config, environment, history, parameters before and after, their hash, and timings.
 
@@ -83,6 +106,9 @@ class Run:
     # When the record was written (UTC, sortable as text), where it says: which of several runs
     # of one config is the newest. Not part of what a run is: two records of one run are equal.
     created: str | None = field(default=None, compare=False)
+    # Where a run finished from a training checkpoint took up (None: trained in one go). How
+    # it was trained, not what it is: a resumed run equals the uninterrupted one.
+    resumed_from: Resumption | None = field(default=None, compare=False)
 
     @property
     def final_weight(self) -> float:
@@ -104,6 +130,7 @@ class Run:
             "final_state": self.final_state,
             "history": self.history.to_dict(),
             **({} if self.created is None else {"created": self.created}),
+            **({} if self.resumed_from is None else {"resumed_from": self.resumed_from.to_dict()}),
         }
 
     @classmethod
@@ -130,6 +157,9 @@ class Run:
             raise ValueError("environment must be an object")
         if run.created is not None and not isinstance(run.created, str):
             raise ValueError("created must be a string")
+        if run.resumed_from is not None and not 0 <= run.resumed_from.epoch <= c.epochs:
+            raise ValueError(f"resumed_from.epoch {run.resumed_from.epoch} is not in "
+                             f"[0, {c.epochs}]")  # fmt: skip
         return run
 
     @classmethod
@@ -143,4 +173,9 @@ class Run:
             state_hash=data["state_hash"],
             timings=data.get("timings", {}),
             created=data.get("created"),
-        )
+            # Records written before runs said so hold no key: trained in one go, or unknown.
+            resumed_from=(
+                None if data.get("resumed_from") is None
+                else Resumption.from_dict(data["resumed_from"])
+            ),
+        )  # fmt: skip

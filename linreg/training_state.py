@@ -17,7 +17,7 @@ import contextlib
 import hashlib
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.model import LrModel
+from linreg.run import Resumption
 from linreg.state import state_to_json
 
 
@@ -41,6 +42,8 @@ class TrainingState:
     test_loss: torch.Tensor  # the test loss of each evaluated epoch so far
     initial_state: dict[str, Any]  # the parameters before training, as a Run records them
     train_seconds: float  # the loop's time so far
+    # The checkpoint file it was read from; None for a state taken in this process.
+    source: Resumption | None = field(default=None, compare=False)
 
 
 def cpu_copy(value: Any) -> Any:
@@ -84,21 +87,92 @@ def capture_rng() -> dict[str, Any]:
     return rng
 
 
+def check_rng(rng: Mapping[str, Any]) -> None:
+    """ValueError naming the first generator state that could not be restored. Each is set on
+    a throwaway generator of its kind first, so that a damaged one (a torch state of 7 bytes, a
+    Python state of the wrong length) is refused before any of the process's own is touched."""
+    if not isinstance(rng, Mapping):
+        raise ValueError("the random generators' entry is not a dict")
+    for name, check in (("torch", _check_torch), ("python", _check_python),
+                        ("numpy", _check_numpy)):  # fmt: skip
+        if name not in rng:
+            raise ValueError(f"the {name} generator's state is missing")
+        check(rng[name])
+    cuda = rng.get("cuda")
+    if cuda is not None:
+        if not isinstance(cuda, (list, tuple)):
+            raise ValueError("the CUDA generators' states are not a list")
+        for index, state in enumerate(cuda):
+            if not isinstance(state, torch.Tensor) or state.dtype != torch.uint8 or state.ndim != 1:
+                raise ValueError(f"the cuda:{index} generator's state is not a uint8 vector")
+
+
+def _check_torch(state: Any) -> None:
+    if not isinstance(state, torch.Tensor) or state.dtype != torch.uint8 or state.ndim != 1:
+        raise ValueError("the torch generator's state is not a uint8 vector")
+    try:
+        torch.Generator().set_state(state)
+    except RuntimeError as exc:
+        raise ValueError(f"the torch generator's state does not restore "
+                         f"({str(exc).splitlines()[0][:120]})") from None  # fmt: skip
+
+
+def _check_python(state: Any) -> None:
+    if not isinstance(state, Mapping) or set(state) != {"version", "internal", "gauss_next"}:
+        raise ValueError("the python generator's state is not version, internal, gauss_next")
+    internal = state["internal"]
+    if not isinstance(internal, torch.Tensor) or internal.ndim != 1 or internal.is_floating_point():
+        raise ValueError("the python generator's state is not a vector of integers")
+    try:
+        random.Random().setstate((state["version"], tuple(internal.tolist()), state["gauss_next"]))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"the python generator's state does not restore ({exc})") from None
+
+
+_NUMPY_KEYS = 624  # MT19937's state words
+
+
+def _check_numpy(state: Any) -> None:
+    fields = {"algorithm", "keys", "position", "has_gauss", "cached_gaussian"}
+    if not isinstance(state, Mapping) or set(state) != fields:
+        raise ValueError(f"the numpy generator's state is not {', '.join(sorted(fields))}")
+    keys = state["keys"]
+    if (
+        state["algorithm"] != "MT19937"
+        or not isinstance(keys, torch.Tensor)
+        or tuple(keys.shape) != (_NUMPY_KEYS,)
+        or keys.is_floating_point()
+        or bool(((keys < 0) | (keys > 0xFFFFFFFF)).any())
+    ):
+        raise ValueError(f"the numpy generator's state is not MT19937's {_NUMPY_KEYS} words")
+    # NumPy takes a position past the words without a word of complaint.
+    position = state["position"]
+    if isinstance(position, bool) or not isinstance(position, int) or not 0 <= position <= 624:
+        raise ValueError(f"the numpy generator's position {position!r} is not in [0, 624]")
+    try:
+        np.random.RandomState().set_state(_numpy_tuple(state))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ValueError(f"the numpy generator's state does not restore ({exc})") from None
+
+
+def _numpy_tuple(numpy: Mapping[str, Any]) -> tuple:
+    return (
+        numpy["algorithm"],
+        numpy["keys"].numpy().astype(np.uint32),
+        numpy["position"],
+        numpy["has_gauss"],
+        numpy["cached_gaussian"],
+    )
+
+
 def set_rng(rng: Mapping[str, Any]) -> None:
-    """Set the process's generators to ``rng`` (as capture_rng gives them)."""
+    """Set the process's generators to ``rng`` (as capture_rng gives them): all of them, or,
+    where one could not be restored (``check_rng``), none."""
+    check_rng(rng)
     torch.set_rng_state(rng["torch"])
     python = rng["python"]
     random.setstate((python["version"], tuple(python["internal"].tolist()), python["gauss_next"]))
-    numpy = rng["numpy"]
-    np.random.set_state(
-        (
-            numpy["algorithm"],
-            numpy["keys"].numpy().astype(np.uint32),
-            numpy["position"],
-            numpy["has_gauss"],
-            numpy["cached_gaussian"],
-        )
-    )
+    np.random.set_state(_numpy_tuple(rng["numpy"]))
     if "cuda" in rng:
         torch.cuda.set_rng_state_all(rng["cuda"])
 

@@ -78,4 +78,36 @@ def count(value: Any) -> str:
 
 
 def percent(fraction: Any) -> str:
-    return NOTHING if missing(fraction) else f"{sig(float(fraction) * 100, 2)} %"
+    """Two significant digits, and whole percents where those are more: 3.5 %, 0.25 %, -100 %,
+    150 % (never 1e+02 %)."""
+    if missing(fraction):
+        return NOTHING
+    value = float(fraction) * 100
+    text = f"{value:.2g}"
+    return f"{value:.0f} %" if "e+" in text and math.isfinite(value) else f"{text} %"
+
+
+MINUS = "\u2212"  # a minus sign, as wide as the plus before a positive change
+_LEAST_SHARE = 0.001  # below a tenth of a percent a share says only that it is small
+
+
+def share(fraction: Any) -> str:
+    """A part of a whole change, as a reader says it: −100 %, 45 %, 3.5 %, 0.25 %, <0.1 %;
+    whole percents from 10 % up (1,510 % where a part outgrew the whole)."""
+    if missing(fraction):
+        return NOTHING
+    value = float(fraction)
+    if not math.isfinite(value):
+        return f"{value:g} %"
+    size = abs(value) * 100
+    if size < _LEAST_SHARE * 100:
+        return "0 %" if value == 0 else "<0.1 %"
+    text = f"{round(size):,}" if round(size, 1) >= 10 else f"{size:.2g}"
+    return f"{MINUS if value < 0 else ''}{text} %"
+
+
+def signed_count(value: float) -> str:
+    """An instruction count with its sign, + included: +11.6 M, −347 k (a minus sign, as the
+    share beside it has)."""
+    text = count(abs(value))
+    return f"+{text}" if value > 0 else f"{MINUS}{text}" if value < 0 else text

@@ -199,3 +199,101 @@ def test_evaluate_uses_the_data_of_the_run_beside_the_checkpoint(in_tmp, capsys)
     # 40 test points of the run's own 200, not the tutorial's 10.
     assert out.count("\n") > 40
     assert record["config"]["samples"] == 200
+
+
+# --- an interrupt wherever it lands --------------------------------------------------------------
+
+
+def _interrupted_at(event: int, call) -> bool:
+    """``call()`` with Ctrl-C sent to this process at its ``event``-th traced event (a call, a
+    line or a return, in any frame): as a signal lands between two bytecodes. Whether it was
+    interrupted: where the signal lands in a finalizer (a generator closed, an object freed by
+    the collector), Python reports the KeyboardInterrupt as unraisable and goes on."""
+    import itertools
+    import os
+    import signal
+    import sys
+
+    counter = itertools.count()
+    swallowed: list[BaseException | None] = []
+    hook, sys.unraisablehook = sys.unraisablehook, lambda seen: swallowed.append(seen.exc_value)
+
+    def tracer(frame, what, arg):
+        if next(counter) == event:
+            os.kill(os.getpid(), signal.SIGINT)
+        return tracer
+
+    try:
+        sys.settrace(tracer)
+        try:
+            call()
+        finally:
+            sys.settrace(None)
+        (lambda: None)()  # a signal still pending is handled here, at the latest
+    except KeyboardInterrupt:
+        return True
+    finally:
+        sys.unraisablehook = hook
+    return any(isinstance(e, KeyboardInterrupt) for e in swallowed)
+
+
+def _events(call) -> int:
+    import itertools
+    import sys
+
+    counter = itertools.count()
+
+    def tracer(frame, what, arg):
+        next(counter)
+        return tracer
+
+    sys.settrace(tracer)
+    try:
+        call()
+    finally:
+        sys.settrace(None)
+    return next(counter)
+
+
+def _points(events: int, ends: int = 400, stride: int = 37) -> list[int]:
+    """Every event near the start and the end (where the staging entry is made, renamed or
+    removed), and a stride through the middle: bounded, whatever the writer's length."""
+    return sorted({*range(min(ends, events)), *range(max(events - ends, 0), events),
+                   *range(0, events, stride)})  # fmt: skip
+
+
+@pytest.mark.parametrize("writer", ["run folder", "result file"])
+def test_an_interrupt_anywhere_in_a_write_leaves_nothing_partial(tmp_path, writer):
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only; this test runs in another")
+    from linreg.config import TrainConfig
+    from linreg.engines import train
+    from linreg.results.files import write_json_new
+    from linreg.results.run_folder import write_run_folder
+    from linreg.state import state_from_json
+
+    run = train(TrainConfig(epochs=20, eval_every=5))
+    state = state_from_json(run.final_state)
+    complete = ["history.csv", "model.pth", "plots.html", "run.json"]
+
+    def write(folder):
+        if writer == "run folder":
+            return lambda: write_run_folder(run, state, folder / "run", {"plots.html": "x"})
+        return lambda: write_json_new(folder / "run.json", {"kind": "x"})
+
+    for dry in ("cold", "warm"):  # the first write imports and caches: count a later one's
+        (tmp_path / dry).mkdir()
+        events = _events(write(tmp_path / dry))
+    interrupted = 0
+    for event in _points(events):
+        folder = tmp_path / str(event)
+        folder.mkdir()
+        interrupted += _interrupted_at(event, write(folder))
+        left = sorted(p.name for p in folder.iterdir())
+        # Nothing, or the finished result: never a staging entry.
+        assert left in ([], ["run"] if writer == "run folder" else ["run.json"]), (event, left)
+        if left and writer == "run folder":
+            assert sorted(p.name for p in (folder / "run").iterdir()) == complete
+    assert interrupted == len(_points(events))  # and the signal did land, every time

@@ -8,17 +8,24 @@ tests/test_explain_valgrind.py counts real ones, tests/test_profiles.py keeps an
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from linreg import units
 from linreg.cli import main
 from linreg.compare.explain import (
+    ALLOCATOR_SHARE,
     NOISE_MIN_PER_CALL,
     NOISE_SHARE,
     denoised,
     function_changes,
     function_counts,
+    is_allocator,
     is_interpreter_frame,
     noise_floor_per_call,
     prepared,
@@ -26,7 +33,7 @@ from linreg.compare.explain import (
 )
 from linreg.compare.explain_cases import explained, resolve_case
 from linreg.errors import ResultSetError
-from linreg.report.function_names import short_function
+from linreg.report.function_names import short_function, short_functions
 from linreg.results.bench_sessions import sessions
 from linreg.results.load import load_bench, load_speed_verdict
 from linreg.results.profiles import (
@@ -165,9 +172,114 @@ def test_only_changes_beyond_the_noise_floor_are_listed_and_the_rest_are_counted
     changes = function_changes(reference, candidate)
     assert [f.function for f in changes.functions] == ["x"]
     assert changes.within_noise == 1
-    assert "1 smaller changes within noise (noise: |Δ| ≤ 10,000 instructions per call)" in (
+    assert "1 smaller changes within noise (noise: |Δ| ≤ 10,000 instructions per call, " in (
         changes.note
     )
+
+
+# --- the noise rule: what moves between identical runs is the allocators' work ---------------
+
+MALLOC = "./malloc/./malloc/malloc.c:_int_malloc [/usr/lib/x86_64-linux-gnu/libc.so.6]"
+OBMALLOC = "/b/Python-3.11.7/Objects/obmalloc.c:_PyObject_Free [/b/libpython3.11.so.1.0]"
+_ALLOCATORS = (MALLOC, OBMALLOC)
+
+
+@pytest.mark.parametrize(
+    ("name", "allocator"),
+    [("./malloc/./malloc/malloc.c:_int_free", True), ("Objects/obmalloc.c:_PyObject_Free", True),
+     ("operator new(unsigned long)", True), ("malloc", True), ("Modules/gcmodule.c:collect", True),
+     ("at::native::exp(at::Tensor const&)", False), ("Python/ceval.c:_PyEval_EvalFrameDefault",
+     False), ("c10::impl::malloc_like_helper", False)],
+)  # fmt: skip
+def test_the_allocators_are_known_by_name(name, allocator):
+    assert is_allocator(name) is allocator
+
+
+@dataclass
+class CallTree:
+    """Functions calling one another (a tree), each with its own instructions and the
+    allocator instructions it causes, by allocator: a profile's two tables, built consistently."""
+
+    children: dict[str, list[str]]
+    own: dict[str, int]
+    allocations: dict[str, dict[str, int]]
+
+    def inclusive(self, name: str) -> int:
+        return (self.own[name] + sum(self.allocations[name].values())
+                + sum(self.inclusive(child) for child in self.children[name]))  # fmt: skip
+
+    def table(self) -> FunctionTable:
+        allocator_totals = {a: sum(per[a] for per in self.allocations.values() if a in per)
+                            for a in _ALLOCATORS}  # fmt: skip
+        exclusive = [(count, f"{name} [libtorch_cpu.so]") for name, count in self.own.items()]
+        exclusive += [(count, a) for a, count in allocator_totals.items() if count]
+        inclusive = [(self.inclusive(n), f"{n} [libtorch_cpu.so]") for n in self.own]
+        inclusive += [(count, a) for a, count in allocator_totals.items() if count]
+        return table(inclusive, exclusive, total=sum(c for c, _ in exclusive))
+
+
+@st.composite
+def call_trees(draw) -> CallTree:
+    size = draw(st.integers(1, 12))
+    names = [f"ns::f{i}(int)" for i in range(size)]
+    children: dict[str, list[str]] = {name: [] for name in names}
+    for index in range(1, size):
+        children[names[draw(st.integers(0, index - 1))]].append(names[index])
+    own = {name: draw(st.integers(1, 10**7)) for name in names}
+    allocations = {name: {a: draw(st.integers(0, 10**6)) for a in _ALLOCATORS} for name in names}
+    return CallTree(children, own, allocations)
+
+
+def _heap_moved(tree: CallTree, data) -> CallTree:
+    """The same code where the heap lies elsewhere: each allocator's work at each call site
+    scaled, within what the rule allows of its total (less than ALLOCATOR_SHARE of the larger
+    side, with room for rounding)."""
+    low, high = 1 - ALLOCATOR_SHARE, 1 / (1 - ALLOCATOR_SHARE)
+    scale = {a: data.draw(st.floats(low * 1.01, high * 0.99)) for a in _ALLOCATORS}
+    moved = {name: {a: round(count * scale[a]) for a, count in per.items()}
+             for name, per in tree.allocations.items()}  # fmt: skip
+    return CallTree(tree.children, tree.own, moved)
+
+
+@settings(max_examples=200, deadline=None)
+@given(tree=call_trees(), data=st.data())
+def test_the_same_code_with_the_heap_elsewhere_lists_no_function(tree, data):
+    changes = function_changes(tree.table(), _heap_moved(tree, data).table())
+    assert changes.functions == (), changes.functions
+
+
+@settings(max_examples=200, deadline=None)
+@given(tree=call_trees(), data=st.data())
+def test_a_planted_function_is_listed_above_the_heaps_noise(tree, data):
+    """A new function under any caller, its own work beyond the case's floor and twice the
+    heap's movement (which may take as much from the caller's count as it adds elsewhere), is
+    listed inclusive and exclusive, and so is the caller."""
+    moved = _heap_moved(tree, data)
+    reference = tree.table()
+    noise = function_changes(reference, moved.table()).allocators_per_call
+    floor = noise_floor_per_call(reference.total) + 2 * noise
+    caller = data.draw(st.sampled_from(sorted(tree.own)))
+    planted = "ns::planted(int)"
+    moved.own[planted] = int(data.draw(st.floats(1.01, 10)) * floor) + 1
+    moved.children = {**moved.children, caller: [*moved.children[caller], planted], planted: []}
+    allocations = {a: data.draw(st.integers(0, 10**6)) for a in _ALLOCATORS}
+    moved.allocations = {**moved.allocations, planted: allocations}
+    changes = function_changes(reference, moved.table(), top=100)
+    listed = {(f.kind, f.function) for f in changes.functions}
+    assert {(INCLUSIVE, planted), (EXCLUSIVE, planted), (INCLUSIVE, caller)} <= listed
+    # Of the functions' own work, only the planted one's changed (an allocator's may have too).
+    assert {n for kind, n in listed if kind == EXCLUSIVE and not is_allocator(n)} == {planted}
+
+
+def test_an_allocators_move_within_its_share_is_noise_and_beyond_it_is_listed():
+    count = 10_000_000  # a call: the floor is 10,000
+    own = 200_000
+    for grown, listed in ((own * 0.3, False), (own * 0.4, True)):
+        reference = table([], [(count - own, "f [l]"), (own, MALLOC)], total=count)
+        candidate = table([], [(count - own, "f [l]"), (own + int(grown), MALLOC)],
+                          total=count + int(grown))  # fmt: skip
+        names = [f.function for f in function_changes(reference, candidate).functions]
+        assert names == (["./malloc/./malloc/malloc.c:_int_malloc"] if listed else []), grown
 
 
 def test_an_unchanged_case_lists_nothing_and_says_so():
@@ -239,6 +351,116 @@ def test_a_name_is_shortened_to_whose_and_which_function(name, short):
     assert len(short_function(name, 20)) == min(20, len(short))
 
 
+# Names as callgrind gives them, built from few parts so that short forms meet often: overloads
+# (parameters), instantiations (templates), the same function in two files, long names that
+# differ only deep inside.
+_IDENTIFIERS = st.sampled_from(["at", "c10", "torch", "autograd", "isFwGradDefined", "call",
+                                "impl", "_ops", "(anonymous namespace)", "x" * 40])  # fmt: skip
+_TYPES = st.sampled_from(["int", "long", "at::Tensor const&", "std::optional<at::Tensor> const&",
+                          "c10::optional<at::Tensor> const&", "c10::DispatchKeySet"])  # fmt: skip
+_FILES = st.sampled_from(["", "a.cpp:", "torch/csrc/autograd/a.cpp:", "b/a.cpp:", "malloc.c:"])
+
+
+@st.composite
+def function_names(draw) -> str:
+    scope = "::".join(draw(st.lists(_IDENTIFIERS, min_size=1, max_size=6)))
+    if draw(st.booleans()):
+        scope += f"<{draw(_TYPES)}>::{draw(_IDENTIFIERS)}"
+    if draw(st.booleans()):
+        scope += f"({', '.join(draw(st.lists(_TYPES, max_size=3)))})"
+        scope += draw(st.sampled_from(["", " const", "'2"]))
+    return draw(_FILES) + scope
+
+
+_NAMES = st.lists(st.one_of(function_names(),
+                            st.text(st.sampled_from("ab:<>()&, "), min_size=1, max_size=200)
+                            .filter(lambda t: t == t.strip() and t)),
+                  min_size=1, max_size=12, unique=True)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(names=_NAMES, width=st.integers(20, 80))
+def test_two_functions_never_print_the_same_name(names, width):
+    shown = short_functions(names, width)
+    assert set(shown) == set(names)
+    assert len(set(shown.values())) == len(names)
+    assert all(len(text) <= width for text in shown.values())
+
+
+@settings(max_examples=100, deadline=None)
+@given(names=_NAMES)
+def test_a_name_no_other_meets_reads_as_it_did(names):
+    alone = [n for n in names if sum(short_function(m, 60) == short_function(n, 60)
+                                     for m in names) == 1]  # fmt: skip
+    shown = short_functions(names, 60)
+    taken = {shown[n] for n in names if n not in alone}
+    for name in alone:
+        if short_function(name, 60) not in taken:
+            assert shown[name] == short_function(name, 60)
+
+
+def test_overloads_are_told_apart_by_their_parameters():
+    names = ["torch::autograd::isFwGradDefined(std::optional<at::Tensor> const&)",
+             "torch::autograd::isFwGradDefined(c10::optional<at::Tensor> const&)"]  # fmt: skip
+    assert short_functions(names, 60) == {
+        names[0]: "torch::autograd::isFwGradDefined(std::optional<…> const&)",
+        names[1]: "torch::autograd::isFwGradDefined(c10::optional<…> const&)",
+    }
+
+
+# A row of the printed list: the name, then its Δ a call and its share.
+_ROW = re.compile(r"^(?P<name>.*?)\s+[+−]?[\d.,]+(?: [kMG])?\s+(?:–|<0\.1 %|−?[\d.,]+ %)$")
+
+
+@settings(max_examples=60, deadline=None)
+@given(names=_NAMES, data=st.data())
+def test_the_list_at_80_columns_prints_each_function_once_on_one_line(names, data):
+    from linreg.cli.console import console
+    from linreg.cli.function_list import print_functions
+
+    deltas = data.draw(st.lists(st.floats(-1e9, 1e9).filter(lambda d: abs(d) >= 1),
+                                min_size=len(names), max_size=len(names)))  # fmt: skip
+    change = data.draw(st.one_of(st.none(), st.floats(-1e9, 1e9).filter(lambda d: abs(d) >= 1)))
+    rows = [FunctionDelta(n, INCLUSIVE if i % 2 else EXCLUSIVE, 0.0, d,
+                          None if change is None else d / change)
+            for i, (n, d) in enumerate(zip(names, deltas, strict=True))]  # fmt: skip
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(console, "width", 80)
+        with console.capture() as captured:
+            print_functions(rows, "", wide=False)
+    lines = captured.get().splitlines()
+    assert all(len(line) <= 80 for line in lines)
+    printed = [m["name"] for m in map(_ROW.match, lines) if m and not m["name"].startswith("─")]
+    # One line a function (nothing wrapped), and no two functions under one name.
+    assert len(printed) == len(names) and len(set(printed)) == len(names), lines
+
+
+@pytest.mark.parametrize(
+    ("fraction", "text"),
+    [(-1.0, "−100 %"), (0.035, "3.5 %"), (0.0004, "<0.1 %"), (-0.0004, "<0.1 %"),
+     (0.45, "45 %"), (15.1, "1,510 %"), (0.0025, "0.25 %"), (0.0, "0 %"), (None, "–")],
+)  # fmt: skip
+def test_a_share_reads_as_a_percentage(fraction, text):
+    assert units.share(fraction) == text
+
+
+@given(st.floats(-1e6, 1e6).filter(lambda f: abs(f) >= 0.01))
+def test_a_percentage_of_a_percent_or_more_is_never_an_exponent(fraction):
+    text = units.percent(fraction)
+    assert "e" not in text
+    assert float(text.removesuffix(" %")) == pytest.approx(fraction * 100, rel=0.05, abs=0.5)
+
+
+@given(st.floats(-1e6, 1e6, allow_nan=False))
+def test_a_share_is_never_an_exponent_and_says_its_value(fraction):
+    text = units.share(fraction)
+    assert "e" not in text and text.endswith(" %")
+    if abs(fraction) >= 0.001:
+        number = float(text.removesuffix(" %").replace(",", "").replace(units.MINUS, "-"))
+        assert number == pytest.approx(fraction * 100, rel=0.05, abs=0.5)
+        assert (number < 0) == (fraction < 0)
+
+
 # --- where a verdict fires: the record, compare, explain ----------------------------------------
 
 
@@ -268,7 +490,7 @@ def test_a_slower_instruction_case_carries_its_functions_into_the_record(tmp_pat
     assert [f["function"] for f in record["functions"]][:1] == [
         "at::_ops::mul::call(at::Tensor const&, at::Tensor const&)"
     ]
-    assert record["functions_note"].endswith("(noise: |Δ| ≤ 1,000 instructions per call)")
+    assert "(noise: |Δ| ≤ 1,000 instructions per call, " in record["functions_note"]
     assert "functions" not in unchanged.to_dict()
 
 

@@ -23,6 +23,9 @@ from linreg.suites.sweep import run_sweep, write_sweep
 
 REPO = Path(__file__).resolve().parent.parent
 SHORT = TrainConfig(epochs=20, eval_every=5)
+# A child's limit: long enough for a machine at load 15 to start Python and torch (tens of
+# seconds there), short enough that a hang still fails the test rather than the session.
+CHILD_LIMIT_S = 600
 
 
 @pytest.fixture(autouse=True)
@@ -41,7 +44,7 @@ def sweep_record(tmp_path_factory) -> dict:
     return json.loads(path.read_text())
 
 
-def linreg(*args: str, timeout: float = 120, **env: str) -> subprocess.CompletedProcess:
+def linreg(*args: str, timeout: float = CHILD_LIMIT_S, **env: str) -> subprocess.CompletedProcess:
     """The CLI in its own process: a hang fails the test by its timeout instead of hanging it."""
     return subprocess.run(
         [sys.executable, "-m", "linreg", *args],
@@ -89,7 +92,7 @@ def test_a_fifo_in_a_results_folder_does_not_hang_compare(tmp_path, run_folder):
     folder.mkdir()
     (folder / "run.json").write_bytes((run_folder / "run.json").read_bytes())
     os.mkfifo(folder / "stuck.json")
-    done = linreg("compare", str(folder), str(folder), timeout=60)
+    done = linreg("compare", str(folder), str(folder))
     assert done.returncode == 0, done.stderr
 
 
@@ -101,9 +104,49 @@ def test_sweep_check_refuses_a_device_or_a_fifo(tmp_path, run_folder, option, ta
         os.mkfifo(target)
     args = {"--check": str(run_folder), "--against": str(tmp_path / "missing.json")}
     args[option] = target
-    done = linreg("sweep", "--check", args["--check"], "--against", args["--against"], timeout=60)
+    done = linreg("sweep", "--check", args["--check"], "--against", args["--against"])
     assert done.returncode == 2
     one_line_error(done.stderr, target)
+
+
+def test_two_trains_into_one_out_leave_one_run_and_one_line(tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "linreg", "train", "--epochs", "20", "--out", str(out)]
+    children = [
+        subprocess.Popen([*command, "--seed", str(seed)], cwd=REPO,
+                         env={**os.environ, "PYTHONPATH": str(REPO)},
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for seed in (0, 1)
+    ]  # fmt: skip
+    try:
+        errors = [child.communicate(timeout=CHILD_LIMIT_S)[1] for child in children]
+    finally:
+        for child in children:
+            child.kill()
+    codes = [child.returncode for child in children]
+    assert sorted(codes) == [0, 2], errors
+    # Its last line (a slow machine's progress lines may come before): one error, no traceback.
+    err = errors[codes.index(2)]
+    assert "Traceback" not in err and err.endswith(
+        f"linreg: error: --out {out}: already exists and is not empty; results are never "
+        "overwritten\n"
+    ), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "history.csv", "model.pth", "plots.html", "run.json"]  # fmt: skip
+
+
+def test_a_run_that_finds_its_out_taken_at_the_last_moment_says_so(tmp_path, monkeypatch):
+    # Both checked --out before training; the other renamed its folder into place first.
+    import linreg.results.run_folder as run_folder
+    from linreg.errors import OutputError
+
+    first = train_to_folder(SHORT, out_dir=tmp_path / "run")
+    monkeypatch.setattr(run_folder, "check_new_folder", lambda out: None)
+    with pytest.raises(OutputError, match="already exists and is not empty; results are never"):
+        train_to_folder(SHORT, out_dir=tmp_path / "run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+    assert (first.folder / "run.json").is_file()
 
 
 def test_a_5000_digit_integer_in_a_run_record_is_one_line(tmp_path, capsys, run_folder):
@@ -141,13 +184,13 @@ def test_sigterm_stops_repro_and_its_workers_and_leaves_no_temp_file(tmp_path):
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        deadline = 60.0
+        deadline = float(CHILD_LIMIT_S)
         while deadline > 0 and not list(out.glob("*/first/*.json")):
             deadline -= 0.1
             subprocess.run(["sleep", "0.1"], check=True)
-        assert deadline > 0, "no run was written within a minute"
+        assert deadline > 0, f"no run was written within {CHILD_LIMIT_S} s"
         proc.terminate()
-        _, err = proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=CHILD_LIMIT_S)
     finally:
         proc.kill()
     assert proc.returncode == 143 and "linreg: terminated" in err
@@ -158,6 +201,72 @@ def test_sigterm_stops_repro_and_its_workers_and_leaves_no_temp_file(tmp_path):
     assert not [name for name in files if name.endswith(".partial")]
     workers = subprocess.run(["pgrep", "-f", str(result_dir)], capture_output=True, text=True)
     assert workers.stdout == ""
+
+
+# --- bisect: checked before anything is checked out or measured --------------------------------
+
+
+def _git_repository(folder: Path, files: dict[str, str]) -> list[str]:
+    """Three commits, each writing ``files``; their ids."""
+    folder.mkdir()
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(folder), *args], check=True, text=True,
+                              capture_output=True).stdout.strip()  # fmt: skip
+
+    git("init", "-q")
+    git("config", "user.email", "bisect@example.com")
+    git("config", "user.name", "bisect test")
+    shas = []
+    for number in range(3):
+        for name, text in files.items():
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
+            (folder / name).write_text(f"{text} {number}\n")
+        git("add", "-A")
+        git("commit", "-q", "-m", f"change {number}")
+        shas.append(git("rev-parse", "HEAD"))
+    return shas
+
+
+@pytest.fixture
+def nothing_measured(monkeypatch) -> list[str]:
+    """The commits bisect checked out to measure: none, where input is refused."""
+    from linreg.suites.bisect import Worktree
+
+    measured: list[str] = []
+    checkout = Worktree.checkout
+
+    def recorded(self, commit):
+        measured.append(commit.sha)
+        return checkout(self, commit)
+
+    monkeypatch.setattr(Worktree, "checkout", recorded)
+    return measured
+
+
+@pytest.mark.parametrize("timeout", ["nan", "inf", "-1", "0", "1e300"])
+def test_bisect_refuses_a_timeout_that_is_no_limit(tmp_path, capsys, nothing_measured, timeout):
+    shas = _git_repository(tmp_path / "repo", {"linreg/engines/step.txt": "step"})
+    args = ["bisect", "--repo", str(tmp_path / "repo"), "--good", shas[0], "--bad", shas[-1],
+            "--case", "train", "--timeout", timeout]  # fmt: skip
+    assert main(args) == 2
+    one_line_error(capsys.readouterr().err, "--timeout: must be a number of seconds in (0, ")
+    assert nothing_measured == []
+
+
+def test_bisect_of_a_repository_that_is_not_linreg_says_so_before_checking_out(
+    tmp_path, capsys, nothing_measured
+):
+    repo = tmp_path / "repo"
+    shas = _git_repository(repo, {"README": "another project"})
+    args = ["bisect", "--repo", str(repo), "--good", shas[0], "--bad", shas[-1], "--case", "train"]
+    assert main(args) == 2
+    one_line_error(capsys.readouterr().err, f"--repo: {repo}: commit {shas[0][:10]} holds no "
+                                            "linreg/engines/")  # fmt: skip
+    assert nothing_measured == []
+    worktrees = subprocess.run(["git", "-C", str(repo), "worktree", "list"], text=True,
+                               capture_output=True, check=True).stdout  # fmt: skip
+    assert len(worktrees.splitlines()) == 1
 
 
 # --- values that slip through ------------------------------------------------------------------
@@ -274,7 +383,7 @@ def test_a_full_disk_on_stdout_is_one_line():
         done = subprocess.run(
             [sys.executable, "-m", "linreg", "env", "--json"], cwd=REPO,
             env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=full, stderr=subprocess.PIPE,
-            text=True, timeout=120, check=False,
+            text=True, timeout=CHILD_LIMIT_S, check=False,
         )  # fmt: skip
     assert done.returncode == 2
     one_line_error(done.stderr, "cannot write the output (No space left on device)")

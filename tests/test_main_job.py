@@ -5,7 +5,6 @@ from pathlib import Path
 import pytest
 
 import linreg.results.load
-
 from linreg.cli import main
 from linreg.report.speed_words import summary
 from linreg.results.instruction_baselines import newest_instruction_baseline

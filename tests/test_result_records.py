@@ -23,8 +23,14 @@ from linreg.run import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDS = Path(__file__).parent / "data" / "records"
-TYPES = {kinds.BENCH: BenchFile, kinds.RUN: Run, kinds.SPEED_VERDICT: SpeedVerdict,
-         kinds.AB: AbResult, kinds.MAIN_JOB: JobRecord, kinds.REPRO_CHECKS: ReproChecks}  # fmt: skip
+TYPES = {
+    kinds.BENCH: BenchFile,
+    kinds.RUN: Run,
+    kinds.SPEED_VERDICT: SpeedVerdict,
+    kinds.AB: AbResult,
+    kinds.MAIN_JOB: JobRecord,
+    kinds.REPRO_CHECKS: ReproChecks,
+}
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,8 @@ config, torch or dtype, or a damaged one, is refused in one line.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import random
 import re
 import subprocess
@@ -21,14 +23,15 @@ from linreg.cli import main
 from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.engines.resumable import prepare_resumable, resume, train_until
-from linreg.errors import CheckpointError, ConfigError
+from linreg.errors import CheckpointError, ConfigError, ResultSetError
 from linreg.results.checkpoint import load_checkpoint
 from linreg.results.load import load_run
 from linreg.results.training_checkpoint import (
     load_training_checkpoint,
     save_training_checkpoint,
 )
-from linreg.training_state import capture_rng, pieces
+from linreg.run import Resumption
+from linreg.training_state import capture_rng, pieces, set_rng
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SETTINGS = {
@@ -154,6 +157,50 @@ def test_the_cli_says_where_the_checkpoint_went_and_how_to_finish(tmp_path, caps
     same_run(load_run(tmp_path / "r"), train(TrainConfig(momentum=0.9)))
 
 
+def test_a_resumed_runs_record_names_the_checkpoint_its_hash_and_epoch(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--stop-at", "250", "--checkpoint", "at-250.pt"]) == 0
+    assert main(["train", "--resume-from", "at-250.pt", "--out", "resumed"]) == 0
+    assert main(["train", "--out", "whole"]) == 0
+    record = json.loads((tmp_path / "resumed" / "run.json").read_text())
+    assert record["resumed_from"] == {
+        "checkpoint": str(tmp_path / "at-250.pt"),
+        "sha256": hashlib.sha256((tmp_path / "at-250.pt").read_bytes()).hexdigest(),
+        "epoch": 250,
+    }
+    assert "resumed_from" not in json.loads((tmp_path / "whole" / "run.json").read_text())
+    resumed, whole = load_run(tmp_path / "resumed"), load_run(tmp_path / "whole")
+    assert resumed.resumed_from == Resumption(str(tmp_path / "at-250.pt"),
+                                              record["resumed_from"]["sha256"], 250)  # fmt: skip
+    assert whole.resumed_from is None
+    same_run(resumed, whole)  # how it was trained, not what it is
+
+
+def test_run_records_written_before_resumption_was_recorded_still_read():
+    from linreg.paths import REFERENCE_DIR
+
+    reference = REFERENCE_DIR / "cpu-float32-seed42-threads1-eager.json"
+    assert "resumed_from" not in json.loads(reference.read_text())
+    assert load_run(reference).resumed_from is None
+
+
+@pytest.mark.parametrize(
+    ("resumed_from", "message"),
+    [
+        ({"checkpoint": "a.pt", "sha256": "00", "epoch": 900}, r"resumed_from.epoch 900 is not"),
+        ({"checkpoint": 3, "sha256": "00", "epoch": 1}, "checkpoint and sha256 must be strings"),
+        ("a.pt", "resumed_from must be an object"),
+    ],
+)
+def test_a_malformed_resumption_is_refused_by_name(tmp_path, resumed_from, message):
+    record = {"kind": "run", "schema_version": 1,
+              **train(TrainConfig(epochs=20, eval_every=5)).to_dict(),
+              "resumed_from": resumed_from}  # fmt: skip
+    (tmp_path / "run.json").write_text(json.dumps(record))
+    with pytest.raises(ResultSetError, match=message):
+        load_run(tmp_path / "run.json")
+
+
 @pytest.fixture
 def checkpoint(tmp_path) -> Path:
     return save_training_checkpoint(train_until(TrainConfig(), 250), tmp_path / "at-250.pt")
@@ -272,6 +319,59 @@ def test_a_history_that_does_not_fit_the_epoch_is_refused(checkpoint, tmp_path):
     path = rewritten(checkpoint, tmp_path, history=data["history"])
     with pytest.raises(CheckpointError, match="the train loss history holds 10 losses, not 250"):
         load_training_checkpoint(path)
+
+
+def _damaged(rng: dict, piece: str) -> dict:
+    rng = {**rng, "python": dict(rng["python"]), "numpy": dict(rng["numpy"])}
+    if piece == "torch 7 bytes":
+        rng["torch"] = torch.zeros(7, dtype=torch.uint8)
+    elif piece == "torch as int64":
+        rng["torch"] = rng["torch"].long()
+    elif piece == "python short":
+        rng["python"]["internal"] = rng["python"]["internal"][:5]
+    elif piece == "python version":
+        rng["python"]["version"] = 99
+    elif piece == "numpy short":
+        rng["numpy"]["keys"] = rng["numpy"]["keys"][:3]
+    elif piece == "numpy position":
+        rng["numpy"]["position"] = 1000
+    elif piece == "numpy missing":
+        del rng["numpy"]
+    return rng
+
+
+_DAMAGES = {
+    "torch 7 bytes": "the torch generator's state does not restore (Expected a",
+    "torch as int64": "the torch generator's state is not a uint8 vector",
+    "python short": "the python generator's state does not restore (",
+    "python version": "the python generator's state does not restore (",
+    "numpy short": "the numpy generator's state is not MT19937's 624 words",
+    "numpy position": "the numpy generator's position 1000 is not in [0, 624]",
+    "numpy missing": "the numpy generator's state is missing",
+}
+
+
+@pytest.mark.parametrize("piece", list(_DAMAGES))
+def test_a_checkpoint_whose_generator_state_cannot_be_restored_is_one_line(
+    checkpoint, capsys, tmp_path, piece
+):
+    # torch.load(weights_only=True) reads these files: what is wrong is only found by setting
+    # the state, which must happen before any of the process's generators are touched.
+    data = torch.load(checkpoint, weights_only=True)
+    damaged = rewritten(checkpoint, tmp_path, rng=_damaged(data["rng"], piece))
+    err = refused(capsys, "--resume-from", str(damaged), "--out", str(tmp_path / "r"))
+    assert err.startswith(f"linreg: error: {damaged}: malformed training checkpoint (")
+    assert _DAMAGES[piece] in err, err
+    assert not (tmp_path / "r").exists()
+
+
+def test_generators_are_set_all_or_none():
+    rng = _damaged(capture_rng(), "numpy short")
+    rng["torch"] = torch.Generator().manual_seed(7).get_state()  # good, and not the process's
+    before = capture_rng()
+    with pytest.raises(ValueError, match="numpy generator"):
+        set_rng(rng)
+    assert torch.equal(capture_rng()["torch"], before["torch"])
 
 
 def test_the_model_loader_refuses_a_training_checkpoint_by_name(checkpoint):

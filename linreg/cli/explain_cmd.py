@@ -10,8 +10,9 @@ import typer
 from linreg import units
 from linreg.cli import app
 from linreg.cli.console import console, say
-from linreg.cli.function_list import print_functions, signed_count
+from linreg.cli.function_list import print_functions
 from linreg.errors import ConfigError
+from linreg.units import signed_count
 
 
 @app.command("explain")

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from linreg import units
 from linreg.cli.console import console, say
-from linreg.report.function_names import short_function
+from linreg.report.function_names import short_functions
 from linreg.results.speed_verdict import (
     EXCLUSIVE,
     FASTER,
@@ -25,8 +25,8 @@ _KINDS = (
     (INCLUSIVE, "inclusive: with what they called"),
     (EXCLUSIVE, "exclusive: their own instructions"),
 )
-# The Δ and share columns and the gaps between the three columns.
-_NUMBERS_WIDTH = 20
+# Between the three columns: a separator and a space of padding either side, twice.
+_GAPS = 6
 
 
 def print_case_functions(verdict, labels: Mapping[str, str], wide: bool) -> None:
@@ -34,7 +34,7 @@ def print_case_functions(verdict, labels: Mapping[str, str], wide: bool) -> None
     for case in verdict.cases:
         if case.metric != INSTRUCTIONS or case.outcome not in (SLOWER, FASTER):
             continue
-        change = signed_count(case.candidate - case.reference)
+        change = units.signed_count(case.candidate - case.reference)
         label = labels.get(case.case, case.case)
         say(f"Where the instructions went: {label}, {case.outcome} ({units.ratio(case.ratio)}, "
             f"{change} a call)")  # fmt: skip
@@ -43,8 +43,16 @@ def print_case_functions(verdict, labels: Mapping[str, str], wide: bool) -> None
 
 def print_functions(functions: Sequence[FunctionDelta], note: str, wide: bool) -> None:
     """The inclusive list, then the exclusive one, and the note (the noise rule, or why none).
-    At the terminal's width each name is shortened (``short_function``); ``wide``: whole."""
-    width = max(console.width - _NUMBERS_WIDTH, 30)
+    At the terminal's width each name is shortened, no two alike (``short_functions``);
+    ``wide``: whole."""
+    deltas = {row: units.signed_count(row.delta) for row in functions}
+    shares = {row: units.NOTHING if row.share is None else units.share(row.share)
+              for row in functions}  # fmt: skip
+    numbers = (max([len("Δ a call"), *map(len, deltas.values())])
+               + max([len("share"), *map(len, shares.values())]) + _GAPS)  # fmt: skip
+    width = max(console.width - numbers, 30)
+    # One name for each function across both lists, and never one for two functions.
+    names = short_functions((row.function for row in functions), width)
     for kind, title in _KINDS:
         rows = [f for f in functions if f.kind == kind]
         if not rows:
@@ -55,16 +63,9 @@ def print_functions(functions: Sequence[FunctionDelta], note: str, wide: bool) -
         table.add_column("Δ a call", justify="right", no_wrap=True)
         table.add_column("share", justify="right", no_wrap=True)
         for row in rows:
-            name = row.function if wide else short_function(row.function, width)
-            share = units.NOTHING if row.share is None else units.percent(row.share)
-            table.add_row(Text(name), signed_count(row.delta), share)
+            name = row.function if wide else names[row.function]
+            table.add_row(Text(name), deltas[row], shares[row])
         console.print(table)
     if note:
         say(textwrap.fill(note, width=max(console.width, 40), initial_indent="  ",
                           subsequent_indent="    ", break_on_hyphens=False))  # fmt: skip
-
-
-def signed_count(value: float) -> str:
-    """An instruction count with its sign, + included: +11.6 M, -347 k."""
-    text = units.count(value)
-    return f"+{text}" if value > 0 else text

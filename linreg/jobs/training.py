@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,10 @@ def train_to_folder(
     if resume_from is None:
         run = train(config, on_eval=on_eval)
     else:
-        run = resume(resume_from, on_eval=on_eval)
+        # The record says it was finished from a checkpoint, and which (a state taken in this
+        # process has no file to name).
+        run = dataclasses.replace(resume(resume_from, on_eval=on_eval),
+                                  resumed_from=resume_from.source)  # fmt: skip
     state = state_from_json(run.final_state)
     folder = Path(out_dir) if out_dir is not None else Path(results_root) / RUNS / new_run_id(run)
     extra: dict[str, str] = {}

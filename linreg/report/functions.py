@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from linreg.report.function_names import short_function
+from linreg.report.function_names import short_functions
 from linreg.report.tables import Table
 from linreg.results.bench_file import short_labels
 from linreg.results.speed_verdict import FASTER, INSTRUCTIONS, SLOWER, SpeedVerdict
-from linreg.units import NOTHING, count, percent
+from linreg.units import share, signed_count
 
 # Names shortened as the terminal shortens them; the report's column can be a little wider.
 NAME_WIDTH = 72
@@ -29,20 +29,17 @@ def function_tables(verdict: SpeedVerdict) -> list[tuple[str, Table]]:
             if note:  # why there is no list: no profile on a side, or nothing beyond noise
                 tables.append((title, Table(pd.DataFrame([{"functions": note}]), name=name)))
             continue
+        # Shortened together, as the terminal shortens them: two functions never read alike.
+        names = short_functions([f.function for f in case.functions], NAME_WIDTH)
         rows = [
             {
-                "function": short_function(f.function, NAME_WIDTH),
+                "function": names[f.function],
                 "counted": f.kind,
-                "Δ a call": _signed(f.delta),
-                "share of the change": NOTHING if f.share is None else percent(f.share),
+                "Δ a call": signed_count(f.delta),
+                "share of the change": share(f.share),
             }
             for f in case.functions
         ]
         caption = f"{title} ({note})" if note else title
         tables.append((caption, Table(pd.DataFrame(rows), name=name)))
     return tables
-
-
-def _signed(value: float) -> str:
-    text = count(value)
-    return f"+{text}" if value > 0 else text

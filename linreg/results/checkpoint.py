@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 import warnings
 import zipfile
@@ -21,7 +22,18 @@ from linreg.results.kinds import TRAINING_CHECKPOINT
 def save_checkpoint(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:
     """Write ``state`` (moved to the CPU) so that the tutorial's own loading code reads it."""
     cpu_state = {name: tensor.detach().to("cpu") for name, tensor in state.items()}
-    return write_file(path, lambda handle: torch.save(cpu_state, handle), replace=True)
+    data = torch_bytes(cpu_state)
+    return write_file(path, lambda handle: handle.write(data), replace=True)
+
+
+def torch_bytes(value: object) -> bytes:
+    """torch.save's bytes of ``value``, made in memory. torch.save into a file object writes
+    through that object from C++ and, when stopped part-way (a Ctrl-C, a full disk), leaves a
+    writer whose destructor writes again later: into a file closed by then, that aborts the
+    process. A buffer in memory stays writable for as long as the writer lives."""
+    buffer = io.BytesIO()
+    torch.save(value, buffer)
+    return buffer.getvalue()
 
 
 def load_checkpoint(path: str | Path) -> dict[str, torch.Tensor]:

@@ -9,6 +9,7 @@ file is removed whatever stops the write, a Ctrl-C or SIGTERM included.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from linreg.errors import OutputError, ResultSetError
+from linreg.signals import signals_deferred
 
 # Larger than any result linreg writes (a 1e6-member sweep is ~200 MB): a bigger file is a mistake.
 MAX_RESULT_BYTES = 1 << 30
@@ -80,6 +82,20 @@ def read_json(path: str | Path) -> dict[str, Any]:
     return data
 
 
+def file_sha256(path: str | Path) -> str:
+    """The sha256 of a regular file's bytes, or ResultSetError naming why it cannot be read."""
+    path = Path(path)
+    check_regular_file(path)
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    except OSError as exc:
+        raise ResultSetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0][:200]
@@ -114,19 +130,38 @@ def _cannot_write(path: Path, exc: OSError) -> OutputError:
 
 @contextlib.contextmanager
 def _staged(path: Path) -> Iterator[tuple[IO[bytes], Path]]:
-    """A hidden temp file beside ``path``; removed if the block raises anything at all."""
+    """A hidden temp file beside ``path``; removed if the block raises anything at all, a
+    Ctrl-C or SIGTERM included, wherever it lands."""
+    tmp: Path | None = None
+    handle: IO[bytes] | None = None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    except OSError as exc:
-        raise _cannot_write(path, exc) from exc
-    tmp = Path(name)
+        # Made and taken charge of in one step: an interrupt lands before or after both.
+        with signals_deferred():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX,
+                                        dir=path.parent)  # fmt: skip
+            tmp = Path(name)
+            handle = os.fdopen(fd, "wb")
+    except BaseException as exc:
+        _discard(handle, tmp)
+        if isinstance(exc, OSError):
+            raise _cannot_write(path, exc) from exc
+        raise
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with handle:
             yield handle, tmp
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _discard(None, tmp)
         raise
+
+
+def _discard(handle: IO[bytes] | None, tmp: Path | None) -> None:
+    """The temp file closed and removed; a second interrupt waits until it is gone."""
+    with signals_deferred():
+        if handle is not None:
+            handle.close()
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
 
 
 def write_file(path: str | Path, write: Callable[[IO[bytes]], object], replace: bool) -> Path:
@@ -152,7 +187,8 @@ def write_file(path: str | Path, write: Callable[[IO[bytes]], object], replace: 
         except OSError as exc:
             raise _cannot_write(path, exc) from exc
         finally:
-            tmp.unlink(missing_ok=True)
+            with signals_deferred():
+                tmp.unlink(missing_ok=True)
     return path
 
 

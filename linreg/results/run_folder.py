@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -15,6 +16,7 @@ from linreg.results import kinds
 from linreg.results.checkpoint import save_checkpoint
 from linreg.results.files import TEMP_SUFFIX, check_new_folder, dumps, publish
 from linreg.run import Run
+from linreg.signals import signals_deferred
 
 HISTORY_CSV = "history.csv"
 CHECKPOINT = "model.pth"
@@ -59,12 +61,14 @@ def write_run_folder(
     out_dir = Path(out_dir)
     check_new_folder(out_dir)
     parent = out_dir.parent
+    staging: Path | None = None
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=TEMP_SUFFIX, dir=parent))
-    except OSError as exc:
-        raise OutputError(f"--out {out_dir}: cannot be written ({exc.strerror or exc})") from exc
-    try:
+        # Made and taken charge of in one step: an interrupt lands before or after both.
+        with signals_deferred():
+            parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(
+                tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=TEMP_SUFFIX, dir=parent)
+            )
         (staging / kinds.RUN_FILE).write_text(dumps(run_record(run)), encoding="utf-8")
         (staging / HISTORY_CSV).write_text(history_csv(run), encoding="utf-8")
         save_checkpoint(state, staging / CHECKPOINT)
@@ -73,13 +77,25 @@ def write_run_folder(
         publish(staging, directory=True)
         for file in staging.iterdir():
             publish(file)
-        if out_dir.exists():
-            out_dir.rmdir()  # empty, checked above; rename cannot replace a folder portably
-        os.rename(staging, out_dir)
+        with signals_deferred():  # an empty --out the user made is not removed for nothing
+            if out_dir.exists():
+                out_dir.rmdir()  # empty, checked above; rename cannot replace a folder portably
+            os.rename(staging, out_dir)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
+        if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):  # another run took --out meanwhile
+            raise OutputError(
+                f"--out {out_dir}: already exists and is not empty; results are never overwritten"
+            ) from exc
         raise OutputError(f"--out {out_dir}: cannot be written ({exc.strerror or exc})") from exc
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _discard(staging)
         raise
     return out_dir
+
+
+def _discard(staging: Path | None) -> None:
+    """The staging folder removed whole: a second interrupt waits until it is gone."""
+    if staging is not None:
+        with signals_deferred():
+            shutil.rmtree(staging, ignore_errors=True)

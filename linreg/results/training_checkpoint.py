@@ -11,7 +11,9 @@ or foreign file is refused by name rather than failing inside torch.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,13 +22,14 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.engines.records import eval_epochs
-from linreg.errors import CheckpointError, ConfigError
+from linreg.errors import CheckpointError, ConfigError, ResultSetError
 from linreg.model import LrModel, make_optimizer
 from linreg.numerics import torch_dtype
-from linreg.results.checkpoint import check_fits, load_torch_file, state_dict_of
-from linreg.results.files import write_file
+from linreg.results.checkpoint import check_fits, load_torch_file, state_dict_of, torch_bytes
+from linreg.results.files import file_sha256, write_file
 from linreg.results.kinds import TRAINING_CHECKPOINT
-from linreg.training_state import TrainingState, config_mismatch
+from linreg.run import Resumption
+from linreg.training_state import TrainingState, check_rng, config_mismatch
 
 SCHEMA_VERSION = 1
 _PARAMETERS = ("linear.weight", "linear.bias")
@@ -47,7 +50,8 @@ def save_training_checkpoint(state: TrainingState, path: str | Path) -> Path:
         "initial_state": state.initial_state,
         "train_seconds": state.train_seconds,
     }
-    return write_file(path, lambda handle: torch.save(payload, handle), replace=False)
+    data = torch_bytes(payload)
+    return write_file(path, lambda handle: handle.write(data), replace=False)
 
 
 def load_training_checkpoint(path: str | Path) -> TrainingState:
@@ -77,12 +81,18 @@ def load_training_checkpoint(path: str | Path) -> TrainingState:
             "a resumed run must not mix two stacks"
         )
     try:
-        return _state(path, data)
+        state = _state(path, data)
     except ConfigError as exc:
         raise CheckpointError(f"{path}: malformed training checkpoint (config: {exc})") from None
     except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
         reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
         raise CheckpointError(f"{path}: malformed training checkpoint ({reason[:200]})") from None
+    try:
+        digest = file_sha256(path)
+    except ResultSetError as exc:
+        raise CheckpointError(str(exc)) from None
+    source = Resumption(os.path.abspath(path), digest, state.epoch)
+    return dataclasses.replace(state, source=source)
 
 
 def check_resumes(state: TrainingState, config: TrainConfig, path: str | Path) -> None:
@@ -176,16 +186,9 @@ def _hyperparameters(groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _rng(rng: Any) -> dict[str, Any]:
-    torch_state = rng["torch"]
-    if not isinstance(torch_state, torch.Tensor) or torch_state.dtype != torch.uint8:
-        raise ValueError("the torch generator's state is not a uint8 tensor")
-    for part in ("python", "numpy"):
-        if not isinstance(rng[part], dict):
-            raise ValueError(f"the {part} generator's state is not a dict")
-    if not isinstance(rng["python"]["internal"], torch.Tensor):
-        raise ValueError("the python generator's state is not a tensor")
-    if not isinstance(rng["numpy"]["keys"], torch.Tensor):
-        raise ValueError("the numpy generator's state is not a tensor")
+    # Each generator's state is tried on a throwaway generator here, where a damaged one is a
+    # refused file, rather than when the resumed loop sets the process's own.
+    check_rng(rng)
     cuda = rng.get("cuda")
     if cuda is None:
         return dict(rng)
@@ -197,6 +200,12 @@ def _rng(rng: Any) -> dict[str, Any]:
             f"it holds {len(cuda)} CUDA generator states, this machine has "
             f"{torch.cuda.device_count()} CUDA devices"
         )
+    for index, state in enumerate(cuda):
+        size = torch.cuda.get_rng_state(index).numel()
+        if state.numel() != size:
+            raise ValueError(
+                f"the cuda:{index} generator's state holds {state.numel()} bytes, not {size}"
+            )
     return dict(rng)
 
 

@@ -49,6 +49,10 @@ from linreg.suites.bench_request import BenchRequest
 from linreg.suites.bench_selection import BenchSelection
 
 DEFAULT_TIMEOUT_S = 900.0
+# A probe's limit: a count takes minutes; a day is no limit in all but name, and NaN or inf none.
+MAX_TIMEOUT_S = 86_400.0
+# What a commit must hold to be measured: the package the counting harness puts on the path.
+_PACKAGE = "linreg/engines"
 # The case a bare kind names: the quick profile's, the one CI gates on.
 _QUICK = {"device": "cpu", "dtype": "float32", "seed": 42, "engine": "eager"}
 _COUNTED = ("train", "threads", "inference", "epoch")
@@ -242,6 +246,37 @@ def commit_range(repo: Path, good: str, bad: str) -> tuple[Commit, list[Commit]]
     return Commit(shas["good"], subject), commits
 
 
+def check_timeout(timeout_s: float) -> None:
+    """A probe's limit in seconds: a number in (0, MAX_TIMEOUT_S]. NaN would switch it off
+    (every comparison with it is false), 0 or less stop each probe as it starts."""
+    if (
+        isinstance(timeout_s, bool)
+        or not isinstance(timeout_s, (int, float))
+        or not 0 < timeout_s <= MAX_TIMEOUT_S
+    ):
+        raise ConfigError(
+            "timeout", f"must be a number of seconds in (0, {MAX_TIMEOUT_S:.0f}], got {timeout_s}"
+        )
+
+
+def check_measurable(repo: Path, commits: list[Commit]) -> None:
+    """Refuse, before any checkout, a range whose commits do not all hold the linreg package:
+    another repository, or history from before linreg."""
+    done = subprocess.run(
+        ["git", "-C", str(repo), "cat-file", "--batch-check"],
+        input="".join(f"{c.sha}:{_PACKAGE}\n" for c in commits),
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    answers = [line.split() for line in done.stdout.splitlines()]  # "<oid> <type> <size>"
+    for commit, answer in zip(commits, answers + [[]] * len(commits), strict=False):
+        if answer[1:2] != ["tree"]:
+            raise ConfigError(
+                "repo",
+                f"{repo}: commit {commit.short} holds no {_PACKAGE}/: not a checkout of linreg "
+                "at that commit, nothing to measure",
+            )
+
+
 class Worktree:
     """A detached worktree of ``repo``, moved from commit to commit, removed at the end."""
 
@@ -353,6 +388,7 @@ def measurer_for(
     metric: str, case: CaseSpec, processes: int = 8, timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> Measurer:
     """The measurer of ``metric``, its options checked."""
+    check_timeout(timeout_s)
     if metric == INSTRUCTIONS:
         if case.spec["device"] != "cpu":
             raise ConfigError("metric", "instructions are counted on the cpu only; --metric wall")
@@ -386,6 +422,7 @@ def bisect(
         DEFAULT_INSTRUCTION_THRESHOLD if metric == INSTRUCTIONS else DEFAULT_WALL_THRESHOLD
     )  # fmt: skip
     good_commit, commits = commit_range(Path(repo), good, bad)
+    check_measurable(Path(repo), [good_commit, *commits])
     result = BisectResult(case, metric, threshold, commits)
     tree = Worktree(Path(repo))
     work = Path(tempfile.mkdtemp(prefix="linreg-bisect-work-"))
