@@ -2,6 +2,8 @@ import json
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
@@ -38,18 +40,77 @@ def test_members_are_bit_identical_to_their_eager_twins_on_seeds_0_to_99(hundred
         assert member.state_hash == twin.state_hash
 
 
-def test_weight_gradient_sums_as_eager_backward_does_for_every_member():
-    # Eager's sum is MKL's, whose order depends on the CPU: whichever formula weight_gradient
-    # picks must match it on members it was not probed with, a width with a ragged tail included.
-    x_train = make_dataset(TrainConfig()).X_train
-    slopes = torch.randn(333, x_train.shape[0], generator=torch.Generator().manual_seed(1))
+def eager_weight_gradients(x_train, slopes):
+    """Each row of ``slopes`` as d loss / d ŷ through nn.Linear's backward, as eager sums it."""
     model = torch.nn.Linear(1, 1)
     want = []
     for slope in slopes:
         model.zero_grad()
         (model(x_train) * slope.reshape(-1, 1)).sum().backward()
         want.append(model.weight.grad.reshape(1).clone())
-    assert torch.equal(weight_gradient(x_train, len(slopes))(slopes), torch.stack(want))
+    return torch.stack(want)
+
+
+def test_weight_gradient_sums_as_eager_backward_does_for_every_member():
+    # Eager's sum is MKL's, whose order depends on the CPU: whichever formula weight_gradient
+    # picks must match it on members it was not probed with, a width with a ragged tail included.
+    x_train = make_dataset(TrainConfig()).X_train
+    slopes = torch.randn(333, x_train.shape[0], generator=torch.Generator().manual_seed(1))
+    assert torch.equal(
+        weight_gradient(x_train, len(slopes))(slopes), eager_weight_gradients(x_train, slopes)
+    )
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    members=st.integers(1, 1500),
+    samples=st.sampled_from([None, 7, 40, 100, 255]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_weight_gradient_sums_as_eager_does_at_any_batch_shape_call_after_call(
+    members, samples, seed
+):
+    # BLAS picks its kernel by shape, so the formula is probed at the batch's own; a formula
+    # that writes into a buffer of its own must give each call's sums, not the last call's.
+    x_train = make_dataset(TrainConfig(samples=samples)).X_train
+    generator = torch.Generator().manual_seed(seed)
+    gradient = weight_gradient(x_train, members)
+    for _ in range(2):
+        slopes = torch.randn(members, x_train.shape[0], generator=generator)
+        assert torch.equal(gradient(slopes), eager_weight_gradients(x_train, slopes))
+
+
+@pytest.fixture(scope="module")
+def thousand_seeds():
+    return train_batched(TrainConfig(), seeds=range(1000))
+
+
+@settings(max_examples=6, deadline=None)
+@given(member=st.integers(0, 999))
+def test_members_of_a_thousand_seed_sweep_are_bit_identical_to_their_eager_twins(
+    thousand_seeds, member
+):
+    # A sweep's own batch shape, which the 100-seed test does not have.
+    run = thousand_seeds[member]
+    twin = train(TrainConfig(seed=member))
+    assert run.history == twin.history
+    assert run.state_hash == twin.state_hash
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=3, unique=True),
+    lrs=st.lists(st.floats(1e-4, 0.3), min_size=1, max_size=2, unique=True),
+    loss=st.sampled_from(["l1", "mse"]),
+)
+def test_members_at_any_seed_and_learning_rate_are_bit_identical_to_their_eager_twins(
+    seeds, lrs, loss
+):
+    config = TrainConfig(loss=loss, epochs=80, eval_every=20)
+    for run in train_batched(config, seeds=seeds, lrs=lrs):
+        twin = train(config.replace(seed=run.config.seed, lr=run.config.lr))
+        assert run.history == twin.history
+        assert run.state_hash == twin.state_hash
 
 
 def test_member_records_say_batched_and_carry_the_batch_timings(hundred_seeds):

@@ -7,7 +7,9 @@ for MSE 2·mean((ŷ − y)·x)): it is what autograd computes for nn.Linear + L1
 the autograd bookkeeping that dominates at this size. Every op is chosen to round as eager's
 does (two roundings in w·x + b, the weight gradient summed as the BLAS behind eager's
 (1, N) @ (N, 1) product sums it: see weight_gradient), so on the CPU in float32 members are
-bit-identical to their eager twins (tests check seeds 0–99).
+bit-identical to their eager twins (tests check seeds 0–99). An epoch is a dozen ops over all
+members, each writing into a buffer made once: at a thousand members, the Python work per op
+and the allocation of a fresh (K, N) tensor weigh as much as the arithmetic.
 """
 
 from __future__ import annotations
@@ -143,9 +145,11 @@ def weight_gradient(x_train: torch.Tensor, members: int) -> WeightGradient:
     rounds each product before adding it (as MKL did on the AMD EPYC where the test was
     written). So no one formula rounds as eager does everywhere. This one asks: it computes
     eager's gradient for a few probe members and takes the first formula that reproduces it bit
-    for bit, cheapest first:
+    for bit, at the batch's own shape (MKL picks its kernel by shape), cheapest first:
 
     - ATen's own small-bmm loop: each product rounded, summed in order (MKL's SSE kernel);
+    - one (K, N) @ (N, 2) gemm: MKL's gemm kernels chain fused multiply-adds along the
+      contraction for each output, as its 1 × 1 gemm does on the hosts whose kernels fuse;
     - a chain of N ``add_(row, alpha=x_i)``, ATen's add-with-alpha being a fused multiply-add in
       its AVX2/AVX-512 kernels (MKL's AVX2/AVX-512 kernels): N small ops an epoch, so only for
       N below _BLAS_MIN_CONTRACTION, from where bmm reaches MKL's batched gemm unpadded;
@@ -155,11 +159,13 @@ def weight_gradient(x_train: torch.Tensor, members: int) -> WeightGradient:
 
     When none does (on CUDA or MPS, which are not probed; or when MKL splits a long contraction
     across threads, as it does from N = 256 with more than one thread), the first is used and
-    members agree with eager within tolerance only.
+    members agree with eager within tolerance only. The tensor a gradient returns may be the
+    formula's own buffer, overwritten by its next call.
     """
     n = x_train.shape[0]
     candidates = [_rounded_products]
     if x_train.device.type == "cpu":
+        candidates.append(_gemm_columns)
         if n < _BLAS_MIN_CONTRACTION:
             candidates.append(_fused_chain)
         candidates.append(_blas_gemms)
@@ -167,9 +173,22 @@ def weight_gradient(x_train: torch.Tensor, members: int) -> WeightGradient:
         probe = torch.randn(_PROBE_MEMBERS, n, generator=generator, dtype=x_train.dtype)
         want = _eager_weight_gradients(x_train, probe)
         for candidate in candidates:
-            if torch.equal(candidate(x_train, _PROBE_MEMBERS)(probe), want):
-                return candidate(x_train, members)
+            gradient = candidate(x_train, members)
+            if _reproduces(gradient, probe, want, members):
+                return gradient
     return candidates[0](x_train, members)
+
+
+def _reproduces(
+    gradient: WeightGradient, probe: torch.Tensor, want: torch.Tensor, members: int
+) -> bool:
+    """Whether ``gradient``, called on batches of ``members`` rows, gives every probe row's
+    wanted sum: the probe rows repeat down each batch, so every row position of the batch's
+    shape is checked, and a batch smaller than the probe takes several calls."""
+    calls = -(-len(probe) // members)
+    rows = torch.arange(calls * members) % len(probe)
+    batches = zip(probe[rows].split(members), want[rows].split(members), strict=True)
+    return all(torch.equal(gradient(slopes), wanted) for slopes, wanted in batches)
 
 
 def _eager_weight_gradients(x_train: torch.Tensor, slopes: torch.Tensor) -> torch.Tensor:
@@ -191,6 +210,23 @@ def _rounded_products(x_train: torch.Tensor, members: int) -> WeightGradient:
     """Plain bmm: below _BLAS_MIN_CONTRACTION, ATen's loop of rounded products summed in order."""
     x_columns = x_train.reshape(1, -1, 1).expand(members, -1, 1)
     return lambda slope: torch.bmm(slope.unsqueeze(1), x_columns).reshape(members, 1)
+
+
+def _gemm_columns(x_train: torch.Tensor, members: int) -> WeightGradient:
+    """slope @ [x x]: one BLAS gemm for all members, into a buffer of its own.
+
+    Two columns, not one: MKL takes a single column as a matrix-vector product, whose kernel
+    sums in another order than its gemm kernels do."""
+    like = {"dtype": x_train.dtype, "device": x_train.device}
+    x_columns = x_train.reshape(-1, 1).expand(-1, 2).contiguous()
+    sums = torch.empty(members, 2, **like)
+    first = sums[:, :1]
+
+    def gradient(slope: torch.Tensor) -> torch.Tensor:
+        torch.mm(slope, x_columns, out=sums)
+        return first
+
+    return gradient
 
 
 def _fused_chain(x_train: torch.Tensor, members: int) -> WeightGradient:
@@ -282,6 +318,13 @@ def _prepare(
 
         train_losses = torch.empty(config.epochs, K, dtype=dtype, device=config.device)
         test_losses = torch.empty(len(eval_epochs(config)), K, dtype=dtype, device=config.device)
+        # Every epoch writes into the same buffers: at a thousand members, a fresh (K, N) tensor
+        # an op costs more in allocation than the op's arithmetic.
+        residual = torch.empty(K, n_train, dtype=dtype, device=config.device)
+        loss_terms = torch.empty_like(residual)
+        grad_bias = torch.empty(K, 1, dtype=dtype, device=config.device)
+        train_rows = train_losses.unbind(0)
+        loss_terms_of = torch.abs if l1 else torch.square
 
         def mean_loss(residual: torch.Tensor) -> torch.Tensor:
             return (residual.abs() if l1 else residual.square()).mean(dim=1)
@@ -292,21 +335,21 @@ def _prepare(
         with torch.inference_mode():
             for epoch in range(config.epochs):
                 # w·x + b as two roundings, as eager's addmm does; addcmul would fuse them.
-                prediction = torch.mul(weight, x_train).add_(bias)
-                seen = None if on_step is None else [prediction[0].clone()]
-                residual = prediction.sub_(y_train)  # ŷ − y, (K, N)
-                train_losses[epoch] = mean_loss(residual)
+                torch.mul(weight, x_train, out=residual).add_(bias)
+                seen = None if on_step is None else [residual[0].clone()]
+                residual.sub_(y_train)  # ŷ − y, (K, N)
+                torch.mean(loss_terms_of(residual, out=loss_terms), dim=1, out=train_rows[epoch])
                 if seen is not None:
                     seen.append(residual[0].clone())
                 slope = (residual.sign_() if l1 else residual).mul_(grad_scale)
                 grad_weight = gradient(slope)
-                grad_bias = slope.sum(dim=1, keepdim=True)
+                torch.sum(slope, dim=1, keepdim=True, out=grad_bias)
                 weight.addcmul_(grad_weight, neg_lr)
                 bias.addcmul_(grad_bias, neg_lr)
                 if seen is not None:
                     gradients = {"linear.weight": grad_weight[0], "linear.bias": grad_bias[0]}
                     parameters = {"linear.weight": weight[0], "linear.bias": bias[0]}
-                    on_step(epoch, StepQuantities(seen[0], seen[1], train_losses[epoch, 0],
+                    on_step(epoch, StepQuantities(seen[0], seen[1], train_rows[epoch][0],
                                                   gradients, parameters))  # fmt: skip
                 if epoch % config.eval_every == 0:
                     test_residual = torch.mul(weight, x_test).add_(bias).sub_(y_test)
