@@ -8,7 +8,12 @@ from hypothesis import strategies as st
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import train
-from linreg.engines.batched import member_configs, train_batched, weight_gradient
+from linreg.engines.batched import (
+    initial_parameters,
+    member_configs,
+    train_batched,
+    weight_gradient,
+)
 from linreg.engines.records import make_run
 from linreg.errors import ConfigError, TrainingDiverged
 from linreg.model import build_model
@@ -195,6 +200,16 @@ def test_members_start_from_their_eager_twins_parameters():
     for run in runs:
         twin = build_model(TrainConfig(seed=run.config.seed))
         assert run.initial_state == state_to_json(twin.state_dict())
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=20))
+def test_initial_parameters_are_build_models_for_any_seeds(seeds):
+    weights, biases = initial_parameters(seeds)
+    for seed, weight, bias in zip(seeds, weights, biases, strict=True):
+        twin = build_model(TrainConfig(seed=seed))
+        assert torch.equal(weight.reshape(1, 1), twin.linear.weight.detach())
+        assert torch.equal(bias.reshape(1), twin.linear.bias.detach())
 
 
 def test_member_runs_behave_as_a_sequence():

@@ -87,18 +87,19 @@ def initial_parameters(seeds: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor
     build_model's torch.manual_seed also seeds every accelerator backend, which costs far more
     than the model itself when done a thousand times; the CPU generator alone decides the CPU
     initialisation, so seeding just it gives the same parameters (the tests compare them). Each
-    member is then two uniform draws, as nn.Linear(1, 1).reset_parameters() makes them, without
+    member is then the two uniform draws nn.Linear(1, 1).reset_parameters() makes, without
     building a Module or going through nn.init per seed (either costs more than the training).
+    uniform_ casts its bounds to the tensor's dtype, where the weight's (1 − 2⁻⁵³, from
+    nn.init's arithmetic) and the bias's (1) are the same float32: so the weight's and then the
+    bias's draw are one call drawing two values, in that order.
     """
-    weight_bound, bias_bound = _linear_init_bounds()
-    weights = torch.empty(len(seeds), 1)
-    biases = torch.empty(len(seeds), 1)
+    weight_bound, _ = _linear_init_bounds()
+    pairs = torch.empty(len(seeds), 2)
     with torch.random.fork_rng(devices=[]), torch.no_grad():
-        for seed, weight, bias in zip(seeds, weights.unbind(), biases.unbind(), strict=True):
+        for seed, pair in zip(seeds, pairs.unbind(), strict=True):
             torch.default_generator.manual_seed(seed)
-            weight.uniform_(-weight_bound, weight_bound)
-            bias.uniform_(-bias_bound, bias_bound)
-    return weights, biases
+            pair.uniform_(-weight_bound, weight_bound)
+    return pairs[:, :1], pairs[:, 1:]
 
 
 def _linear_init_bounds() -> tuple[float, float]:
