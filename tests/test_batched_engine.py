@@ -9,6 +9,7 @@ from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import train
 from linreg.engines.batched import (
+    epoch_threads,
     initial_parameters,
     member_configs,
     train_batched,
@@ -210,6 +211,38 @@ def test_initial_parameters_are_build_models_for_any_seeds(seeds):
         twin = build_model(TrainConfig(seed=seed))
         assert torch.equal(weight.reshape(1, 1), twin.linear.weight.detach())
         assert torch.equal(bias.reshape(1), twin.linear.bias.detach())
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    members=st.integers(2, 2500),
+    samples=st.integers(10, 120),
+    loss=st.sampled_from(["l1", "mse"]),
+)
+def test_members_do_not_depend_on_the_thread_count(members, samples, loss):
+    # What lets epoch_threads pick one thread for a small batch: threads split each member's
+    # row reductions by rows, never within a row, and the gradient's formula is probed per count.
+    config = TrainConfig(samples=samples, loss=loss, epochs=12, eval_every=4)
+    batches = [
+        train_batched(config.replace(threads=threads), seeds=range(members))
+        for threads in (None, 1, 2)
+    ]
+    for other in batches[1:]:
+        assert torch.equal(other.train_losses, batches[0].train_losses)
+        assert torch.equal(other.test_losses, batches[0].test_losses)
+        assert all(torch.equal(a, b) for a, b in zip(other.final, batches[0].final, strict=True))
+
+
+def test_a_small_batch_left_to_torchs_threads_trains_on_one_and_records_it():
+    before = torch.get_num_threads()
+    small = train_batched(TrainConfig(epochs=2), seeds=range(100))
+    assert small.environment["num_threads"] == epoch_threads(small.config, 100, 40) == 1
+    chosen = train_batched(TrainConfig(epochs=2, threads=2), seeds=range(100))
+    assert chosen.environment["num_threads"] == 2 and epoch_threads(chosen.config, 100, 40) is None
+    assert torch.get_num_threads() == before
+    # One member keeps the run's threads, as eager does: its loss is a reduction to one value,
+    # which threads split.
+    assert epoch_threads(TrainConfig(), 1, 40) is None
 
 
 def test_member_runs_behave_as_a_sequence():

@@ -14,10 +14,11 @@ and the allocation of a fresh (K, N) tensor weigh as much as the arithmetic.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
@@ -46,6 +47,9 @@ _BLAS_MIN_CONTRACTION = 400
 # Probe members for weight_gradient: enough that two summation orders that differ at all differ
 # on some member.
 _PROBE_MEMBERS = 32
+# ATen's at::internal::GRAIN_SIZE: an elementwise op of this many elements or more is cut into
+# pieces of at least this many, one per thread.
+_ATEN_GRAIN_SIZE = 32_768
 
 
 def member_configs(
@@ -277,6 +281,38 @@ def train_batched(
     return prepared.finish()
 
 
+def epoch_threads(config: TrainConfig, members: int, samples: int) -> int | None:
+    """The thread count a batch's epochs run on, where it is not the run's own (None).
+
+    Where the config leaves threads to torch and the batch has several members on the CPU whose
+    (K, N) ops ATen would cut into two pieces at most, one thread: such a piece is a few
+    microseconds of arithmetic, about what waking a second thread and waiting for it cost on an
+    idle machine, and on a busy one the wait is a scheduler time slice per op (on a shared
+    2-core VM, 1,000 members' 500 epochs took 0.1 s on one thread, 0.8 to 30 s on two). The
+    members' numbers are the same either way: an elementwise op computes each element alike, a
+    reduction over each member's row is split across threads by rows, never within one (only a
+    reduction to a single value is, which is why a batch of one keeps the run's threads, as
+    eager does), and weight_gradient probes its formula under this same count.
+    """
+    if config.threads is not None or config.device != "cpu" or members < 2:
+        return None
+    return 1 if members * samples < 2 * _ATEN_GRAIN_SIZE else None
+
+
+@contextlib.contextmanager
+def _borrowed_threads(threads: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``threads`` (None: left alone), then given back."""
+    if threads is None:
+        yield
+        return
+    saved = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 def _prepare(
     config: TrainConfig,
     seeds: Sequence[int] | None,
@@ -292,9 +328,12 @@ def _prepare(
     seeds = [config.seed] if seeds is None else list(seeds)
     lrs = [config.lr] if lrs is None else list(lrs)
     check_axes(config, seeds, lrs)
-    with numeric_settings(config):
-        environment = capture_environment()
+    K = len(seeds) * len(lrs)
+    threads = epoch_threads(config, K, config.train_size)
+    with numeric_settings(config), _borrowed_threads(threads):
+        environment = capture_environment()  # with the thread count the epochs run on
         data = make_dataset(config)
+        n_train = data.X_train.shape[0]
         dtype = data.X_train.dtype
         # Members are seed-major: member k is (seeds[k // len(lrs)], lrs[k % len(lrs)]).
         weight, bias = initial_parameters(seeds)
@@ -303,8 +342,6 @@ def _prepare(
         # Training changes weight and bias in place; the records need them as they started.
         initial_weight = weight.to("cpu", copy=True)
         initial_bias = bias.to("cpu", copy=True)
-        K = len(seeds) * len(lrs)
-        n_train = data.X_train.shape[0]
         # Rows: the samples laid out along dim 1 so that (K, 1) parameters broadcast to (K, N).
         x_train, y_train = data.X_train.reshape(1, -1), data.y_train.reshape(1, -1)
         x_test, y_test = data.X_test.reshape(1, -1), data.y_test.reshape(1, -1)
@@ -333,7 +370,7 @@ def _prepare(
     def loop() -> float:
         synchronize(config.device)
         started = time.perf_counter()
-        with torch.inference_mode():
+        with torch.inference_mode(), _borrowed_threads(threads):
             for epoch in range(config.epochs):
                 # w·x + b as two roundings, as eager's addmm does; addcmul would fuse them.
                 torch.mul(weight, x_train, out=residual).add_(bias)
