@@ -47,8 +47,8 @@ _BLAS_MIN_CONTRACTION = 400
 # Probe members for weight_gradient: enough that two summation orders that differ at all differ
 # on some member.
 _PROBE_MEMBERS = 32
-# ATen's at::internal::GRAIN_SIZE: an elementwise op of this many elements or more is cut into
-# pieces of at least this many, one per thread.
+# ATen's at::internal::GRAIN_SIZE: an op over more elements than this is cut into
+# ⌈elements / GRAIN_SIZE⌉ pieces, at most one per thread.
 _ATEN_GRAIN_SIZE = 32_768
 
 
@@ -301,9 +301,9 @@ def epoch_threads(config: TrainConfig, members: int, samples: int) -> int | None
 
     Where the config leaves threads to torch and the batch has several members on the CPU whose
     (K, N) ops ATen would cut into two pieces at most, one thread: such a piece is a few
-    microseconds of arithmetic, about what waking a second thread and waiting for it cost on an
-    idle machine, and on a busy one the wait is a scheduler time slice per op (on a shared
-    2-core VM, 1,000 members' 500 epochs took 0.1 s on one thread, 0.8 to 30 s on two). The
+    microseconds of arithmetic, so a second thread can save little, while on a busy machine
+    waiting for it costs a scheduler time slice per op (on a shared 2-core VM, 1,000 members'
+    500 epochs took 0.1 s on one thread, 0.8 to 30 s on two). The
     members' numbers are the same either way: an elementwise op computes each element alike, a
     reduction over each member's row is split across threads by rows, never within one (only a
     reduction to a single value is, which is why a batch of one keeps the run's threads, as
@@ -311,7 +311,7 @@ def epoch_threads(config: TrainConfig, members: int, samples: int) -> int | None
     """
     if config.threads is not None or config.device != "cpu" or members < 2:
         return None
-    return 1 if members * samples < 2 * _ATEN_GRAIN_SIZE else None
+    return 1 if members * samples <= 2 * _ATEN_GRAIN_SIZE else None
 
 
 @contextlib.contextmanager
@@ -424,7 +424,9 @@ def _prepare(
             "members": float(K),
         }
         train_cpu, test_cpu = train_losses.cpu(), test_losses.cpu()
-        with _borrowed_threads(threads):  # epochs × K elements: as small as the epochs' ops
+        # On the epochs' count too: on a busy machine, a second thread's wait cost this one
+        # pass over epochs × K losses more than all the epochs took.
+        with _borrowed_threads(threads):
             finite = torch.isfinite(train_cpu).all(dim=0)
         if not bool(finite.all()):
             stop_if_diverged(train_cpu[:, int((~finite).nonzero()[0, 0])], None)
