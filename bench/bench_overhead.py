@@ -182,6 +182,8 @@ def compare_sweep(benchmark, rounds: int) -> Comparison:
             "per_seed_speedup": SWEEP_MEMBERS * eager_s / sweep_s,
             "member_records_s": records_s,
             "per_seed_speedup_with_records": SWEEP_MEMBERS * eager_s / (sweep_s + records_s),
+            # The batched engine picks its own where the config leaves threads to torch.
+            "sweep_threads": runs.environment["num_threads"],
         },
     )
 

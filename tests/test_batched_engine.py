@@ -2,11 +2,19 @@ import json
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import train
-from linreg.engines.batched import member_configs, train_batched, weight_gradient
+from linreg.engines.batched import (
+    epoch_threads,
+    initial_parameters,
+    member_configs,
+    train_batched,
+    weight_gradient,
+)
 from linreg.engines.records import make_run
 from linreg.errors import ConfigError, TrainingDiverged
 from linreg.model import build_model
@@ -38,18 +46,77 @@ def test_members_are_bit_identical_to_their_eager_twins_on_seeds_0_to_99(hundred
         assert member.state_hash == twin.state_hash
 
 
-def test_weight_gradient_sums_as_eager_backward_does_for_every_member():
-    # Eager's sum is MKL's, whose order depends on the CPU: whichever formula weight_gradient
-    # picks must match it on members it was not probed with, a width with a ragged tail included.
-    x_train = make_dataset(TrainConfig()).X_train
-    slopes = torch.randn(333, x_train.shape[0], generator=torch.Generator().manual_seed(1))
+def eager_weight_gradients(x_train, slopes):
+    """Each row of ``slopes`` as d loss / d ŷ through nn.Linear's backward, as eager sums it."""
     model = torch.nn.Linear(1, 1)
     want = []
     for slope in slopes:
         model.zero_grad()
         (model(x_train) * slope.reshape(-1, 1)).sum().backward()
         want.append(model.weight.grad.reshape(1).clone())
-    assert torch.equal(weight_gradient(x_train, len(slopes))(slopes), torch.stack(want))
+    return torch.stack(want)
+
+
+def test_weight_gradient_sums_as_eager_backward_does_for_every_member():
+    # Eager's sum is MKL's, whose order depends on the CPU: whichever formula weight_gradient
+    # picks must match it on members it was not probed with, a width with a ragged tail included.
+    x_train = make_dataset(TrainConfig()).X_train
+    slopes = torch.randn(333, x_train.shape[0], generator=torch.Generator().manual_seed(1))
+    assert torch.equal(
+        weight_gradient(x_train, len(slopes))(slopes), eager_weight_gradients(x_train, slopes)
+    )
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    members=st.integers(1, 1500),
+    samples=st.sampled_from([None, 7, 40, 100, 255]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_weight_gradient_sums_as_eager_does_at_any_batch_shape_call_after_call(
+    members, samples, seed
+):
+    # BLAS picks its kernel by shape, so the formula is probed at the batch's own; a formula
+    # that writes into a buffer of its own must give each call's sums, not the last call's.
+    x_train = make_dataset(TrainConfig(samples=samples)).X_train
+    generator = torch.Generator().manual_seed(seed)
+    gradient = weight_gradient(x_train, members)
+    for _ in range(2):
+        slopes = torch.randn(members, x_train.shape[0], generator=generator)
+        assert torch.equal(gradient(slopes), eager_weight_gradients(x_train, slopes))
+
+
+@pytest.fixture(scope="module")
+def thousand_seeds():
+    return train_batched(TrainConfig(), seeds=range(1000))
+
+
+@settings(max_examples=6, deadline=None)
+@given(member=st.integers(0, 999))
+def test_members_of_a_thousand_seed_sweep_are_bit_identical_to_their_eager_twins(
+    thousand_seeds, member
+):
+    # A sweep's own batch shape, which the 100-seed test does not have.
+    run = thousand_seeds[member]
+    twin = train(TrainConfig(seed=member))
+    assert run.history == twin.history
+    assert run.state_hash == twin.state_hash
+
+
+@settings(max_examples=8, deadline=None)
+@given(
+    seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=3, unique=True),
+    lrs=st.lists(st.floats(1e-4, 0.3), min_size=1, max_size=2, unique=True),
+    loss=st.sampled_from(["l1", "mse"]),
+)
+def test_members_at_any_seed_and_learning_rate_are_bit_identical_to_their_eager_twins(
+    seeds, lrs, loss
+):
+    config = TrainConfig(loss=loss, epochs=80, eval_every=20)
+    for run in train_batched(config, seeds=seeds, lrs=lrs):
+        twin = train(config.replace(seed=run.config.seed, lr=run.config.lr))
+        assert run.history == twin.history
+        assert run.state_hash == twin.state_hash
 
 
 def test_member_records_say_batched_and_carry_the_batch_timings(hundred_seeds):
@@ -134,6 +201,48 @@ def test_members_start_from_their_eager_twins_parameters():
     for run in runs:
         twin = build_model(TrainConfig(seed=run.config.seed))
         assert run.initial_state == state_to_json(twin.state_dict())
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds=st.lists(st.integers(0, 2**63 - 1), min_size=1, max_size=20))
+def test_initial_parameters_are_build_models_for_any_seeds(seeds):
+    weights, biases = initial_parameters(seeds)
+    for seed, weight, bias in zip(seeds, weights, biases, strict=True):
+        twin = build_model(TrainConfig(seed=seed))
+        assert torch.equal(weight.reshape(1, 1), twin.linear.weight.detach())
+        assert torch.equal(bias.reshape(1), twin.linear.bias.detach())
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    members=st.integers(2, 2500),
+    samples=st.integers(10, 120),
+    loss=st.sampled_from(["l1", "mse"]),
+)
+def test_members_do_not_depend_on_the_thread_count(members, samples, loss):
+    # What lets epoch_threads pick one thread for a small batch: threads split each member's
+    # row reductions by rows, never within a row, and the gradient's formula is probed per count.
+    config = TrainConfig(samples=samples, loss=loss, epochs=12, eval_every=4)
+    batches = [
+        train_batched(config.replace(threads=threads), seeds=range(members))
+        for threads in (None, 1, 2)
+    ]
+    for other in batches[1:]:
+        assert torch.equal(other.train_losses, batches[0].train_losses)
+        assert torch.equal(other.test_losses, batches[0].test_losses)
+        assert all(torch.equal(a, b) for a, b in zip(other.final, batches[0].final, strict=True))
+
+
+def test_a_small_batch_left_to_torchs_threads_trains_on_one_and_records_it():
+    before = torch.get_num_threads()
+    small = train_batched(TrainConfig(epochs=2), seeds=range(100))
+    assert small.environment["num_threads"] == epoch_threads(small.config, 100, 40) == 1
+    chosen = train_batched(TrainConfig(epochs=2, threads=2), seeds=range(100))
+    assert chosen.environment["num_threads"] == 2 and epoch_threads(chosen.config, 100, 40) is None
+    assert torch.get_num_threads() == before
+    # One member keeps the run's threads, as eager does: its loss is a reduction to one value,
+    # which threads split.
+    assert epoch_threads(TrainConfig(), 1, 40) is None
 
 
 def test_member_runs_behave_as_a_sequence():
