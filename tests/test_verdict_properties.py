@@ -46,7 +46,9 @@ def comparisons(draw):
 
 
 def judge(reference, candidate, bound):
-    return judge_wall(reference, candidate, bound) + judge_instructions(reference, candidate)
+    # Interleaved sides: the rank rule itself, with no between-session term to leave it undecided.
+    wall = judge_wall(reference, candidate, bound, interleaved=True)
+    return wall + judge_instructions(reference, candidate)
 
 
 def outcomes(verdicts):
@@ -100,7 +102,7 @@ def test_the_headline_never_says_no_regression_while_a_row_says_slower(sides, bo
 @given(comparisons(), threshold)
 def test_every_wall_outcome_is_earned_by_its_interval(sides, bound):
     reference, candidate = sides
-    for v in judge_wall(reference, candidate, bound):
+    for v in judge_wall(reference, candidate, bound, interleaved=True):
         if v.outcome == SLOWER:
             assert v.ci[0] > 1 + bound and v.p_adjusted <= 0.01
         elif v.outcome == FASTER:
