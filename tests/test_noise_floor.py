@@ -69,6 +69,9 @@ def test_the_bench_runner_measures_between_sessions_of_the_same_code_only(tmp_pa
     floor = load_result(written).value
     assert floor.sessions == 3 and floor.processes == 8
     assert floor.session_sd[TRAIN] == pytest.approx(0.1, abs=0.02)
+    # What a bound on it needs: the three sessions' mean squares and their degrees of freedom.
+    spread = floor.between_sessions[TRAIN]
+    assert (spread.sessions, spread.processes, spread.degrees) == (3, 24, 2)
     assert floor.process_sd[TRAIN] == pytest.approx(0.01, abs=0.006)
 
 

@@ -19,7 +19,7 @@ from linreg.options import parse_threshold
 from linreg.report.speed_words import case_words, summary
 from linreg.results.bench_file import BenchFile
 from linreg.results.bench_sessions import CaseSamples, newest_per_machine
-from linreg.results.noise_floor import NoiseFloor
+from linreg.results.noise_floor import NoiseFloor, SessionSpread
 from linreg.results.speed_verdict import (
     FASTER,
     NO_CHANGE,
@@ -53,7 +53,8 @@ def side(seed: int, medians: dict[str, float], n: int, **kwargs) -> dict[str, Ca
 
 def test_three_processes_a_side_cannot_reach_alpha_and_say_so():
     assert smallest_p(3, 3) == pytest.approx(0.1)
-    [verdict] = judge_wall(side(1, {TRAIN: 0.04}, 3), side(2, {TRAIN: 0.08}, 3), threshold=0.1)
+    [verdict] = judge_wall(side(1, {TRAIN: 0.04}, 3), side(2, {TRAIN: 0.08}, 3), threshold=0.1,
+                           interleaved=True)  # fmt: skip
     assert verdict.outcome == UNDECIDED and verdict.p is None
     said = case_words(verdict)
     assert said.startswith("undecided (3 vs 3 processes cannot reach 99 % confidence")
@@ -63,7 +64,8 @@ def test_three_processes_a_side_cannot_reach_alpha_and_say_so():
 
 
 def test_thirty_percent_slower_over_eight_processes_is_slower_with_an_interval():
-    [verdict] = judge_wall(side(1, {TRAIN: 0.040}, 8), side(2, {TRAIN: 0.052}, 8), threshold=0.1)
+    [verdict] = judge_wall(side(1, {TRAIN: 0.040}, 8), side(2, {TRAIN: 0.052}, 8), threshold=0.1,
+                           interleaved=True)  # fmt: skip
     assert verdict.outcome == SLOWER and verdict.is_regression
     assert verdict.p_adjusted is not None and verdict.p_adjusted < 0.01
     low, high = verdict.ci
@@ -71,12 +73,14 @@ def test_thirty_percent_slower_over_eight_processes_is_slower_with_an_interval()
 
 
 def test_faster_is_faster_not_a_regression():
-    [verdict] = judge_wall(side(1, {TRAIN: 0.052}, 8), side(2, {TRAIN: 0.040}, 8), threshold=0.1)
+    [verdict] = judge_wall(side(1, {TRAIN: 0.052}, 8), side(2, {TRAIN: 0.040}, 8), threshold=0.1,
+                           interleaved=True)  # fmt: skip
     assert verdict.outcome == FASTER and not verdict.is_regression
 
 
 def test_the_same_code_twice_at_a_small_spread_is_no_change_beyond_the_threshold():
-    [verdict] = judge_wall(side(1, {TRAIN: 0.04}, 8), side(9, {TRAIN: 0.04}, 8), threshold=0.1)
+    [verdict] = judge_wall(side(1, {TRAIN: 0.04}, 8), side(9, {TRAIN: 0.04}, 8), threshold=0.1,
+                           interleaved=True)  # fmt: skip
     assert verdict.outcome == NO_CHANGE and case_words(verdict) == "no change beyond 10 %"
     low, high = verdict.ci
     assert low > 1 / 1.1 and high < 1.1
@@ -84,7 +88,7 @@ def test_the_same_code_twice_at_a_small_spread_is_no_change_beyond_the_threshold
 
 def test_the_same_code_at_a_wide_spread_is_undecided_never_no_change():
     ref, cand = side(1, {TRAIN: 0.04}, 8, spread=0.15), side(9, {TRAIN: 0.04}, 8, spread=0.15)
-    [verdict] = judge_wall(ref, cand, threshold=0.1)
+    [verdict] = judge_wall(ref, cand, threshold=0.1, interleaved=True)
     assert verdict.outcome == UNDECIDED and "spans ±10 %" in verdict.reason
     assert verdict.processes_needed is None or verdict.processes_needed > 8
 
@@ -93,16 +97,19 @@ def test_the_between_session_spread_widens_the_interval():
     from linreg.compare.shift import Shift
 
     ref, cand = side(1, {TRAIN: 0.040}, 8, spread=0.01), side(2, {TRAIN: 0.0412}, 8, spread=0.01)
-    [alone] = judge_wall(ref, cand, threshold=0.1)
-    noise = NoiseFloor(machine="m", processes=8, session_sd={TRAIN: 0.03})
+    [alone] = judge_wall(ref, cand, threshold=0.1, interleaved=True)
+    # Five A/A sessions of 8 processes: s_b = 3 %, the process part 1 %.
+    spread = SessionSpread(5, 40, between=8 * 0.03**2 + 0.01**2, within=0.01**2, n0=8.0)
+    noise = NoiseFloor(machine="m", processes=8, between_sessions={TRAIN: spread}, sessions=5)
     [widened] = judge_wall(ref, cand, threshold=0.1, noise=noise)
     [interleaved] = judge_wall(ref, cand, threshold=0.1, noise=noise, interleaved=True)
     assert alone.outcome == NO_CHANGE and widened.outcome == UNDECIDED
     assert widened.ci[0] < alone.ci[0] and widened.ci[1] > alone.ci[1]
-    assert interleaved.ci == alone.ci and widened.noise_floor == 0.03
-    # The interval's term is the README's formula: z(1 - alpha/4)·√2·s_b beyond the ranks'.
-    shift = Shift.of(ref[TRAIN].wall, cand[TRAIN].wall, 0.03)
-    assert shift.margin_alone(0.01) == pytest.approx(2.807 * 2**0.5 * 0.03, rel=1e-3)
+    assert interleaved.ci == alone.ci and widened.noise_floor == pytest.approx(0.03)
+    # The interval's term is the README's formula: t₄(1 - alpha/4)·√2·√(MS_between/n₀) beyond
+    # the ranks'.
+    shift = Shift.of(ref[TRAIN].wall, cand[TRAIN].wall, spread.level_sd, spread.degrees)
+    assert shift.margin_alone(0.01) == pytest.approx(5.598 * 2**0.5 * spread.level_sd, rel=1e-3)
 
 
 def test_an_unstable_case_is_still_decided_when_its_interval_is_clear():
@@ -110,14 +117,15 @@ def test_an_unstable_case_is_still_decided_when_its_interval_is_clear():
     ref = side(3, {TRAIN: 0.04}, 8)
     slow = [v * 2.1 for v in processes(4, 0.04, 8)]
     slow[-1] *= 1.56
-    [verdict] = judge_wall(ref, {TRAIN: CaseSamples(TRAIN, tuple(slow))}, threshold=0.1)
+    [verdict] = judge_wall(ref, {TRAIN: CaseSamples(TRAIN, tuple(slow))}, threshold=0.1,
+                           interleaved=True)  # fmt: skip
     assert verdict.unstable and verdict.outcome == SLOWER and verdict.ci[0] > 1.8
 
 
 def test_a_bimodal_case_is_flagged_and_never_called_no_change():
     flips = CaseSamples(INFER, (5e-5, 5e-5, 8e-3, 5e-5, 5e-5, 8e-3, 5e-5, 5e-5))
     steady = CaseSamples(INFER, processes(3, 5e-5, 8))
-    [verdict] = judge_wall({INFER: steady}, {INFER: flips}, threshold=0.1)
+    [verdict] = judge_wall({INFER: steady}, {INFER: flips}, threshold=0.1, interleaved=True)
     assert verdict.unstable and verdict.outcome == UNDECIDED
 
 
@@ -130,7 +138,7 @@ def test_a_change_clear_alone_but_not_among_ten_cases_is_undecided_not_no_change
     ref[slow] = CaseSamples(slow, processes(8, 0.01, 6, spread=0.01))
     cand[slow] = CaseSamples(slow, processes(7, 0.012, 6, spread=0.01))
     assert min(cand[slow].wall) > max(ref[slow].wall)
-    verdicts = {v.case: v for v in judge_wall(ref, cand, threshold=0.1)}
+    verdicts = {v.case: v for v in judge_wall(ref, cand, threshold=0.1, interleaved=True)}
     assert verdicts[slow].outcome == UNDECIDED and "not once adjusted" in verdicts[slow].reason
 
 
@@ -138,7 +146,9 @@ def test_ten_percent_slower_over_five_processes_is_not_no_change():
     cases = {f"bench_x.py::bench_x[c{i}]": 0.01 for i in range(2)}
     ref = side(1, cases, 5)
     cand = side(50, {k: v * 1.1 for k, v in cases.items()}, 5)
-    assert all(v.outcome == UNDECIDED for v in judge_wall(ref, cand, threshold=0.1))
+    assert all(
+        v.outcome == UNDECIDED for v in judge_wall(ref, cand, threshold=0.1, interleaved=True)
+    )
 
 
 def test_false_discoveries_are_controlled_across_cases():
@@ -150,7 +160,7 @@ def test_false_discoveries_are_controlled_across_cases():
         CaseSamples(slow, processes(5, 0.01, 8)),
         CaseSamples(slow, processes(6, 0.014, 8)),
     )
-    verdicts = judge_wall(ref, cand, threshold=0.1)
+    verdicts = judge_wall(ref, cand, threshold=0.1, interleaved=True)
     assert [v.case for v in verdicts if v.outcome == SLOWER] == [slow]
     assert all(v.p_adjusted >= v.p for v in verdicts)
     # The selected case's interval is stated at 1 - R·alpha/m: 1 - 0.01/21.
@@ -221,9 +231,15 @@ def bench_json(
     return path
 
 
-def session_folder(folder: Path, median: float, n: int, seed: int, **kwargs) -> Path:
+def session_folder(
+    folder: Path, median: float, n: int, seed: int, turn: int | None = None, **kwargs
+) -> Path:
+    """One session of n processes; ``turn`` 0 or 1: its processes take that turn of an A/B's
+    A B A B … (one minute apart), so that two such sessions ran interleaved."""
     for i, value in enumerate(processes(seed, median, n)):
         rounds = [value * f for f in (0.99, 1.0, 1.01)]
+        if turn is not None:
+            kwargs["when"] = f"2026-11-29T10:{2 * i + turn:02d}:00Z"
         bench_json(folder / f"{i:04d}.json", {TRAIN: rounds}, process=i, **kwargs)
     return folder
 
@@ -246,8 +262,10 @@ def test_a_folder_means_its_newest_session_per_machine(tmp_path):
 def test_another_machine_is_information_not_a_gate(tmp_path):
     from linreg.results.bench_sessions import sessions
 
-    [ref] = sessions(load(session_folder(tmp_path / "a", 0.04, 8, 1)))
-    [cand] = sessions(load(session_folder(tmp_path / "b", 0.08, 8, 2, machine="m2", cpu="AMD")))
+    [ref] = sessions(load(session_folder(tmp_path / "a", 0.04, 8, 1, turn=0)))
+    [cand] = sessions(
+        load(session_folder(tmp_path / "b", 0.08, 8, 2, turn=1, machine="m2", cpu="AMD"))
+    )
     verdict = judge_sessions(ref, cand, threshold=0.1)
     assert not verdict.same_machine and not verdict.gating
     assert [c.outcome for c in verdict.cases] == [SLOWER] and verdict.regressions == []
@@ -257,8 +275,8 @@ def test_another_machine_is_information_not_a_gate(tmp_path):
 
 
 def test_cli_gate_fails_a_same_machine_slowdown_and_names_the_case(tmp_path, capsys):
-    ref = session_folder(tmp_path / "ref", 0.040, 8, 1, session="r")
-    cand = session_folder(tmp_path / "cand", 0.052, 8, 2, session="c")
+    ref = session_folder(tmp_path / "ref", 0.040, 8, 1, turn=0, session="r")
+    cand = session_folder(tmp_path / "cand", 0.052, 8, 2, turn=1, session="c")
     out = tmp_path / "verdict.json"
     args = ["compare", str(ref), str(cand), "--fail-on-regression", "10%", "--out", str(out)]
     assert main(args) == 1
@@ -271,8 +289,8 @@ def test_cli_gate_fails_a_same_machine_slowdown_and_names_the_case(tmp_path, cap
 
 
 def test_cli_same_code_passes_the_gate(tmp_path, capsys):
-    ref = session_folder(tmp_path / "ref", 0.040, 8, 1, session="r")
-    cand = session_folder(tmp_path / "cand", 0.040, 8, 7, session="c")
+    ref = session_folder(tmp_path / "ref", 0.040, 8, 1, turn=0, session="r")
+    cand = session_folder(tmp_path / "cand", 0.040, 8, 7, turn=1, session="c")
     assert main(["compare", str(ref), str(cand), "--fail-on-regression", "10%"]) == 0
     assert "compare: OK" in capsys.readouterr().out
 
@@ -307,7 +325,8 @@ def test_the_speed_table_keeps_each_case_on_one_line_at_80_columns(tmp_path, cap
     for side, seed in (("ref", 1), ("cand", 2)):
         for i, value in enumerate(processes(seed, 0.04, 8)):
             bench_json(tmp_path / side / f"{i:04d}.json", {c: [value] * 3 for c in [*cases, TRAIN]},
-                       session=side, process=i, instructions={c: 1e6 for c in cases})  # fmt: skip
+                       session=side, process=i, instructions={c: 1e6 for c in cases},
+                       when=f"2026-11-29T10:{2 * i + seed:02d}:00")  # fmt: skip
     assert main(["compare", str(tmp_path / "ref"), str(tmp_path / "cand")]) == 0
     out = capsys.readouterr().out
     rows = [line for line in out.splitlines() if line.startswith(("inference", "train"))]
@@ -322,13 +341,14 @@ def test_the_speed_table_keeps_each_case_on_one_line_at_80_columns(tmp_path, cap
 def slowed_sessions(tmp_path: Path, change: float = 1.3, processes_a_side: int = 8):
     """Two same-machine sessions of two cases, one of them ``change`` slower by wall time and
     by instructions in the candidate."""
-    for role, seed, factor, stamp in (("ref", 1, 1.0, "10"), ("cand", 2, change, "11")):
+    # Run as an A/B: the sides' processes alternate, a minute apart.
+    for role, seed, factor, turn in (("ref", 1, 1.0, 0), ("cand", 2, change, 1)):
         for i, value in enumerate(processes(seed, 0.04, processes_a_side)):
             rounds = {TRAIN: [value * factor] * 3, INFER: [value / 100] * 3}
             counts = {TRAIN: 334e6 * factor, INFER: 1e6}
             bench_json(tmp_path / role / f"{i:04d}.json", rounds, session=role, process=i,
                        instructions=counts if i == 0 else None,
-                       when=f"2026-11-{stamp}T00:{i:02d}:00")  # fmt: skip
+                       when=f"2026-11-10T00:{2 * i + turn:02d}:00")  # fmt: skip
     return tmp_path / "ref", tmp_path / "cand"
 
 
@@ -378,14 +398,15 @@ def test_the_noise_floor_is_read_from_the_candidate_side_too(tmp_path):
     ref = session_folder(tmp_path / "ref", 0.040, 8, 1, session="r", when="2026-11-01T00:00:00")
     cand = session_folder(tmp_path / "cand", 0.041, 8, 2, session="c",
                           when="2026-11-02T00:00:00")  # fmt: skip
-    floor = NoiseFloor("m1", 8, session_sd={TRAIN: 0.05}, sessions=3)
+    spread = SessionSpread(3, 24, between=8 * 0.05**2 + 0.01**2, within=0.01**2, n0=8.0)
+    floor = NoiseFloor("m1", 8, between_sessions={TRAIN: spread}, sessions=3)
     (cand / "noise-c.json").write_text(
         json.dumps(kinds.envelope(kinds.NOISE_FLOOR, floor.to_dict()))
     )
     result = compare_result_sets(ref, cand, default_tolerances())
     [verdict] = result.speed
     [case] = verdict.cases
-    assert case.noise_floor == 0.05 and case.outcome == UNDECIDED
+    assert case.noise_floor == pytest.approx(0.05) and case.outcome == UNDECIDED
     assert any("between-session spread of m1 measured over 3 sessions" in n for n in verdict.notes)
 
 
@@ -396,7 +417,7 @@ def test_no_regression_only_when_every_case_earned_it(tmp_path):
     for role, seed in (("ref", 1), ("cand", 2)):
         for i, value in enumerate(processes(seed, 0.04, 8, **quiet)):
             bench_json(tmp_path / role / f"{i}.json", {TRAIN: [value] * 3}, session=role,
-                       process=i, when=f"2026-11-0{seed}T00:0{i}:00")  # fmt: skip
+                       process=i, when=f"2026-11-01T00:{2 * i + seed:02d}:00")  # fmt: skip
     [ref] = sessions(load(tmp_path / "ref"))
     [cand] = sessions(load(tmp_path / "cand"))
     verdict = judge_sessions(ref, cand, threshold=0.1)

@@ -8,16 +8,10 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linreg.compare.speed import (
-    FASTER,
-    NO_CHANGE,
-    NO_REGRESSION,
-    SLOWER,
-    SpeedVerdict,
-    judge_instructions,
-    judge_wall,
-)
+from linreg.compare.speed import comparison_verdict, judge_instructions, judge_wall
+from linreg.report.speed_words import headline, summary
 from linreg.results.bench_sessions import CaseSamples
+from linreg.results.speed_verdict import FASTER, NO_CHANGE, NO_REGRESSION, SLOWER, SpeedVerdict
 
 # Per-process medians: a level per case, then each process within a factor of it, so that
 # decisions of every kind (slower, faster, no change, undecided) come up.
@@ -46,7 +40,9 @@ def comparisons(draw):
 
 
 def judge(reference, candidate, bound):
-    return judge_wall(reference, candidate, bound) + judge_instructions(reference, candidate)
+    # Interleaved sides: the rank rule itself, with no between-session term to leave it undecided.
+    wall = judge_wall(reference, candidate, bound, interleaved=True)
+    return wall + judge_instructions(reference, candidate)
 
 
 def outcomes(verdicts):
@@ -87,10 +83,11 @@ def test_scaling_every_time_by_one_constant_changes_no_verdict(sides, bound, pow
 @given(comparisons(), threshold, st.booleans())
 def test_the_headline_never_says_no_regression_while_a_row_says_slower(sides, bound, gating):
     reference, candidate = sides
-    verdict = SpeedVerdict("ref", "cand", True, gating, judge(reference, candidate, bound))
+    cases = tuple(judge(reference, candidate, bound))
+    verdict = SpeedVerdict("ref", "cand", True, gating, comparison_verdict(True, cases), cases)
     if verdict.slower:
         assert verdict.verdict != NO_REGRESSION
-        for text in (verdict.summary, verdict.headline):
+        for text in (summary(verdict), headline(verdict)):
             assert "no regression" not in text
             slower = {c.case for c in verdict.slower}
             assert f"{len(slower)} of {len({c.case for c in verdict.cases})} cases slower" in text
@@ -100,7 +97,7 @@ def test_the_headline_never_says_no_regression_while_a_row_says_slower(sides, bo
 @given(comparisons(), threshold)
 def test_every_wall_outcome_is_earned_by_its_interval(sides, bound):
     reference, candidate = sides
-    for v in judge_wall(reference, candidate, bound):
+    for v in judge_wall(reference, candidate, bound, interleaved=True):
         if v.outcome == SLOWER:
             assert v.ci[0] > 1 + bound and v.p_adjusted <= 0.01
         elif v.outcome == FASTER:

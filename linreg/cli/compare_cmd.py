@@ -223,9 +223,6 @@ def _history(folder: Path, threshold: float | None, wide: bool) -> int:
                 f"({fmt(step.before)} → {fmt(step.after)})"
             )
         if left_out:
-            say(
-                f"  {left_out} older step(s) not listed (the newest {MAX_STEPS} of each case "
-                "are)"
-            )
+            say(f"  {left_out} older step(s) not listed (the newest {MAX_STEPS} of each case are)")
     say(f"compare --all: {stepped} step(s) in {len(by_key)} series")
     return 0

@@ -11,8 +11,11 @@ call for them:
   each, so every bound moves out by one step (the smallest gap between distinct values);
 - the between-session spread (``session_sd``): two sessions measured at different times sit at
   different levels even for the same code (other tenants, clocks, thermal state). Its difference
-  between the sides is normal with variance 2·session_sd²; the confidence is split between the
-  rank interval and that term (a union bound), so the interval holds at the stated level.
+  between the sides is normal with variance 2·σ_b²; the confidence is split between the rank
+  interval and that term (a union bound), so the interval holds at the stated level. σ_b is
+  never known, only estimated from A/A sessions: ``session_sd`` is then the scale of that
+  estimate and ``session_df`` its degrees of freedom, and the term takes Student's t quantile
+  rather than the normal one (``linreg.compare.session_term`` says why that bound holds).
 
 scipy tests a shift but gives no interval for it, and scipy's exact test does not take ties; the
 exact null distribution of U is therefore computed here (a Gaussian binomial coefficient).
@@ -66,6 +69,23 @@ def _normal_quantile(p: float) -> float:
     return float(ndtri(p))
 
 
+def _upper_tail(x: np.ndarray | float, degrees: float) -> np.ndarray | float:
+    """P(X > x) for X normal (infinite ``degrees``) or Student's t with ``degrees``."""
+    if math.isinf(degrees):
+        return _upper_normal_tail(x)
+    from scipy.special import stdtr
+
+    return stdtr(degrees, -np.asarray(x, dtype=float))
+
+
+def _quantile(p: float, degrees: float) -> float:
+    if math.isinf(degrees):
+        return _normal_quantile(p)
+    from scipy.special import stdtrit
+
+    return float(stdtrit(degrees, p))
+
+
 @dataclass(frozen=True)
 class Shift:
     """The candidate's log times against the reference's: sorted pairwise differences and what
@@ -76,23 +96,26 @@ class Shift:
     m: int  # candidate processes
     resolution: float  # added to every bound: one timer step where the values tie, else 0
     session_sd: float  # between-session spread of one side's level (log scale), 0 when none
+    session_df: float = math.inf  # its degrees of freedom: infinite where it is known exactly
 
     @classmethod
     def of(
-        cls, reference: Sequence[float], candidate: Sequence[float], session_sd: float = 0.0
-    ) -> Shift:
+        cls, reference: Sequence[float], candidate: Sequence[float], session_sd: float = 0.0,
+        session_df: float = math.inf,
+    ) -> Shift:  # fmt: skip
         ref = np.asarray(reference, dtype=float)
         cand = np.asarray(candidate, dtype=float)
         # Logs of ratios rather than differences of logs: scaling every time by a power of two
         # leaves each ratio, and so every verdict, exactly as it was.
         diffs = np.sort(np.log(cand[:, None] / ref[None, :]).ravel())
         return cls(diffs, len(ref), len(cand), _resolution(np.concatenate([ref, cand])),
-                   max(float(session_sd), 0.0))  # fmt: skip
+                   max(float(session_sd), 0.0), float(session_df))  # fmt: skip
 
-    @property
+    @functools.cached_property
     def estimate(self) -> float:
         """Hodges–Lehmann: the median of the pairwise differences (log of the ratio)."""
-        return float(np.median(self.differences))
+        d, count = self.differences, len(self.differences)  # sorted: the middle, no search
+        return float((d[(count - 1) // 2] + d[count // 2]) / 2)
 
     def _split(self, tail: float) -> tuple[float, float]:
         """A one-sided error budget as (rank part, session part); all to ranks without one."""
@@ -101,8 +124,8 @@ class Shift:
     def _margin(self, session_tail: float) -> float:
         if self.session_sd == 0 or session_tail <= 0:
             return self.resolution
-        z = _normal_quantile(1 - session_tail)
-        return self.resolution + z * math.sqrt(2) * self.session_sd
+        quantile = _quantile(1 - session_tail, self.session_df)
+        return self.resolution + quantile * math.sqrt(2) * self.session_sd
 
     def margin_alone(self, alpha: float) -> float:
         """How far the resolution and session terms alone move a bound at confidence 1 - alpha:
@@ -120,7 +143,7 @@ class Shift:
 
     def upper_bound(self, tail: float) -> float:
         mirrored = Shift(-self.differences[::-1], self.m, self.n, self.resolution,
-                         self.session_sd)  # fmt: skip
+                         self.session_sd, self.session_df)  # fmt: skip
         return -mirrored.lower_bound(tail)
 
     def interval(self, level: float) -> tuple[float, float]:
@@ -144,14 +167,15 @@ class Shift:
         if not clear.any():
             return 1.0
         ks = np.nonzero(clear)[0]
-        session = _upper_normal_tail((moved[ks] - bound) / (math.sqrt(2) * self.session_sd))
+        session = _upper_tail((moved[ks] - bound) / (math.sqrt(2) * self.session_sd),
+                              self.session_df)  # fmt: skip
         tails = 2 * np.maximum(cdf[ks], session)
         return float(min(1.0, tails.min()))
 
     def p_below(self, bound: float) -> float:
         """One-sided p of "the shift is below ``bound``"."""
         mirrored = Shift(-self.differences[::-1], self.m, self.n, self.resolution,
-                         self.session_sd)  # fmt: skip
+                         self.session_sd, self.session_df)  # fmt: skip
         return mirrored.p_above(-bound)
 
 
@@ -159,9 +183,11 @@ def _resolution(values: np.ndarray) -> float:
     """One step of the timer, on the log scale, where the values tie (the smallest ratio
     between distinct values); 0 without ties (nothing says the values were rounded); infinite
     where every value is the same (no step can be told)."""
-    distinct = np.unique(values)
-    if len(distinct) == len(values):
+    ordered = np.sort(values)
+    repeated = ordered[1:] == ordered[:-1]
+    if not repeated.any():
         return 0.0
+    distinct = ordered[np.concatenate([[True], ~repeated])]
     if len(distinct) < 2:
         return math.inf
     return float(np.log(distinct[1:] / distinct[:-1]).min())

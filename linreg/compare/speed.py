@@ -26,7 +26,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from linreg.compare.power import power_table
+from linreg.compare.session_term import (
+    BOUNDED,
+    SessionTerm,
+    alternate,
+    session_term,
+    too_wide_reason,
+    unknown_reason,
+)
 from linreg.compare.shift import Shift, smallest_p
+from linreg.compare.wall_units import check_units
 from linreg.errors import ConfigError
 from linreg.results.bench_sessions import BenchSession, CaseSamples, session_samples
 from linreg.results.noise_floor import NoiseFloor, log_sd, spread
@@ -73,7 +82,7 @@ class _WallCase:
     reference: tuple[float, ...]
     candidate: tuple[float, ...]
     shift: Shift
-    session_sd: float
+    term: SessionTerm  # the between-session term its interval carries
     testable: bool  # can these processes reach the confidence level at all?
     p_slower: float = 1.0
     p_faster: float = 1.0
@@ -85,13 +94,14 @@ class _WallCase:
 
 def _wall_case(
     case: str, ref: Sequence[float], cand: Sequence[float], bound: float, alpha: float,
-    session_sd: float,
+    term: SessionTerm,
 ) -> _WallCase:  # fmt: skip
-    shift = Shift.of(ref, cand, session_sd)
-    testable = smallest_p(len(ref), len(cand)) <= alpha and math.isfinite(shift.resolution)
+    shift = Shift.of(ref, cand, term.scale, term.degrees)
+    testable = (smallest_p(len(ref), len(cand)) <= alpha and math.isfinite(shift.resolution)
+                and term.known)  # fmt: skip
     if not testable:
-        return _WallCase(case, tuple(ref), tuple(cand), shift, session_sd, False)
-    return _WallCase(case, tuple(ref), tuple(cand), shift, session_sd, True,
+        return _WallCase(case, tuple(ref), tuple(cand), shift, term, False)
+    return _WallCase(case, tuple(ref), tuple(cand), shift, term, True,
                      shift.p_above(bound), shift.p_below(-bound))  # fmt: skip
 
 
@@ -108,18 +118,21 @@ def judge_wall(
     Multiplicity is handled where decidability is: only cases whose processes can reach
     ``alpha`` at all are tested; Benjamini–Hochberg across them selects the changed ones, and a
     selected case's interval is stated at 1 - R·alpha/m (R selected of m tested), which controls
-    the false coverage among the intervals shown (Benjamini & Yekutieli, 2005). The between-
-    session spread of ``noise`` widens every interval unless the sides were ``interleaved``.
+    the false coverage among the intervals shown (Benjamini & Yekutieli, 2005). Unless the sides
+    were ``interleaved``, every interval carries the between-session term bounded from the A/A
+    sessions of ``noise`` (``linreg.compare.session_term``), and a case without one is undecided.
+    Sides a power of 1000 apart in every case are refused (``linreg.compare.wall_units``).
     """
     check_alpha(alpha)
+    check_units(reference, candidate)
     bound = math.log1p(threshold)
     cases = []
     for name in sorted(set(reference) & set(candidate)):
         ref = [v for v in reference[name].wall if v > 0]
         cand = [v for v in candidate[name].wall if v > 0]
         if ref and cand:
-            session_sd = 0.0 if interleaved or noise is None else noise.session_sd.get(name, 0.0)
-            cases.append(_wall_case(name, ref, cand, bound, alpha, session_sd))
+            term = session_term(noise, name, interleaved)
+            cases.append(_wall_case(name, ref, cand, bound, alpha, term))
     tested = [c for c in cases if c.testable]
     adjusted = _benjamini_hochberg([c.p for c in tested])
     p_adjusted = {c.case: a for c, a in zip(tested, adjusted, strict=True)}
@@ -159,7 +172,7 @@ def _wall_verdict(
         "samples": (len(ref), len(cand)),
         "ratio": math.exp(shift.estimate) if math.isfinite(shift.estimate) else math.nan,
         "threshold": threshold,
-        "noise_floor": case.session_sd or None,
+        "noise_floor": case.term.estimate,
         "unstable": max(spread(ref), spread(cand)) > UNSTABLE_SPREAD,
     }
     if not case.testable:
@@ -168,7 +181,11 @@ def _wall_verdict(
             "tied values: no resolution to judge by"
             if not math.isfinite(shift.resolution)
             else f"{n} vs {m} processes cannot reach {percent(1 - alpha)} confidence"
+            if smallest_p(n, m) > alpha
+            else f"{n} vs {m} processes"
         )
+        if not case.term.known:
+            reason = f"{reason}; {unknown_reason()}"
         needed = _processes_needed(case, bound, alpha, noise)
         return CaseVerdict(**common, outcome=UNDECIDED, processes_needed=needed,
                            reason=_with_advice(reason, needed))  # fmt: skip
@@ -193,6 +210,8 @@ def _wall_verdict(
         reason = (
             f"{n} vs {m} processes: the interval {_ratio_range(ci)} spans ±{percent(threshold)}"
         )
+        if case.term.kind == BOUNDED and shift.margin_alone(alpha) >= bound:
+            reason = f"{reason}; {too_wide_reason(case.term)}"
     return CaseVerdict(**evidence, outcome=UNDECIDED, processes_needed=needed,
                        reason=_with_advice(reason, needed))  # fmt: skip
 
@@ -221,11 +240,11 @@ def _processes_needed(
         sd = noise.process_sd.get(case.case)
     table = power_table()
     finite = math.isfinite(case.shift.estimate) and math.isfinite(case.shift.resolution)
-    if sd is None or table is None or not finite:
+    if sd is None or table is None or not finite or not case.term.known:
         return None
     # The between-session term does not shrink with processes: where it alone spans the
     # threshold no number of processes decides.
-    if case.session_sd and case.shift.margin_alone(alpha) >= bound:
+    if case.term.kind == BOUNDED and case.shift.margin_alone(alpha) >= bound:
         return None
     return table.needed(case.shift.estimate, sd, math.expm1(bound))
 
@@ -286,12 +305,10 @@ def _identity(session: BenchSession) -> tuple[Any, ...]:
 
 
 def interleaved(reference: BenchSession, candidate: BenchSession) -> bool:
-    """Did the two sessions run at the same time (an A/B's alternating processes)? Then the
-    machine's drift between sessions landed on both alike."""
-    ref, cand = reference.time_span, candidate.time_span
-    if ref is None or cand is None:
-        return False
-    return ref[0] <= cand[1] and cand[0] <= ref[1]
+    """Did the two sessions' processes alternate in time (an A/B, A B A B …)? Then the machine's
+    drift between sessions landed on both alike. Overlapping spans are not enough
+    (``linreg.compare.session_term.alternate``)."""
+    return alternate([f.datetime for f in reference.files], [f.datetime for f in candidate.files])
 
 
 def judge_sessions(
@@ -370,14 +387,15 @@ def _instruction_notes(
 def _session_note(machine: str, noise: NoiseFloor | None, together: bool) -> str:
     if together:
         return "the sides ran interleaved: no between-session term"
-    if noise is not None and noise.session_sd:
+    if noise is not None and noise.between_sessions:
         return (
             f"between-session spread of {machine} measured over {noise.sessions} sessions, "
-            "added to every interval"
+            "its bound from them added to every interval"
         )
     return (
-        f"no between-session spread measured for {machine}: the intervals cover "
-        "process-to-process noise only (linreg bench --processes 8, twice, measures it)"
+        f"the sides ran apart and no between-session spread is measured for {machine}: wall "
+        "time is undecided (linreg bench --processes 8 in several sessions measures it, or "
+        "linreg ab runs the sides interleaved)"
     )
 
 

@@ -80,6 +80,7 @@ REPRO_ARGS = (
 )  # fmt: skip
 REPRO_SEEDS, REHEARSAL_REPRO_SEEDS = "0,1,42", "42"
 
+
 def child_timeout(budget_seconds: float) -> float:
     """A child's limit inside its step's budget: the grace an interrupted child gets to save
     what it finished comes out of the budget, not on top of it."""

@@ -240,10 +240,7 @@ def render_markdown(summary: GpuRunSummary) -> str:
         "",
         *_table(
             ["step", "status", "seconds", "budget", "detail"],
-            [
-                [s.name, s.status, s.seconds, s.budget_seconds, s.detail]
-                for s in summary.steps
-            ],
+            [[s.name, s.status, s.seconds, s.budget_seconds, s.detail] for s in summary.steps],
         ),
         "## CPU/GPU crossover",
         "",

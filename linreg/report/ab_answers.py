@@ -241,9 +241,7 @@ def _in_reading_order(ids: list[str], bench: pd.DataFrame | None) -> list[str]:
     return sorted(ids, key=lambda name: rank.get(name, len(rank)))
 
 
-def _rows_of(
-    bench: pd.DataFrame | None, verdict: SpeedVerdict
-) -> dict[tuple[str, str], pd.Series]:
+def _rows_of(bench: pd.DataFrame | None, verdict: SpeedVerdict) -> dict[tuple[str, str], pd.Series]:
     """The bench rows of the verdict's two sessions, by (role, case id)."""
     if bench is None or bench.empty:
         return {}

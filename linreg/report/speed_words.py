@@ -59,10 +59,15 @@ def summary(verdict: SpeedVerdict) -> str:
     undecided = [c for c in verdict.cases if c.case in open_ and c.outcome == UNDECIDED]
     needed = [c.processes_needed for c in undecided if c.processes_needed]
     advice = f"; about {max(needed)} processes a side would decide" if needed else ""
-    few = {c.case for c in undecided if c.ci is None and c.metric == WALL}
+    from linreg.compare.shift import smallest_p  # numpy: not for `linreg --help`
+
+    confidence = verdict.confidence if verdict.confidence is not None else 0.99
+    few = {
+        c.case for c in undecided
+        if c.metric == WALL and smallest_p(*c.samples) > 1 - confidence
+    }  # fmt: skip
     if few:
         advice = f" ({len(few)} with too few processes to reach it){advice}"
-    confidence = verdict.confidence if verdict.confidence is not None else 0.99
     return (
         f"undecided: {len(open_)} of {len(names)} cases neither slower nor shown unchanged "
         f"at {percent(confidence)} confidence{advice}"

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from linreg.errors import ConfigError, ResultSetError
-from linreg.results import job_steps, kinds, speed_verdict
+from linreg.results import job_steps, kinds, noise_floor, speed_verdict
 from linreg.results.ab_result import AbResult
 from linreg.results.bench_file import BenchFile
 from linreg.results.files import read_json
@@ -30,6 +30,7 @@ T = TypeVar("T")
 _UPGRADES: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
     kinds.SPEED_VERDICT: speed_verdict.upgrade,
     kinds.MAIN_JOB: job_steps.upgrade,
+    kinds.NOISE_FLOOR: noise_floor.upgrade,
 }
 # What a malformed record raises while it is built: a missing key, a wrong type, a bad value.
 _MALFORMED = (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError)

@@ -90,6 +90,10 @@ class CaseVerdict:
     functions: tuple[FunctionDelta, ...] = ()
     functions_note: str = ""
 
+    def __post_init__(self) -> None:
+        if self.metric not in METRICS or self.outcome not in OUTCOMES:
+            raise ValueError(f"a case's metric and outcome, not {self.metric!r}, {self.outcome!r}")
+
     @property
     def is_regression(self) -> bool:
         return self.outcome == SLOWER
@@ -221,6 +225,12 @@ class SpeedVerdict:
     reference_series: str = ""  # what names the side in a report (its torch, its session)
     candidate_series: str = ""
     gate: GateFacts | None = None  # `linreg run`'s gate by stack; None for a comparison
+
+    def __post_init__(self) -> None:
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}, not {self.verdict!r}")
+        if not isinstance(self.cases, tuple):
+            raise TypeError("cases must be a tuple of CaseVerdict")
 
     @property
     def slower(self) -> list[CaseVerdict]:

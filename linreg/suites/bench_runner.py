@@ -75,9 +75,7 @@ def run_bench_suite(
         raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
     if not isinstance(processes, int) or not 1 <= processes <= MAX_PROCESSES:
         raise ConfigError("processes", f"must be in [1, {MAX_PROCESSES}], got {processes!r}")
-    machine = (
-        validate_machine_name(request.machine) if request.machine else default_machine_name()
-    )
+    machine = validate_machine_name(request.machine) if request.machine else default_machine_name()
     request = dataclasses.replace(request, machine=machine)
     if json_path is not None:
         if processes > 1:

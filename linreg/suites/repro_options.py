@@ -25,7 +25,6 @@ def default_repro_root() -> Path:
     return results_root() / "repro"
 
 
-
 # Which level each kind of pair must reach (see linreg.compare.runs for the levels).
 DEFAULT_REQUIREMENTS = {
     "determinism": "a",  # the same config on the same stack, in another process

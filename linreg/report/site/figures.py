@@ -399,8 +399,11 @@ def outcome_distance(comparison: Comparison) -> float:
     """How far apart a pair's final weight, bias and train loss are, in units of the bound an
     outcome-equivalent pair (level c) must keep (linreg.results.run_comparison.OutcomeBound): 0
     for bit-identical runs, beyond 1 for different outcomes; NaN where the record lacks them."""
-    candidate, reference, bound = comparison.final_candidate, comparison.final_reference, \
-        comparison.bound
+    candidate, reference, bound = (
+        comparison.final_candidate,
+        comparison.final_reference,
+        comparison.bound,
+    )
     ratios = []
     for value, limit in (("weight", bound.weight), ("bias", bound.bias),
                          ("train_loss", bound.loss)):  # fmt: skip
