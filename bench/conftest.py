@@ -25,6 +25,7 @@ from linreg.errors import ConfigError, LinregError
 from linreg.machine import default_machine_name, validate_machine_name
 from linreg.paths import results_root
 from linreg.results.kinds import utc_stamp
+from linreg.results.op_counts import OP_COUNTS_KEY
 from linreg.results.profiles import (
     CALLS_KEY,
     PROFILE_KEY,
@@ -56,6 +57,7 @@ _machine_key = pytest.StashKey[str]()
 _threads_key = pytest.StashKey["int | None"]()
 _counts_key = pytest.StashKey[tuple]()
 _profiles_key = pytest.StashKey[dict]()
+_op_counts_key = pytest.StashKey[tuple]()
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="Count only these cases (comma list of full case names, e.g. "
         "bench_train.py::bench_train[cpu-float32-seed42-eager]): `linreg run` counts just the "
         "cases its stack's baseline holds, Valgrind's time growing with each case.",
+    )
+    group.addoption(
+        "--op-counts",
+        default="auto",
+        choices=("auto", "yes", "no"),
+        help="Count the aten ops of each train, epoch and inference case (any device), after "
+        "every case was timed, into extra_info.op_counts: 'auto' does for the quick profile.",
     )
     group.addoption(
         "--machine",
@@ -234,6 +243,18 @@ def _count_instructions(config: pytest.Config, benchmarks: list[dict]) -> tuple[
     return counted, "counted by callgrind"
 
 
+def _count_ops(config: pytest.Config, benchmarks: list[dict]) -> tuple[dict, str]:
+    """Op counts of the session's cases, in this process once every case is timed."""
+    from counted_ops import count_cases
+
+    wanted = config.getoption("op_counts")
+    if wanted == "no" or os.environ.get(COUNT_VARIABLE) == "0":
+        return {}, "not asked"
+    if wanted == "auto" and not config.stash[_selection_key].quick:
+        return {}, "not asked (the quick profile counts; --op-counts=yes for any)"
+    return count_cases(benchmarks, config.pluginmanager.get_plugin("terminalreporter").write_line)
+
+
 def _output_folders(config: pytest.Config) -> list[Path]:
     """The folders this session's JSON files go to: --benchmark-json's, and the storage's
     (pytest-benchmark's file storage saves under <storage>/<machine id>/)."""
@@ -278,6 +299,13 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json:
     if _counts_key not in config.stash:
         config.stash[_counts_key] = _count_instructions(config, output_json["benchmarks"])
     counts, status = config.stash[_counts_key]
+    if _op_counts_key not in config.stash:
+        config.stash[_op_counts_key] = _count_ops(config, output_json["benchmarks"])
+    op_counts, op_status = config.stash[_op_counts_key]
+    for bench in output_json["benchmarks"]:
+        if bench["fullname"] in op_counts:
+            bench["extra_info"][OP_COUNTS_KEY] = op_counts[bench["fullname"]]
+    output_json["machine_info"]["linreg_op_counts"] = op_status
     profiles = _kept_profiles(config, counts)
     for bench in output_json["benchmarks"]:
         counted = counts.get(bench["fullname"])
