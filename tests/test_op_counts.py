@@ -143,12 +143,19 @@ def _quick_bench(tmp_path: Path, name: str, planted: bool) -> Path:
         [sys.executable, "-m", "pytest", "bench", "--quick", "--kinds=train", "--instructions=no",
          "-p", "no:cacheprovider", f"--benchmark-json={out}",
          f"--benchmark-storage=file://{tmp_path / 'storage'}"],
-        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
+        cwd=REPO_ROOT, env={**_without_xdist(os.environ), "PYTHONPATH": os.pathsep.join(path)},
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ops counted for 1 cases" in result.stdout
     return out
+
+
+def _without_xdist(environ) -> dict[str, str]:
+    """The environment less pytest-xdist's worker variables: a module fixture runs before the
+    conftest's autouse fixture drops them, and pytest-benchmark switches itself off where it
+    sees them (no JSON hook: nothing counted)."""
+    return {k: v for k, v in environ.items() if not k.startswith("PYTEST_XDIST_")}
 
 
 @pytest.fixture(scope="module")
