@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from linreg.errors import ConfigError
+from linreg.json_types import JsonObject
 
 DTYPES = ("float32", "float64", "bfloat16", "float16")
 ENGINES = ("eager", "compiled", "batched")
@@ -69,11 +70,11 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+    def from_dict(cls, data: JsonObject) -> TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:

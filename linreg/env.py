@@ -10,10 +10,10 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from linreg.json_types import Fingerprint
 from linreg.paths import PROJECT_ROOT
 
 # Environment variables that change numerics or parallelism; recorded whether set or not.
@@ -87,7 +87,7 @@ def project_commit() -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
-def capture_environment() -> dict[str, Any]:
+def capture_environment() -> Fingerprint:
     """A JSON-ready fingerprint; flat keys so two fingerprints diff key by key.
 
     What cannot change while the process runs (``fixed_fingerprint``, ``project_commit``) is
@@ -146,13 +146,13 @@ def _keyed(secret: str) -> str:
 
 
 @functools.cache
-def hardware_details() -> dict[str, Any]:
+def hardware_details() -> Fingerprint:
     """What tells CPUs and GPUs apart beyond their names: read once per process."""
     return {**cpu_details(), **gpu_details()}
 
 
 @functools.cache
-def fixed_fingerprint() -> dict[str, Any]:
+def fixed_fingerprint() -> Fingerprint:
     """The machine and the software stack: fixed for the life of a process, so read once
     (the CPU model from /proc/cpuinfo, torch's build configuration, ...: tens of microseconds
     that every run would pay again). Shared: callers get copies through capture_environment.
@@ -206,7 +206,7 @@ NUMERIC_CPU_FLAGS = (
 )
 
 
-def cpu_details() -> dict[str, Any]:
+def cpu_details() -> Fingerprint:
     """Vendor, family/model/stepping, numerics-relevant flags and L3 size of the first CPU
     (Linux's /proc/cpuinfo and sysfs; None elsewhere)."""
     fields: dict[str, str] = {}
@@ -238,7 +238,7 @@ def _l3_cache() -> str | None:
         return None
 
 
-def gpu_details() -> dict[str, Any]:
+def gpu_details() -> Fingerprint:
     """The GPU driver and compute capabilities, which the GPU's name alone does not give."""
     if not torch.cuda.is_available():
         return {"gpu_driver": None, "gpu_capabilities": []}

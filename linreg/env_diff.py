@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from linreg.json_types import Fingerprint
 
-def diff_environments(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+
+def diff_environments(a: Fingerprint, b: Fingerprint) -> dict[str, tuple[Any, Any]]:
     """Keys whose values differ, as (a, b); nested dicts are flattened to 'outer.inner'."""
     flat_a, flat_b = flatten(a), flatten(b)
     return {

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linreg.config import TrainConfig
+from linreg.json_types import Fingerprint, JsonObject
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class LossCurve:
         test = dict(zip(self.test_epochs, self.test_loss, strict=True))
         return [(epoch, loss, test.get(epoch)) for epoch, loss in enumerate(self.train_loss)]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "train_loss": list(self.train_loss),
             "test_epochs": list(self.test_epochs),
@@ -39,7 +40,7 @@ class LossCurve:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> LossCurve:
+    def from_dict(cls, data: JsonObject) -> LossCurve:
         return cls(
             train_loss=finite_floats("train_loss", data["train_loss"]),
             test_epochs=tuple(_integer("test_epochs", v) for v in data["test_epochs"]),
@@ -75,7 +76,7 @@ class Resumption:
     sha256: str
     epoch: int
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"checkpoint": self.checkpoint, "sha256": self.sha256, "epoch": self.epoch}
 
     @classmethod
@@ -97,10 +98,10 @@ class Run:
     """
 
     config: TrainConfig
-    environment: dict[str, Any]
+    environment: Fingerprint
     history: LossCurve
-    initial_state: dict[str, Any]
-    final_state: dict[str, Any]
+    initial_state: JsonObject  # linreg.state.state_to_json's
+    final_state: JsonObject
     state_hash: str
     timings: dict[str, float] = field(default_factory=dict)
     # When the record was written (UTC, sortable as text), where it says: which of several runs
@@ -118,7 +119,7 @@ class Run:
     def final_bias(self) -> float:
         return self.final_state["linear.bias"]["values"][0]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The record's body; linreg.results adds its kind and schema version when writing."""
         return {
             "config_id": self.config.config_id,
@@ -134,7 +135,7 @@ class Run:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Run:
+    def from_dict(cls, data: JsonObject) -> Run:
         """Read a run record back; ValueError when its parts do not fit together."""
         run = cls._from_dict(data)
         c = run.config
@@ -163,7 +164,7 @@ class Run:
         return run
 
     @classmethod
-    def _from_dict(cls, data: dict[str, Any]) -> Run:
+    def _from_dict(cls, data: JsonObject) -> Run:
         return cls(
             config=TrainConfig.from_dict(data["config"]),
             environment=data["environment"],

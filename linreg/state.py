@@ -8,6 +8,7 @@ from typing import Any
 
 import torch
 
+from linreg.json_types import JsonObject
 from linreg.numerics import TORCH_DTYPES
 
 _DTYPE_NAMES = {dtype: name for name, dtype in TORCH_DTYPES.items()}
@@ -30,7 +31,7 @@ def state_dict_hash(state: Mapping[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def state_to_json(state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+def state_to_json(state: Mapping[str, torch.Tensor]) -> JsonObject:
     """Exact values: every float16/bfloat16/float32 value is a float64, and JSON keeps float64."""
     out = {}
     for name in sorted(state):

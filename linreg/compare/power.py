@@ -17,7 +17,8 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from linreg.json_types import JsonObject
 
 TABLE_PATH = Path(__file__).with_name("power_table.json")
 
@@ -33,7 +34,7 @@ class PowerTable:
     tried: tuple[int, ...]  # the process counts a side that were simulated
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PowerTable:
+    def from_dict(cls, data: JsonObject) -> PowerTable:
         return cls(
             threshold=float(data["threshold"]),
             alpha=float(data["alpha"]),
@@ -44,7 +45,7 @@ class PowerTable:
             tried=tuple(int(n) for n in data["tried"]),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "threshold": self.threshold,
             "alpha": self.alpha,

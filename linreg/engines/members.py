@@ -18,6 +18,7 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.engines.records import make_run
+from linreg.json_types import Fingerprint
 from linreg.run import Run
 from linreg.state import state_to_json
 
@@ -70,7 +71,7 @@ class MemberRuns(Sequence[Run]):
         config: TrainConfig,
         seeds: Sequence[int],
         lrs: Sequence[float],
-        environment: dict[str, Any],
+        environment: Fingerprint,
         timings: dict[str, float],
         train_losses: torch.Tensor,
         test_losses: torch.Tensor,

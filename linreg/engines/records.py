@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
 
 import torch
 
 from linreg.config import TrainConfig
 from linreg.errors import TrainingDiverged
+from linreg.json_types import Fingerprint, JsonObject
 from linreg.run import LossCurve, Run
 from linreg.state import state_dict_hash, state_to_json
 
@@ -100,10 +100,10 @@ def _floats(values: torch.Tensor | Sequence[float]) -> tuple[float, ...]:
 
 def make_run(
     config: TrainConfig,
-    environment: dict[str, Any],
+    environment: Fingerprint,
     train_losses: torch.Tensor | Sequence[float],
     test_losses: torch.Tensor | Sequence[float],
-    initial_state: dict[str, Any],
+    initial_state: JsonObject,
     final_state: Mapping[str, torch.Tensor],
     timings: dict[str, float],
 ) -> Run:

@@ -20,6 +20,7 @@ from linreg.config import TrainConfig
 from linreg.data import make_dataset
 from linreg.engines import prepare
 from linreg.engines.observe import StepQuantities
+from linreg.json_types import JsonObject
 from linreg.numerics import resolve
 
 # Per-sample values kept whole: 4 M elements are 32 MB in float64 per vector kind.
@@ -48,12 +49,12 @@ class Trace:
     values: list[dict[str, torch.Tensor | None]] = field(default_factory=list)
     digests: list[dict[str, str | None]] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"config": self.config, "dtype": self.dtype, "targets": self.targets,
                 "values": self.values, "digests": self.digests}  # fmt: skip
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Trace:
+    def from_dict(cls, data: JsonObject) -> Trace:
         return cls(data["config"], data["dtype"], data["targets"], data["values"],
                    data["digests"])  # fmt: skip
 

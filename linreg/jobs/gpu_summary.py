@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from linreg import units
+from linreg.json_types import Fingerprint
 from linreg.results import kinds
 from linreg.results.bench_file import BenchCase
 from linreg.results.gpu_run_summary import (
@@ -202,7 +203,7 @@ def repro_levels(
     return tuple(levels), tuple(flags[key] for key in sorted(flags))
 
 
-def fingerprint(environment: dict[str, Any]) -> dict[str, Any]:
+def fingerprint(environment: Fingerprint) -> Fingerprint:
     """The entries that decide GPU numerics first, then the rest (less torch's build text)."""
     first = {key: environment.get(key) for key in FINGERPRINT_KEYS}
     env_vars = environment.get("env") or {}

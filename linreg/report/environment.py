@@ -9,12 +9,13 @@ import pandas as pd
 
 from linreg.env import NUMERIC_CPU_FLAGS
 from linreg.env_diff import diff_environments, flatten
+from linreg.json_types import Fingerprint
 from linreg.report.tables import Table
 
-Env = dict[str, Any]
+Env = Fingerprint
 
 
-def with_cpuinfo(environment: Env, machine_info: dict[str, Any]) -> Env:
+def with_cpuinfo(environment: Env, machine_info: Fingerprint) -> Env:
     """A benchmark file's fingerprint, its CPU details filled in from py-cpuinfo's record in the
     same file where the fingerprint predates them (files from before linreg recorded them)."""
     cpu = machine_info.get("cpu")

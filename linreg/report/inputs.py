@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
 from linreg.config import TrainConfig
 from linreg.errors import ConfigError, ResultSetError
+from linreg.json_types import Fingerprint
 from linreg.machine import default_machine_name
 from linreg.report.checks import repro_pairs
 from linreg.report.comparisons import Plan, comparison_plan
@@ -45,8 +45,8 @@ class ReportInputs:
     speed_verdicts: list[tuple[str, SpeedVerdict]] = field(default_factory=list)
     ab_results: list[tuple[Path, AbResult]] = field(default_factory=list)  # ab.json's
     job_steps: list[JobStep] = field(default_factory=list)  # linreg run's, if any
-    environments: dict[str, dict[str, Any]] = field(default_factory=dict)  # machine / torch
-    series_environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    environments: dict[str, Fingerprint] = field(default_factory=dict)  # machine / torch
+    series_environments: dict[str, Fingerprint] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
 
     @property
@@ -114,7 +114,7 @@ def _with_ab_speed_verdicts(inputs: ReportInputs) -> None:
             inputs.speed_verdicts.append((str(path), speed))
 
 
-def _bench_environment(file: BenchFile) -> dict[str, Any]:
+def _bench_environment(file: BenchFile) -> Fingerprint:
     return with_cpuinfo(file.environment, file.machine_info)
 
 
@@ -196,7 +196,7 @@ def _sweep_label(sweep: Sweep, file: Path) -> str:
     return f"{axes}, {sweep.config.dtype} on {sweep.config.device} ({file.name})"
 
 
-def _machine_label(environment: dict[str, Any], name: str | None = None) -> str:
+def _machine_label(environment: Fingerprint, name: str | None = None) -> str:
     """One column per machine and torch: bench files and runs of one machine share it."""
     if name is None:
         try:

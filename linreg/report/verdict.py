@@ -10,10 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from typing import Any
 
 import pandas as pd
 
+from linreg.json_types import Fingerprint
 from linreg.report.ab_answers import ab_verdicts
 from linreg.report.answer import (
     FAIL,
@@ -146,7 +146,7 @@ def _golden_coverage(texts: list[CheckText]) -> str:
 def speed_answer(
     bench: pd.DataFrame | None,
     speed_verdicts: Sequence[tuple[str, SpeedVerdict]] = (),
-    environments: Mapping[str, dict[str, Any]] | None = None,
+    environments: Mapping[str, Fingerprint] | None = None,
     plan: Plan | None = None,
     ratios: pd.DataFrame | None = None,
 ) -> Answer:
@@ -211,7 +211,7 @@ def measured_words(bench: pd.DataFrame) -> str:
 def _ratio_lines(
     ratios: pd.DataFrame | None,
     plan: Plan,
-    environments: Mapping[str, dict[str, Any]],
+    environments: Mapping[str, Fingerprint],
     only: str | None = None,
 ) -> list[Line]:
     """A few comparisons in words, each the typical ratio over the cases both measured and what
@@ -267,7 +267,7 @@ def _ratio_line(
     name: str,
     part: pd.DataFrame,
     typical: float,
-    environments: Mapping[str, dict[str, Any]],
+    environments: Mapping[str, Fingerprint],
     largest: bool = False,
 ) -> Line:
     reference, candidate = part["reference"].iloc[0], part["candidate"].iloc[0]

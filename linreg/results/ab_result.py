@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from linreg.json_types import JsonObject
 from linreg.results import speed_verdict
 from linreg.results.run_comparison import LEVEL_NAMES, LEVELS
 from linreg.results.speed_verdict import SpeedVerdict
@@ -52,7 +53,7 @@ class AbPair:
     def level_name(self) -> str:
         return LEVEL_NAMES[self.level]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "run": self.run,
             "level": self.level,
@@ -101,7 +102,7 @@ class NumericVerdict:
             return cls(NONE_IN_COMMON)
         return cls(max((p.level for p in pairs), key=LEVELS.index), pairs)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         body: dict[str, Any] = {"verdict": self.verdict, "pairs": [p.to_dict() for p in self.pairs]}
         if self.verdict in LEVELS:
             body["verdict_name"] = self.verdict_name
@@ -130,7 +131,7 @@ class AbResult:
         within tolerance, the rule `linreg compare` applies to two runs."""
         return [p for p in self.numeric.pairs if not p.within_tolerance]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "stacks": {role: stack.to_dict() for role, stack in self.stacks.items()},
             "speed": None if self.speed is None else self.speed.to_dict(),

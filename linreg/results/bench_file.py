@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linreg.json_types import Fingerprint, JsonObject
+
 
 @dataclass(frozen=True)
 class BenchCase:
@@ -27,7 +29,7 @@ class BenchCase:
 @dataclass(frozen=True)
 class BenchFile:
     path: Path
-    machine_info: dict[str, Any]
+    machine_info: Fingerprint
     cases: tuple[BenchCase, ...]
     datetime: str | None = None
 
@@ -37,12 +39,12 @@ class BenchFile:
         return name if isinstance(name, str) else None
 
     @property
-    def environment(self) -> dict[str, Any]:
+    def environment(self) -> Fingerprint:
         env = self.machine_info.get("linreg_environment")
         return env if isinstance(env, dict) else self.machine_info
 
     @classmethod
-    def from_dict(cls, path: Path, data: dict[str, Any]) -> BenchFile:
+    def from_dict(cls, path: Path, data: JsonObject) -> BenchFile:
         """ValueError (naming the case or the field) for anything a comparison could not trust."""
         machine_info = data["machine_info"]
         benchmarks = data["benchmarks"]
@@ -68,7 +70,7 @@ _MACHINE_INFO_TYPES: dict[str, tuple[type, str]] = {
 }
 
 
-def _check_machine_info(machine_info: dict[str, Any]) -> None:
+def _check_machine_info(machine_info: Fingerprint) -> None:
     for key, (kind, said) in _MACHINE_INFO_TYPES.items():
         value = machine_info.get(key)
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from linreg.errors import OutputError, ResultSetError
+from linreg.json_types import JsonObject
 from linreg.signals import signals_deferred
 
 # Larger than any result linreg writes (a 1e6-member sweep is ~200 MB): a bigger file is a mistake.
@@ -66,7 +67,7 @@ def check_regular_file(path: Path) -> os.stat_result:
     return info
 
 
-def read_json(path: str | Path) -> dict[str, Any]:
+def read_json(path: str | Path) -> JsonObject:
     """A JSON object from a regular file, or ResultSetError naming the file and the problem."""
     path = Path(path)
     check_regular_file(path)

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from linreg.json_types import JsonObject
 from linreg.results.job_steps import JobStep
 
 T = TypeVar("T")
@@ -96,7 +97,7 @@ class GpuRunSummary:
     repro_flags: tuple[Mapping[str, Any], ...] = ()
     fingerprint: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         body = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         body["steps"] = [s.to_dict() for s in self.steps]
         for key in ("crossover", "floor", "train_ratios", "repro_levels"):

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from linreg.errors import ResultSetError
+from linreg.json_types import Fingerprint
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
 from linreg.results.bench_sessions import BenchSession, CaseSamples, session_samples
@@ -278,7 +279,7 @@ def content_id(file: BenchFile) -> str:
     return hashlib.sha256(json.dumps(body, default=str).encode()).hexdigest()
 
 
-def where_of(environment: dict[str, Any], machine: str | None) -> Where:
+def where_of(environment: Fingerprint, machine: str | None) -> Where:
     host_id = environment.get("host_id")
     host_id = host_id if isinstance(host_id, str) and host_id else None
     machine = machine or _machine_of(environment)
@@ -298,7 +299,7 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _machine_of(environment: dict[str, Any]) -> str:
+def _machine_of(environment: Fingerprint) -> str:
     """A repro set's machine name, as `linreg bench` would name it (it records none)."""
     cpu = environment.get("cpu")
     if not isinstance(cpu, str):
@@ -379,7 +380,7 @@ def _is_repro_run(path: Path) -> bool:
     return path.parent.name in kinds.REPRO_COPIES and _is_repro_set(path.parent.parent)
 
 
-def _repro_environment(folder: Path) -> tuple[dict[str, Any], str | None]:
+def _repro_environment(folder: Path) -> tuple[Fingerprint, str | None]:
     """A repro set's fingerprint and when its first run was written, from one of its run
     records (they share a host and stack); its manifest's torch and Python where none loads."""
     for copy in kinds.REPRO_COPIES:

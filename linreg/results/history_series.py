@@ -5,9 +5,10 @@ the steps found in it: what ``linreg.compare.over_time.case_series`` gives and `
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
+
+from linreg.json_types import JsonObject
 
 WALL, INSTRUCTIONS = "wall", "instructions"
 METRICS = (INSTRUCTIONS, WALL)
@@ -31,11 +32,11 @@ class SeriesStep:
     def slower(self) -> bool:
         return self.ratio > 1
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return dict(vars(self))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SeriesStep:
+    def from_dict(cls, data: JsonObject) -> SeriesStep:
         return cls(int(data["position"]), int(data["session"]), float(data["ratio"]),
                    float(data["before"]), float(data["after"]), float(data["z"]))  # fmt: skip
 
@@ -60,7 +61,7 @@ class Series:
         """Steps whose new level began in the newest ``sessions`` sessions of this series."""
         return tuple(s for s in self.steps if s.position >= len(self) - sessions)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "case": self.case,
             "metric": self.metric,
@@ -73,7 +74,7 @@ class Series:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Series:
+    def from_dict(cls, data: JsonObject) -> Series:
         if data["metric"] not in METRICS:
             raise ValueError(f"metric must be one of {', '.join(METRICS)}")
         return cls(

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from linreg.json_types import JsonObject
+
 OK, FAILED, TIMED_OUT, SKIPPED, NOT_JUDGED = "ok", "failed", "timed-out", "skipped", "not judged"
 STATUSES = (OK, FAILED, TIMED_OUT, SKIPPED, NOT_JUDGED)
 
@@ -29,7 +31,7 @@ class JobStep:
     def ok(self) -> bool:
         return self.status not in (FAILED, TIMED_OUT)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "name": self.name,
             "status": self.status,
@@ -71,7 +73,7 @@ class JobRecord:
     def ok(self) -> bool:
         return all(step.ok for step in self.steps)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"steps": [s.to_dict() for s in self.steps]}
 
     @classmethod
@@ -82,7 +84,7 @@ class JobRecord:
         return cls(tuple(JobStep.from_dict(s) for s in steps))
 
 
-def upgrade(data: dict[str, Any], version: int) -> dict[str, Any]:
+def upgrade(data: JsonObject, version: int) -> JsonObject:
     """Schema 1 said of each step only whether it held (``ok``)."""
     steps = data["steps"]
     if not isinstance(steps, list) or not all(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+
+from linreg.json_types import JsonObject
 
 RUN = "run"  # a run folder's run.json, and a golden reference
 REPRO_RUN = "repro-run"  # one run of a repro matrix, written by a worker process
@@ -64,7 +65,7 @@ def utc_stamp() -> str:
     return dt.datetime.now(dt.timezone.utc).strftime(STAMP_FORMAT)
 
 
-def kind_of(data: dict[str, Any]) -> str | None:
+def kind_of(data: JsonObject) -> str | None:
     """The kind of a parsed result file, or None for a file linreg does not read."""
     if "benchmarks" in data and "machine_info" in data:
         return BENCH
@@ -72,6 +73,6 @@ def kind_of(data: dict[str, Any]) -> str | None:
     return kind if kind in SCHEMA_VERSIONS else None
 
 
-def envelope(kind: str, body: dict[str, Any]) -> dict[str, Any]:
+def envelope(kind: str, body: JsonObject) -> JsonObject:
     """A record as written to disk: its kind and schema version, then its body."""
     return {"schema_version": SCHEMA_VERSIONS[kind], "kind": kind, **body}

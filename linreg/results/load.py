@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from linreg.errors import ConfigError, ResultSetError
+from linreg.json_types import JsonObject
 from linreg.results import job_steps, kinds, noise_floor, speed_verdict
 from linreg.results.ab_result import AbResult
 from linreg.results.bench_file import BenchFile
@@ -27,7 +28,7 @@ from linreg.run import Run
 
 T = TypeVar("T")
 # Each kind's upgrade from an older schema version (kinds.OLDER_READABLE) to the current one.
-_UPGRADES: dict[str, Callable[[dict[str, Any], int], dict[str, Any]]] = {
+_UPGRADES: dict[str, Callable[[JsonObject, int], JsonObject]] = {
     kinds.SPEED_VERDICT: speed_verdict.upgrade,
     kinds.MAIN_JOB: job_steps.upgrade,
     kinds.NOISE_FLOOR: noise_floor.upgrade,
@@ -51,7 +52,7 @@ _NAMES = {
 }
 
 
-def load(path: str | Path, accept: tuple[str, ...], build: Callable[[dict[str, Any]], T]) -> T:
+def load(path: str | Path, accept: tuple[str, ...], build: Callable[[JsonObject], T]) -> T:
     """Read ``path``, check that it is one of the ``accept`` kinds at a schema version this linreg
     reads, and build it; any failure is one ResultSetError naming the file."""
     path = Path(path)
@@ -59,7 +60,7 @@ def load(path: str | Path, accept: tuple[str, ...], build: Callable[[dict[str, A
 
 
 def _build(
-    path: Path, data: dict[str, Any], accept: tuple[str, ...], build: Callable[[dict[str, Any]], T]
+    path: Path, data: JsonObject, accept: tuple[str, ...], build: Callable[[JsonObject], T]
 ) -> T:
     kind = kinds.kind_of(data)
     if kind not in accept:
@@ -129,7 +130,7 @@ class LoadedResult:
     value: Any
 
 
-_BUILDERS: dict[str, Callable[[Path, dict[str, Any]], Any]] = {
+_BUILDERS: dict[str, Callable[[Path, JsonObject], Any]] = {
     kinds.RUN: lambda path, data: Run.from_dict(data),
     kinds.REPRO_RUN: lambda path, data: Run.from_dict(data),
     kinds.SWEEP: lambda path, data: Sweep.from_dict(data),

@@ -21,8 +21,8 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from linreg.json_types import JsonObject
 from linreg.results.bench_sessions import CaseSamples
 
 
@@ -95,7 +95,7 @@ class SessionSpread:
         s_b is not floored, and above 0 where it is."""
         return math.sqrt(self.between / self.n0)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "sessions": self.sessions,
             "processes": self.processes,
@@ -106,7 +106,7 @@ class SessionSpread:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> SessionSpread:
+    def from_dict(cls, data: JsonObject) -> SessionSpread:
         return cls(
             sessions=data["sessions"],
             processes=data["processes"],
@@ -184,7 +184,7 @@ class NoiseFloor:
             sessions=1 + len(earlier),
         )
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "machine": self.machine,
             "processes": self.processes,
@@ -196,7 +196,7 @@ class NoiseFloor:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NoiseFloor:
+    def from_dict(cls, data: JsonObject) -> NoiseFloor:
         """A record of the current schema (``upgrade`` first for an older one)."""
 
         def fractions(key: str, required: bool = True) -> dict[str, float]:
@@ -227,7 +227,7 @@ class NoiseFloor:
         )
 
 
-def upgrade(data: dict[str, Any], version: int) -> dict[str, Any]:
+def upgrade(data: JsonObject, version: int) -> JsonObject:
     """A schema-1 noise floor in schema 2's terms. Schema 1 kept each case's s_b alone, floored
     at 0, and the newest session's process spread s_p over its processes n; the mean squares are
     rebuilt from them as MS_within = s_p² and MS_between = n·s_b² + s_p², with the file's sessions

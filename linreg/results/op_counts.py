@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from linreg.errors import ResultSetError
+from linreg.json_types import JsonObject
 from linreg.results.bench_file import BenchCase
 
 OP_COUNTS_KEY = "op_counts"  # extra_info key of a bench case
@@ -40,7 +41,7 @@ class OpSite:
         """What tells two sites apart (the source text follows from file and line)."""
         return (self.file, self.line, self.function, self.graph)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"file": self.file, "line": self.line, "function": self.function,
                 "code": self.code, "graph": self.graph, "calls": self.calls}  # fmt: skip
 
@@ -66,7 +67,7 @@ class OpCount:
     calls: int
     sites: tuple[OpSite, ...]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"op": self.op, "calls": self.calls, "sites": [s.to_dict() for s in self.sites]}
 
     @classmethod
@@ -147,7 +148,7 @@ class OpCounts:
         record = cls(case, engine, device, torch_version, steps_counted, ops, seconds)
         return cls.from_dict(record.to_dict())  # one validation for built and read records
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "schema_version": SCHEMA_VERSION,
             "case": self.case,

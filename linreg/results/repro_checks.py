@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from linreg.json_types import JsonObject
 from linreg.results.run_comparison import Comparison
 
 CHECK_KINDS = ("determinism", "consistency", "golden", "checkpoint", "resume")
@@ -30,7 +31,7 @@ class PairExplanation:
     reference: float | None = None
     max_abs: float | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {key: getattr(self, key) for key in _EXPLANATION_FIELDS}
 
     @classmethod
@@ -71,7 +72,7 @@ class ReproCheck:
     comparison: Comparison | None = None
     explanation: PairExplanation | None = None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "kind": self.kind,
             "pair": self.pair,
@@ -139,7 +140,7 @@ class ReproChecks:
             return None
         return epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "ok": self.ok,
             "seconds": self.seconds,

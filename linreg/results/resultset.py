@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from linreg.errors import ResultSetError
+from linreg.json_types import Fingerprint
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
 from linreg.results.load import load_result
@@ -41,7 +41,7 @@ class ResultSet:
     choices: list[RunChoice] = field(default_factory=list)
     bench_files: list[BenchFile] = field(default_factory=list)
     noise_floors: list[NoiseFloor] = field(default_factory=list)  # oldest first
-    environments: list[dict[str, Any]] = field(default_factory=list)
+    environments: list[Fingerprint] = field(default_factory=list)
 
     def noise_floor(self, machine: str) -> NoiseFloor | None:
         """The newest noise floor measured on ``machine``, if the set holds one."""
@@ -49,7 +49,7 @@ class ResultSet:
         return found[-1] if found else None
 
     @property
-    def environment(self) -> dict[str, Any]:
+    def environment(self) -> Fingerprint:
         return self.environments[0] if self.environments else {}
 
 

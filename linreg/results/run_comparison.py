@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from linreg.json_types import JsonObject
 from linreg.tolerance import Tolerance
 
 LEVELS = ("a", "b", "c", "d")
@@ -40,7 +41,7 @@ class QuantityDiff:
     bitwise: bool
     within_tolerance: bool
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "max_abs": self.max_abs,
             "max_rel": _json_float(self.max_rel),
@@ -69,7 +70,7 @@ class OutcomeBound:
     bias: float
     loss: float
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {"steps": self.steps, "weight": self.weight, "bias": self.bias, "loss": self.loss}
 
     @classmethod
@@ -116,7 +117,7 @@ class Comparison:
     def max_ulp(self) -> int:
         return max((q.max_ulp for q in self.quantities.values()), default=0)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "candidate": self.candidate_label,
             "reference": self.reference_label,

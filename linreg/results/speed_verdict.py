@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from linreg.json_types import JsonObject
+
 WALL, INSTRUCTIONS = "wall", "instructions"
 METRICS = (WALL, INSTRUCTIONS)
 SLOWER, FASTER, NO_CHANGE, UNDECIDED = "slower", "faster", "no change", "undecided"
@@ -40,7 +42,7 @@ class FunctionDelta:
     def delta(self) -> float:
         return self.candidate - self.reference
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "function": self.function,
             "kind": self.kind,
@@ -98,7 +100,7 @@ class CaseVerdict:
     def is_regression(self) -> bool:
         return self.outcome == SLOWER
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         where = (
             {"functions": [f.to_dict() for f in self.functions],
              "functions_note": self.functions_note}
@@ -179,7 +181,7 @@ class GateFacts:
     wall_gates: bool = False
     wall_missing: str = ""
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "stack_key": self.stack_key,
             "threshold": self.threshold,
@@ -253,7 +255,7 @@ class SpeedVerdict:
     def cleared(self) -> tuple[list[str], list[str]]:
         return cleared(self.cases)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "reference": self.reference,
             "candidate": self.candidate,
@@ -318,7 +320,7 @@ def cleared(cases: Sequence[CaseVerdict]) -> tuple[list[str], list[str]]:
     return done, open_
 
 
-def upgrade(data: dict[str, Any], version: int) -> dict[str, Any]:
+def upgrade(data: JsonObject, version: int) -> JsonObject:
     """A record of an older schema in the current one's terms.
 
     Schema 1 said "no significant change" and "within noise", which were not earned (no

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-from typing import Any
 
 from linreg.config import TrainConfig
+from linreg.json_types import JsonObject
 from linreg.run import finite_floats
 
 QUANTILES = (0.05, 0.25, 0.5, 0.75, 0.95)
@@ -37,7 +37,7 @@ class Sweep:
     def member_count(self) -> int:
         return len(self.members["seed"])
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         """The record's body; linreg.results adds its kind and schema version when writing."""
         return {
             "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -53,7 +53,7 @@ class Sweep:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Sweep:
+    def from_dict(cls, data: JsonObject) -> Sweep:
         """Read a stored sweep back; ValueError when its parts do not fit together."""
         config = TrainConfig.from_dict(data["config"])
         band = {key: list(finite_floats(f"band.{key}", data["band"][key])) for key in BAND_KEYS}

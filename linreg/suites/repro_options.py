@@ -15,6 +15,7 @@ from typing import Any
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, REQUIREMENTS
 from linreg.config import TrainConfig
 from linreg.errors import ConfigError
+from linreg.json_types import JsonObject
 from linreg.options import optimizer_settings
 from linreg.paths import REFERENCE_DIR, results_root
 from linreg.tolerance import Tolerance, Tolerances, default_tolerances
@@ -149,7 +150,7 @@ class ReproMatrix:
             return config.replace(deterministic=True)
         return config.replace(device="cpu", threads=1, engine="eager")
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "devices": list(self.devices),
             "dtypes": list(self.dtypes),
@@ -164,7 +165,7 @@ class ReproMatrix:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ReproMatrix:
+    def from_dict(cls, data: JsonObject) -> ReproMatrix:
         return cls(
             devices=tuple(data["devices"]),
             dtypes=tuple(data["dtypes"]),
@@ -248,7 +249,7 @@ class ReproOptions:
         """Where the golden check reads references (none while they are being rewritten)."""
         return None if self.update_reference else self.reference_dir
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> JsonObject:
         return {
             "matrix": self.matrix.to_dict(),
             "tolerances": self.tolerances.to_dict(),
@@ -259,7 +260,7 @@ class ReproOptions:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> ReproOptions:
+    def from_dict(cls, data: JsonObject) -> ReproOptions:
         reference_dir = data["reference_dir"]
         return cls(
             matrix=ReproMatrix.from_dict(data["matrix"]),

@@ -16,9 +16,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from linreg.errors import OutputError
+from linreg.json_types import JsonObject
 from linreg.report.site.pages import CASES, INDEX, NUMERICS, PLOTLY_JS
 from linreg.results.files import check_writable, publish
 
@@ -59,7 +59,7 @@ def check_out(out: Path, option: str = "--out") -> None:
     check_writable(out, option)
 
 
-def marker(body: dict[str, Any]) -> str:
+def marker(body: JsonObject) -> str:
     return json.dumps({"kind": MARKER_KIND, **body}, indent=1, sort_keys=True) + "\n"
 
 
