@@ -6,10 +6,17 @@ wall time varies by tens, and a busy machine does not move them. The mechanism i
 ``torch._C._valgrind_toggle()`` switches it on around the counted calls only.
 
 Valgrind's start-up with torch is the cost (``import torch`` takes ~3 minutes fully
-instrumented), so one process serves every case, and it starts with instrumentation off
-(``--instr-atstart=no``: the import at about a tenth of that), switching it on with
-``callgrind_control -i on`` once torch is warm. Each case runs in a forked child, so that every
-case starts from the same heap and caches whatever ran before it.
+instrumented), so one process serves every case, and it runs with instrumentation off
+(``--instr-atstart=no``: the import at about a tenth of that). Each case runs in a forked
+child, so that every case starts from the same heap and caches whatever ran before it; the
+child warms its case up uninstrumented too and switches instrumentation on (``vgdb``, as
+``callgrind_control -i on`` does) only for its counted calls. Instrumentation changes how fast
+the same instructions run, not which: the counts are those of a process instrumented from the
+start of its warm-up, at a third of the time.
+
+The process can start before its cases are known: the worker imports torch first and then
+waits for its specs file, so a runner starts Valgrind at once and writes the specs when it has
+them (``start`` then ``finish``; ``--serve`` for a runner that cannot import this module).
 
 Driver (in the bench session): ``count(specs, workdir)``, each case's count per call with its
 callgrind dump (kept with the results: ``linreg.results.profiles``). Worker (under Valgrind):
@@ -25,6 +32,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -44,7 +52,7 @@ class Counted(NamedTuple):
 
 def missing_tool() -> str | None:
     """Why instructions cannot be counted here, or None."""
-    for tool in ("valgrind", "callgrind_control"):
+    for tool in ("valgrind", "vgdb"):
         if shutil.which(tool) is None:
             return f"{tool} not found (Debian package valgrind)"
     return None
@@ -99,11 +107,40 @@ def _calls(size: int) -> int:
 
 # --- worker: runs under Valgrind ----------------------------------------------------------------
 
+# Files of a counting folder: the specs (written by whoever knows the cases, possibly after
+# Valgrind started), Valgrind's own output, and what --serve leaves for a runner to read.
+SPECS_FILE = "specs.json"
+LOG_FILE = "valgrind.log"
+COUNTED_FILE = "counted.json"
+# Valgrind's FIFOs for vgdb, in the counting folder rather than the temporary one: a Valgrind
+# that is killed cannot remove them, and the folder goes with its owner.
+VGDB_PREFIX = "vgdb"
+# How long a started worker waits for its specs: a runner that never writes them has failed,
+# and a Valgrind process must not outlive it by more than this.
+SPECS_WAIT_S = 600.0
+
+
+def _instrumentation_on(out: Path) -> None:
+    """Switch callgrind's instrumentation on in this process (a forked child has its own).
+
+    vgdb sends the monitor command callgrind_control sends (which starts Perl and lists every
+    Valgrind process first). Valgrind reads it while this process runs its own code: spinning
+    here rather than blocking in wait() means vgdb needs no ptrace to wake the process.
+    """
+    command = [shutil.which("vgdb") or "vgdb", f"--vgdb-prefix={out / VGDB_PREFIX}",
+               f"--pid={os.getpid()}", "instrumentation", "on"]  # fmt: skip
+    switch = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while switch.poll() is None:
+        pass
+    if switch.returncode != 0:
+        raise RuntimeError(f"vgdb could not switch instrumentation on (exit {switch.returncode})")
+
 
 def _count_one(torch, spec: dict, out: Path, index: int) -> None:
     prepare, calls = make_case(spec)
     for _ in range(min(calls, 30)):
         prepare()()  # warm-up: first calls load kernels, fill caches and Python's type caches
+    _instrumentation_on(out)
     gc.collect()
     gc.disable()
     for i in range(calls):
@@ -119,10 +156,27 @@ def _count_one(torch, spec: dict, out: Path, index: int) -> None:
     (out / f"case-{index}.json").write_text(json.dumps({"calls": calls, "pid": os.getpid()}))
 
 
+def _wait_for_specs(specs_path: Path) -> list[dict] | None:
+    """The specs, once their file is there (written whole, by rename); None after
+    SPECS_WAIT_S without them."""
+    waited = 0.0
+    while not specs_path.exists():
+        if waited >= SPECS_WAIT_S:
+            return None
+        time.sleep(0.05)
+        waited += 0.05
+    return json.loads(specs_path.read_text())
+
+
 def worker(specs_path: Path, out: Path) -> int:
     import torch
 
-    specs = json.loads(specs_path.read_text())
+    specs = _wait_for_specs(specs_path)
+    if specs is None:
+        print(f"no specs in {specs_path} after {SPECS_WAIT_S:.0f} s", file=sys.stderr)
+        return 1
+    if not specs:
+        return 0  # the runner had no case to count after all
     torch.set_num_threads(1)  # Valgrind runs one thread at a time anyway: count one
     # Warm torch up while instrumentation is off: the first SGD step imports torch._dynamo.
     for spec in specs:
@@ -130,8 +184,6 @@ def worker(specs_path: Path, out: Path) -> int:
         prepare()()
     gc.collect()
     gc.freeze()  # what the warm-up left is not the forked children's garbage to collect
-    subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     for index, spec in enumerate(specs):
         sys.stdout.flush()
         pid = os.fork()
@@ -152,15 +204,17 @@ def worker(specs_path: Path, out: Path) -> int:
 # --- driver --------------------------------------------------------------------------------------
 
 
-def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, Counted]:
-    """Instructions per call of each spec (by index), from one Valgrind process, with the
-    callgrind dump it was read from (under ``workdir``).
+def write_specs(specs: list[dict], workdir: Path) -> None:
+    """Hand a started worker its specs: written whole, then renamed into place."""
+    staged = workdir / f".{SPECS_FILE}.{os.getpid()}"
+    staged.write_text(json.dumps(specs))
+    os.replace(staged, workdir / SPECS_FILE)
 
-    Raises RuntimeError with Valgrind's last lines when it fails.
-    """
+
+def start(workdir: Path) -> subprocess.Popen:
+    """Valgrind, started now on the worker, which imports torch and then waits for
+    ``workdir``'s specs (``write_specs``); ``finish`` reads what it counted."""
     workdir.mkdir(parents=True, exist_ok=True)
-    specs_path = workdir / "specs.json"
-    specs_path.write_text(json.dumps(specs))
     env = dict(os.environ)
     env["PYTHONHASHSEED"] = "0"  # dict and set order, and so counts, alike in every process
     env["OMP_NUM_THREADS"] = "1"
@@ -171,17 +225,37 @@ def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, C
         "valgrind", "--tool=callgrind", "--collect-atstart=no", "--instr-atstart=no",
         "--dump-instr=no", "--dump-line=no", "--cache-sim=no", "--branch-sim=no",
         f"--callgrind-out-file={workdir}/callgrind.%p.out",
+        # A forked child gets a gdbserver of its own (for vgdb) only where children are traced;
+        # no program it runs is traced, though (vgdb, git): those run natively.
+        "--trace-children=yes", "--trace-children-skip=*",
+        f"--vgdb-prefix={workdir / VGDB_PREFIX}",
         # -P: not the script's folder on sys.path (files beside it moved counts by up to 2.6 %);
         # -s: no user site.
         sys.executable, *(["-P"] if sys.version_info >= (3, 11) else []), "-s",
-        str(Path(__file__).resolve()), str(specs_path), str(workdir),
+        str(Path(__file__).resolve()), str(workdir / SPECS_FILE), str(workdir),
     ]  # fmt: skip
-    done = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-    if done.returncode != 0:
-        tail = " | ".join((done.stdout + done.stderr).strip().splitlines()[-3:])
-        raise RuntimeError(f"valgrind exited {done.returncode}: {tail}")
+    with (workdir / LOG_FILE).open("w") as log:
+        return subprocess.Popen(
+            command, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+def finish(process: subprocess.Popen, workdir: Path, timeout: float = 900) -> dict[int, Counted]:
+    """Instructions per call of each spec the started ``process`` was given (by index), with
+    the callgrind dump it was read from (under ``workdir``).
+
+    Raises RuntimeError with Valgrind's last lines when it fails; stops it past ``timeout``.
+    """
+    try:
+        code = process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        raise RuntimeError(f"valgrind ran past {timeout:.0f} s and was stopped") from None
+    if code != 0:
+        lines = (workdir / LOG_FILE).read_text(errors="replace").strip().splitlines()
+        raise RuntimeError(f"valgrind exited {code}: {' | '.join(lines[-3:])}")
+    specs = json.loads((workdir / SPECS_FILE).read_text())
     counts = {}
     for index in range(len(specs)):
         entry = json.loads((workdir / f"case-{index}.json").read_text())
@@ -190,8 +264,58 @@ def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, C
         match = _SUMMARY.search(dump.read_text())
         if match is None:
             raise RuntimeError(f"{dump}: no totals line")
+        if int(match.group(1)) == 0:
+            raise RuntimeError(f"{dump}: nothing counted (instrumentation stayed off)")
         counts[index] = Counted(int(match.group(1)) / entry["calls"], entry["calls"], dump)
     return counts
+
+
+def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, Counted]:
+    """``start``, the specs, ``finish``: for a caller that knows its cases before Valgrind."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    write_specs(specs, workdir)
+    process = start(workdir)
+    try:
+        return finish(process, workdir, timeout)
+    finally:
+        if process.poll() is None:  # interrupted: Valgrind goes with its caller
+            process.kill()
+            process.wait()
+
+
+def serve(workdir: Path) -> int:
+    """The driver for a runner that starts counting before it knows the cases and cannot
+    import this module (`linreg run`): ``start`` now; the bench session writes the specs;
+    COUNTED_FILE then holds each spec's count, its calls and its dump's path, or the error.
+    Stopped, it leaves no COUNTED_FILE (the session waiting for it is stopped too)."""
+    process = start(workdir)
+    try:
+        counted = finish(process, workdir)
+        body: dict = {"counted": [{"per_call": c.per_call, "calls": c.calls, "dump": str(c.dump)}
+                                  for _, c in sorted(counted.items())]}  # fmt: skip
+    except Exception as exc:  # whatever it is, the session waiting for counts must hear of it
+        body = {"error": f"{type(exc).__name__}: {exc}"}
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    staged = workdir / f".{COUNTED_FILE}.{os.getpid()}"
+    staged.write_text(json.dumps(body))
+    os.replace(staged, workdir / COUNTED_FILE)
+    return 0
+
+
+def read_served(workdir: Path) -> dict[int, Counted] | None:
+    """What ``serve`` counted (by spec index), None while it counts; raises RuntimeError
+    with the reason where it failed."""
+    path = workdir / COUNTED_FILE
+    if not path.exists():
+        return None
+    body = json.loads(path.read_text())
+    if "error" in body:
+        raise RuntimeError(body["error"])
+    return {i: Counted(c["per_call"], c["calls"], Path(c["dump"]))
+            for i, c in enumerate(body["counted"])}  # fmt: skip
 
 
 def count_to_file(specs_path: Path, out: Path) -> int:
@@ -207,4 +331,11 @@ def count_to_file(specs_path: Path, out: Path) -> int:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--count"]:
         sys.exit(count_to_file(Path(sys.argv[2]), Path(sys.argv[3])))
-    sys.exit(worker(Path(sys.argv[1]), Path(sys.argv[2])))
+    if sys.argv[1:2] == ["--serve"]:
+        sys.exit(serve(Path(sys.argv[2])))
+    code = worker(Path(sys.argv[1]), Path(sys.argv[2]))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Every count is in its child's dump by now: tearing torch down under Valgrind (seconds)
+    # would change nothing.
+    os._exit(code)
