@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from linreg.suites.bench_request import (
     PROCESS_VARIABLE,
     SESSION_VARIABLE,
 )
+from linreg.suites.bench_runner import COUNTER_VARIABLE
 from linreg.suites.bench_selection import (
     KINDS,
     OVERHEAD_COMPARISONS,
@@ -58,6 +61,7 @@ _threads_key = pytest.StashKey["int | None"]()
 _counts_key = pytest.StashKey[tuple]()
 _profiles_key = pytest.StashKey[dict]()
 _op_counts_key = pytest.StashKey[tuple]()
+_counter_key = pytest.StashKey["_Counter"]()
 
 
 @dataclass(frozen=True)
@@ -199,18 +203,121 @@ class _Counted:
     profile: bytes  # the case's callgrind dump, gzipped
 
 
-def _count_instructions(config: pytest.Config, benchmarks: list[dict]) -> tuple[dict, str]:
-    """Each counted CPU case of this session by full name (instructions per call, calls, its
-    profile), and what was done."""
-    from instructions import COUNTED_KINDS, count, missing_tool
+@dataclass
+class _Counter:
+    """The session's Valgrind process, started before the cases are timed: its start-up with
+    torch (most of its time) runs beside them, and it counts once the session hands it the
+    specs. Started by the session itself (``process``), or by its runner before the session
+    (``linreg run``: ``served``, the folder named by COUNTER_VARIABLE)."""
 
+    folder: Path
+    process: subprocess.Popen | None = None
+    temporary: tempfile.TemporaryDirectory | None = None
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+    specs_given: bool = False
+
+    def give(self, specs: list[dict]) -> None:
+        from instructions import write_specs
+
+        write_specs(specs, self.folder)
+        self.specs_given = True
+
+    def wait(self) -> dict:
+        from instructions import SPECS_WAIT_S, finish, read_served
+
+        if self.process is not None:
+            return finish(self.process, self.folder)
+        deadline = time.monotonic() + SPECS_WAIT_S + 900
+        while (served := read_served(self.folder)) is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.folder}: no counts from the runner's Valgrind")
+            time.sleep(0.1)
+        return served
+
+    def close(self) -> None:
+        """Whatever happened: a started Valgrind does not outlive the session."""
+        if not self.specs_given:
+            with contextlib.suppress(OSError):
+                self.give([])  # a runner's Valgrind waiting for specs ends at once
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        if self.temporary is not None:
+            self.temporary.cleanup()
+
+
+def _counting_refused(config: pytest.Config) -> str | None:
+    """Why this session counts no instructions (before any case ran), or None."""
     wanted = config.getoption("instructions")
     if wanted == "no" or os.environ.get(COUNT_VARIABLE) == "0":
-        return {}, "not asked"
+        return "not asked"
     if wanted == "auto" and not config.stash[_selection_key].quick:
-        return {}, "not asked (the quick profile counts; --instructions=yes for any)"
+        return "not asked (the quick profile counts; --instructions=yes for any)"
+    return None
+
+
+def _wanted_names(config: pytest.Config) -> set[str] | None:
     only = config.getoption("instructions_only")
-    wanted_names = None if only is None else {n.strip() for n in only.split(",") if n.strip()}
+    return None if only is None else {n.strip() for n in only.split(",") if n.strip()}
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start counting now, where this session will count: Valgrind's start-up with torch takes
+    longer than the quick profile's timed cases, which run meanwhile on another core."""
+    from instructions import COUNTED_KINDS, missing_tool, start
+
+    config = session.config
+    served = os.environ.get(COUNTER_VARIABLE)
+    if served and os.environ.get(COUNT_VARIABLE) != "0":
+        # The runner's, started before this session: it gets the specs (or none) in any case.
+        config.stash[_counter_key] = _Counter(Path(served))
+        return
+    if _counting_refused(config) or missing_tool():
+        return
+    names = _wanted_names(config)
+    counted = any(
+        getattr(getattr(item, "callspec", None), "params", {}).get("device") == "cpu"
+        and getattr(item, "originalname", "").removeprefix("bench_") in COUNTED_KINDS
+        and (names is None or item.nodeid in names)
+        for item in session.items
+    )
+    if counted:
+        temporary = tempfile.TemporaryDirectory(prefix="linreg-callgrind-")
+        folder = Path(temporary.name)
+        config.stash[_counter_key] = _Counter(folder, start(folder), temporary)
+
+
+# Set when the session is stopped (Ctrl-C, or its runner's interrupt): pytest-benchmark still
+# saves the cases that finished, without waiting for counts.
+_interrupted = False
+
+
+def pytest_keyboard_interrupt() -> None:
+    global _interrupted
+    _interrupted = True
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    counter = config.stash.get(_counter_key, None)
+    if counter is not None:
+        counter.close()
+
+
+def _count_instructions(
+    config: pytest.Config, benchmarks: list[dict]
+) -> Callable[[], tuple[dict, str]]:
+    """Hand this session's counted CPU cases to Valgrind; the returned call waits for their
+    counts: each by full name (instructions per call, calls, its profile), and what was
+    done. Between the two the session does other work (op counts)."""
+    from instructions import COUNTED_KINDS, count, missing_tool
+
+    counter = config.stash.get(_counter_key, None)
+    refused = _counting_refused(config)
+    if refused:
+        return lambda: ({}, refused)
+    if _interrupted:
+        return lambda: ({}, "not counted: the session was interrupted")
+    wanted_names = _wanted_names(config)
     cases = [
         b for b in benchmarks
         if (b.get("extra_info") or {}).get("device") == "cpu"
@@ -221,26 +328,50 @@ def _count_instructions(config: pytest.Config, benchmarks: list[dict]) -> tuple[
     problem = missing_tool()
     if problem:
         say(f"linreg bench: {problem}: no instruction counts, wall time alone")
-        return {}, f"not counted: {problem}"
+        return lambda: ({}, f"not counted: {problem}")
     if not cases:
-        return {}, "no CPU case to count"
+        return lambda: ({}, "no CPU case to count")
     fields = ("kind", "device", "dtype", "seed", "engine", "size", "threads")
     fields += ("optimizer", "momentum")  # recorded by train cases other than plain SGD
     specs = [{k: b["extra_info"].get(k) for k in fields} for b in cases]
     say(f"linreg bench: counting instructions of {len(specs)} cases in one Valgrind process…")
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="linreg-callgrind-") as work:
+    handed = time.perf_counter()
+    if counter is not None:
+        # Started with the session (or before it): torch is imported under Valgrind by now,
+        # or nearly.
         try:
-            counts = count(specs, Path(work))
-            counted = {
-                cases[i]["fullname"]: _Counted(c.per_call, c.calls, compress_dump(c.dump))
-                for i, c in counts.items()
-            }
-        except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+            counter.give(specs)
+        except OSError as exc:
+            failed = f"failed: {exc}"
+            return lambda: ({}, failed)
+
+    def counted() -> tuple[dict, str]:
+        try:
+            if counter is not None:
+                counts = counter.wait()
+                work = None
+            else:
+                work = tempfile.TemporaryDirectory(prefix="linreg-callgrind-")
+                counts = count(specs, Path(work.name))
+            try:
+                found = {
+                    cases[i]["fullname"]: _Counted(c.per_call, c.calls, compress_dump(c.dump))
+                    for i, c in counts.items()
+                }
+            finally:
+                if work is not None:
+                    work.cleanup()
+        except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
             say(f"linreg bench: instruction counting failed ({exc}); wall time alone")
             return {}, f"failed: {exc}"
-    say(f"linreg bench: instructions counted in {time.perf_counter() - started:.0f} s")
-    return counted, "counted by callgrind"
+        waited = time.perf_counter() - handed
+        begun = ""
+        if counter is not None and counter.process is not None:
+            begun = f" (Valgrind started {handed - counter.started:.0f} s before them)"
+        say(f"linreg bench: instructions counted {waited:.0f} s after the timed cases{begun}")
+        return found, "counted by callgrind"
+
+    return counted
 
 
 def _count_ops(config: pytest.Config, benchmarks: list[dict]) -> tuple[dict, str]:
@@ -295,12 +426,13 @@ def _kept_profiles(config: pytest.Config, counts: dict) -> dict[str, str]:
 
 
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks, output_json: dict) -> None:
-    # Called once per output (autosave, --benchmark-json): count once per session.
+    # Called once per output (autosave, --benchmark-json): count once per session. Valgrind
+    # gets its specs first and counts while this process counts ops.
     if _counts_key not in config.stash:
-        config.stash[_counts_key] = _count_instructions(config, output_json["benchmarks"])
-    counts, status = config.stash[_counts_key]
-    if _op_counts_key not in config.stash:
+        counted = _count_instructions(config, output_json["benchmarks"])
         config.stash[_op_counts_key] = _count_ops(config, output_json["benchmarks"])
+        config.stash[_counts_key] = counted()
+    counts, status = config.stash[_counts_key]
     op_counts, op_status = config.stash[_op_counts_key]
     for bench in output_json["benchmarks"]:
         if bench["fullname"] in op_counts:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import shutil
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from linreg.errors import ConfigError, LinregError, OutputError
-from linreg.machine import default_machine_name, validate_machine_name
 from linreg.paths import BENCH_DIR, PROJECT_ROOT
 from linreg.paths import results_root as default_results
 from linreg.processes import run_bounded
@@ -26,6 +29,54 @@ from linreg.suites.bench_request import BenchRequest, process_env
 
 # More processes than this is a typo, not a plan: each is a full run of the selection.
 MAX_PROCESSES = 100
+# The folder of an InstructionCounter a runner started before the suite: bench/conftest.py
+# hands it the specs of its counted cases instead of starting a Valgrind process of its own.
+COUNTER_VARIABLE = "LINREG_BENCH_COUNTER"
+# bench/instructions.py's name for the specs it waits for: there once the cases are timed.
+COUNTER_SPECS_FILE = "specs.json"
+# How long a stopped suite may take to save the cases that finished before it is killed.
+STOP_GRACE_S = 15.0
+
+
+@dataclass
+class InstructionCounter:
+    """bench/instructions.py's one Valgrind process, started by a runner before the suite
+    (`linreg run`): its start-up with torch, most of its time, runs while the runner and the
+    suite do other work; the suite's first process hands it the cases to count and waits for
+    the counts. In its own process group, so that stopping it stops Valgrind too."""
+
+    folder: Path
+    process: subprocess.Popen
+
+    @classmethod
+    def start(cls, folder: Path, env: Mapping[str, str] | None = None) -> InstructionCounter | None:
+        """Started, waiting for its specs in ``folder``; None where Valgrind is not installed
+        (the suite says so in its results, as it does when it counts itself)."""
+        if shutil.which("valgrind") is None or shutil.which("vgdb") is None:
+            return None
+        base = dict(os.environ if env is None else env)
+        base["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")])
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        process = subprocess.Popen(
+            [sys.executable, str(BENCH_DIR / "instructions.py"), "--serve", str(folder)],
+            cwd=PROJECT_ROOT, env=base, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True,
+        )  # fmt: skip
+        return cls(folder, process)
+
+    @property
+    def cases_timed(self) -> bool:
+        """Whether the suite handed over its specs: it writes them once every case is timed."""
+        return (self.folder / COUNTER_SPECS_FILE).exists()
+
+    def stop(self) -> None:
+        """Valgrind has nothing to save: the whole group goes at once."""
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
 
 
 @dataclass(frozen=True)
@@ -57,6 +108,8 @@ def run_bench_suite(
     on_process: ProcessCallback | None = None,
     timeout_s: float | None = None,
     env: Mapping[str, str] | None = None,
+    counter: InstructionCounter | None = None,
+    stop: threading.Event | None = None,
 ) -> BenchOutcome:
     """Run bench/ as ``request`` asks, in ``processes`` child processes, one after the other,
     and say what they stored under ``storage_root``/<machine>/ (default: the results root's
@@ -70,7 +123,14 @@ def run_bench_suite(
     ``timeout_s`` bounds the whole session: at the limit the running process is interrupted,
     pytest-benchmark saves the cases that finished, and no further process starts. ``env`` is
     the children's environment (default this process's), to which the checkout's path is added.
+    ``counter``, started by the caller, counts the first process's instructions. ``stop``, set
+    from another thread (the caller's, when it is interrupted), stops the suite as the timeout
+    does: interrupted, it saves the cases that finished.
     """
+    # Here, not at the top: the machine's name comes from its fingerprint, which imports torch,
+    # and a runner starts its InstructionCounter before that.
+    from linreg.machine import default_machine_name, validate_machine_name
+
     if not (BENCH_DIR / "conftest.py").is_file():
         raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
     if not isinstance(processes, int) or not 1 <= processes <= MAX_PROCESSES:
@@ -108,8 +168,14 @@ def run_bench_suite(
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     for index in range(processes):
         child = process_env(base, session, index, count=index == 0)
+        if counter is not None and index == 0:
+            child[COUNTER_VARIABLE] = str(counter.folder)
         left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        code, timed_out = _run_pytest(command, child, log_path, append=index > 0, timeout_s=left)
+        if stop is not None:
+            code, timed_out = _run_stoppable(command, child, log_path, index > 0, left, stop)
+        else:
+            code, timed_out = _run_pytest(command, child, log_path, append=index > 0,
+                                          timeout_s=left)  # fmt: skip
         exit_code = exit_code or code
         if on_process is not None:
             on_process(index, processes, code)
@@ -173,6 +239,48 @@ def _run_pytest(
         return subprocess.run(
             command, cwd=PROJECT_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
         ).returncode, False
+
+
+def _run_stoppable(
+    command: list[str],
+    env: Mapping[str, str],
+    log_path: Path | None,
+    append: bool,
+    timeout_s: float | None,
+    stop: threading.Event,
+) -> tuple[int, bool]:
+    """pytest's exit code, and whether it was stopped (at ``timeout_s`` or by ``stop``): the
+    child in a process group of its own, interrupted as Ctrl-C would interrupt it."""
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    with contextlib.ExitStack() as stack:
+        log = None
+        if log_path is not None:
+            log = stack.enter_context(Path(log_path).open("a" if append else "w", encoding="utf-8"))
+        child = subprocess.Popen(
+            command, cwd=PROJECT_ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT if log is not None else None, start_new_session=True,
+        )  # fmt: skip
+        try:
+            while True:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    return child.wait(timeout=0.1), False
+                if stop.is_set() or (deadline is not None and time.monotonic() > deadline):
+                    break
+        finally:
+            if child.poll() is None:
+                _interrupt_group(child)
+        return child.returncode, True
+
+
+def _interrupt_group(child: subprocess.Popen) -> None:
+    """SIGINT to the child's group, time to save, then SIGKILL to what is left of it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        child.wait(timeout=STOP_GRACE_S)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
 
 
 def _write_noise_floor(
