@@ -3,18 +3,29 @@
 Each step writes under one results folder and hands what it made on, loaded once: the report
 is built from the job's own records (its runs, bench files, gate verdict, repro checks and
 steps), not by reading the folder again.
+
+The steps overlap where two cores allow: the bench's one Valgrind process (instruction
+counts, the gate's evidence: most of the job's time) starts first and runs on one core while
+the other trains, times the bench cases and runs the repro matrix. The timed cases share the
+machine with Valgrind alone (not with training or the repro workers): their wall time is
+information, and the counts do not depend on what else runs. The steps are recorded in their
+usual order whatever order they finished in.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import tempfile
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from linreg import units
 from linreg.config import TrainConfig
 from linreg.jobs.steps import Outcome, Step, StepCallback, run_steps
-from linreg.jobs.training import train_to_folder
-from linreg.numerics import available_devices
 from linreg.paths import BASELINES, INSTRUCTION_BASELINES
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
@@ -27,6 +38,8 @@ from linreg.results.resultset import load_result_set
 from linreg.results.speed_verdict import SpeedVerdict
 from linreg.results.walk import walk_key
 from linreg.stack import current_stack_key, stack_key
+from linreg.suites.bench_request import COUNT_VARIABLE
+from linreg.suites.bench_runner import InstructionCounter
 
 # The wall-time threshold of the main job's own verdict (instructions use their own, 3 %).
 DEFAULT_THRESHOLD = 0.10
@@ -45,14 +58,20 @@ class MainJobResult:
 
 @dataclass
 class _Made:
-    """What the steps made so far, loaded once, for the steps after them and the report."""
+    """What the steps made so far, loaded once, for the steps after them and the report; for
+    the bench step, the Valgrind process the job started for it and the event that stops it
+    when the job is stopped."""
 
     loaded: list[LoadedResult] = field(default_factory=list)
     bench_files: list[BenchFile] = field(default_factory=list)
     report: Path | None = None
+    counter: InstructionCounter | None = None
+    stop: threading.Event | None = None
 
 
 def _train_step(out: Path, devices: list[str], made: _Made) -> Outcome:
+    from linreg.jobs.training import train_to_folder
+
     details = []
     for device in devices:
         outcome = train_to_folder(TrainConfig(device=device), out_dir=out / "runs" / device)
@@ -77,15 +96,12 @@ def _bench_step(
         sizes="40,1000,100000,1000000",
         quick=True,
     )
-    # Count, in the suite's one Valgrind process, just the cases this stack's newest baseline
-    # holds counts of (Valgrind's start-up with torch is most of the cost, each case adds its
-    # own); none where this stack has no baseline.
-    counted = sorted({name for f in (baseline.files if baseline else ()) for name in
-                      counted_cases(f)})  # fmt: skip
+    counted = _counted_names(baseline)
     request = BenchRequest(selection, instructions="yes" if counted else "no",
                            instructions_only=tuple(counted))  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
-    outcome = run_bench_suite(request, storage_root=out / "bench", log_path=out / "bench.log")
+    outcome = run_bench_suite(request, storage_root=out / "bench", log_path=out / "bench.log",
+                              counter=made.counter, stop=made.stop)  # fmt: skip
     if outcome.problem:
         return Outcome(FAILED, f"{outcome.problem}; see {out / 'bench.log'}")
     if outcome.exit_code != 0 or not outcome.saved:
@@ -108,6 +124,14 @@ def _bench_step(
     )
     cases = sum(len(file.cases) for file in made.bench_files)
     return Outcome(OK, f"{cases} cases; {detail}")
+
+
+def _counted_names(baseline: BenchSession | None) -> list[str]:
+    """The cases the bench counts instructions of: just those this stack's newest baseline
+    holds counts of (Valgrind's start-up with torch is most of the cost, each case adds its
+    own); none where this stack has no baseline."""
+    return sorted({name for f in (baseline.files if baseline else ()) for name in
+                   counted_cases(f)})  # fmt: skip
 
 
 def newest_baseline(machine: str, root: Path = BASELINES) -> BenchSession | None:
@@ -206,24 +230,164 @@ def _report_step(out: Path, steps: list[JobStep], made: _Made) -> Outcome:
     return Outcome(OK, f"{len(summary.figures)} figures; verdict panel {panel}")
 
 
-def run_main_job(out: str | Path, on_step: StepCallback | None = None) -> MainJobResult:
+class _InBackground:
+    """A step's work, started in a thread ahead of its turn; the step takes its outcome (or
+    its exception) when the runner reaches it, and the seconds the work itself took."""
+
+    def __init__(self, work: Callable[[], Outcome]) -> None:
+        self._work = work
+        self._result: Outcome | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="linreg-run-bench", daemon=True)
+        self.seconds = 0.0
+
+    def _run(self) -> None:
+        started = time.monotonic()
+        try:
+            self._result = self._work()
+        except BaseException as exc:  # handed to the main thread, which raises it
+            self._error = exc
+        finally:
+            self.seconds = time.monotonic() - started
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def done(self) -> bool:
+        return self._thread.ident is not None and not self._thread.is_alive()
+
+    def outcome(self) -> Outcome:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._result is not None
+        return self._result
+
+    def join(self) -> None:
+        if self._thread.ident is not None:
+            self._thread.join()
+
+
+def _wait_until(ready: Callable[[], bool], poll_s: float = 0.05) -> None:
+    while not ready():
+        time.sleep(poll_s)
+
+
+# The steps' order in the job's record, its table and its report, whatever order they ran in.
+STEP_ORDER = ("train", "bench", "speed", "repro", "report")
+
+
+def _in_order(steps: list[JobStep]) -> list[JobStep]:
+    return sorted(steps, key=lambda step: STEP_ORDER.index(step.name))
+
+
+def _start_counter(folder: Path, baselines: Path) -> InstructionCounter | None:
+    """The bench's Valgrind process, started before anything else (torch's import included),
+    where the bench may count: counting is not switched off and some stack has an instruction
+    baseline (whether this stack has one is known once torch is imported; where it has none,
+    the counter is stopped then)."""
+    if os.environ.get(COUNT_VARIABLE) == "0":
+        return None
+    if not baselines.is_dir() or not any(path.is_dir() for path in baselines.iterdir()):
+        return None
+    return InstructionCounter.start(folder)
+
+
+def run_main_job(
+    out: str | Path, on_step: StepCallback | None = None, *, overlap: bool = True
+) -> MainJobResult:
+    """The job under ``out``; ``overlap=False`` runs each step alone, one after the other,
+    as the job ran before its steps overlapped (bench/job_overlap.py compares the two)."""
     out = Path(out)
     check_new_folder(out)
+    with tempfile.TemporaryDirectory(prefix="linreg-run-callgrind-") as counting:
+        # First of all: Valgrind's start-up with torch is the longest thing the job waits for.
+        counter = _start_counter(Path(counting), INSTRUCTION_BASELINES) if overlap else None
+        try:
+            return _run_steps(out, on_step, counter, overlap)
+        finally:
+            if counter is not None:
+                counter.stop()
+
+
+def _run_steps(
+    out: Path, on_step: StepCallback | None, counter: InstructionCounter | None, overlap: bool
+) -> MainJobResult:
+    from linreg.numerics import available_devices  # imports torch
+
     devices = available_devices()
     made = _Made()
     done: list[JobStep] = []
     # Loaded once: which cases the bench counts, and what the gate judges them against.
     baseline = newest_instruction_baseline(current_stack_key(), INSTRUCTION_BASELINES)
+    if counter is not None and not _counted_names(baseline):
+        counter.stop()  # this stack has no baseline: nothing to count
+        counter = None
+    speed = Step("speed", "compare with this stack's baseline", None,
+                 lambda _: _speed_step(out, baseline, made))  # fmt: skip
+    report = Step("report", "build the report", None,
+                  lambda _: _report_step(out, _in_order(done), made))  # fmt: skip
+    if not overlap:
+        steps = [
+            Step("train", "train the tutorial model", None,
+                 lambda _: _train_step(out, devices, made)),
+            Step("bench", "quick benchmark", None,
+                 lambda _: _bench_step(out, devices, baseline, made)),
+            speed,
+            Step("repro", "reproducibility check", None,
+                 lambda _: _repro_step(out, devices, made)),
+            report,
+        ]  # fmt: skip
+        run_steps(steps, on_step=on_step, on_done=done.append)
+        return MainJobResult(out, tuple(done), made.report)
+    stop = threading.Event()
+    bench_made = _Made(counter=counter, stop=stop)
+    bench = _InBackground(lambda: _bench_step(out, devices, baseline, bench_made))
+    # A step that waited for another's work is recorded with its own work's seconds.
+    own_seconds: dict[str, float] = {}
+
+    def train(_: float | None) -> Outcome:
+        try:
+            return _train_step(out, devices, made)
+        finally:
+            bench.start()  # after training: the timed cases share the machine with Valgrind
+
+    def repro(_: float | None) -> Outcome:
+        # The repro workers would take the core the timed cases run on: they start once the
+        # cases are timed, while Valgrind counts.
+        _wait_until(lambda: bench.done or (counter is not None and counter.cases_timed))
+        started = time.monotonic()
+        try:
+            return _repro_step(out, devices, made)
+        finally:
+            own_seconds["repro"] = time.monotonic() - started
+
+    def bench_done(_: float | None) -> Outcome:
+        try:
+            return bench.outcome()
+        finally:
+            own_seconds["bench"] = bench.seconds
+            made.loaded += bench_made.loaded
+            made.bench_files += bench_made.bench_files
+
+    def record(step: JobStep) -> None:
+        done.append(dataclasses.replace(step, seconds=own_seconds.get(step.name, step.seconds)))
+
     steps = [
-        Step("train", "train the tutorial model", None, lambda _: _train_step(out, devices, made)),
-        Step("bench", "quick benchmark", None,
-             lambda _: _bench_step(out, devices, baseline, made)),
-        Step("speed", "compare with this stack's baseline", None,
-             lambda _: _speed_step(out, baseline, made)),
-        Step("repro", "reproducibility check", None, lambda _: _repro_step(out, devices, made)),
-        Step("report", "build the report", None, lambda _: _report_step(out, done, made)),
-    ]  # fmt: skip
-    # One failed step is a finding of the job, not the end of it: the rest still run and the
-    # report shows what there is.
-    run_steps(steps, on_step=on_step, on_done=done.append)
-    return MainJobResult(out, tuple(done), made.report)
+        Step("train", "train the tutorial model", None, train),
+        Step("repro", "reproducibility check", None, repro),
+        Step("bench", "quick benchmark", None, bench_done),
+        speed,
+        report,
+    ]
+    try:
+        # One failed step is a finding of the job, not the end of it: the rest still run and
+        # the report shows what there is.
+        run_steps(steps, on_step=on_step, on_done=record)
+    finally:
+        # Stopped (Ctrl-C, SIGTERM, an error): the bench suite saves what finished and ends
+        # (the caller stops Valgrind); finished, it is done already.
+        stop.set()
+        bench.join()
+    return MainJobResult(out, tuple(_in_order(done)), made.report)
