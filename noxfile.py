@@ -50,6 +50,13 @@ def run(session: nox.Session) -> None:
 
 
 @nox.session
+def perf(session: nox.Session) -> None:
+    """The main job's time against its parts run alone (ratio <= 0.8): -- --rounds N --json F"""
+    install(session, "bench")
+    session.run("python", "bench/job_overlap.py", *session.posargs)
+
+
+@nox.session
 def report(session: nox.Session) -> None:
     """Build an HTML report: nox -s report -- RESULT_SETS... --out report.html"""
     if not session.posargs:
