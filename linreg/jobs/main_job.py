@@ -34,6 +34,7 @@ from linreg.results.files import check_new_folder, write_json_new
 from linreg.results.instruction_baselines import counted_cases, newest_instruction_baseline
 from linreg.results.job_steps import FAILED, NOT_JUDGED, OK, JobRecord, JobStep
 from linreg.results.load import LoadedResult, load_bench
+from linreg.results.noise_floor import NoiseFloor
 from linreg.results.resultset import load_result_set
 from linreg.results.speed_verdict import SpeedVerdict
 from linreg.results.walk import walk_key
@@ -136,13 +137,18 @@ def _counted_names(baseline: BenchSession | None) -> list[str]:
 
 def newest_baseline(machine: str, root: Path = BASELINES) -> BenchSession | None:
     """The machine's newest committed wall-time baseline session (results/baselines/<machine>/)."""
+    return _wall_baseline(machine, root)[0]
+
+
+def _wall_baseline(machine: str, root: Path) -> tuple[BenchSession | None, NoiseFloor | None]:
+    """The machine's newest wall-time baseline session and the noise floor measured there,
+    from one load of its folder."""
     folder = root / machine
     if not folder.is_dir():
-        return None
-    found = [
-        s for s in newest_per_machine(load_result_set(folder).bench_files) if s.machine == machine
-    ]
-    return found[0] if found else None
+        return None, None
+    loaded = load_result_set(folder)
+    found = [s for s in newest_per_machine(loaded.bench_files) if s.machine == machine]
+    return (found[0], loaded.noise_floor(machine)) if found else (None, None)
 
 
 def judge_run(
@@ -164,10 +170,9 @@ def judge_run(
     key = stack_key(candidate.files[0].environment)
     reference = baseline or newest_instruction_baseline(key, instruction_baselines)
     machine = candidate.machine
-    wall_reference = newest_baseline(machine, baselines)
+    wall_reference, noise = _wall_baseline(machine, baselines)
     wall, wall_gates, wall_missing = None, False, f"no baseline for machine {machine}"
     if wall_reference is not None:
-        noise = load_result_set(baselines / machine).noise_floor(machine)
         wall = judge_sessions(wall_reference, candidate, threshold=DEFAULT_THRESHOLD, noise=noise)
         # Without the machine's noise floor a wall-time verdict cannot be trusted to gate.
         wall_gates = noise is not None and wall.gating
