@@ -61,7 +61,7 @@ _threads_key = pytest.StashKey["int | None"]()
 _counts_key = pytest.StashKey[tuple]()
 _profiles_key = pytest.StashKey[dict]()
 _op_counts_key = pytest.StashKey[tuple]()
-_counter_key = pytest.StashKey["_Counter"]()
+_served_key = pytest.StashKey["_Served | None"]()
 
 
 @dataclass(frozen=True)
@@ -204,16 +204,14 @@ class _Counted:
 
 
 @dataclass
-class _Counter:
-    """The session's Valgrind process, started before the cases are timed: its start-up with
-    torch (most of its time) runs beside them, and it counts once the session hands it the
-    specs. Started by the session itself (``process``), or by its runner before the session
-    (``linreg run``: ``served``, the folder named by COUNTER_VARIABLE)."""
+class _Served:
+    """A Valgrind process its runner started before this session (`linreg run`: the folder
+    COUNTER_VARIABLE names): its start-up with torch ran beside the runner's other work and
+    these cases' timing, and it counts once the session hands it the specs. A session of its
+    own counts after its cases are timed, as before: its wall times stay those of an otherwise
+    idle machine (baselines, noise floors and A/B runs are made of them)."""
 
     folder: Path
-    process: subprocess.Popen | None = None
-    temporary: tempfile.TemporaryDirectory | None = None
-    started: float = dataclasses.field(default_factory=time.perf_counter)
     specs_given: bool = False
 
     def give(self, specs: list[dict]) -> None:
@@ -223,10 +221,8 @@ class _Counter:
         self.specs_given = True
 
     def wait(self) -> dict:
-        from instructions import SPECS_WAIT_S, finish, read_served
+        from instructions import SPECS_WAIT_S, read_served
 
-        if self.process is not None:
-            return finish(self.process, self.folder)
         deadline = time.monotonic() + SPECS_WAIT_S + 900
         while (served := read_served(self.folder)) is None:
             if time.monotonic() > deadline:
@@ -235,56 +231,28 @@ class _Counter:
         return served
 
     def close(self) -> None:
-        """Whatever happened: a started Valgrind does not outlive the session."""
+        """Whatever happened: the runner's Valgrind, waiting for specs, ends at once."""
         if not self.specs_given:
             with contextlib.suppress(OSError):
-                self.give([])  # a runner's Valgrind waiting for specs ends at once
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-        if self.temporary is not None:
-            self.temporary.cleanup()
+                self.give([])
+
+
+def _served(config: pytest.Config) -> _Served | None:
+    if _served_key not in config.stash:
+        folder = os.environ.get(COUNTER_VARIABLE)
+        counts = os.environ.get(COUNT_VARIABLE) != "0"
+        config.stash[_served_key] = _Served(Path(folder)) if folder and counts else None
+    return config.stash[_served_key]
 
 
 def _counting_refused(config: pytest.Config) -> str | None:
-    """Why this session counts no instructions (before any case ran), or None."""
+    """Why this session counts no instructions, or None."""
     wanted = config.getoption("instructions")
     if wanted == "no" or os.environ.get(COUNT_VARIABLE) == "0":
         return "not asked"
     if wanted == "auto" and not config.stash[_selection_key].quick:
         return "not asked (the quick profile counts; --instructions=yes for any)"
     return None
-
-
-def _wanted_names(config: pytest.Config) -> set[str] | None:
-    only = config.getoption("instructions_only")
-    return None if only is None else {n.strip() for n in only.split(",") if n.strip()}
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start counting now, where this session will count: Valgrind's start-up with torch takes
-    longer than the quick profile's timed cases, which run meanwhile on another core."""
-    from instructions import COUNTED_KINDS, missing_tool, start
-
-    config = session.config
-    served = os.environ.get(COUNTER_VARIABLE)
-    if served and os.environ.get(COUNT_VARIABLE) != "0":
-        # The runner's, started before this session: it gets the specs (or none) in any case.
-        config.stash[_counter_key] = _Counter(Path(served))
-        return
-    if _counting_refused(config) or missing_tool():
-        return
-    names = _wanted_names(config)
-    counted = any(
-        getattr(getattr(item, "callspec", None), "params", {}).get("device") == "cpu"
-        and getattr(item, "originalname", "").removeprefix("bench_") in COUNTED_KINDS
-        and (names is None or item.nodeid in names)
-        for item in session.items
-    )
-    if counted:
-        temporary = tempfile.TemporaryDirectory(prefix="linreg-callgrind-")
-        folder = Path(temporary.name)
-        config.stash[_counter_key] = _Counter(folder, start(folder), temporary)
 
 
 # Set when the session is stopped (Ctrl-C, or its runner's interrupt): pytest-benchmark still
@@ -298,26 +266,27 @@ def pytest_keyboard_interrupt() -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    counter = config.stash.get(_counter_key, None)
-    if counter is not None:
-        counter.close()
+    served = _served(config)
+    if served is not None:
+        served.close()
 
 
 def _count_instructions(
     config: pytest.Config, benchmarks: list[dict]
 ) -> Callable[[], tuple[dict, str]]:
     """Hand this session's counted CPU cases to Valgrind; the returned call waits for their
-    counts: each by full name (instructions per call, calls, its profile), and what was
-    done. Between the two the session does other work (op counts)."""
+    counts: each by full name (instructions per call, calls, its profile), and what was done.
+    Between the two the session counts ops (where the runner's Valgrind counts meanwhile)."""
     from instructions import COUNTED_KINDS, count, missing_tool
 
-    counter = config.stash.get(_counter_key, None)
+    served = _served(config)
     refused = _counting_refused(config)
     if refused:
         return lambda: ({}, refused)
     if _interrupted:
         return lambda: ({}, "not counted: the session was interrupted")
-    wanted_names = _wanted_names(config)
+    only = config.getoption("instructions_only")
+    wanted_names = None if only is None else {n.strip() for n in only.split(",") if n.strip()}
     cases = [
         b for b in benchmarks
         if (b.get("extra_info") or {}).get("device") == "cpu"
@@ -335,40 +304,35 @@ def _count_instructions(
     fields += ("optimizer", "momentum")  # recorded by train cases other than plain SGD
     specs = [{k: b["extra_info"].get(k) for k in fields} for b in cases]
     say(f"linreg bench: counting instructions of {len(specs)} cases in one Valgrind process…")
-    handed = time.perf_counter()
-    if counter is not None:
-        # Started with the session (or before it): torch is imported under Valgrind by now,
-        # or nearly.
+    if served is not None:
         try:
-            counter.give(specs)
+            served.give(specs)  # it has imported torch under Valgrind by now, or nearly
         except OSError as exc:
             failed = f"failed: {exc}"
             return lambda: ({}, failed)
 
     def counted() -> tuple[dict, str]:
+        started = time.perf_counter()
+        work = None
         try:
-            if counter is not None:
-                counts = counter.wait()
-                work = None
+            if served is not None:
+                counts = served.wait()
             else:
                 work = tempfile.TemporaryDirectory(prefix="linreg-callgrind-")
                 counts = count(specs, Path(work.name))
-            try:
-                found = {
-                    cases[i]["fullname"]: _Counted(c.per_call, c.calls, compress_dump(c.dump))
-                    for i, c in counts.items()
-                }
-            finally:
-                if work is not None:
-                    work.cleanup()
+            found = {
+                cases[i]["fullname"]: _Counted(c.per_call, c.calls, compress_dump(c.dump))
+                for i, c in counts.items()
+            }
         except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as exc:
             say(f"linreg bench: instruction counting failed ({exc}); wall time alone")
             return {}, f"failed: {exc}"
-        waited = time.perf_counter() - handed
-        begun = ""
-        if counter is not None and counter.process is not None:
-            begun = f" (Valgrind started {handed - counter.started:.0f} s before them)"
-        say(f"linreg bench: instructions counted {waited:.0f} s after the timed cases{begun}")
+        finally:
+            if work is not None:
+                work.cleanup()
+        took = time.perf_counter() - started
+        where = " (Valgrind started with the runner)" if served is not None else ""
+        say(f"linreg bench: instructions counted in {took:.0f} s{where}")
         return found, "counted by callgrind"
 
     return counted
