@@ -17,9 +17,33 @@ from linreg.errors import ConfigError
 _DEFAULT = TrainConfig()
 
 
+# The options that say the tutorial's data, model and training: a target sets its own.
+TUTORIAL_ONLY = (
+    "weight", "bias", "start", "stop", "step", "train_fraction", "samples", "loss", "optimizer",
+    "lr", "momentum", "epochs", "eval_every", "stop_at", "checkpoint", "resume_from",
+)  # fmt: skip
+TARGET_ONLY = ("size", "steps")
+
+
 @app.command("train")
 def train_command(
     ctx: typer.Context,
+    target: str | None = typer.Option(
+        None,
+        metavar="SPEC",
+        help="What to train: FILE.py:NAME, package.module:NAME, or a target shipped with linreg "
+        "(mlp, cnn, chargpt; tutorial, the default). A target other than the tutorial writes a "
+        "run folder of its own kind and takes --size and --steps; the tutorial's options "
+        "(--lr, --epochs, its data's) are the tutorial's only. See `linreg target new`.",
+    ),
+    size: str | None = typer.Option(
+        None,
+        help="A target's size: ci (small, for tests), full (the default where the target "
+        "declares it), or another it declares.",
+    ),
+    steps: int | None = typer.Option(
+        None, help="A target's training steps, >= 1 (default: its size's)."
+    ),
     seed: int = typer.Option(_DEFAULT.seed, help="Seed set before the model is built."),
     lr: float = typer.Option(_DEFAULT.lr, help="Learning rate, > 0."),
     epochs: int = typer.Option(_DEFAULT.epochs, help="Training epochs, >= 1."),
@@ -82,8 +106,21 @@ def train_command(
         "they were.",
     ),
 ) -> None:
-    """Train the tutorial's model; write run.json, history.csv, model.pth and plots.html (or,
-    with --stop-at, a training checkpoint that --resume-from finishes)."""
+    """Train the tutorial's model (or a --target); write run.json, history.csv, model.pth and
+    plots.html (or, with --stop-at, a training checkpoint that --resume-from finishes)."""
+    from linreg.target_loading import is_tutorial
+
+    given = [name for name in ctx.params if _given(ctx, name)]
+    if not is_tutorial(target):
+        for name in TUTORIAL_ONLY:
+            if name in given:
+                raise ConfigError(name, f"is the tutorial's; --target {target} sets its own")
+        _train_target(target, size, steps, seed, device, dtype, engine, deterministic, threads,
+                      out)  # fmt: skip
+        return
+    for name in TARGET_ONLY:
+        if name in given:
+            raise ConfigError(name, "is a target's (--target SPEC); the tutorial trains --epochs")
     if out is not None and stop_at is not None:
         raise ConfigError("out", "names a finished run's folder; --stop-at writes a checkpoint "
                           "(--checkpoint PATH)")  # fmt: skip
@@ -119,13 +156,8 @@ def train_command(
     state = None
     if resume_from is not None:
         # The options given again: those the checkpoint's config must already have.
-        given = {
-            name: ctx.params[name]
-            for name in TrainConfig().to_dict()
-            if name in ctx.params
-            and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
-        }
-        state = open_checkpoint(resume_from, given)
+        again = {name: ctx.params[name] for name in TrainConfig().to_dict() if name in given}
+        state = open_checkpoint(resume_from, again)
         config = state.config
     c = config
     table = Table(title=f"Training (seed {c.seed}, {c.device}, {c.dtype}, {c.engine})")
@@ -170,6 +202,66 @@ def train_command(
         say("plotly is not installed: plots.html was not written")
     say(f"run folder: {outcome.folder}")
     say(f"train: OK: weight {run.final_weight:.6g}, bias {run.final_bias:.6g}")
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+
+
+def _train_target(
+    spec: str,
+    size: str | None,
+    steps: int | None,
+    seed: int,
+    device: str,
+    dtype: str,
+    engine: str,
+    deterministic: bool,
+    threads: int | None,
+    out: Path | None,
+) -> None:
+    """`linreg train --target SPEC`: a TargetRun in a run folder of its own."""
+    from linreg.jobs.target_training import train_target_to_folder  # imports torch
+    from linreg.target_config import TargetConfig
+    from linreg.target_loading import load_target
+
+    target, ref = load_target(spec)
+    config = TargetConfig(
+        target=ref,
+        size=size or target.default_size(),
+        seed=seed,
+        device=device,
+        dtype=dtype,
+        engine=engine,
+        threads=threads,
+        deterministic=deterministic,
+        steps=steps,
+    )
+    total = steps or target.sizes.get(config.size, {}).get("steps")
+    table = Table(title=f"{ref.name} {config.size} (seed {seed}, {device}, {dtype}, {engine})")
+    for column in ("Step", "Train Loss", "Eval Loss"):
+        table.add_column(column, justify="right")
+    with tracked(f"train: {ref.name} steps") as tracker:
+
+        def on_eval(step: int, train_loss: float, eval_loss: float | None) -> None:
+            shown = "" if eval_loss is None else f"{eval_loss:.8g}"
+            table.add_row(str(step), f"{train_loss:.8g}", shown)
+            tracker.update(step + 1, total)
+
+        run, folder = train_target_to_folder(config, target, out_dir=out, on_eval=on_eval)
+    console.print(table)
+    t = run.timings
+    compiled = "" if t.compile_seconds is None else f"; compile {units.seconds(t.compile_seconds)}"
+    say(
+        f"{run.parameter_count:,} parameters; train time {units.seconds(t.train_seconds)} "
+        f"({units.seconds(t.step_us * 1e-6)}/step over {t.timed_steps} steps){compiled}; "
+        f"state hash {run.state_hash[:16]}"
+    )
+    say(f"target: {ref.spec} (code {ref.short_hash})")
+    say(f"run folder: {folder}")
+    last = f"eval loss {run.eval_loss[-1]:.6g}" if run.eval_loss else "no eval data"
+    say(f"train: OK: {ref.name} trained {run.steps} steps; train loss {run.train_loss[-1]:.6g}, "
+        f"{last}")  # fmt: skip
 
 
 @app.command("evaluate")

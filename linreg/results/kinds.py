@@ -18,6 +18,7 @@ MAIN_JOB = "main-job"  # linreg run's steps: which ran, which failed and why
 GPU_RUN = "gpu-run-summary"  # what `linreg gpu-run` found: steps, crossovers, floors, repro levels
 REPRO_RESUME_POINT = "repro-resume-point"  # a repro run's state at its checkpoint, piece by piece
 REPRO_RESUMED = "repro-resumed"  # a repro run finished from its checkpoint, in a fresh process
+TARGET_RUN = "target-run"  # a run folder's run.json for a target other than the tutorial
 # Not JSON: a torch file (linreg train --stop-at) that carries this kind among its entries.
 TRAINING_CHECKPOINT = "linreg-training-checkpoint"
 # pytest-benchmark's own files carry no kind: they are recognised by their top-level keys.
@@ -37,6 +38,7 @@ SCHEMA_VERSIONS = {
     GPU_RUN: 1,
     REPRO_RESUME_POINT: 1,
     REPRO_RESUMED: 1,
+    TARGET_RUN: 1,
 }
 # Older schema versions this linreg still reads, each upgraded by its loader.
 OLDER_READABLE = {SPEED_VERDICT: (1, 2), MAIN_JOB: (1,), NOISE_FLOOR: (1,)}

@@ -25,6 +25,7 @@ from linreg.results.repro_checks import ReproChecks
 from linreg.results.speed_verdict import SpeedVerdict
 from linreg.results.sweep_record import Sweep
 from linreg.run import Run
+from linreg.target_run import TargetRun
 
 T = TypeVar("T")
 # Each kind's upgrade from an older schema version (kinds.OLDER_READABLE) to the current one.
@@ -48,6 +49,7 @@ _NAMES = {
     kinds.GPU_RUN: "gpu-run summary",
     kinds.REPRO_RESUME_POINT: "repro resume point",
     kinds.REPRO_RESUMED: "resumed repro run",
+    kinds.TARGET_RUN: "target run record",
     kinds.BENCH: "pytest-benchmark file",
 }
 
@@ -101,6 +103,11 @@ def load_run(path: str | Path) -> Run:
     return load(run_file(path), kinds.RUN_KINDS, Run.from_dict)
 
 
+def load_target_run(path: str | Path) -> TargetRun:
+    """A TargetRun from a target's run folder or its run.json."""
+    return load(run_file(path), (kinds.TARGET_RUN,), TargetRun.from_dict)
+
+
 def load_sweep(path: str | Path) -> Sweep:
     return load(path, (kinds.SWEEP,), Sweep.from_dict)
 
@@ -121,7 +128,7 @@ def load_speed_verdict(path: str | Path) -> SpeedVerdict:
 
 @dataclass(frozen=True)
 class LoadedResult:
-    """One result file of any kind: ``value`` is its record (a Run, Sweep, BenchFile,
+    """One result file of any kind: ``value`` is its record (a Run, TargetRun, Sweep, BenchFile,
     ReproChecks, SpeedVerdict, AbResult, JobRecord, GpuRunSummary, NoiseFloor), or for a repro
     set's manifest and a resume point their parsed JSON."""
 
@@ -145,6 +152,7 @@ _BUILDERS: dict[str, Callable[[Path, JsonObject], Any]] = {
     # The resume check's own files (linreg.suites.repro_resume reads them in full).
     kinds.REPRO_RESUME_POINT: lambda path, data: data,
     kinds.REPRO_RESUMED: lambda path, data: Run.from_dict(data),
+    kinds.TARGET_RUN: lambda path, data: TargetRun.from_dict(data),
 }
 
 

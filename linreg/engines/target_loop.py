@@ -1,0 +1,487 @@
+"""The harness's loop for any target: one step function that eager runs as it is and compiled
+runs through ``torch.compile``.
+
+Each step::
+
+    optimizer.zero_grad(set_to_none=True); out = target.forward(model, x); loss = loss_fn(out, y)
+    loss.backward(); clip_grad_norm_(params, clip) if set; optimizer.step(); scheduler.step() if any
+
+``steps`` steps cycle over the train batches (a new pass draws a new order from the run's data
+generator); each step's train loss (before its update) stays on the device; after each of the
+target's eval steps the model is evaluated in eval mode under ``inference_mode`` (the mean loss
+over the eval batches) and put back in train mode. Torch's generators (CPU and CUDA), Python's
+``random``, NumPy's and the data generator are all seeded from the run's seed, and every global
+setting a run changes is given back after it.
+
+The compiled engine runs its first steps in ``prepare``: a step that compiles a graph is timed
+apart (compile_seconds), and the loop starts once a step compiles nothing more, so the loop a
+benchmark times holds no compilation. The steps are the run's own, so eager and compiled train
+the same steps from the same state.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+import types
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from linreg.engines.compiled import compiler_problem
+from linreg.engines.prepared import PreparedRun, _fresh_memory_left_unfilled
+from linreg.engines.records import LossBuffer
+from linreg.env import capture_environment
+from linreg.errors import ConfigError, LinregError
+from linreg.numerics import numeric_settings, resolve, synchronize, torch_dtype
+from linreg.state import state_dict_hash
+from linreg.target import Size, Target, TargetData, TargetDiverged, TargetError
+from linreg.target_config import TargetConfig
+from linreg.target_loading import check_runs_here, error_summary, load_target, source_files
+from linreg.target_run import TargetRun, TargetTimings, TensorDigest
+from linreg.training_state import borrowed_rng, capture_rng, set_rng
+
+# Called after each eval step with (step, train loss, eval loss or None where there is no eval).
+TargetEvalCallback = Callable[[int, float, "float | None"], None]
+# A compiled run's steps that compile a graph run in prepare; past this many in a row the rest
+# compile in the loop (recorded as such by the timings: their steps are timed in the loop).
+MAX_COMPILING_STEPS = 4
+TARGET_ENGINES = ("eager", "compiled")
+
+
+class PreparedTargetRun(PreparedRun[TargetRun]):
+    """A target's run set up: ``loop()`` trains the remaining steps under the run's generators
+    and settings (borrowed, given back), ``finish()`` builds the TargetRun, ``state_dict()``
+    is the trained model's state."""
+
+    def __init__(
+        self,
+        config: TargetConfig,
+        loop: Callable[[], float],
+        record: Callable[[float], TargetRun],
+        rng: dict[str, Any],
+        model: torch.nn.Module,
+    ) -> None:
+        super().__init__(config, loop, record)  # type: ignore[arg-type]  # duck-typed settings
+        self._rng = rng
+        self._model = model
+
+    def loop(self) -> None:
+        with borrowed_rng(self._rng), _float32_default():
+            super().loop()
+            self._rng = capture_rng()
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return self._model.state_dict()
+
+
+def train_target(
+    config: TargetConfig,
+    target: Target | None = None,
+    on_eval: TargetEvalCallback | None = None,
+) -> TargetRun:
+    """Prepare, loop, finish: a TargetRun."""
+    prepared = prepare_target(config, target, on_eval)
+    prepared.loop()
+    return prepared.finish()
+
+
+def prepare_target(
+    config: TargetConfig,
+    target: Target | None = None,
+    on_eval: TargetEvalCallback | None = None,
+) -> PreparedTargetRun:
+    """Set up a run of ``target`` (loaded from the config's spec where not given, and refused if
+    its code changed since the config was made): seeds, model, data, loss, optimizer, scheduler;
+    for the compiled engine, the steps that compile."""
+    target = _the_target(config, target)
+    spec = config.target.spec
+    check_runs_here(target, config)
+    if config.engine not in TARGET_ENGINES:
+        raise ConfigError(
+            "engine", f"{config.engine} does not train targets yet; use eager or compiled"
+        )
+    if config.engine == "compiled":
+        problem = compiler_problem(config.device.split(":")[0])
+        if problem is not None:
+            raise ConfigError("engine", f"compiled is unavailable: {problem}; use eager")
+    steps = config.steps or target.sizes[config.size]["steps"]
+    config = resolve(config).replace(steps=steps)
+    size = target.size(config.size, steps)
+    sources = source_files(type(target))
+    device, dtype = config.device, torch_dtype(config.dtype)
+    eval_steps = _eval_steps(target, spec, steps)
+
+    process_rng = capture_rng()
+    try:
+        with numeric_settings(config), _float32_default():  # type: ignore[arg-type]
+            _seed_everything(config.seed)
+            built = _build(target, spec, size, config.seed, device, dtype, sources)
+            environment = capture_environment()
+            run = _Loop(target, config, built, eval_steps, sources, on_eval)
+            if config.engine == "compiled":
+                run.compile_first_steps()
+            rng = capture_rng()
+    finally:
+        set_rng(process_rng)
+
+    def finish(loop_seconds: float) -> TargetRun:
+        return run.record(environment, loop_seconds)
+
+    return PreparedTargetRun(config, run.loop, finish, rng, built.model)
+
+
+def _the_target(config: TargetConfig, target: Target | None) -> Target:
+    if target is not None:
+        return target
+    target, ref = load_target(config.target.spec)
+    if ref.code_hash != config.target.code_hash:
+        raise TargetError(
+            config.target.spec,
+            f"its code changed since this config was made (code hash {ref.short_hash}, the "
+            f"config's {config.target.short_hash})",
+        )
+    return target
+
+
+def _eval_steps(target: Target, spec: str, steps: int) -> tuple[int, ...]:
+    chosen = tuple(target.eval_steps(steps))
+    if list(chosen) != sorted(set(chosen)) or any(
+        not isinstance(s, int) or not 0 <= s < steps for s in chosen
+    ):
+        raise TargetError(spec, f"eval_steps({steps}) must give increasing steps in [0, {steps})")
+    return chosen
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)  # every CUDA device's generator too
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+@contextlib.contextmanager
+def _float32_default() -> Iterator[None]:
+    """Builders and steps see float32 as the default dtype, whatever the process had set."""
+    saved = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(saved)
+
+
+@contextlib.contextmanager
+def _users_code(spec: str, what: str, sources: tuple) -> Iterator[None]:
+    """A failure inside the target's code, as one line naming its file and line."""
+    try:
+        yield
+    except LinregError:
+        raise
+    except Exception as exc:  # the target's code: any failure is its own
+        raise TargetError(spec, f"{what}: {error_summary(exc, sources)}") from None
+
+
+@dataclass
+class _Built:
+    """What the builders gave, placed on the run's device and dtype."""
+
+    model: torch.nn.Module
+    params: list[torch.nn.Parameter]
+    loss_fn: Callable[[Any, Any], torch.Tensor]
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    train: Any  # a _Placed list, or the target's iterable
+    eval: Any
+    place: Callable[[Any], Any]
+
+
+def _build(target, spec, size: Size, seed, device, dtype, sources) -> _Built:
+    with _users_code(spec, "its model builder raised", sources):
+        model = target.model(size)
+    if not isinstance(model, torch.nn.Module):
+        raise TargetError(spec, f"model() returned {type(model).__name__}, not a torch.nn.Module")
+    # Built on the CPU in float32 under the seed, then moved: the initial parameters are the
+    # same across devices and dtypes up to the cast.
+    model = model.to(device=device, dtype=dtype)
+    model.train()
+    generator = torch.Generator().manual_seed(seed)
+    with _users_code(spec, "its data builder raised", sources):
+        data = target.data(size, generator)
+    if not isinstance(data, TargetData):
+        raise TargetError(spec, f"data() returned {type(data).__name__}, not a TargetData")
+    with _users_code(spec, "its loss builder raised", sources):
+        loss_fn = target.loss(size)
+    if not callable(loss_fn):
+        raise TargetError(spec, f"loss() returned {type(loss_fn).__name__}, not a callable")
+    params = list(model.parameters())
+    with _users_code(spec, "its optimizer builder raised", sources):
+        optimizer = target.optimizer(params, size)
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TargetError(
+            spec, f"optimizer() returned {type(optimizer).__name__}, not a torch.optim.Optimizer"
+        )
+    with _users_code(spec, "its scheduler builder raised", sources):
+        scheduler = target.scheduler(optimizer, size)
+    place = _placer(device, dtype)
+    return _Built(
+        model=model,
+        params=params,
+        loss_fn=loss_fn,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        # A list of batches is placed once; a loader's batches as they come.
+        train=_placed_once(data.train, place),
+        eval=None if data.eval is None else _placed_once(data.eval, place),
+        place=place,
+    )
+
+
+def _placer(device: str, dtype: torch.dtype) -> Callable[[Any], Any]:
+    """Tensors to the device, floating ones cast to the run's dtype (integer tensors, labels
+    and token ids, keep theirs), through tuples, lists and dicts."""
+
+    def place(value: Any) -> Any:
+        if isinstance(value, torch.Tensor):
+            if value.is_floating_point():
+                return value.to(device=device, dtype=dtype)
+            return value.to(device=device)
+        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
+            return type(value)(*(place(v) for v in value))
+        if isinstance(value, (list, tuple)):
+            return type(value)(place(v) for v in value)
+        if isinstance(value, dict):
+            return {key: place(v) for key, v in value.items()}
+        return value
+
+    return place
+
+
+class _Placed(list):
+    """Batches already on the run's device and dtype."""
+
+
+def _placed_once(batches: Any, place: Callable[[Any], Any]) -> Any:
+    if isinstance(batches, (list, tuple)):
+        return _Placed(place(batch) for batch in batches)
+    return batches
+
+
+class _Loop:
+    """The run's steps and evaluations, and the record they add up to."""
+
+    def __init__(self, target, config, built, eval_steps, sources, on_eval) -> None:
+        self.target, self.config, self.built = target, config, built
+        self.spec = config.target.spec
+        self.sources = sources
+        self.on_eval = on_eval
+        self.steps = config.steps
+        self.eval_steps = eval_steps
+        self.eval_at = set(eval_steps)
+        self.eval_values: list[float] = []
+        self.train_losses = LossBuffer(self.steps, torch_dtype(config.dtype), config.device)
+        self.batches = self._cycle()
+        self.step_fn = _step_function(target, built, self.spec)
+        if config.engine == "compiled":
+            self.step_fn = torch.compile(self.step_fn)
+        self.next_step = 0
+        self.compile_seconds: float | None = None
+        self.warm_seconds = 0.0  # steps run in prepare that compiled nothing
+        self.warm_steps = 0
+        self.loop_first = 0
+
+    def _cycle(self) -> Iterator[tuple[Any, Any]]:
+        train, place = self.built.train, self.built.place
+        placed = isinstance(train, _Placed)
+        while True:
+            empty = True
+            for batch in train:
+                empty = False
+                yield batch if placed else place(batch)
+            if empty:
+                raise TargetError(self.spec, "its train data yields no batch")
+
+    def run_steps(self, first: int, last: int) -> None:
+        step_fn, batches, losses = self.step_fn, self.batches, self.train_losses
+        eval_at = self.eval_at
+        try:
+            for step in range(first, last):
+                inputs, targets = _pair(next(batches), self.spec)
+                loss = step_fn(inputs, targets)
+                losses.append(loss)
+                if step in eval_at:
+                    self._evaluate(step, loss)
+        except LinregError:
+            raise
+        except Exception as exc:
+            raise self._failure(exc) from None
+        self.next_step = last
+
+    def _failure(self, exc: Exception) -> LinregError:
+        module = type(exc).__module__
+        if self.config.engine == "compiled" and module.startswith(
+            ("torch._dynamo", "torch._inductor")
+        ):
+            first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            return ConfigError("engine", f"compiled is unavailable: torch.compile failed "
+                               f"({type(exc).__name__}: {first}); use eager")  # fmt: skip
+        return TargetError(self.spec, f"training raised {error_summary(exc, self.sources)}")
+
+    def _evaluate(self, step: int, loss: torch.Tensor) -> None:
+        """The eval loss after ``step``; the train loss read here too (a sync the progress
+        needs anyway), so a run that went NaN stops at its first eval after."""
+        train_value = loss.item()
+        if not math.isfinite(train_value):
+            self._stop_if_diverged()
+        eval_value = self._eval_loss()
+        if eval_value is not None:
+            if not math.isfinite(eval_value):
+                raise TargetDiverged(step, eval_value, "eval loss")
+            self.eval_values.append(eval_value)
+        if self.on_eval is not None:
+            self.on_eval(step, train_value, eval_value)
+
+    def _eval_loss(self) -> float | None:
+        built = self.built
+        if built.eval is None:
+            return None
+        model, loss_fn, place = built.model, built.loss_fn, built.place
+        forward = self.target.forward
+        placed = isinstance(built.eval, _Placed)
+        losses, counts = [], []
+        model.eval()
+        try:
+            with torch.inference_mode():
+                for batch in built.eval:
+                    inputs, targets = _pair(batch if placed else place(batch), self.spec)
+                    losses.append(loss_fn(forward(model, inputs), targets))
+                    counts.append(_count(targets))
+        finally:
+            model.train()
+        if not losses:
+            return None
+        if len(losses) == 1:
+            return losses[0].item()
+        # Weighted by batch size, so a short last batch counts for what it holds.
+        weights = torch.tensor(counts, dtype=torch.float64)
+        values = torch.stack([value.to("cpu", torch.float64) for value in losses])
+        return float((values * weights).sum() / weights.sum())
+
+    def _stop_if_diverged(self) -> None:
+        values = self.train_losses.values()
+        finite = torch.isfinite(values)
+        if bool(finite.all()):
+            return
+        step = int((~finite).nonzero()[0, 0])
+        raise TargetDiverged(step, float(values[step]))
+
+    def compile_first_steps(self) -> None:
+        """Run the steps that compile, timed apart; stop at the first that compiles nothing
+        (its time counts as training), or after MAX_COMPILING_STEPS."""
+        from torch._dynamo.utils import counters
+
+        device = self.config.device
+        self.compile_seconds = 0.0
+        with _fresh_memory_left_unfilled():
+            for step in range(min(MAX_COMPILING_STEPS, self.steps)):
+                graphs = counters["stats"]["unique_graphs"]
+                synchronize(device)
+                started = time.perf_counter()
+                self.run_steps(step, step + 1)
+                synchronize(device)
+                seconds = time.perf_counter() - started
+                if counters["stats"]["unique_graphs"] == graphs:
+                    self.warm_seconds, self.warm_steps = seconds, 1
+                    return
+                self.compile_seconds += seconds
+
+    def loop(self) -> float:
+        self.loop_first = self.next_step
+        synchronize(self.config.device)
+        started = time.perf_counter()
+        self.run_steps(self.next_step, self.steps)
+        synchronize(self.config.device)
+        return time.perf_counter() - started
+
+    def record(self, environment: dict, loop_seconds: float) -> TargetRun:
+        self._stop_if_diverged()
+        model = self.built.model
+        state = model.state_dict()
+        buffers = {name for name, _ in model.named_buffers()}
+        train_seconds = loop_seconds + self.warm_seconds
+        timed = self.steps - self.loop_first + self.warm_steps
+        timings = TargetTimings(
+            train_seconds=train_seconds,
+            step_us=train_seconds / timed * 1e6 if timed else 0.0,
+            timed_steps=timed,
+            compile_seconds=self.compile_seconds,
+        )
+        return TargetRun(
+            config=self.config,
+            environment=environment,
+            train_loss=tuple(self.train_losses.values().to(torch.float64).tolist()),
+            eval_steps=self.eval_steps if self.built.eval is not None else (),
+            eval_loss=tuple(self.eval_values),
+            parameters={name: _digest(t, name in buffers) for name, t in state.items()},
+            state_hash=state_dict_hash(state),
+            timings=timings,
+        )
+
+
+def _pair(batch: Any, spec: str) -> tuple[Any, Any]:
+    if not isinstance(batch, (tuple, list)) or len(batch) != 2:
+        raise TargetError(spec, f"a batch must be an (inputs, targets) pair, got "
+                          f"{type(batch).__name__}")  # fmt: skip
+    return batch[0], batch[1]
+
+
+def _count(targets: Any) -> int:
+    if isinstance(targets, torch.Tensor) and targets.ndim > 0:
+        return int(targets.shape[0])
+    return 1
+
+
+def _digest(tensor: torch.Tensor, buffer: bool) -> TensorDigest:
+    name = str(tensor.dtype).removeprefix("torch.")
+    return TensorDigest(tuple(tensor.shape), name, state_dict_hash({"": tensor}), buffer)
+
+
+def _step_function(target: Target, built: _Built, spec: str) -> Callable[[Any, Any], torch.Tensor]:
+    """The harness's step, with a code object of its own: dynamo keeps compiled graphs on the
+    code object, shared by every closure of one ``def``, and past its recompile limit runs the
+    function eagerly (see linreg.engines.compiled); one per run keeps runs apart."""
+    model, loss_fn, optimizer = built.model, built.loss_fn, built.optimizer
+    scheduler, params, clip = built.scheduler, built.params, target.clip_grad_norm
+    forward = target.forward
+
+    def step(inputs: Any, targets: Any) -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        outputs = forward(model, inputs)
+        loss = loss_fn(outputs, targets)
+        if not isinstance(loss, torch.Tensor) or loss.ndim != 0:
+            raise _not_scalar(spec, loss)
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(params, clip)
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        return loss.detach()
+
+    own = types.FunctionType(
+        step.__code__.replace(), step.__globals__, step.__name__, None, step.__closure__
+    )
+    own.__qualname__ = step.__qualname__
+    return own
+
+
+def _not_scalar(spec: str, loss: Any) -> TargetError:
+    if isinstance(loss, torch.Tensor):
+        shape = tuple(loss.shape)
+        return TargetError(spec, f"its loss returned a tensor of shape {shape}, not a scalar "
+                           "(reduce it: .mean() or .sum())")  # fmt: skip
+    return TargetError(spec, f"its loss returned {type(loss).__name__}, not a scalar tensor")
