@@ -102,8 +102,8 @@ class CharGpt(Target):
     name = "chargpt"
     dtypes = ("float32", "float64", "bfloat16")
     sizes = {
-        "ci": {"steps": 30, "block": 32, "batch": 8, "layers": 4, "heads": 4, "embd": 144,
-               "dropout": 0.1, "lr": 1e-3, "warmup": 5, "eval_batches": 2},
+        "ci": {"steps": 20, "block": 32, "batch": 8, "layers": 4, "heads": 4, "embd": 144,
+               "dropout": 0.1, "lr": 1e-3, "warmup": 4, "eval_batches": 2},
         "full": {"steps": 2000, "block": 128, "batch": 32, "layers": 4, "heads": 4, "embd": 144,
                  "dropout": 0.1, "lr": 1e-3, "warmup": 100, "eval_batches": 8},
     }  # fmt: skip
