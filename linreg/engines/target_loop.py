@@ -21,26 +21,29 @@ the same steps from the same state.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import random
 import time
 import types
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from linreg.engines.compiled import compiler_problem
 from linreg.engines.prepared import PreparedRun, _fresh_memory_left_unfilled
 from linreg.engines.records import LossBuffer
+from linreg.engines.target_build import (
+    Built,
+    Placed,
+    build,
+    float32_default,
+    seed_everything,
+)
 from linreg.env import capture_environment
 from linreg.errors import ConfigError, LinregError
 from linreg.numerics import numeric_settings, resolve, synchronize, torch_dtype
 from linreg.state import state_dict_hash
-from linreg.target import Size, Target, TargetData, TargetDiverged, TargetError
+from linreg.target import Target, TargetDiverged, TargetError
 from linreg.target_config import TargetConfig
 from linreg.target_loading import check_runs_here, error_summary, load_target, source_files
 from linreg.target_run import TargetRun, TargetTimings, TensorDigest
@@ -48,8 +51,8 @@ from linreg.training_state import borrowed_rng, capture_rng, set_rng
 
 # Called after each eval step with (step, train loss, eval loss or None where there is no eval).
 TargetEvalCallback = Callable[[int, float, "float | None"], None]
-# A compiled run's steps that compile a graph run in prepare; past this many in a row the rest
-# compile in the loop (recorded as such by the timings: their steps are timed in the loop).
+# A compiled run's steps that compile a graph run in prepare, up to this many; any compiling
+# after those does so inside the loop's timed steps.
 MAX_COMPILING_STEPS = 4
 TARGET_ENGINES = ("eager", "compiled")
 
@@ -72,7 +75,7 @@ class PreparedTargetRun(PreparedRun[TargetRun]):
         self._model = model
 
     def loop(self) -> None:
-        with borrowed_rng(self._rng), _float32_default():
+        with borrowed_rng(self._rng), float32_default():
             super().loop()
             self._rng = capture_rng()
 
@@ -119,9 +122,9 @@ def prepare_target(
 
     process_rng = capture_rng()
     try:
-        with numeric_settings(config), _float32_default():  # type: ignore[arg-type]
-            _seed_everything(config.seed)
-            built = _build(target, spec, size, config.seed, device, dtype, sources)
+        with numeric_settings(config), float32_default():  # type: ignore[arg-type]
+            seed_everything(config.seed)
+            built = build(target, spec, size, config.seed, device, dtype, sources)
             environment = capture_environment()
             run = _Loop(target, config, built, eval_steps, sources, on_eval)
             if config.engine == "compiled":
@@ -158,119 +161,6 @@ def _eval_steps(target: Target, spec: str, steps: int) -> tuple[int, ...]:
     return chosen
 
 
-def _seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)  # every CUDA device's generator too
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-
-
-@contextlib.contextmanager
-def _float32_default() -> Iterator[None]:
-    """Builders and steps see float32 as the default dtype, whatever the process had set."""
-    saved = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float32)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(saved)
-
-
-@contextlib.contextmanager
-def _users_code(spec: str, what: str, sources: tuple) -> Iterator[None]:
-    """A failure inside the target's code, as one line naming its file and line."""
-    try:
-        yield
-    except LinregError:
-        raise
-    except Exception as exc:  # the target's code: any failure is its own
-        raise TargetError(spec, f"{what}: {error_summary(exc, sources)}") from None
-
-
-@dataclass
-class _Built:
-    """What the builders gave, placed on the run's device and dtype."""
-
-    model: torch.nn.Module
-    params: list[torch.nn.Parameter]
-    loss_fn: Callable[[Any, Any], torch.Tensor]
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    train: Any  # a _Placed list, or the target's iterable
-    eval: Any
-    place: Callable[[Any], Any]
-
-
-def _build(target, spec, size: Size, seed, device, dtype, sources) -> _Built:
-    with _users_code(spec, "its model builder raised", sources):
-        model = target.model(size)
-    if not isinstance(model, torch.nn.Module):
-        raise TargetError(spec, f"model() returned {type(model).__name__}, not a torch.nn.Module")
-    # Built on the CPU in float32 under the seed, then moved: the initial parameters are the
-    # same across devices and dtypes up to the cast.
-    model = model.to(device=device, dtype=dtype)
-    model.train()
-    generator = torch.Generator().manual_seed(seed)
-    with _users_code(spec, "its data builder raised", sources):
-        data = target.data(size, generator)
-    if not isinstance(data, TargetData):
-        raise TargetError(spec, f"data() returned {type(data).__name__}, not a TargetData")
-    with _users_code(spec, "its loss builder raised", sources):
-        loss_fn = target.loss(size)
-    if not callable(loss_fn):
-        raise TargetError(spec, f"loss() returned {type(loss_fn).__name__}, not a callable")
-    params = list(model.parameters())
-    with _users_code(spec, "its optimizer builder raised", sources):
-        optimizer = target.optimizer(params, size)
-    if not isinstance(optimizer, torch.optim.Optimizer):
-        raise TargetError(
-            spec, f"optimizer() returned {type(optimizer).__name__}, not a torch.optim.Optimizer"
-        )
-    with _users_code(spec, "its scheduler builder raised", sources):
-        scheduler = target.scheduler(optimizer, size)
-    place = _placer(device, dtype)
-    return _Built(
-        model=model,
-        params=params,
-        loss_fn=loss_fn,
-        optimizer=optimizer,
-        scheduler=scheduler,
-        # A list of batches is placed once; a loader's batches as they come.
-        train=_placed_once(data.train, place),
-        eval=None if data.eval is None else _placed_once(data.eval, place),
-        place=place,
-    )
-
-
-def _placer(device: str, dtype: torch.dtype) -> Callable[[Any], Any]:
-    """Tensors to the device, floating ones cast to the run's dtype (integer tensors, labels
-    and token ids, keep theirs), through tuples, lists and dicts."""
-
-    def place(value: Any) -> Any:
-        if isinstance(value, torch.Tensor):
-            if value.is_floating_point():
-                return value.to(device=device, dtype=dtype)
-            return value.to(device=device)
-        if isinstance(value, tuple) and hasattr(value, "_fields"):  # a namedtuple
-            return type(value)(*(place(v) for v in value))
-        if isinstance(value, (list, tuple)):
-            return type(value)(place(v) for v in value)
-        if isinstance(value, dict):
-            return {key: place(v) for key, v in value.items()}
-        return value
-
-    return place
-
-
-class _Placed(list):
-    """Batches already on the run's device and dtype."""
-
-
-def _placed_once(batches: Any, place: Callable[[Any], Any]) -> Any:
-    if isinstance(batches, (list, tuple)):
-        return _Placed(place(batch) for batch in batches)
-    return batches
-
-
 class _Loop:
     """The run's steps and evaluations, and the record they add up to."""
 
@@ -296,7 +186,7 @@ class _Loop:
 
     def _cycle(self) -> Iterator[tuple[Any, Any]]:
         train, place = self.built.train, self.built.place
-        placed = isinstance(train, _Placed)
+        placed = isinstance(train, Placed)
         while True:
             empty = True
             for batch in train:
@@ -308,6 +198,7 @@ class _Loop:
     def run_steps(self, first: int, last: int) -> None:
         step_fn, batches, losses = self.step_fn, self.batches, self.train_losses
         eval_at = self.eval_at
+        step = first
         try:
             for step in range(first, last):
                 inputs, targets = _pair(next(batches), self.spec)
@@ -318,10 +209,10 @@ class _Loop:
         except LinregError:
             raise
         except Exception as exc:
-            raise self._failure(exc) from None
+            raise self._failure(exc, step) from None
         self.next_step = last
 
-    def _failure(self, exc: Exception) -> LinregError:
+    def _failure(self, exc: Exception, step: int) -> LinregError:
         module = type(exc).__module__
         if self.config.engine == "compiled" and module.startswith(
             ("torch._dynamo", "torch._inductor")
@@ -329,7 +220,7 @@ class _Loop:
             first = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
             return ConfigError("engine", f"compiled is unavailable: torch.compile failed "
                                f"({type(exc).__name__}: {first}); use eager")  # fmt: skip
-        return TargetError(self.spec, f"training raised {error_summary(exc, self.sources)}")
+        return TargetError(self.spec, f"step {step} raised {error_summary(exc, self.sources)}")
 
     def _evaluate(self, step: int, loss: torch.Tensor) -> None:
         """The eval loss after ``step``; the train loss read here too (a sync the progress
@@ -351,7 +242,7 @@ class _Loop:
             return None
         model, loss_fn, place = built.model, built.loss_fn, built.place
         forward = self.target.forward
-        placed = isinstance(built.eval, _Placed)
+        placed = isinstance(built.eval, Placed)
         losses, counts = [], []
         model.eval()
         try:
@@ -450,7 +341,7 @@ def _digest(tensor: torch.Tensor, buffer: bool) -> TensorDigest:
     return TensorDigest(tuple(tensor.shape), name, state_dict_hash({"": tensor}), buffer)
 
 
-def _step_function(target: Target, built: _Built, spec: str) -> Callable[[Any, Any], torch.Tensor]:
+def _step_function(target: Target, built: Built, spec: str) -> Callable[[Any, Any], torch.Tensor]:
     """The harness's step, with a code object of its own: dynamo keeps compiled graphs on the
     code object, shared by every closure of one ``def``, and past its recompile limit runs the
     function eagerly (see linreg.engines.compiled); one per run keeps runs apart."""
