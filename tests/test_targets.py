@@ -179,3 +179,14 @@ def test_eager_and_compiled_train_the_mlp_alike_within_float32_tolerance():
     # Compiling is timed apart from the loop, and the loop's steps are the rest.
     assert compiled.timings.compile_seconds > 0
     assert 0 < compiled.timings.timed_steps < 8
+
+
+@pytest.mark.parametrize("evaluation", ["", ", eval=[]"])
+def test_a_target_without_eval_batches_trains_and_records_no_eval(tmp_path, evaluation):
+    text = variant(
+        "return linreg.TargetData(train=loader, eval=[(x[200:], y[200:])])",
+        f"return linreg.TargetData(train=loader{evaluation})",
+    )
+    target, ref = load_target(f"{write(tmp_path, 'model.py', text)}:Net")
+    run = train_target(TargetConfig(target=ref, threads=1, steps=12), target)
+    assert run.steps == 12 and run.eval_steps == () and run.eval_loss == ()

@@ -172,6 +172,7 @@ class _Loop:
         self.steps = config.steps
         self.eval_steps = eval_steps
         self.eval_at = set(eval_steps)
+        self.evaluated: list[int] = []  # the eval steps that had eval batches to measure
         self.eval_values: list[float] = []
         self.train_losses = LossBuffer(self.steps, torch_dtype(config.dtype), config.device)
         self.batches = self._cycle()
@@ -232,6 +233,7 @@ class _Loop:
         if eval_value is not None:
             if not math.isfinite(eval_value):
                 raise TargetDiverged(step, eval_value, "eval loss")
+            self.evaluated.append(step)
             self.eval_values.append(eval_value)
         if self.on_eval is not None:
             self.on_eval(step, train_value, eval_value)
@@ -315,7 +317,7 @@ class _Loop:
             config=self.config,
             environment=environment,
             train_loss=tuple(self.train_losses.values().to(torch.float64).tolist()),
-            eval_steps=self.eval_steps if self.built.eval is not None else (),
+            eval_steps=tuple(self.evaluated),
             eval_loss=tuple(self.eval_values),
             parameters={name: _digest(t, name in buffers) for name, t in state.items()},
             state_hash=state_dict_hash(state),

@@ -35,7 +35,8 @@ class Mlp(Target):
         )
 
     def data(self, size, generator):
-        centres = 2 * torch.randn(size.classes, size.features, generator=generator)
+        # Centres close enough that the clusters overlap: a task with an error rate left.
+        centres = 0.5 * torch.randn(size.classes, size.features, generator=generator)
         labels = torch.randint(size.classes, (size.samples,), generator=generator)
         inputs = centres[labels] + torch.randn(size.samples, size.features, generator=generator)
         split = size.samples * 4 // 5
