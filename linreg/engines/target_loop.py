@@ -115,6 +115,7 @@ def prepare_target(
             raise ConfigError("engine", f"compiled is unavailable: {problem}; use eager")
     steps = config.steps or target.sizes[config.size]["steps"]
     config = resolve(config).replace(steps=steps)
+    check_runs_here(target, config)  # "auto" is now a device the target must declare
     size = target.size(config.size, steps)
     sources = source_files(type(target))
     device, dtype = config.device, torch_dtype(config.dtype)
