@@ -238,7 +238,7 @@ def _train_target(
         steps=steps,
     )
     total = steps or target.sizes.get(config.size, {}).get("steps")
-    table = Table(title=f"{ref.name} {config.size} (seed {seed}, {device}, {dtype}, {engine})")
+    table = Table(title=f"{ref.name} ({config.size}, {dtype})")
     for column in ("Step", "Train Loss", "Eval Loss"):
         table.add_column(column, justify="right")
     with tracked(f"train: {ref.name} steps") as tracker:
@@ -257,7 +257,7 @@ def _train_target(
         f"({units.seconds(t.step_us * 1e-6)}/step over {t.timed_steps} steps){compiled}; "
         f"state hash {run.state_hash[:16]}"
     )
-    say(f"target: {ref.spec} (code {ref.short_hash})")
+    say(f"target: {ref.spec} (code {ref.short_hash}); seed {seed}, {device}, {engine}")
     say(f"run folder: {folder}")
     last = f"eval loss {run.eval_loss[-1]:.6g}" if run.eval_loss else "no eval data"
     say(f"train: OK: {ref.name} trained {run.steps} steps; train loss {run.train_loss[-1]:.6g}, "
