@@ -16,6 +16,7 @@ from linreg.cli.speed_table import print_speed_verdict
 from linreg.errors import LinregError
 from linreg.paths import results_root
 from linreg.report.ab_stack_words import stacks_clause, stacks_headline
+from linreg.report.speed_words import headline as speed_headline
 from linreg.results import kinds
 from linreg.results.ab_result import StackDifference
 from linreg.suites.bench_selection import KINDS, parse_selection
@@ -137,7 +138,7 @@ def ab_command(
     stacks = "" if difference is None else f"{stacks_clause(difference)}; "
     line = (
         f"ab: {'FAIL' if failed else 'OK'}: {stacks}numerics {numeric}; "
-        f"speed {speed.verdict if speed else 'not measured'}"
+        f"speed {speed_headline(speed) if speed else 'not measured'}"
     )
     if failed:
         fail(line)
