@@ -8,6 +8,7 @@ LINREG_TORCH_INDEX names the index torch comes from, e.g. PyTorch's CPU wheels
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -29,8 +30,29 @@ TORCH_INDEX = os.environ.get("LINREG_TORCH_INDEX") or None
 
 
 def torch_install_args(requirement: str, index: str | None) -> list[str]:
-    """pip install's arguments for torch: from the index named, else pip's own."""
-    return [*(["--index-url", index] if index else []), requirement]
+    """pip install's arguments for torch: from the index named, else pip's own. A pinned torch
+    from an index of one flavour is pinned to that build (torch==2.14.1+cpu), so that an index
+    in pip's own configuration cannot serve another build instead."""
+    if not index:
+        return [requirement]
+    flavour = index_flavour(index)
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        wanted = Requirement(requirement)
+    except InvalidRequirement:
+        return ["--index-url", index, requirement]
+    pins = list(wanted.specifier)
+    if (
+        flavour is not None
+        and wanted.name.lower() == "torch"
+        and not wanted.url
+        and len(pins) == 1
+        and pins[0].operator == "=="
+        and not re.search(r"[+*]", pins[0].version)
+    ):
+        requirement = f"{wanted.name}=={pins[0].version}+{flavour}"
+    return ["--index-url", index, requirement]
 
 
 def install(session: nox.Session, extras: str = "") -> None:
@@ -221,20 +243,41 @@ def _ab_env(
         return found
     path = session.env_dir.parent / env_name(requirement, TORCH_INDEX)
     python = path / "bin" / "python"
-    where = TORCH_INDEX or "pip's index"
-    session.log(f"ab: {role} {requirement}: making {path}, torch from {where} (a CUDA build is "
-                "GBs: minutes; pip shows its progress)")  # fmt: skip
+    where = TORCH_INDEX or "pip's index (on Linux PyPI's is a CUDA build: GBs, minutes)"
+    session.log(f"ab: {role} {requirement}: making {path}, torch from {where}; pip shows its "
+                "progress")  # fmt: skip
     if not python.is_file():
         session.run(sys.executable, "-m", "venv", str(path), external=True)
-    session.run(str(python), "-m", "pip", "install",
-                *torch_install_args(requirement, TORCH_INDEX), external=True)  # fmt: skip
+    # pip's exit 1 (no such torch) is answered below, with what to do about it.
+    session.run(str(python), "-m", "pip", "install", *torch_install_args(requirement, TORCH_INDEX),
+                external=True, success_codes=[0, 1])  # fmt: skip
+    _check_torch(session, probe_env(path), path, requirement)
     session.log(f"ab: {role}: installing linreg's dependencies from {root}")
     session.run(str(python), "-m", "pip", "install", "-e", f"{root}[bench]", external=True)
     made = probe_env(path)
-    if made is None or made.torch is None:
-        session.error(f"ab: {path}: its Python has no torch after installing {requirement}")
+    if made is None:
+        session.error(f"ab: {path}: its Python stopped answering after pip install -e {root}")
     envs[:] = [e for e in envs if e.path != path] + [made]
     return made
+
+
+def _check_torch(session: nox.Session, made: TorchEnv | None, path: Path, requirement: str) -> None:
+    """The torch pip installed is the one asked for, of the index's flavour where it names one."""
+    wanted = index_flavour(TORCH_INDEX)
+    if made is None or not satisfies(dataclasses.replace(made, missing=()), requirement):
+        said = f"ab: {path}: pip installed no {requirement} (its output is above)"
+        if TORCH_INDEX:
+            said += (
+                f"; {TORCH_INDEX} may not hold it{f' as a {wanted} build' if wanted else ''}: "
+                "compare a version it holds, or, without LINREG_TORCH_INDEX, read the A/B as "
+                "version and build together"
+            )
+        session.error(said)
+    if wanted is not None and made.flavour != wanted:
+        session.error(
+            f"ab: {path}: pip installed torch {made.torch}, not a {wanted} build: an index in "
+            "pip's own configuration served it (pip config list)"
+        )
 
 
 @nox.session(venv_backend="none")

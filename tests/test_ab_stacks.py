@@ -69,8 +69,11 @@ class SessionError(Exception):
 class FakeSession:
     """nox's Session as the ab session uses it: the commands are recorded and acted out."""
 
-    def __init__(self, nox_dir: Path, posargs: list[str], modules: tuple[str, ...]):
+    def __init__(
+        self, nox_dir: Path, posargs: list[str], modules: tuple[str, ...], held: tuple[str, ...]
+    ):
         self.env_dir = nox_dir / "ab"
+        self.held = held  # what the index named holds, where one is named
         self.posargs = posargs
         self.modules = modules
         self.commands: list[list[str]] = []
@@ -82,7 +85,7 @@ class FakeSession:
     def error(self, text: str) -> None:
         raise SessionError(text)
 
-    def run(self, *args: str, external: bool = False, env: dict | None = None) -> None:
+    def run(self, *args: str, external: bool = False, env: dict | None = None, **_) -> None:
         command = [str(a) for a in args]
         self.commands.append(command)
         if command[1:3] == ["-m", "venv"]:
@@ -95,8 +98,10 @@ class FakeSession:
         if "-e" in command:  # linreg's dependencies
             make_env(env_path, facts["torch"], facts["cuda"], ())
             return
-        version = command[-1].split("==")[1]
         index = command[command.index("--index-url") + 1] if "--index-url" in command else None
+        if index and command[-1] not in self.held:
+            return  # pip's "no matching distribution"
+        version = command[-1].split("==")[1].split("+")[0]
         # PyPI's Linux torch is a CUDA build; an index serves its own flavour.
         flavour = index.rsplit("/", 1)[-1] if index else "cu130"
         cuda = "13.0" if flavour == "cu130" else None
@@ -127,8 +132,8 @@ def nox_dir(tmp_path, noxfile, monkeypatch) -> Path:
     return folder
 
 
-def run_session(noxfile, nox_dir: Path, *posargs: str) -> FakeSession:
-    session = FakeSession(nox_dir, list(posargs), noxfile.AB_MODULES)
+def run_session(noxfile, nox_dir: Path, *posargs: str, held: tuple[str, ...] = ()) -> FakeSession:
+    session = FakeSession(nox_dir, list(posargs), noxfile.AB_MODULES, held)
     noxfile.ab(session)
     return session
 
@@ -164,14 +169,26 @@ def test_with_a_torch_index_torch_comes_from_it_and_only_its_flavour_is_reused(
 ):
     monkeypatch.setattr(noxfile, "TORCH_INDEX", CPU_INDEX)
     make_env(nox_dir / "ab-torch-2-14-1", "2.14.1+cu130", "13.0", ())  # an earlier A/B's
-    session = run_session(noxfile, nox_dir, "--candidate", "torch==2.14.1")
+    session = run_session(noxfile, nox_dir, "--candidate", "torch==2.14.1",
+                          held=("torch==2.14.1+cpu",))  # fmt: skip
     made = nox_dir / "ab-torch-2-14-1-cpu"
+    # Pinned to the index's build: no other index in pip's configuration can serve another.
     pip = [str(made / "bin" / "python"), "-m", "pip", "install", "--index-url", CPU_INDEX,
-           "torch==2.14.1"]  # fmt: skip
+           "torch==2.14.1+cpu"]  # fmt: skip
     assert pip in session.commands
     command = session.ab_command
     assert python_of(command, "reference") == str(nox_dir / "run" / "bin" / "python")
     assert python_of(command, "candidate") == str(made / "bin" / "python")
+
+
+def test_a_version_the_index_lacks_in_its_flavour_stops_the_session_saying_what_to_do(
+    noxfile, nox_dir, monkeypatch
+):
+    monkeypatch.setattr(noxfile, "TORCH_INDEX", CPU_INDEX)
+    with pytest.raises(SessionError, match=r"pip installed no torch==2\.14\.1 .*may not hold it "
+                       r"as a cpu build: compare a version it holds, or, without "
+                       r"LINREG_TORCH_INDEX"):  # fmt: skip
+        run_session(noxfile, nox_dir, "--candidate", "torch==2.14.1")
 
 
 def test_the_candidate_of_the_references_flavour_is_taken_where_both_exist(noxfile, nox_dir):
@@ -192,11 +209,22 @@ def test_the_ab_session_without_a_candidate_says_its_usage(noxfile, nox_dir):
         run_session(noxfile, nox_dir, "--processes", "2")
 
 
-def test_every_session_installs_torch_from_the_index_named(noxfile):
-    assert noxfile.torch_install_args("torch==2.13.0", None) == ["torch==2.13.0"]
-    assert noxfile.torch_install_args("torch==2.13.0", CPU_INDEX) == [
-        "--index-url", CPU_INDEX, "torch==2.13.0",
-    ]  # fmt: skip
+@pytest.mark.parametrize(
+    ("requirement", "index", "asked"),
+    [
+        ("torch==2.13.0", None, "torch==2.13.0"),
+        ("torch==2.13.0", CPU_INDEX, "torch==2.13.0+cpu"),
+        ("torch==2.14.1", "https://download.pytorch.org/whl/cu130/", "torch==2.14.1+cu130"),
+        # What cannot carry a build tag is asked for as it is.
+        ("torch>=2.4", CPU_INDEX, "torch>=2.4"),
+        ("torch==2.14.*", CPU_INDEX, "torch==2.14.*"),
+        ("torch==2.14.1+cu130", CPU_INDEX, "torch==2.14.1+cu130"),
+        ("torch==2.14.1", "https://mirror.example/simple", "torch==2.14.1"),
+    ],
+)
+def test_every_session_installs_torch_from_the_index_named(noxfile, requirement, index, asked):
+    args = noxfile.torch_install_args(requirement, index)
+    assert args == ([asked] if index is None else ["--index-url", index, asked])
 
 
 versions = st.tuples(*(st.integers(0, 30) for _ in range(3))).map(lambda v: ".".join(map(str, v)))
