@@ -65,7 +65,11 @@ ELSEWHERE = {
     "python3 -m nox -l": "lists nox sessions: needs nothing of linreg",
     "python3 -m nox -s lint": "CI runs it (.ci/run)",
     "python3 -m nox -s tests -- -k checkpoint -x": "runs this suite's own tests",
-    "nox -s ab -- --candidate torch==2.14.1": "installs a 6 GB CUDA torch",
+    # tests/test_ab_stacks.py runs the session on fake environments: what it reuses, what it
+    # makes, the pip command with the index; test_ab.py runs linreg ab itself.
+    "python3 -m nox -s ab -- --candidate torch==2.14.1": "installs PyPI's CUDA torch (6 GB)",
+    "LINREG_TORCH_INDEX=https://download.pytorch.org/whl/cpu python3 -m nox -s ab -- "
+    "--candidate torch==2.14.1": "reaches download.pytorch.org",
     "linreg repro --resume results/repro/<id>": "needs an interrupted run: tests/test_repro.py",
     "linreg compare REFERENCE CANDIDATE --fail-on-regression 10%": "names your result sets",
     "linreg compare results/baselines/<machine> results/bench/<machine> "
