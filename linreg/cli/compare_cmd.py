@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -12,6 +13,7 @@ from linreg import units
 from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.cli.speed_table import print_speed_verdict
+from linreg.compare.pair_rule import PAIR_WORDS
 from linreg.compare.speed import DEFAULT_ALPHA, DEFAULT_INSTRUCTION_THRESHOLD, check_alpha
 from linreg.errors import ConfigError
 from linreg.options import parse_threshold
@@ -90,7 +92,10 @@ def compare_command(
     for line in result.choices:
         say(line)
     if result.numerics:
-        console.print(_numerics_table(result.numerics))
+        console.print(_numerics_table(result.judgements))
+        for judgement in result.judgements:
+            if judgement.note:
+                say(f"note: {judgement.comparison.candidate_label}: {judgement.note}")
         if replay:
             _print_where_runs_part(result)
     for verdict in result.speed:
@@ -121,19 +126,34 @@ def _print_where_runs_part(result) -> None:
                               break_on_hyphens=False))  # fmt: skip
 
 
-def _numerics_table(numerics) -> Table:
-    table = Table(title="Numerics (candidate vs reference)")
-    for column in ("run", "verdict", "1st diff", "horizon", "max ULP"):
-        table.add_column(column, overflow="fold")
-    for c in numerics:
-        verdict = {"a": "[green]bit-identical[/]", "b": "[green]within tol.[/]"}.get(
-            c.level, f"[red]{c.level}: beyond tol.[/]"
-        )
+def _numerics_table(judgements) -> Table:
+    """Each pair: what differs (its kind), the level it needs by that, the level it reached."""
+    table = Table(title="Numerics (candidate vs reference)", box=box.SIMPLE_HEAD,
+                  padding=(0, 1, 0, 0), pad_edge=False, show_edge=False)  # fmt: skip
+    for column in ("run", "pair", "needs", "reached", "1st diff", "horizon", "max ULP"):
+        # Only the run's label may fold: a level split over two lines reads wrong.
+        table.add_column(column, overflow="fold", no_wrap=column != "run")
+    for j in judgements:
+        c = j.comparison
+        style = "green" if j.holds else "red"
+        reached = _SHORT[c.level] + ("" if j.holds else " ✗")
         table.add_row(
-            Text(c.candidate_label), verdict, _epoch(c.divergence.bitwise), _epoch(c.horizon),
+            Text(c.candidate_label), j.kind, _SHORT[j.requirement], Text(reached, style=style),
+            _epoch(c.divergence.bitwise), _epoch(c.horizon),
             str(max(q.max_ulp for q in c.quantities.values())),
         )  # fmt: skip
     return table
+
+
+# The levels in the few characters a column at 80 has; the last line says them whole.
+_SHORT = {"a": "bit-identical", "b": "within tol.", "b-horizon": "tol. as twin",
+          "c": "same outcome", "d": "different"}  # fmt: skip
+
+
+def _needs(requirement: str) -> str:
+    from linreg.results.run_comparison import LEVEL_NAMES
+
+    return LEVEL_NAMES.get(requirement, "within tolerance as long as its twin")
 
 
 def _print_environment(diff, wide: bool) -> None:
@@ -169,8 +189,11 @@ def _final_line(result, threshold: float | None) -> int:
     """The last line says the verdict: FAIL for what gates, else each speed verdict's own word
     (slower cases named even where nothing gates on them)."""
     problems = []
-    for c in result.numeric_failures:
-        problems.append(f"{c.candidate_label} beyond tolerance from epoch {c.horizon}")
+    for j in result.numeric_failures:
+        problems.append(
+            f"{j.comparison.candidate_label} ({PAIR_WORDS[j.kind]}) needs "
+            f"{_needs(j.requirement)}: {j.reason}"
+        )
     slower: dict[str, list[str]] = {}
     for case in result.regressions:
         slower.setdefault(case.case, []).append(f"{case.metric} {units.ratio(case.ratio)}")
@@ -180,9 +203,22 @@ def _final_line(result, threshold: float | None) -> int:
         return 1
     speed = "; ".join(headline(v) for v in result.speed)
     gate = " (no gate: --fail-on-regression)" if result.speed and threshold is None else ""
-    parts = [p for p in ("numerics hold" if result.numerics else "", speed) if p]
+    parts = [p for p in (_numerics_held(result.judgements), speed) if p]
     say(f"compare: OK: {'; '.join(parts) or 'nothing to compare'}{gate}")
     return 0
+
+
+def _numerics_held(judgements) -> str:
+    """'numerics hold (another dtype: the same outcome needed, reached)'."""
+    if not judgements:
+        return ""
+    kinds = list(dict.fromkeys(j.kind for j in judgements))
+    if len(kinds) == 1:
+        j = judgements[0]
+        needed = f"{_needs(j.requirement)} needed"
+        count = f"{len(judgements)} pairs of " if len(judgements) > 1 else ""
+        return f"numerics hold ({count}{PAIR_WORDS[j.kind]}: {needed}, reached)"
+    return f"numerics hold ({len(judgements)} pairs, each at the level its kind needs)"
 
 
 def _epoch(value: int | None) -> str:
