@@ -108,3 +108,45 @@ def test_compare_fails_a_pair_below_what_it_needs_and_says_what_that_was(tmp_pat
     err = " ".join(capsys.readouterr().err.split())
     assert "compare: FAIL:" in err
     assert "(another dtype) needs outcome-equivalent: level d (different)" in err
+
+
+@pytest.fixture(scope="module")
+def run_folders(tmp_path_factory) -> dict[str, Path]:
+    from linreg.jobs.training import train_to_folder
+
+    root = tmp_path_factory.mktemp("runs")
+    return {
+        dtype: train_to_folder(TrainConfig(dtype=dtype), out_dir=root / dtype).folder
+        for dtype in ("float64", "float32", "bfloat16")
+    }
+
+
+def test_a_report_of_two_run_folders_answers_their_comparison(run_folders, tmp_path):
+    from linreg.report.answer import FAIL, PASS
+    from linreg.report.build import collect_inputs, write_report
+    from linreg.report.run_pairs import given_run_pairs, run_pairs_answer
+    from linreg.report.verdict import verdicts
+    from linreg.results.load import load_result
+    from linreg.results.walk import expand
+
+    inputs = collect_inputs([run_folders["float64"], run_folders["float32"]])
+    reproduces = verdicts(inputs).reproduces
+    assert reproduces.status == PASS
+    assert reproduces.headline.startswith(
+        "Yes: float32 against float64 reaches what another dtype needs (the same outcome): "
+        "within tolerance to epoch 186"
+    )
+    [line] = reproduces.lines
+    # Where they part, replayed, as linreg compare says it.
+    assert "first difference at epoch 0" in line.detail
+    assert "where they part: epoch 185: the residual of sample" in line.detail
+    page = write_report(inputs, tmp_path / "r.html").path.read_text()
+    assert 'id="runs-compared"' in page and "Not checked" not in page
+    # A pair short of what its kind needs fails the answer, by the rule compare fails it by.
+    sources = [(str(p), [load_result(f) for f in expand(p)])
+               for p in (run_folders["float64"], run_folders["bfloat16"])]  # fmt: skip
+    failing = run_pairs_answer(given_run_pairs(sources, replay=False))
+    assert failing.status == FAIL
+    assert failing.headline.startswith(
+        "No: bfloat16 against float64 falls short of what another dtype needs (the same outcome)"
+    )
