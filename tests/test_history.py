@@ -19,6 +19,7 @@ from linreg.report.site import build as site_build
 from linreg.report.site.build import build_site
 from linreg.report.site.publish import MARKER
 from linreg.results.history import gather
+from linreg.results.history_series import REGRESSION, SPEED_UP
 from tests.history_data import INFERENCE, TRAIN, step, write_host
 
 
@@ -110,6 +111,8 @@ def test_a_step_in_the_newest_sessions_is_a_regression_and_slower_comes_first(tm
     ]
     assert [r.step.ratio for r in listed] == [pytest.approx(1.25, rel=0.02),
                                               pytest.approx(0.8, rel=0.02)]  # fmt: skip
+    # Each earned by its 37 sessions before and 3 after; the faster one is a speed-up.
+    assert [r.kind for r in listed] == [REGRESSION, SPEED_UP]
     assert listed[0].sessions_ago == 3
     assert history.sessions[listed[0].step.session].id.endswith("s0037")
     [old] = [s for s in series_of(found, TRAIN, WALL) if s.key == "host cccc55556666"]

@@ -227,8 +227,10 @@ def _epoch(value: int | None) -> str:
 
 def _history(folder: Path, threshold: float | None, wide: bool) -> int:
     """Every session in the folder, in time order, as the history site reads them: where each
-    case's series (wall time per host, instructions per stack) stepped."""
-    from linreg.compare.over_time import MAX_STEPS, case_series  # ruptures, when it runs
+    case's series (wall time per host, instructions per stack) stepped, each step judged as the
+    site judges it, and a jump in the newest sessions too short to be a step said undecided."""
+    from linreg.compare.over_time import MAX_STEPS, case_series, judged_steps  # ruptures
+    from linreg.report.step_words import change_words, outcome_words
     from linreg.results.bench_file import short_labels
     from linreg.results.history import gather
 
@@ -238,27 +240,40 @@ def _history(folder: Path, threshold: float | None, wide: bool) -> int:
     labels, _ = short_labels(sorted(found))
     if wide:
         labels = {n: n for n in labels}
+    listed = [(one, step, False) for one in every for step in one.steps[-MAX_STEPS:]]
+    listed += [(one, one.pending, True) for one in every if one.pending is not None]
+    judged = {
+        (id(r.series), r.step.position): r for r in judged_steps(listed, history, threshold or 0.0)
+    }
     by_key: dict[tuple[str, str], list] = {}
     for one in every:
         by_key.setdefault((one.metric, one.key), []).append(one)
-    stepped = 0
+    stepped = pending = 0
     for (metric, key), series in sorted(by_key.items()):
         where = f"stack {key}" if metric == "instructions" else history.labels.get(key, key)
         sessions = max(len(one) for one in series)
         say(f"{metric_word(metric)} on {where}: {sessions} sessions")
-        listed = [(one, step) for one in series for step in one.steps[-MAX_STEPS:]]
+        mine = sorted(
+            (judged[(id(one), step.position)] for one, step, _ in listed if one in series),
+            key=lambda r: (r.series.case, r.step.position),
+        )
         left_out = sum(max(0, len(one.steps) - MAX_STEPS) for one in series)
-        stepped += len(listed) + left_out
-        if not listed:
-            console.print("  no case stepped")
-        for one, step in listed:
+        stepped += sum(not r.pending for r in mine) + left_out
+        pending += sum(r.pending for r in mine)
+        if not mine:
+            console.print("  no step found beyond the noise")
+        for r in mine:
             fmt = units.count if metric == "instructions" else units.seconds
-            session = history.sessions[step.session].id
+            session = history.sessions[r.step.session].id
+            newest = "session jumps" if r.sessions_ago == 1 else f"{r.sessions_ago} sessions jump"
+            what = f"the newest {newest}, too few to stand as a step" if r.pending else "a step"
             say(
-                f"  {labels[one.case]}: {metric} {units.ratio(step.ratio)} at session {session} "
-                f"({fmt(step.before)} → {fmt(step.after)})"
+                f"  {labels[r.series.case]}: {metric} {units.ratio(r.step.ratio)} at session "
+                f"{session} ({fmt(r.step.before)} → {fmt(r.step.after)}), {what}: "
+                f"{outcome_words(r)}; {change_words(r.change)}"
             )
         if left_out:
             say(f"  {left_out} older step(s) not listed (the newest {MAX_STEPS} of each case are)")
-    say(f"compare --all: {stepped} step(s) in {len(by_key)} series")
+    jumps = f", and {pending} jump(s) in the newest sessions, undecided" if pending else ""
+    say(f"compare --all: {stepped} step(s) in {len(by_key)} series{jumps}")
     return 0
