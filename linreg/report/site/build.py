@@ -150,6 +150,12 @@ def history_notes(history: History) -> list[str]:
             "one): their sessions are one series per machine name, which every host of that "
             "CPU model and core count shares."
         )
+    for host_id, names in history.renamed.items():
+        notes.append(
+            f"Host {host_id[:6]} ran under the machine names {' and '.join(names)} (linreg bench "
+            "--machine NAME): each name is its own host here, with its own sessions and series, "
+            "so no step is measured across the renaming."
+        )
     if history.unreadable:
         shown = "; ".join(f"{path}: {why}" for path, why in history.unreadable[:5])
         more = len(history.unreadable) - 5
