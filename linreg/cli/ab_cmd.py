@@ -14,6 +14,7 @@ from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.cli.speed_table import print_speed_verdict
 from linreg.paths import results_root
+from linreg.report.speed_words import headline
 from linreg.results import kinds
 from linreg.suites.bench_selection import KINDS, parse_selection
 
@@ -127,7 +128,7 @@ def ab_command(
     failed = regressed or result.failures or result.numeric_failures
     line = (
         f"ab: {'FAIL' if failed else 'OK'}: numerics {numeric}; "
-        f"speed {speed.verdict if speed else 'not measured'}"
+        f"speed {headline(speed) if speed else 'not measured'}"
     )
     if failed:
         fail(line)
