@@ -62,6 +62,21 @@ def test_one_config_on_two_stacks_is_asked_within_tolerance_and_on_one_bit_ident
     assert (there.requirement, there.holds) == ("b", True)
 
 
+def test_a_pair_whose_twin_is_not_given_is_asked_what_can_be_judged_and_says_so(tutorial_run):
+    from linreg.engines import train
+    from linreg.report.pair_words import twin_missing_words
+
+    # float32 on all threads against float64 on one: a threads pair, which needs agreement as
+    # long as its twin (float32 on one thread) agrees with float64; that twin is not given.
+    reference = train(TrainConfig(dtype="float64", threads=1))
+    c = compare_runs(tutorial_run, reference, default_tolerances())
+    judged = judge_pair(c, tutorial_run.config, reference.config, on_same_stack=True)
+    assert (judged.kind, judged.twin_missing, judged.requirement) == ("threads", True, "c")
+    assert judged.holds  # the same outcome, as repro holds the dtype pair
+    assert "asked for the same outcome, as a dtype pair" in twin_missing_words("c")
+    assert "asked for the whole run within tolerance" in twin_missing_words("b-horizon")
+
+
 @pytest.fixture(scope="module")
 def repro_set(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("repro")

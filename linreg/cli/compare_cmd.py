@@ -13,10 +13,10 @@ from linreg import units
 from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.cli.speed_table import print_speed_verdict
-from linreg.compare.pair_rule import PAIR_WORDS
 from linreg.compare.speed import DEFAULT_ALPHA, DEFAULT_INSTRUCTION_THRESHOLD, check_alpha
 from linreg.errors import ConfigError
 from linreg.options import parse_threshold
+from linreg.report.pair_words import PAIR_WORDS, twin_missing_words
 from linreg.report.speed_words import headline, metric_word
 from linreg.tolerance import load_tolerances
 
@@ -94,8 +94,9 @@ def compare_command(
     if result.numerics:
         console.print(_numerics_table(result.judgements))
         for judgement in result.judgements:
-            if judgement.note:
-                say(f"note: {judgement.comparison.candidate_label}: {judgement.note}")
+            if judgement.twin_missing:
+                why = twin_missing_words(judgement.requirement)
+                say(f"note: {judgement.comparison.candidate_label}: {why}")
         if replay:
             _print_where_runs_part(result)
     for verdict in result.speed:

@@ -23,7 +23,7 @@ from typing import Any
 
 from linreg.compare.runs import meets
 from linreg.config import TrainConfig
-from linreg.results.run_comparison import LEVEL_NAMES, Comparison
+from linreg.results.run_comparison import Comparison
 from linreg.stack import stack_key
 
 # Which level each kind of pair must reach (see linreg.compare.runs for the levels); `linreg
@@ -49,18 +49,6 @@ DEFAULT_REQUIREMENTS = {
 STACK, TRAINING = "stack", "training"
 OTHER_REQUIREMENTS = {STACK: "b", TRAINING: "b"}
 
-# What a kind of pair is, in words.
-PAIR_WORDS = {
-    "determinism": "the same config on the same stack",
-    STACK: "the same config on another stack",
-    "dtype": "another dtype",
-    "threads": "another thread count",
-    "device": "another device",
-    "engine": "another engine",
-    "tf32": "TF32 on against off",
-    "nondeterministic": "nondeterministic algorithms against deterministic ones",
-    TRAINING: "two trainings",
-}
 # The axes that name a pair, in the order repro names them.
 _AXES = ("tf32", "nondeterministic", "device", "engine", "threads", "dtype")
 # Fingerprint entries besides the stack key that change a run's bits on one config.
@@ -116,7 +104,9 @@ class PairJudgement:
     holds: bool
     reason: str
     comparison: Comparison
-    note: str = ""  # what the judge could not see (a twin's horizon not among the inputs)
+    # A b-horizon pair whose twin was not among the inputs: asked what ``requirement`` says
+    # instead (the outcome, for two dtypes; the whole run within tolerance, for one).
+    twin_missing: bool = False
 
 
 def judge_pair(
@@ -132,22 +122,12 @@ def judge_pair(
 
     ``b-horizon`` asks for agreement as long as the twin's (``twin_horizon``, where
     ``twin_known``). Where the twin is not among the inputs: a pair of two dtypes is asked for
-    what its dtype alone asks (the same outcome), any other for the whole run within tolerance;
-    ``note`` says so."""
+    what its dtype alone asks (the same outcome), any other for the whole run within tolerance
+    (``twin_missing`` says so)."""
     kind = pair_kind(candidate, reference, on_same_stack)
     requirement = requirement_for(kind, requirements)
-    note = ""
-    if requirement == "b-horizon" and not twin_known:
-        if candidate.dtype != reference.dtype:
-            requirement = requirement_for("dtype", requirements)
-            note = (
-                "its twin (the CPU one-thread eager run of its dtype) is not among the inputs: "
-                f"judged as a dtype pair, {LEVEL_NAMES.get(requirement, requirement)} required"
-            )
-        else:
-            note = (
-                "its twin's horizon against float64 is not among the inputs: within tolerance "
-                "over the whole run required"
-            )
+    missing = requirement == "b-horizon" and not twin_known
+    if missing and candidate.dtype != reference.dtype:
+        requirement = requirement_for("dtype", requirements)
     verdict = meets(comparison, requirement, twin_horizon if twin_known else None)
-    return PairJudgement(kind, requirement, verdict.holds, verdict.reason, comparison, note)
+    return PairJudgement(kind, requirement, verdict.holds, verdict.reason, comparison, missing)

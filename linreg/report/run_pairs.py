@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from linreg.compare.pair_rule import PAIR_WORDS, PairJudgement
+from linreg.compare.pair_rule import PairJudgement
 from linreg.compare.sets import judge_run_pairs, match_runs
 from linreg.report.answer import FAIL, MAX_CHECKS, PASS, Answer, Line
 from linreg.report.checks import REQUIRED_WORDS, comparison_figures, reached_words
+from linreg.report.pair_words import PAIR_WORDS, twin_missing_words
 from linreg.results import kinds
 from linreg.results.load import LoadedResult
 from linreg.results.resultset import newest_runs
@@ -107,8 +108,8 @@ def _line(pair: RunPair) -> Line:
         detail.append(figures)
     if pair.why:
         detail.append(f"where they part: {pair.why}")
-    if j.note:
-        detail.append(j.note)
+    if j.twin_missing:
+        detail.append(twin_missing_words(j.requirement))
     mark = "" if pair.holds else "✗ "
     text = f"{mark}{c.candidate_label} against {c.reference_label}: "
     text += reached_words(c.level, c.horizon)
