@@ -115,16 +115,6 @@ def test_compare_of_a_float32_and_a_float64_run_holds_as_repro_counts_it(repro_s
     assert "FAIL" not in out
 
 
-def test_compare_fails_a_pair_below_what_it_needs_and_says_what_that_was(tmp_path, capsys):
-    for name, dtype in (("f64", "float64"), ("bf16", "bfloat16")):
-        assert main(["train", "--dtype", dtype, "--out", str(tmp_path / name)]) == 0
-    capsys.readouterr()
-    assert main(["compare", str(tmp_path / "f64"), str(tmp_path / "bf16"), "--no-replay"]) == 1
-    err = " ".join(capsys.readouterr().err.split())
-    assert "compare: FAIL:" in err
-    assert "(another dtype) needs outcome-equivalent: level d (different)" in err
-
-
 @pytest.fixture(scope="module")
 def run_folders(tmp_path_factory) -> dict[str, Path]:
     from linreg.jobs.training import train_to_folder
@@ -134,6 +124,14 @@ def run_folders(tmp_path_factory) -> dict[str, Path]:
         dtype: train_to_folder(TrainConfig(dtype=dtype), out_dir=root / dtype).folder
         for dtype in ("float64", "float32", "bfloat16")
     }
+
+
+def test_compare_fails_a_pair_below_what_it_needs_and_says_what_that_was(run_folders, capsys):
+    f64, bf16 = run_folders["float64"], run_folders["bfloat16"]
+    assert main(["compare", str(f64), str(bf16), "--no-replay"]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert "compare: FAIL:" in err
+    assert "(another dtype) needs outcome-equivalent: level d (different)" in err
 
 
 def test_a_report_of_two_run_folders_answers_their_comparison(run_folders, tmp_path):
