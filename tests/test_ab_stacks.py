@@ -323,3 +323,32 @@ def test_the_headline_says_both_differ_exactly_when_version_and_flavour_do(
 def test_a_flavour_pytorch_does_not_name_has_no_wheel_index():
     assert wheel_index("cpu") == CPU_INDEX
     assert wheel_index("git1a2b") is None and wheel_index("") is None
+
+
+def test_the_reports_how_fast_says_first_that_version_and_flavour_both_differ():
+    from linreg.report.ab_answers import ab_speed
+    from linreg.results.ab_result import StackDifference
+    from linreg.results.speed_verdict import WALL, CaseVerdict, SpeedVerdict
+
+    case = CaseVerdict(
+        "bench_train.py::bench_train[cpu-float32-seed42-eager]",
+        WALL,
+        "undecided",
+        0.13,
+        0.16,
+        (8, 8),
+        1.26,
+        0.1,
+        reason="8 vs 8 processes",
+    )
+    verdict = SpeedVerdict("r", "c", True, False, "undecided", (case,), interleaved=True)
+    sides = {"reference": "torch 2.13.0+cpu", "candidate": "torch 2.14.1+cu130"}
+    cpu = StackInfo("3.11.7", "2.13.0+cpu", "/r/python", "/r", None, "cpu")
+    cuda = StackInfo("3.11.7", "2.14.1+cu130", "/c/python", "/c", "13.0", "cu130")
+    answer = ab_speed(verdict, None, sides, {}, StackDifference(cpu, cuda))
+    assert answer.headline.startswith(
+        "torch 2.14.1+cu130 against torch 2.13.0+cpu (version and build flavour both differ): "
+    )
+    assert "For like with like" in answer.lines[0].text
+    same = ab_speed(verdict, None, sides, {}, StackDifference(cpu, cpu))
+    assert "flavour" not in same.headline and "like with like" not in same.lines[0].text

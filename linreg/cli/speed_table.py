@@ -48,9 +48,8 @@ def print_speed_verdict(verdict: SpeedVerdict, wide: bool) -> None:
         table.add_row(
             Text(labels[c.case]), "instr" if c.metric == INSTRUCTIONS else c.metric,
             fmt(c.reference), fmt(c.candidate), units.ratio(c.ratio),
-            # An undecided case's interval spans orders of magnitude: it says nothing.
-            "–" if c.ci is None or c.outcome == UNDECIDED
-            else f"{units.sig(c.ci[0], 2)}–{units.sig(c.ci[1], 2)}",
+            # Every interval it has, an undecided case's too: its width is why it is undecided.
+            "–" if c.ci is None else f"{units.sig(c.ci[0], 2)}–{units.sig(c.ci[1], 2)}",
             "–" if c.p_adjusted is None else f"{c.p_adjusted:.2g}",
             Text(case_words(c) if wide else _short(c), style=style),
         )  # fmt: skip

@@ -112,6 +112,7 @@ def judge_wall(
     alpha: float = DEFAULT_ALPHA,
     noise: NoiseFloor | None = None,
     interleaved: bool = False,
+    units: bool = True,
 ) -> list[CaseVerdict]:
     """Wall-time verdicts for the cases both sides have.
 
@@ -121,10 +122,12 @@ def judge_wall(
     the false coverage among the intervals shown (Benjamini & Yekutieli, 2005). Unless the sides
     were ``interleaved``, every interval carries the between-session term bounded from the A/A
     sessions of ``noise`` (``linreg.compare.session_term``), and a case without one is undecided.
-    Sides a power of 1000 apart in every case are refused (``linreg.compare.wall_units``).
+    Sides a power of 1000 apart in every case are refused (``linreg.compare.wall_units``)
+    unless ``units`` is False (the two sides of a step in one series, which share their units).
     """
     check_alpha(alpha)
-    check_units(reference, candidate)
+    if units:
+        check_units(reference, candidate)
     bound = math.log1p(threshold)
     cases = []
     for name in sorted(set(reference) & set(candidate)):

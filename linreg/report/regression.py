@@ -64,6 +64,12 @@ def side(verdict: SpeedVerdict, role: str, names: Mapping[str, str] = {}) -> str
 
 
 def _gate_words(verdict: SpeedVerdict) -> str:
+    if verdict.gate is not None:
+        # `linreg run`'s gate: counts gate on any host of the baseline's stack.
+        if not verdict.gating:
+            return " (reported, not gating the exit status)"
+        machine = "" if verdict.same_machine else "; another host of it"
+        return f" (instruction counts gate by stack{machine})"
     if not verdict.same_machine:
         return " (different machines: information, not a gate)"
     if not verdict.gating:
@@ -144,7 +150,7 @@ def regressed_answer(
 
 
 def interval(case: CaseVerdict) -> str:
-    if not case.ci or case.outcome == "undecided":
+    if not case.ci:
         return ""
     level = f" at {sig(case.confidence * 100, 3)} %" if case.confidence else ""
     return f"[{sig(case.ci[0])}, {sig(case.ci[1])}]{level}"
