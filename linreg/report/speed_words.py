@@ -7,6 +7,7 @@ from linreg.results.bench_file import short_labels
 from linreg.results.speed_verdict import (
     INSTRUCTIONS,
     NO_CHANGE,
+    OPS,
     UNDECIDED,
     UNDECIDED_VERDICT,
     WALL,
@@ -21,6 +22,8 @@ HOW_TO_MAKE = "linreg bench --quick --baseline on a machine of this stack, then 
 def case_words(case: CaseVerdict) -> str:
     """The outcome in words, as the table, the report and the summary say it."""
     if case.outcome == NO_CHANGE:
+        if case.metric == OPS:
+            return "the same ops a step"
         return f"no change beyond {percent(case.threshold)}"
     if case.outcome == UNDECIDED:
         return f"undecided ({case.reason})" if case.reason else UNDECIDED
@@ -28,7 +31,7 @@ def case_words(case: CaseVerdict) -> str:
 
 
 def metric_word(metric: str) -> str:
-    return "wall time" if metric == WALL else "instructions"
+    return {WALL: "wall time", OPS: "ops a step"}.get(metric, "instructions")
 
 
 def _s(n: int) -> str:
@@ -93,12 +96,17 @@ def _gate_summary(verdict: SpeedVerdict) -> str:
         open_ = [c for c in counted if c.outcome not in (NO_CHANGE, "faster")]
         return (
             f"{len(open_)} of {len(counted)} cases neither slower nor within "
-            f"{gate.threshold:.0%} by instructions (stack {gate.stack_key})"
+            f"{gate.threshold:.0%} by instructions{_by_ops(counted)} (stack {gate.stack_key})"
         )
-    return (
-        f"no regression in {len(counted)} cases: instructions within {gate.threshold:.0%} "
-        f"(stack {gate.stack_key})"
-    )
+    held = f"instructions within {gate.threshold:.0%}"
+    if any(c.metric == OPS for c in counted):
+        held = f"{held} or" if any(c.metric == INSTRUCTIONS for c in counted) else ""
+        held = f"{held} the same ops a step".strip()
+    return f"no regression in {len(counted)} cases: {held} (stack {gate.stack_key})"
+
+
+def _by_ops(counted: list[CaseVerdict]) -> str:
+    return " or the same ops a step" if any(c.metric == OPS for c in counted) else ""
 
 
 def headline(verdict: SpeedVerdict) -> str:
@@ -143,4 +151,6 @@ def _thresholds(verdict: SpeedVerdict) -> str:
         found = [c for c in verdict.cases if c.metric == metric]
         if found:
             parts.append(f"{metric_word(metric)} within {percent(found[0].threshold)}")
+    if any(c.metric == OPS for c in verdict.cases):
+        parts.append("the same ops a step")
     return " and ".join(parts)
