@@ -53,7 +53,7 @@ def op_line(delta: OpDelta) -> str:
             text += f", before from {site_words(before[0])}{_more(before)}"
         return text
     toward = [s for s in sites if (s.delta > 0) == (delta.delta > 0) and s.delta != 0]
-    word = "from" if delta.change in (NEW, MORE) else "gone from" if delta.change == GONE else "at"
+    word = "gone from" if delta.change == GONE else "from"
     text = f"{signed_per_step(delta.delta)} {delta.op} a step"
     if toward:
         text += f", {word} {site_words(toward[0])}{_more(toward)}"
@@ -92,10 +92,10 @@ def ops_headline(ops: OpEvidence) -> str:
     return said
 
 
-def op_lines(ops: OpEvidence, limit: int | None = None) -> list[str]:
-    """Each changed op in one line, added and removed first, moved after; ``limit`` lines at
-    most, the rest counted in the last."""
-    ordered = [d for d in ops.changes if d.change != MOVED] + list(ops.moved)
+def op_lines(ops: OpEvidence, limit: int | None = None, moved: bool = True) -> list[str]:
+    """Each changed op in one line, added and removed first, then (``moved``) those made as
+    often from other lines; ``limit`` lines at most, the rest counted in the last."""
+    ordered = [d for d in ops.changes if d.change != MOVED] + (list(ops.moved) if moved else [])
     shown = ordered if limit is None else ordered[:limit]
     lines = [op_line(d) for d in shown]
     if len(ordered) > len(shown):

@@ -24,7 +24,8 @@ def ops_part(history: History, steps: list[OpStep]) -> list[str]:
         note(
             "Where the ops a step changed between two consecutive sessions of one stack that "
             "counted them (op counts are exact: any op made more or less often is a change), "
-            f"newest first, {MAX_STEPS} at most; each op with the line that made its change."
+            f"newest first, {MAX_STEPS} at most; each op with the line that made its change "
+            "(ops made as often from other lines are left out)."
         )
     )
     rows, classes = [], []
@@ -38,7 +39,8 @@ def ops_part(history: History, steps: list[OpStep]) -> list[str]:
                 cell(after.id),
                 cell(commits[1] if commits[0] == commits[1] else f"{commits[0]}..{commits[1]}"),
                 cell(ops_headline(step.ops)),
-                cell("; ".join(op_lines(step.ops, MAX_OPS))),
+                # Ops that only moved are left out: an edit above them moves them all.
+                cell("; ".join(op_lines(step.ops, MAX_OPS, moved=False))),
             ]
         )
         classes.append("slower" if step.ops.added and not step.ops.removed else "")
