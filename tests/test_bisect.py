@@ -263,3 +263,20 @@ def test_a_case_without_a_device_or_with_an_unknown_part_is_refused():
         parse_case("train[cpu-float32-bogus]")
     with pytest.raises(ConfigError, match="names no device"):
         parse_case("train[float32-seed42-eager]")
+
+
+def test_a_wall_probe_left_undecided_whose_ops_changed_says_the_ops_would_decide():
+    from linreg.cli.bisect_cmd import _why_none
+    from linreg.compare.speed import case_ops
+    from linreg.suites.bisect import BisectResult, Commit, Probe
+
+    clean = CaseSamples("case", (0.04,), ops=(op_record(),))
+    planted = CaseSamples(
+        "case", (0.05,), ops=(op_record((*STEP, ("aten::exp", "f.py", 3, "g", 1))),)
+    )
+    verdict = CaseVerdict("case", WALL, UNDECIDED, 0.04, 0.05, (3, 3), 1.25, 0.1,
+                          reason="3 vs 3 processes", ops=case_ops(clean, planted))  # fmt: skip
+    probe = Probe(Commit("b" * 40, "change 8"), Measured(planted), verdict, 1.0)
+    result = BisectResult(parse_case("train"), WALL, 0.1, [], stopped_at=probe)
+    said = _why_none(result, "good", "bad")
+    assert "+1 aten::exp" in said and said.endswith("--metric ops decides")

@@ -12,7 +12,7 @@ from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.cli.function_list import print_functions
 from linreg.cli.op_list import print_ops
-from linreg.report.op_words import per_step
+from linreg.report.op_words import ops_headline, per_step
 from linreg.report.speed_words import case_words
 
 
@@ -77,7 +77,7 @@ def bisect_command(
 
     def on_probe(probe) -> None:
         took = f"({probe.seconds:.0f} s)"
-        value = _value(probe.value, metric)
+        value = _value(probe.measured.value(metric), metric)
         if probe.verdict is None:
             progress(f"bisect: {probe.commit.short} (good): {value} {took}")
         else:
@@ -98,12 +98,12 @@ def bisect_command(
         return 1
     first = result.first
     what = {"instructions": "instructions a call", "ops": "ops a step"}.get(metric, "wall time")
-    beyond = "any change" if metric == "ops" else f"{result.threshold:.0%}"
+    named = "whose ops a step changed" if metric == "ops" else f"beyond {result.threshold:.0%}"
     line = (
-        f"first commit beyond {beyond}: {first.commit.short} {first.commit.subject!r}: "
-        f"{_value(first.reference.value if first.reference else result.good.value, metric)} → "
-        f"{_value(first.value, metric)} {what} ({units.ratio(first.verdict.ratio)}, "
-        f"{first.verdict.outcome})"
+        f"first commit {named}: {first.commit.short} {first.commit.subject!r}: "
+        f"{_value((first.reference or result.good.measured).value(metric), metric)} → "
+        f"{_value(first.measured.value(metric), metric)} {what} "
+        f"({units.ratio(first.verdict.ratio)}, {first.verdict.outcome})"
     )
     say(_wrapped(line))
     if result.ops is not None:
@@ -142,7 +142,11 @@ def _why_none(result, good: str, bad: str) -> str:
     probe = result.stopped_at
     verdict = probe.verdict if probe is not None else None
     if verdict is not None and verdict.outcome == "undecided":
-        return f"undecided at {probe.commit.short}: {case_words(verdict)}"
+        said = f"undecided at {probe.commit.short}: {case_words(verdict)}"
+        if result.metric != "ops" and verdict.ops is not None and not verdict.ops.same:
+            # The ops decide from one process a commit where wall time could not.
+            said += f"; its ops a step changed ({ops_headline(verdict.ops)}): --metric ops decides"
+        return said
     said = case_words(verdict) if verdict is not None else "unmeasured"
     beyond = "changed in its ops" if result.metric == "ops" else f"beyond {result.threshold:.0%}"
     return f"{bad} is not {beyond} of {good} ({said})"

@@ -167,13 +167,15 @@ class Measured:
     session: BenchSession | None = None
     folder: Path | None = None
 
-    @property
-    def value(self) -> float:
-        """Instructions per call, else all ops a step, else the median of the processes'
-        median rounds (seconds)."""
-        if self.samples.instructions:
-            return statistics.median(self.samples.instructions)
-        if self.samples.ops:
+    def value(self, metric: str) -> float:
+        """What ``metric`` judges: instructions per call, all ops a step, or the median of the
+        processes' median rounds (seconds); NaN where the measurement holds none."""
+        if metric == INSTRUCTIONS:
+            found = self.samples.instructions
+            return statistics.median(found) if found else math.nan
+        if metric == OPS:
+            if not self.samples.ops:
+                return math.nan
             first = self.samples.ops[0]
             return sum(count.calls for count in first.ops) / first.steps_counted
         return statistics.median(self.samples.wall) if self.samples.wall else math.nan
@@ -190,10 +192,6 @@ class Probe:
     verdict: CaseVerdict | None  # None for the good commit itself
     seconds: float
     reference: Measured | None = None
-
-    @property
-    def value(self) -> float:
-        return self.measured.value
 
     @property
     def changed(self) -> bool:
