@@ -82,6 +82,8 @@ ELSEWHERE = {
     "linreg bisect --good v1.2 --bad HEAD --case train": BISECT,
     "linreg bisect --good v1.2 --bad HEAD --case "
     '"inference[cpu-float32-seed42-eager-n1000]"': BISECT,
+    "linreg bisect --good v1.2 --bad HEAD --case "
+    '"train[cuda-float32-seed42-eager]" --metric ops': BISECT,
     "git worktree add ../linreg-results results": RESULTS_BRANCH,
     "linreg --results ../linreg-results bench --quick": "the results root: test_results_root.py",
     'git -C ../linreg-results add -A && git -C ../linreg-results commit -m "bench"': RESULTS_BRANCH,

@@ -26,7 +26,14 @@ from linreg.results.ab_result import ROLES, AbPair, AbResult, StackDifference
 from linreg.results.bench_file import case_parts
 from linreg.results.repro_checks import ReproCheck
 from linreg.results.run_comparison import LEVELS
-from linreg.results.speed_verdict import INSTRUCTIONS, NO_CHANGE, WALL, CaseVerdict, SpeedVerdict
+from linreg.results.speed_verdict import (
+    INSTRUCTIONS,
+    NO_CHANGE,
+    OPS,
+    WALL,
+    CaseVerdict,
+    SpeedVerdict,
+)
 from linreg.units import percent, ratio, seconds, sig
 
 # Runs that differ named in the panel; every pair is in the A/B section below.
@@ -199,7 +206,7 @@ def ab_speed(
     (a CPU build against a CUDA one), that first, with how to compare like with like."""
     question = "How fast?"
     reference, candidate = sides["reference"], sides["candidate"]
-    by_metric: dict[str, dict[str, CaseVerdict]] = {WALL: {}, INSTRUCTIONS: {}}
+    by_metric: dict[str, dict[str, CaseVerdict]] = {WALL: {}, INSTRUCTIONS: {}, OPS: {}}
     for case in verdict.cases:
         by_metric[case.metric][case.case] = case
     ids = _in_reading_order(list(dict.fromkeys(c.case for c in verdict.cases)), bench)

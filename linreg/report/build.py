@@ -21,6 +21,7 @@ from linreg.report.comparisons import DEVICE
 from linreg.report.environment import differing_keys, environment_table
 from linreg.report.functions import function_tables
 from linreg.report.inputs import ReportInputs, collect_inputs, run_title
+from linreg.report.op_tables import op_tables
 from linreg.report.page import Section, render_page
 from linreg.report.panel import render_panel
 from linreg.report.regression import side
@@ -333,6 +334,7 @@ def _regression_sections(inputs: ReportInputs) -> list[Section]:
             cases = pd.concat([cases[slower], cases[~slower]])
             classes = ["fail" if s else "" for s in slower.loc[cases.index]]
             section.tables.append(("Cases, slower first", Table(cases, classes)))
+        section.tables += op_tables(verdict)  # which ops changed, then where instructions went
         section.tables += function_tables(verdict)
         sections.append(section)
     return sections

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from linreg.report.answer import FAIL, INFO, MAX_CASES, NONE, PASS, Answer, Line
-from linreg.report.speed_words import case_words, summary
+from linreg.report.speed_words import case_words, metric_word, summary
 from linreg.results.bench_file import short_labels
 from linreg.results.speed_verdict import (
     INFORMATION,
@@ -157,7 +157,7 @@ def interval(case: CaseVerdict) -> str:
 
 
 def evidence(case: CaseVerdict) -> str:
-    parts = [f"{case.metric} time" if case.metric == WALL else "instructions"]
+    parts = [metric_word(case.metric)]
     if _known(case.ratio):
         parts.append(f"{ratio(case.ratio)} {interval(case)}".strip())
     if case.p is not None:

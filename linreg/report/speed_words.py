@@ -12,6 +12,7 @@ from linreg.results.speed_verdict import (
     FASTER,
     INSTRUCTIONS,
     NO_CHANGE,
+    OPS,
     SLOWER,
     UNDECIDED,
     UNDECIDED_VERDICT,
@@ -27,6 +28,8 @@ HOW_TO_MAKE = "linreg bench --quick --baseline on a machine of this stack, then 
 def case_words(case: CaseVerdict) -> str:
     """The outcome in words, as the table, the report and the summary say it."""
     if case.outcome == NO_CHANGE:
+        if case.metric == OPS:
+            return "the same ops a step"
         return f"no change beyond {percent(case.threshold)}"
     if case.outcome == UNDECIDED:
         return f"undecided ({case.reason})" if case.reason else UNDECIDED
@@ -34,7 +37,7 @@ def case_words(case: CaseVerdict) -> str:
 
 
 def metric_word(metric: str) -> str:
-    return "wall time" if metric == WALL else "instructions"
+    return {WALL: "wall time", OPS: "ops a step"}.get(metric, "instructions")
 
 
 def _s(n: int) -> str:
@@ -77,7 +80,7 @@ def earned(verdict: SpeedVerdict, cases: Sequence[CaseVerdict] | None = None) ->
     decide)"."""
     cases = verdict.cases if cases is None else cases
     said = []
-    for metric in (INSTRUCTIONS, WALL):
+    for metric in (INSTRUCTIONS, OPS, WALL):
         mine = [c for c in cases if c.metric == metric]
         if not mine:
             continue
@@ -98,6 +101,8 @@ def earned(verdict: SpeedVerdict, cases: Sequence[CaseVerdict] | None = None) ->
 def _outcome_word(outcome: str, cases: Sequence[CaseVerdict]) -> str:
     if outcome != NO_CHANGE:
         return outcome
+    if cases[0].metric == OPS:
+        return "the same"  # "ops a step: the same in 5 cases"
     return f"no change beyond {percent(cases[0].threshold)}"
 
 
@@ -158,9 +163,13 @@ def _gate_summary(verdict: SpeedVerdict) -> str:
         open_ = [c for c in counted if c.outcome not in (NO_CHANGE, FASTER)]
         return (
             f"{len(open_)} of {len(counted)} cases neither slower nor within "
-            f"{gate.threshold:.0%} by instructions (stack {gate.stack_key})"
+            f"{gate.threshold:.0%} by instructions{_by_ops(counted)} (stack {gate.stack_key})"
         )
     return f"{earned(verdict)}, against the baseline of stack {gate.stack_key}"
+
+
+def _by_ops(counted: list[CaseVerdict]) -> str:
+    return " or the same ops a step" if any(c.metric == OPS for c in counted) else ""
 
 
 def headline(verdict: SpeedVerdict) -> str:

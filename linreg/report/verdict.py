@@ -322,7 +322,8 @@ def _against_baseline(
     ratios: pd.DataFrame,
 ) -> str:
     said = []
-    for metric, word in (("wall", "wall time"), ("instructions", "instructions")):
+    for metric, word in (("wall", "wall time"), ("instructions", "instructions"),
+                         ("ops", "ops a step")):  # fmt: skip
         case = next(
             (judged[key] for series in (row["series"], None)
              for key in ((series, str(row["fullname"]), metric), (series, str(row["name"]), metric))

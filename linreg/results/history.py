@@ -375,8 +375,9 @@ def _records(file: BenchFile) -> dict[str, CaseSamples]:
         rounds = case.rounds
         quartiles = statistics.quantiles(rounds, n=4) if len(rounds) > 1 else [rounds[0]] * 3
         records[case.fullname] = CaseSamples(
-            case.fullname, sample.wall, sample.instructions, (quartiles[0], quartiles[2])
-        )
+            case.fullname, sample.wall, sample.instructions, (quartiles[0], quartiles[2]),
+            sample.ops,
+        )  # fmt: skip
     return records
 
 
@@ -392,6 +393,7 @@ def _pooled(processes: list[dict[str, CaseSamples]]) -> dict[str, CaseSamples]:
             wall=tuple(v for r in here for v in r.wall),
             instructions=tuple(v for r in here for v in r.instructions),
             quartiles=here[0].quartiles if len(here) == 1 else None,
+            ops=tuple(v for r in here for v in r.ops),
         )
     return pooled
 

@@ -32,7 +32,7 @@ SCHEMA_VERSIONS = {
     REPRO_CHECKS: 2,
     SWEEP: 1,
     NOISE_FLOOR: 2,
-    SPEED_VERDICT: 3,
+    SPEED_VERDICT: 4,
     AB: 1,
     MAIN_JOB: 2,
     GPU_RUN: 1,
@@ -41,7 +41,7 @@ SCHEMA_VERSIONS = {
     TARGET_RUN: 1,
 }
 # Older schema versions this linreg still reads, each upgraded by its loader.
-OLDER_READABLE = {SPEED_VERDICT: (1, 2), MAIN_JOB: (1,), NOISE_FLOOR: (1,)}
+OLDER_READABLE = {SPEED_VERDICT: (1, 2, 3), MAIN_JOB: (1,), NOISE_FLOOR: (1,)}
 
 # The files the kinds are written to, named once.
 RUN_FILE = "run.json"  # in a run folder

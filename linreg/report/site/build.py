@@ -10,10 +10,12 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
+from linreg.compare.op_history import op_steps
 from linreg.compare.over_time import DEFAULT_THRESHOLD, case_series, regressions
 from linreg.report.checks import describe, reached_words
 from linreg.report.site import figures, pages
 from linreg.report.site.figures import Timeline, date_words, step_words
+from linreg.report.site.op_steps import ops_part
 from linreg.report.site.pages import cell, figure, note, page, table
 from linreg.report.site.publish import MARKER, check_out, marker, staged
 from linreg.report.step_words import change_words, outcome_words
@@ -380,6 +382,7 @@ def case_page(
         parts.append(table(columns, rows, classes, "steps"))
     else:
         parts.append(note("No step in any series of this case."))
+    parts += ops_part(history, op_steps(history, case))
     return page(pages.case_title(case), parts, depth=1, numerics=numerics)
 
 
