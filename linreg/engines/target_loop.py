@@ -168,13 +168,14 @@ def prepare_target(
     """Set up a run of ``target`` (loaded from the config's spec where not given, and refused if
     its code changed since the config was made): seeds, model, data, loss, optimizer, scheduler;
     for the compiled engine, the steps that compile. From ``resume_from``'s state where given
-    (``config`` is then the state's), to ``stop_at`` where given."""
+    (``config`` is then the state's; the eager engine only), to ``stop_at`` where given (a
+    compiled run stopped early is a replay's, never a checkpoint's)."""
     if resume_from is not None:
         config = resume_from.config
     target = _the_target(config, target)
     spec = config.target.spec
     check_runs_here(target, config)
-    if (resume_from is not None or stop_at is not None) and config.engine != "eager":
+    if resume_from is not None and config.engine != "eager":
         raise ConfigError("engine", f"stopping at a step and resuming run on the eager engine "
                           f"only, got {config.engine}")  # fmt: skip
     if config.engine not in TARGET_ENGINES:
@@ -379,7 +380,7 @@ class _Loop:
         device = self.config.device
         self.compile_seconds = 0.0
         with _fresh_memory_left_unfilled():
-            for step in range(min(MAX_COMPILING_STEPS, self.steps)):
+            for step in range(min(MAX_COMPILING_STEPS, self.stop)):
                 graphs = counters["stats"]["unique_graphs"]
                 synchronize(device)
                 started = time.perf_counter()

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from linreg.engines.target_loop import TargetEvalCallback, prepare_target
-from linreg.errors import CheckpointError, OutputError
+from linreg.errors import CheckpointError, ConfigError, OutputError
 from linreg.jobs.target_training import RUNS
 from linreg.paths import results_root as default_results
 from linreg.results import kinds
@@ -55,7 +55,10 @@ def stop_target_to_checkpoint(
 ) -> Path:
     """Train to step ``stop_at`` (from ``resume_from``'s, or 0) and write a target training
     checkpoint: to ``checkpoint``, else a new results/checkpoints/<...>-step<K>.pt. The path
-    is checked before training."""
+    and the engine are checked before training."""
+    if config.engine != "eager":
+        raise ConfigError("engine", f"stopping at a step and resuming run on the eager engine "
+                          f"only, got {config.engine}")  # fmt: skip
     results_root = default_results() if results_root is None else results_root
     if checkpoint is not None:
         path = Path(checkpoint)

@@ -332,11 +332,7 @@ def determinism_checks(
             )
             continue
         where = found[0] + ("" if found[1] is None else f" at step {found[1]}")
-        if declared:
-            reason = f"declared nondeterministic ({'; '.join(declared)}): differs first in {where}"
-            status = "declared"
-        else:
-            reason, status = f"nondeterministic: {where}", "fails"
+        reason, status = _nondeterministic(where, declared), "declared" if declared else "fails"
         checks.append(
             TargetReproCheck("determinism", "determinism", label(config), against, status, reason)
         )
@@ -399,7 +395,7 @@ def consistency_checks(
                 label(config),
                 against,
                 "fails" if failing else "holds",
-                _consistency_reason(quantities, failing, config.dtype),
+                _consistency_reason(quantities, failing, config.dtype, options.fp64_multiplier),
                 tuple(quantities),
             )
         )
@@ -407,17 +403,21 @@ def consistency_checks(
 
 
 def _consistency_reason(
-    quantities: list[QuantityFigures], failing: list[QuantityFigures], dtype: str
+    quantities: list[QuantityFigures], failing: list[QuantityFigures], dtype: str, multiplier: float
 ) -> str:
-    rule = "RMS error within " if quantities and quantities[0].rule == "rms" else ""
+    if quantities and quantities[0].rule == "rms":
+        rule = f"RMS error within {dtype}'s tolerance of float64"
+    else:
+        rule = f"within {multiplier:g}x its twin's RMS error to float64 plus {dtype}'s tolerance"
     if failing:
         q = failing[0]
         return (
-            f"{len(failing)} of {len(quantities)} quantities beyond the bound; first: {_figure(q)}"
+            f"{len(failing)} of {len(quantities)} quantities beyond the bound ({rule}); "
+            f"first: {_figure(q)}"
         )
     nearest = worst(quantities)
     tail = "" if nearest is None else f"; nearest its bound: {_figure(nearest)}"
-    return f"all {len(quantities)} quantities hold ({rule}{dtype}'s tolerance){tail}"
+    return f"all {len(quantities)} quantities hold ({rule}){tail}"
 
 
 def _figure(q: QuantityFigures) -> str:
@@ -458,53 +458,60 @@ def resume_checks(
 
 
 def explain_checks(
-    checks: list[TargetReproCheck], runs: Runs, matrix_reference, options: TargetReproOptions
+    checks: list[TargetReproCheck],
+    configs: list[TargetConfig],
+    runs: Runs,
+    options: TargetReproOptions,
+    declared: tuple[str, ...],
 ) -> list[TargetReproCheck]:
     """Where pairs part, each side replayed in a process of its own: a nondeterministic
     config's two copies (the first quantity whose bits differ), each dtype's twin against
     float64 (the first quantity beyond the dtype's tolerance), and a failing run against its
-    twin (the first whose bits differ)."""
-    by_label = {label(pair[0].config): pair[0] for pair in runs.values()}
+    twin of the same dtype (the first whose bits differ)."""
+    matrix = options.matrix
+    by_label = {label(c): c for c in configs}
     pairs: list[TargetReplayPair] = []
     where: list[int] = []
     for index, check in enumerate(checks):
-        run = by_label.get(check.subject)
-        if run is None:
+        config = by_label.get(check.subject)
+        if config is None:
             continue
+        run = runs[config.config_id][0]
         if check.kind == "determinism" and check.status != "holds":
-            second = runs[run.config.config_id][1]
-            pairs.append(bitwise_pair(second, run))
+            pairs.append(bitwise_pair(runs[config.config_id][1], run))
         elif check.kind == "consistency" and check.pair == "dtype":
-            reference = runs[matrix_reference(run.config.seed).config_id][0]
-            pairs.append(
-                tolerance_pair(run, reference, options.tolerances.for_dtype(run.config.dtype))
-            )
+            reference = runs[matrix.reference(config.seed).config_id][0]
+            tolerance = options.tolerances.for_dtype(config.dtype)
+            pairs.append(tolerance_pair(run, reference, tolerance))
         elif check.kind == "consistency" and check.fails:
-            twin = by_label.get(check.against.partition("(twin: ")[2].rstrip(")"))
-            if twin is None or twin.config.dtype != run.config.dtype:
-                continue
-            pairs.append(bitwise_pair(run, twin))
+            pairs.append(bitwise_pair(run, runs[matrix.twin(config).config_id][0]))
         else:
             continue
         where.append(index)
     explained = list(checks)
     for index, found in zip(where, replay(pairs), strict=True):
-        explained[index] = _with_difference(checks[index], found)
+        explained[index] = _with_difference(checks[index], found, declared)
     return explained
 
 
-def _with_difference(check: TargetReproCheck, found: TargetDifference) -> TargetReproCheck:
+def _with_difference(
+    check: TargetReproCheck, found: TargetDifference, declared: tuple[str, ...]
+) -> TargetReproCheck:
+    """The check with the replay's finding; a determinism check's reason then names the
+    quantity and step where the two copies part."""
     if check.kind != "determinism" or found.step is None or found.quantity is None:
         return dataclasses.replace(check, difference=found)
     figures = (
-        "" if found.ulps is None else (f" (by {found.ulps} ULP, max abs diff {found.max_abs:.6g})")
+        "" if found.ulps is None else f" (by {found.ulps} ULP, max abs diff {found.max_abs:.6g})"
     )
     where = f"{quantity_words(found.quantity)} at step {found.step}{figures}"
-    if check.status == "fails":
-        reason = f"nondeterministic: {where}"
-    else:
-        reason = f"{check.reason.partition(': differs first')[0]}: differs first in {where}"
-    return dataclasses.replace(check, reason=reason, difference=found)
+    return dataclasses.replace(check, reason=_nondeterministic(where, declared), difference=found)
+
+
+def _nondeterministic(where: str, declared: tuple[str, ...]) -> str:
+    if declared:
+        return f"declared nondeterministic ({'; '.join(declared)}): differs first in {where}"
+    return f"nondeterministic: {where}"
 
 
 def target_repro(
@@ -548,7 +555,7 @@ def _finish(options, target, result_dir, started, on_progress, on_start) -> Targ
     consistency, skipped_here = consistency_checks(options, configs, runs, _States(result_dir))
     checks += consistency
     checks += resume_checks(resumes, runs, result_dir)
-    checks = explain_checks(checks, runs, matrix.reference, options)
+    checks = explain_checks(checks, configs, runs, options, tuple(target.nondeterministic))
     skipped = [(label(c), why) for c, why in matrix.skipped(target)] + skipped_here
     if not resumes:
         skipped.append(("resume", f"a run of {matrix.steps} step has no half-way step to stop at"))
