@@ -65,7 +65,12 @@ def stop_target_to_checkpoint(
         if path.exists():
             raise OutputError(f"--checkpoint {path}: already exists; results are never overwritten")
     else:
-        c = config
+        # Named by the resolved config, as the run folder it finishes into is.
+        c = (
+            config
+            if target is None or config.steps
+            else config.replace(steps=target.sizes.get(config.size, {}).get("steps"))
+        )
         name = (f"{kinds.utc_stamp()}-{c.target.name}-{c.target.short_hash[:8]}-{c.size}-"
                 f"{c.engine}-{c.device.replace(':', '')}-{c.dtype}-seed{c.seed}-"
                 f"{c.config_id[:8]}-step{stop_at}.pt")  # fmt: skip
