@@ -20,7 +20,7 @@ _DEFAULT = TrainConfig()
 # The options that say the tutorial's data, model and training: a target sets its own.
 TUTORIAL_ONLY = (
     "weight", "bias", "start", "stop", "step", "train_fraction", "samples", "loss", "optimizer",
-    "lr", "momentum", "epochs", "eval_every", "stop_at", "checkpoint", "resume_from",
+    "lr", "momentum", "epochs", "eval_every",
 )  # fmt: skip
 TARGET_ONLY = ("size", "steps")
 
@@ -90,9 +90,10 @@ def train_command(
     ),
     stop_at: int | None = typer.Option(
         None,
-        help="Stop after this many epochs and write a training checkpoint (model, optimizer "
-        "state, random generators, history so far) instead of a run folder; finish it with "
-        "--resume-from. Eager engine.",
+        help="Stop after this many epochs (a target's: steps) and write a training checkpoint "
+        "(model, optimizer and scheduler state, every random generator, a target's data "
+        "position, history so far) instead of a run folder; finish it with --resume-from. "
+        "Eager engine.",
     ),
     checkpoint: Path | None = typer.Option(
         None,
@@ -111,12 +112,17 @@ def train_command(
     from linreg.target_loading import is_tutorial
 
     given = [name for name in ctx.params if _given(ctx, name)]
-    if not is_tutorial(target):
+    if not is_tutorial(target) or _is_target_checkpoint(resume_from):
         for name in TUTORIAL_ONLY:
             if name in given:
-                raise ConfigError(name, f"is the tutorial's; --target {target} sets its own")
-        _train_target(target, size, steps, seed, device, dtype, engine, deterministic, threads,
-                      out)  # fmt: skip
+                what = f"--target {target}" if target else "a target's checkpoint"
+                raise ConfigError(name, f"is the tutorial's; {what} sets its own")
+        from linreg.cli.train_target import train_target_command
+
+        train_target_command(
+            ctx, None if is_tutorial(target) else target, size, steps, seed, device, dtype,
+            engine, deterministic, threads, out, stop_at, checkpoint, resume_from, given,
+        )  # fmt: skip
         return
     for name in TARGET_ONLY:
         if name in given:
@@ -208,60 +214,14 @@ def _given(ctx: typer.Context, name: str) -> bool:
     return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
 
 
-def _train_target(
-    spec: str,
-    size: str | None,
-    steps: int | None,
-    seed: int,
-    device: str,
-    dtype: str,
-    engine: str,
-    deterministic: bool,
-    threads: int | None,
-    out: Path | None,
-) -> None:
-    """`linreg train --target SPEC`: a TargetRun in a run folder of its own."""
-    from linreg.jobs.target_training import train_target_to_folder  # imports torch
-    from linreg.target_config import TargetConfig
-    from linreg.target_loading import load_target
+def _is_target_checkpoint(path: Path | None) -> bool:
+    """Whether --resume-from names a target's training checkpoint (which the target's path
+    finishes without --target)."""
+    if path is None:
+        return False
+    from linreg.results.target_checkpoint import is_target_checkpoint  # imports torch
 
-    target, ref = load_target(spec)
-    config = TargetConfig(
-        target=ref,
-        size=size or target.default_size(),
-        seed=seed,
-        device=device,
-        dtype=dtype,
-        engine=engine,
-        threads=threads,
-        deterministic=deterministic,
-        steps=steps,
-    )
-    total = steps or target.sizes.get(config.size, {}).get("steps")
-    table = Table(title=f"{ref.name} ({config.size}, {dtype})")
-    for column in ("Step", "Train Loss", "Eval Loss"):
-        table.add_column(column, justify="right")
-    with tracked(f"train: {ref.name} steps") as tracker:
-
-        def on_eval(step: int, train_loss: float, eval_loss: float | None) -> None:
-            shown = "" if eval_loss is None else f"{eval_loss:.8g}"
-            table.add_row(str(step), f"{train_loss:.8g}", shown)
-            tracker.update(step + 1, total)
-
-        run, folder = train_target_to_folder(config, target, out_dir=out, on_eval=on_eval)
-    console.print(table)
-    t = run.timings
-    compiled = "" if t.compile_seconds is None else f"; compile {units.seconds(t.compile_seconds)}"
-    say(
-        f"{run.parameter_count:,} parameters; train time {units.seconds(t.train_seconds)} "
-        f"({units.seconds(t.step_us * 1e-6)}/step over {t.timed_steps} steps){compiled}; "
-        f"state hash {run.state_hash[:16]}"
-    )
-    say(f"target: {ref.spec} (code {ref.short_hash}); seed {seed}, {device}, {engine}")
-    say(f"run folder: {folder}")
-    last = f"eval loss {run.eval_loss[-1]:.6g}" if run.eval_loss else "no eval data"
-    say(f"train: OK: {ref.name} trained {run.steps} steps; train loss {run.train_loss[-1]:.6g}, "
-        f"{last}")  # fmt: skip
+    return is_target_checkpoint(path)
 
 
 @app.command("evaluate")

@@ -58,6 +58,8 @@ class Built:
     train: Any  # a Placed list, or the target's iterable
     eval: Any
     place: Callable[[Any], Any]
+    # The generator handed to the target's ``data``: its loaders draw their orders from it.
+    generator: torch.Generator
 
 
 def build(target, spec, size: Size, seed, device, dtype, sources) -> Built:
@@ -98,6 +100,7 @@ def build(target, spec, size: Size, seed, device, dtype, sources) -> Built:
         train=placed_once(data.train, place),
         eval=None if data.eval is None else placed_once(data.eval, place),
         place=place,
+        generator=generator,
     )
 
 
