@@ -2,13 +2,21 @@
 
 The torch that sessions install is LINREG_TORCH (a pip requirement), default torch==2.13.0, the
 CPU build this project's CI uses. On a GPU box: LINREG_TORCH="torch==2.5.1" nox -s bench.
+LINREG_TORCH_INDEX names the index torch comes from, e.g. PyTorch's CPU wheels
+(https://download.pytorch.org/whl/cpu): PyPI's Linux wheels of torch are CUDA builds.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import os
 import re
+import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
+from pathlib import Path
 
 import nox
 
@@ -16,12 +24,40 @@ nox.options.default_venv_backend = "venv"
 nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "lint"]
 
+HERE = Path(__file__).resolve().parent
 TORCH = os.environ.get("LINREG_TORCH", "torch==2.13.0")
+TORCH_INDEX = os.environ.get("LINREG_TORCH_INDEX") or None
+
+
+def torch_install_args(requirement: str, index: str | None) -> list[str]:
+    """pip install's arguments for torch: from the index named, else pip's own. A pinned torch
+    from an index of one flavour is pinned to that build (torch==2.14.1+cpu), so that an index
+    in pip's own configuration cannot serve another build instead."""
+    if not index:
+        return [requirement]
+    flavour = index_flavour(index)
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    try:
+        wanted = Requirement(requirement)
+    except InvalidRequirement:
+        return ["--index-url", index, requirement]
+    pins = list(wanted.specifier)
+    if (
+        flavour is not None
+        and wanted.name.lower() == "torch"
+        and not wanted.url
+        and len(pins) == 1
+        and pins[0].operator == "=="
+        and not re.search(r"[+*]", pins[0].version)
+    ):
+        requirement = f"{wanted.name}=={pins[0].version}+{flavour}"
+    return ["--index-url", index, requirement]
 
 
 def install(session: nox.Session, extras: str = "") -> None:
     # torch first and pinned: the project's own `torch>=2.4` alone would pull a multi-GB CUDA build.
-    session.install(TORCH)
+    session.install(*torch_install_args(TORCH, TORCH_INDEX))
     session.install("-e", f".[{extras}]" if extras else ".")
 
 
@@ -86,7 +122,172 @@ def history_scale(session: nox.Session) -> None:
     session.run("python", "bench/history_scale.py", *session.posargs)
 
 
-@nox.session
+# What a stack's Python needs to run linreg's bench suite and repro matrix from a checkout on its
+# PYTHONPATH: pyproject.toml's dependencies and its bench extra, as modules (a test keeps them
+# in step).
+AB_MODULES = ("torch", "pandas", "plotly", "typer", "rich", "scipy", "ruptures", "pytest",
+              "pytest_benchmark")  # fmt: skip
+# Run by each environment's Python: its torch's version and build, read from torch/version.py
+# (importing torch would take seconds per environment), and which of AB_MODULES it lacks.
+_PROBE = """
+import importlib.util, json, os, sys
+facts = {"torch": None, "cuda": None, "hip": None, "xpu": None}
+spec = importlib.util.find_spec("torch")
+if spec is not None and spec.origin:
+    found = {}
+    try:
+        with open(os.path.join(os.path.dirname(spec.origin), "version.py")) as f:
+            exec(f.read(), found)
+    except Exception:  # a torch whose version.py imports torch: ask torch itself
+        import torch
+        found = {"__version__": torch.__version__, **vars(torch.version)}
+    facts = {"torch": found.get("__version__"), "cuda": found.get("cuda"),
+             "hip": found.get("hip"), "xpu": found.get("xpu")}
+facts["missing"] = [m for m in sys.argv[1:] if importlib.util.find_spec(m) is None]
+print(json.dumps(facts))
+"""
+
+
+@dataclass(frozen=True)
+class TorchEnv:
+    """A virtual environment under .nox/ and the torch in it, as its Python says."""
+
+    path: Path
+    torch: str | None
+    flavour: str | None  # cpu, cu130, … (linreg.results.ab_result.build_flavour)
+    missing: tuple[str, ...]
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python"
+
+
+def probe_env(path: Path) -> TorchEnv | None:
+    """The environment at ``path``, or None where there is none or its Python does not answer."""
+    python = path / "bin" / "python"
+    if not python.is_file():
+        return None
+    done = subprocess.run([str(python), "-c", _PROBE, *AB_MODULES], capture_output=True,
+                          text=True, check=False, timeout=120)  # fmt: skip
+    try:
+        facts = json.loads(done.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        return None
+    torch = facts.get("torch")
+    flavour = None
+    if torch:
+        # The one rule the A/B's record keeps (pure Python: nox's interpreter imports it).
+        sys.path.insert(0, str(HERE))
+        try:
+            from linreg.results.ab_result import build_flavour
+        finally:
+            sys.path.remove(str(HERE))
+        flavour = build_flavour(torch, facts.get("cuda"), facts.get("hip"), facts.get("xpu"))
+    return TorchEnv(path, torch, flavour, tuple(facts.get("missing", ())))
+
+
+def index_flavour(index: str | None) -> str | None:
+    """The flavour a PyTorch wheel index serves, by its name (…/whl/cpu: cpu); None for another."""
+    if not index:
+        return None
+    last = index.rstrip("/").rsplit("/", 1)[-1]
+    return last if re.fullmatch(r"cpu|cu\d+|rocm\d+(\.\d+)?|xpu", last) else None
+
+
+def satisfies(env: TorchEnv, requirement: str) -> bool:
+    """Whether the environment's torch is one pip would keep for the requirement (torch==2.13.0
+    keeps 2.13.0+cpu), and it has what the A/B runs. A path or URL is never satisfied."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.version import InvalidVersion
+
+    try:
+        wanted = Requirement(requirement)
+    except InvalidRequirement:
+        return False
+    if wanted.name.lower() != "torch" or wanted.url or env.torch is None or env.missing:
+        return False
+    try:
+        return wanted.specifier.contains(env.torch, prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def choose_env(
+    envs: list[TorchEnv], requirement: str, index: str | None, like: str | None
+) -> TorchEnv | None:
+    """An environment to reuse for the requirement. With an index named, one of the flavour it
+    serves (an index of no known flavour: only the environment made from it); else any, those
+    of ``like`` (the reference's flavour, for the candidate) first, then by name."""
+    fits = [e for e in envs if satisfies(e, requirement)]
+    flavour = index_flavour(index)
+    if index and flavour is None:
+        fits = [e for e in fits if e.path.name == env_name(requirement, index)]
+    elif flavour is not None:
+        fits = [e for e in fits if e.flavour == flavour]
+    return min(fits, key=lambda e: (e.flavour != like, e.path.name), default=None)
+
+
+def env_name(requirement: str, index: str | None) -> str:
+    """The environment the A/B makes for a requirement (and an index): ab-torch-2-14-1-cpu."""
+    name = re.sub(r"[^A-Za-z0-9]+", "-", requirement).strip("-")
+    if index:
+        name += "-" + (index_flavour(index) or "".join(c for c in index if c.isalnum())[-24:])
+    return f"ab-{name}"
+
+
+def _ab_env(
+    session: nox.Session,
+    envs: list[TorchEnv],
+    role: str,
+    requirement: str,
+    root: str,
+    like: str | None,
+) -> TorchEnv:
+    """The environment of one side: one that exists and fits, else a new one."""
+    found = choose_env(envs, requirement, TORCH_INDEX, like)
+    if found is not None:
+        session.log(f"ab: {role} {requirement}: reusing {found.path} (torch {found.torch})")
+        return found
+    path = session.env_dir.parent / env_name(requirement, TORCH_INDEX)
+    python = path / "bin" / "python"
+    where = TORCH_INDEX or "pip's index (on Linux PyPI's is a CUDA build: GBs, minutes)"
+    session.log(f"ab: {role} {requirement}: making {path}, torch from {where}; pip shows its "
+                "progress")  # fmt: skip
+    if not python.is_file():
+        session.run(sys.executable, "-m", "venv", str(path), external=True)
+    # pip's exit 1 (no such torch) is answered below, with what to do about it.
+    session.run(str(python), "-m", "pip", "install", *torch_install_args(requirement, TORCH_INDEX),
+                external=True, success_codes=[0, 1])  # fmt: skip
+    _check_torch(session, probe_env(path), path, requirement)
+    session.log(f"ab: {role}: installing linreg's dependencies from {root}")
+    session.run(str(python), "-m", "pip", "install", "-e", f"{root}[bench]", external=True)
+    made = probe_env(path)
+    if made is None:
+        session.error(f"ab: {path}: its Python stopped answering after pip install -e {root}")
+    envs[:] = [e for e in envs if e.path != path] + [made]
+    return made
+
+
+def _check_torch(session: nox.Session, made: TorchEnv | None, path: Path, requirement: str) -> None:
+    """The torch pip installed is the one asked for, of the index's flavour where it names one."""
+    wanted = index_flavour(TORCH_INDEX)
+    if made is None or not satisfies(dataclasses.replace(made, missing=()), requirement):
+        said = f"ab: {path}: pip installed no {requirement} (its output is above)"
+        if TORCH_INDEX:
+            said += (
+                f"; {TORCH_INDEX} may not hold it{f' as a {wanted} build' if wanted else ''}: "
+                "compare a version it holds, or, without LINREG_TORCH_INDEX, read the A/B as "
+                "version and build together"
+            )
+        session.error(said)
+    if wanted is not None and made.flavour != wanted:
+        session.error(
+            f"ab: {path}: pip installed torch {made.torch}, not a {wanted} build: an index in "
+            "pip's own configuration served it (pip config list)"
+        )
+
+
+@nox.session(venv_backend="none")
 def ab(session: nox.Session) -> None:
     """Same-machine A/B of two stacks: nox -s ab -- --candidate torch==2.14.1 [--reference …]"""
     args = list(session.posargs)
@@ -107,24 +308,21 @@ def ab(session: nox.Session) -> None:
             "Usage: nox -s ab -- --candidate REQUIREMENT [--reference REQUIREMENT] "
             "[--candidate-root DIR] [--reference-root DIR] [linreg ab options]"
         )
-    install(session, "bench")
-    pythons = {}
-    for role in ("reference", "candidate"):
-        # One environment per requirement, kept beside the session's own: a CUDA torch is GBs.
-        name = "".join(c if c.isalnum() else "-" for c in specs[role])
-        env = os.path.join(os.path.dirname(session.virtualenv.location), f"ab-{name}")
-        python = os.path.join(env, "bin", "python")
-        if not os.path.exists(python):
-            session.run("python", "-m", "venv", env)
-        session.run(python, "-m", "pip", "install", "-q", specs[role], external=True)
-        session.run(python, "-m", "pip", "install", "-q", "-e", f"{roots[role]}[bench]",
-                    external=True)  # fmt: skip
-        pythons[role] = python
+    # The environments nox made already (the main job's, the tests', an earlier A/B's): one
+    # whose torch fits a side is that side's, rather than GBs of torch installed again.
+    folder = session.env_dir.parent
+    session.log(f"ab: looking for a torch in the environments under {folder}")
+    envs = [e for e in map(probe_env, sorted(folder.glob("*/"))) if e is not None]
+    reference = _ab_env(session, envs, "reference", specs["reference"], roots["reference"], None)
+    candidate = _ab_env(session, envs, "candidate", specs["candidate"], roots["candidate"],
+                        reference.flavour)  # fmt: skip
+    # linreg ab itself runs from this checkout, by the reference's Python; it says first what
+    # tells the two stacks apart (their versions, their build flavours).
     session.run(
-        "linreg", "ab",
-        "--reference-python", pythons["reference"], "--reference-root", roots["reference"],
-        "--candidate-python", pythons["candidate"], "--candidate-root", roots["candidate"],
-        *rest,
+        str(reference.python), "-m", "linreg", "ab",
+        "--reference-python", str(reference.python), "--reference-root", roots["reference"],
+        "--candidate-python", str(candidate.python), "--candidate-root", roots["candidate"],
+        *rest, external=True, env={"PYTHONPATH": str(HERE)},
     )  # fmt: skip
 
 

@@ -51,7 +51,7 @@ from linreg.compare.steps import find_steps  # noqa: E402
 from linreg.paths import INSTRUCTION_BASELINES  # noqa: E402
 from linreg.report.site.build import write_site  # noqa: E402
 from linreg.results.history import gather  # noqa: E402
-from linreg.results.history_series import INSTRUCTIONS, WALL  # noqa: E402
+from linreg.results.history_series import INSTRUCTIONS, REGRESSION, WALL  # noqa: E402
 
 TOLERANCE = 2  # sessions (hours)
 THRESHOLD = 0.03  # the site's default: below the smallest planted step (5 %)
@@ -429,11 +429,15 @@ def _score(history, series, planted: Planted) -> None:
             f"false positives {false} (no planted step within ±{NEAR}), {flat} of them on "
             "series with no planted step"
         )
-    listed = regressions([s for found in series.values() for s in found], RECENT)
+    judged = regressions([s for found in series.values() for s in found], RECENT)
+    # The index's red list: slower and earned (this script's sessions each run a new commit).
+    listed = [r for r in judged if r.kind == REGRESSION]
     said = {(r.series.metric, r.series.key, r.series.case) for r in listed}
     print(
         f"  regressions listed {len(listed)}: planted {len(planted.recent)}, of them listed "
-        f"{len(planted.recent & said)}; listed but not planted {len(said - planted.recent)}"
+        f"{len(planted.recent & said)}; listed but not planted {len(said - planted.recent)}; "
+        f"{len(judged) - len(listed)} more steps or jumps in the newest sessions (undecided, "
+        "speed-ups, noise)"
     )
 
 

@@ -8,12 +8,17 @@ from linreg.errors import (
     ResultSetError,
     TrainingDiverged,
 )
+from linreg.target import Size, Target, TargetData, TargetError
 
 __all__ = [
     "CheckpointError",
     "ConfigError",
     "LinregError",
     "ResultSetError",
+    "Size",
+    "Target",
+    "TargetData",
+    "TargetError",
     "TrainConfig",
     "TrainingDiverged",
 ]

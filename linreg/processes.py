@@ -72,6 +72,60 @@ def run_bounded(
         return Finished(code, False, time.monotonic() - started)
 
 
+@dataclass(frozen=True)
+class Job:
+    """One child of ``run_bounded_together``: its command, folder, environment and log."""
+
+    command: Sequence[str]
+    cwd: str | Path | None = None
+    env: Mapping[str, str] | None = None
+    log_path: str | Path | None = None
+
+
+def run_bounded_together(
+    jobs: Sequence[Job], *, timeout_s: float | None, grace_s: float = GRACE_SECONDS
+) -> list[Finished]:
+    """Run ``jobs`` at once (one core each, where there are as many), each for at most
+    ``timeout_s`` seconds from the start, as ``run_bounded`` runs one; whatever stops the
+    caller stops them all. Each job's Finished, in order."""
+    started = time.monotonic()
+    with contextlib.ExitStack() as stack:
+        children = []
+        try:
+            for job in jobs:
+                log = (
+                    stack.enter_context(Path(job.log_path).open("a", encoding="utf-8"))
+                    if job.log_path is not None
+                    else None
+                )
+                children.append(
+                    subprocess.Popen(
+                        list(job.command),
+                        cwd=job.cwd,
+                        env=dict(job.env) if job.env is not None else None,
+                        stdout=log,
+                        stderr=subprocess.STDOUT if log is not None else None,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                )
+            finished = []
+            for child in children:
+                left = None if timeout_s is None else started + timeout_s - time.monotonic()
+                try:
+                    code = child.wait(timeout=None if left is None else max(left, 0.0))
+                    finished.append(Finished(code, False, time.monotonic() - started))
+                except subprocess.TimeoutExpired:
+                    _stop(child, grace_s)
+                    finished.append(Finished(TIMED_OUT, True, time.monotonic() - started))
+            return finished
+        except BaseException:
+            for child in children:
+                if child.poll() is None:
+                    _stop(child, grace_s)
+            raise
+
+
 def _stop(child: subprocess.Popen, grace_s: float) -> None:
     """Interrupt the child's group, wait for it to save and end, kill what is left."""
     _signal_group(child, signal.SIGINT)

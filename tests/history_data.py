@@ -31,6 +31,7 @@ def write_host(
     wall: Callable[[int], dict[str, float]] | None = None,
     instructions: Callable[[int], dict[str, float]] | None = None,
     torch: Callable[[int], str] | None = None,
+    commit: Callable[[int], str] | None = None,
     noise: float = 0.01,
     processes: int = 1,
     minutes: int = 0,
@@ -40,7 +41,8 @@ def write_host(
     ``processes`` process files holding the train and the n1000 inference cases.
 
     ``wall(s)``: factors on session s's times by case kind ("train", "inference"); ``instructions
-    (s)``: factors on the counts, which the first process records; ``torch(s)``: its torch."""
+    (s)``: factors on the counts, which the first process records; ``torch(s)``: its torch;
+    ``commit(s)``: its linreg commit (by default a new one every session)."""
     rng = random.Random(seed)
     base = fixture()
     base["benchmarks"] = [b for b in base["benchmarks"] if b["fullname"] in (TRAIN, INFERENCE)]
@@ -71,7 +73,7 @@ def write_host(
             env.pop("host_id", None)
             if host_id is not None:
                 env["host_id"] = host_id
-            env["linreg_commit"] = f"{s:08x}" + "c" * 32
+            env["linreg_commit"] = commit(s) if commit else f"{s:08x}" + "c" * 32
             path = folder / machine / f"{s:04d}_{process}_{host_id}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(data, indent=4))

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from linreg.cli import main
 from linreg.cli.console import console
@@ -31,8 +32,12 @@ def test_ab_of_one_stack_with_itself_writes_both_sides_and_one_verdict(
     args = ["ab", "--candidate-python", sys.executable, "--processes", "2", "--kinds", "train",
             "--no-repro", "--no-instructions", "--out", str(out)]  # fmt: skip
     assert main(args) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert printed.count("torch") >= 2 and "reference: Python" in printed
+    # One torch on both sides, said before the measuring (stderr) and in the last line.
+    assert f"ab: torch {torch.__version__}" in captured.err and "on both sides" in captured.err
+    assert printed.rstrip().splitlines()[-1].startswith(f"ab: OK: torch {torch.__version__}")
     # Two processes a side cannot reach alpha: said, with no interval and no verdict of change.
     [row] = [line for line in printed.splitlines() if line.startswith("train")]
     assert row.split()[1] == "wall" and row.rstrip().endswith("undecided (2 vs 2)"), row
@@ -46,11 +51,15 @@ def test_ab_of_one_stack_with_itself_writes_both_sides_and_one_verdict(
         assert len(files) == 2, files
         processes = {json.loads(f.read_text())["machine_info"]["linreg_process"] for f in files}
         assert processes == {0, 1}
+    stacks = record["stacks"]
+    assert stacks["reference"] == stacks["candidate"]
+    assert stacks["reference"]["torch"] == torch.__version__
+    assert stacks["reference"]["cuda"] == torch.version.cuda
     verdict = json.loads((out / "speed-verdict.json").read_text())
     assert verdict["kind"] == "speed-verdict" and verdict["verdict"] == "undecided"
-    # The result set is one the report reads.
-    assert main(["report", str(out), "--out", str(tmp_path / "report.html")]) == 0
-    assert (tmp_path / "report.html").stat().st_size > 100_000
+    # The A/B writes the report of its folder, and says where.
+    assert f"report: {out / 'report.html'}" in printed
+    assert (out / "report.html").stat().st_size > 100_000
 
 
 def test_ab_refuses_one_process_a_side_before_running_anything(tmp_path, capsys):
@@ -67,7 +76,7 @@ FAKE_PYTHON = """#!{python}
 import os, shutil, subprocess, sys, time
 
 if sys.argv[1] == "-c":
-    print("3.11.7 2.13.0")
+    print(os.environ.get("FAKE_TORCH", '["3.11.7", "2.13.0+cpu", null, null, null]'))
 elif sys.argv[1:3] == ["-m", "linreg"]:
     target = sys.argv[sys.argv.index("--out") + 1]
     role = os.path.basename(os.path.dirname(target))
@@ -97,6 +106,34 @@ def _ab_args(fake_stack, out: Path, *more: str) -> list[str]:
     return ["ab", "--candidate-python", str(python), "--reference-python", str(python),
             "--reference-root", str(root), "--processes", "2", "--no-instructions",
             "--out", str(out), *more]  # fmt: skip
+
+
+def test_ab_of_two_torch_builds_says_version_and_flavour_both_differ(
+    fake_stack, tmp_path, capsys, monkeypatch
+):
+    # PyPI's Linux torch is a CUDA build: on a CPU machine an upgrade A/B from it changes both.
+    python, _ = fake_stack
+    cuda_build = tmp_path / "cuda-python"
+    cuda_build.write_text(f"#!/bin/sh\nFAKE_TORCH='[\"3.11.7\", \"2.14.1+cu130\", \"13.0\", null, "
+                          f"null]' exec {python} \"$@\"\n")  # fmt: skip
+    cuda_build.chmod(0o755)
+    monkeypatch.setattr(console, "width", 200)
+    out = tmp_path / "ab"
+    args = _ab_args(fake_stack, out, "--no-repro")
+    args[args.index("--candidate-python") + 1] = str(cuda_build)
+    assert main(args) == 0
+    captured = capsys.readouterr()
+    said = "torch 2.13.0+cpu against 2.14.1+cu130: version and build flavour both differ"
+    # Before the measuring, with how to compare like with like; again at the end.
+    assert f"ab: {said}" in captured.err
+    assert "pip install torch==2.14.1 --index-url https://download.pytorch.org/whl/cpu" in (
+        captured.err
+    )
+    assert f"ab: OK: {said}; numerics not run" in captured.out
+    stacks = json.loads((out / "ab.json").read_text())["stacks"]
+    assert (stacks["reference"]["flavour"], stacks["candidate"]["flavour"]) == ("cpu", "cu130")
+    assert (stacks["reference"]["cuda"], stacks["candidate"]["cuda"]) == (None, "13.0")
+    assert (out / "report.html").is_file()
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "linreg"
 BENCH = PACKAGE.parent / "bench"
 
 # Lowest first. Top-level modules of linreg/ are the core (config, data, model, run, env, ...).
-LAYERS = ("core", "engines", "results", "compare", "suites", "report", "jobs", "cli")
+LAYERS = ("core", "targets", "engines", "results", "compare", "suites", "report", "jobs", "cli")
 # Third-party packages a layer may not import, with everything below the layer that adds them.
 PRESENTATION = {"pandas", "plotly", "kaleido"}
 TERMINAL = {"typer", "rich", "click"}

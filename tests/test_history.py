@@ -19,6 +19,7 @@ from linreg.report.site import build as site_build
 from linreg.report.site.build import build_site
 from linreg.report.site.publish import MARKER
 from linreg.results.history import gather
+from linreg.results.history_series import REGRESSION, SPEED_UP
 from tests.history_data import INFERENCE, TRAIN, step, write_host
 
 
@@ -82,6 +83,31 @@ def test_files_without_a_host_id_are_one_series_per_machine_name_and_it_is_said(
     assert any("amd-epyc-2c carry no host id" in n for n in notes)
 
 
+def test_a_machine_name_given_in_one_tree_renames_no_other_trees_sessions(tmp_path):
+    # One host: its own tree under its default name, a second tree benchmarked with
+    # `linreg bench --machine other-box`; and another host of the default name.
+    write_host(tmp_path / "a", machine="amd-epyc-2c", host_id="aaaa11112222", sessions=4)
+    write_host(tmp_path / "b", machine="other-box", host_id="aaaa11112222", sessions=4,
+               minutes=30)  # fmt: skip
+    write_host(tmp_path / "c", machine="amd-epyc-2c", host_id="bbbb33334444", sessions=4,
+               minutes=40)  # fmt: skip
+    history = gather([tmp_path / "a", tmp_path / "b", tmp_path / "c"])
+    named = {s.id: history.labels[s.where.host] for s in history.sessions}
+    assert {named[f"amd-epyc-2c-aaaa11112222-s000{i}"] for i in range(4)} == {
+        "amd-epyc-2c · host aaaa11"
+    }
+    assert {named[f"other-box-aaaa11112222-s000{i}"] for i in range(4)} == {"other-box"}
+    assert {named[f"amd-epyc-2c-bbbb33334444-s000{i}"] for i in range(4)} == {
+        "amd-epyc-2c · host bbbb33"
+    }
+    # Each name its own wall-time series: no step is measured across the renaming.
+    wall = series_of(case_series(history), TRAIN, WALL)
+    assert sorted(len(s) for s in wall) == [4, 4, 4]
+    assert history.renamed == {"aaaa11112222": ["amd-epyc-2c", "other-box"]}
+    notes = site_build.history_notes(history)
+    assert any("ran under the machine names amd-epyc-2c and other-box" in n for n in notes)
+
+
 def test_a_session_of_several_processes_is_one_point_with_their_band(tmp_path):
     write_host(tmp_path, machine="m", host_id="aaaa11112222", sessions=3, processes=4,
                noise=0.05)  # fmt: skip
@@ -110,6 +136,8 @@ def test_a_step_in_the_newest_sessions_is_a_regression_and_slower_comes_first(tm
     ]
     assert [r.step.ratio for r in listed] == [pytest.approx(1.25, rel=0.02),
                                               pytest.approx(0.8, rel=0.02)]  # fmt: skip
+    # Each earned by its 37 sessions before and 3 after; the faster one is a speed-up.
+    assert [r.kind for r in listed] == [REGRESSION, SPEED_UP]
     assert listed[0].sessions_ago == 3
     assert history.sessions[listed[0].step.session].id.endswith("s0037")
     [old] = [s for s in series_of(found, TRAIN, WALL) if s.key == "host cccc55556666"]

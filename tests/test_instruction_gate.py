@@ -81,7 +81,9 @@ def test_counts_within_the_threshold_are_no_regression(committed):
     step, verdict = speed_step(committed, {TRAIN: 332.6e6, INFER: 95_900}, {**STACK, **HOST_B})
     assert step.status == OK
     assert verdict.verdict == "no regression"
-    assert step.detail == f"no regression in 2 cases: instructions within 3% (stack {KEY})"
+    assert step.detail == (
+        f"instructions: no change beyond 3 % in 2 cases, against the baseline of stack {KEY}"
+    )
     from linreg.report.verdict import PASS, regressed_answer
 
     assert regressed_answer([("speed-verdict.json", verdict)]).status == PASS

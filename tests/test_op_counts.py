@@ -18,7 +18,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from linreg.cli import main
 from linreg.compare.op_delta import GONE, MORE, MOVED, NEW, op_deltas, same_ops, stack_differences
+from linreg.compare.speed import judge_ops
 from linreg.config import TrainConfig
 from linreg.engines import compiled
 from linreg.engines.compiled import compiler_problem
@@ -26,8 +28,10 @@ from linreg.engines.op_counts import count_ops, count_training
 from linreg.errors import ResultSetError
 from linreg.model import build_model
 from linreg.results.bench_file import BenchCase
+from linreg.results.bench_sessions import CaseSamples
 from linreg.results.load import load_bench
 from linreg.results.op_counts import OP_COUNTS_KEY, OpCount, OpCounts, OpSite, case_op_counts
+from linreg.results.speed_verdict import OPS, SLOWER
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN_CASE = "bench_train.py::bench_train[cpu-float32-seed42-eager]"
@@ -159,12 +163,18 @@ def _without_xdist(environ) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def quick_counts(tmp_path_factory) -> dict[str, OpCounts]:
-    """The quick bench's train case counted clean and planted, each by its own bench process."""
+def quick_sets(tmp_path_factory) -> dict[str, Path]:
+    """The quick bench's train case counted clean and planted, each by its own bench process
+    (no instruction counts: the ops decide), as the files it wrote."""
     tmp_path = tmp_path_factory.mktemp("op-counts")
+    return {name: _quick_bench(tmp_path, name, planted)
+            for name, planted in (("clean", False), ("planted", True))}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def quick_counts(quick_sets) -> dict[str, OpCounts]:
     found = {}
-    for name, planted in (("clean", False), ("planted", True)):
-        path = _quick_bench(tmp_path, name, planted)
+    for name, path in quick_sets.items():
         (case,) = [c for c in load_bench(path).cases if c.fullname == TRAIN_CASE]
         found[name] = case_op_counts(path, case)
     return found
@@ -200,11 +210,45 @@ def test_a_planted_exp_sum_per_parameter_shows_as_two_of_each_a_step_at_the_plan
 
 
 @pytest.mark.slow
-def test_two_unchanged_runs_list_nothing(quick_counts):
-    """The bench process's count and this process's count of the same run are the same."""
+def test_compare_and_explain_name_the_planted_ops_a_step_at_the_planted_line(
+    quick_sets, capsys, monkeypatch
+):
+    """Without instruction counts the ops decide: compare gates on them (exit 1) and lists
+    them before anything else; explain lists them for the case."""
+    monkeypatch.setenv("COLUMNS", "100")
+    clean, planted = str(quick_sets["clean"]), str(quick_sets["planted"])
+    assert main(["compare", clean, planted, "--fail-on-regression", "10%", "--no-replay"]) == 1
+    printed = capsys.readouterr()
+    compared = [" ".join(line.split()) for line in printed.out.splitlines()]
+    assert "op counts decide 1 case without instruction counts" in " ".join(compared)
+    assert "Which ops a step changed: train, ops slower" in compared
+    for row in (f"aten::exp 0 → 2 +2 sitecustomize.py:{PLANT_LINE} _planted_step",
+                f"aten::sum 1 → 3 +2 sitecustomize.py:{PLANT_LINE} _planted_step"):  # fmt: skip
+        assert row in compared
+    assert "slower (ops ×" in printed.err
+    assert main(["explain", clean, planted, "--case", "train"]) == 0
+    explained = [" ".join(line.split()) for line in capsys.readouterr().out.splitlines()]
+    assert f"aten::exp 0 → 2 +2 sitecustomize.py:{PLANT_LINE} _planted_step" in explained
+    assert "+4 ops a step (21.12 → 25.12): +2 aten::exp, +2 aten::sum" in " ".join(explained)
+
+
+@pytest.mark.slow
+def test_two_unchanged_runs_list_nothing(quick_sets, quick_counts, tmp_path, capsys):
+    """The bench process's count and this process's count of the same run are the same, and
+    compare, given both, lists no op."""
     clean = quick_counts["clean"]
     here = record(count_training(TrainConfig(threads=1)), case=TRAIN_CASE)
     assert op_deltas(clean, here) == () and same_ops(clean, here)
+    data = json.loads(quick_sets["clean"].read_text())
+    data["machine_info"]["linreg_session"] = "counted-here"
+    for bench in data["benchmarks"]:
+        if bench["fullname"] == TRAIN_CASE:
+            bench["extra_info"][OP_COUNTS_KEY] = here.to_dict()
+    again = tmp_path / "again.json"
+    again.write_text(json.dumps(data))
+    assert main(["compare", str(quick_sets["clean"]), str(again), "--no-replay"]) == 0
+    out = capsys.readouterr().out
+    assert "Which ops a step changed" not in out and "same ops" in out
 
 
 PLANTED_CUDA_COUNT = """
@@ -237,6 +281,12 @@ def test_on_cuda_the_plant_is_found_by_op_counts_of_one_process_per_side(tmp_pat
     assert all(d.sites[0].file == "sitecustomize.py" for d in changed)
     # The backward runs in the autograd engine's CUDA thread: still at loss.backward().
     assert {s.code for s in sides["clean"].by_op()["aten::mm"].sites} == {"loss.backward()"}
+    # Where CUDA has no instruction counts, the ops decide: one process a side.
+    [verdict] = judge_ops(
+        {"train": CaseSamples("train", (1.0,), ops=(sides["clean"],))},
+        {"train": CaseSamples("train", (1.0,), ops=(sides["planted"],))},
+    )
+    assert (verdict.metric, verdict.outcome) == (OPS, SLOWER)
 
 
 # --- the record ---------------------------------------------------------------------------------

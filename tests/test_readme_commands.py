@@ -33,6 +33,8 @@ QUICK = {
     'linreg sweep --check "$(ls -d results/runs/*/ | tail -n 1)" '
     '--against "$(ls results/sweeps/*.json | tail -n 1)"',
     "linreg repro --dtypes float32,bfloat16,float16,float64 --seeds 42 --threads 1 --no-golden",
+    "linreg train --target chargpt --size ci --stop-at 10",
+    'linreg train --resume-from "$(ls results/checkpoints/*-step10.pt | tail -n 1)"',
     "pytest-benchmark compare results/baselines/*/*/0001_*.json --group-by name",
     "pytest-benchmark --storage results/baselines/amd-epyc-2c list",
     "pytest-benchmark --storage results/baselines/amd-epyc-2c compare 0001 0002",
@@ -48,6 +50,7 @@ LONG = {
     "pytest bench --quick --benchmark-json=quick.json",
     "pytest bench --quick --benchmark-autosave",
     "linreg repro --samples 1000000 --threads 1,2 --dtypes float32 --seeds 42 --no-golden",
+    "linreg repro --target chargpt --seeds 42 --threads 1",
     # The wheelhouse downloads from the package index; gpu-run installs from it (a rehearsal
     # here, without CUDA).
     "python3 -m nox -s wheelhouse -- --python-version 3.12 --dest .whl",
@@ -65,8 +68,14 @@ ELSEWHERE = {
     "python3 -m nox -l": "lists nox sessions: needs nothing of linreg",
     "python3 -m nox -s lint": "CI runs it (.ci/run)",
     "python3 -m nox -s tests -- -k checkpoint -x": "runs this suite's own tests",
-    "nox -s ab -- --candidate torch==2.14.1": "installs a 6 GB CUDA torch",
+    # tests/test_ab_stacks.py runs the session on fake environments: what it reuses, what it
+    # makes, the pip command with the index; test_ab.py runs linreg ab itself.
+    "python3 -m nox -s ab -- --candidate torch==2.14.1": "installs PyPI's CUDA torch (6 GB)",
+    "LINREG_TORCH_INDEX=https://download.pytorch.org/whl/cpu python3 -m nox -s ab -- "
+    "--candidate torch==2.14.1": "reaches download.pytorch.org",
     "linreg repro --resume results/repro/<id>": "needs an interrupted run: tests/test_repro.py",
+    "linreg repro --target model.py:Net --dtypes float32,bfloat16,float64 --threads 1,all "
+    "--engines eager,compiled": "names a target file of yours: tests/test_target_repro.py",
     "linreg compare REFERENCE CANDIDATE --fail-on-regression 10%": "names your result sets",
     "linreg compare results/baselines/<machine> results/bench/<machine> "
     "--fail-on-regression 10%": "names your machine: test_speed_verdicts.py",
@@ -78,6 +87,8 @@ ELSEWHERE = {
     "linreg bisect --good v1.2 --bad HEAD --case train": BISECT,
     "linreg bisect --good v1.2 --bad HEAD --case "
     '"inference[cpu-float32-seed42-eager-n1000]"': BISECT,
+    "linreg bisect --good v1.2 --bad HEAD --case "
+    '"train[cuda-float32-seed42-eager]" --metric ops': BISECT,
     "git worktree add ../linreg-results results": RESULTS_BRANCH,
     "linreg --results ../linreg-results bench --quick": "the results root: test_results_root.py",
     'git -C ../linreg-results add -A && git -C ../linreg-results commit -m "bench"': RESULTS_BRANCH,

@@ -422,4 +422,4 @@ def test_no_regression_only_when_every_case_earned_it(tmp_path):
     [cand] = sessions(load(tmp_path / "cand"))
     verdict = judge_sessions(ref, cand, threshold=0.1)
     assert verdict.verdict == NO_REGRESSION
-    assert summary(verdict) == "no regression in 1 case: wall time within 10 %"
+    assert summary(verdict) == "wall time: no change beyond 10 % in 1 case"

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from linreg.cli import main
+from linreg.compare.pair_rule import pair_kind
 from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.errors import ConfigError
@@ -17,7 +18,7 @@ from linreg.numerics import numeric_settings
 from linreg.results.load import load_checks
 from linreg.results.references import reference_name
 from linreg.results.resultset import run_label
-from linreg.suites.repro import ReproMatrix, ReproOptions, _pair_kind
+from linreg.suites.repro import ReproMatrix, ReproOptions
 from linreg.suites.repro_options import DEFAULT_REQUIREMENTS, label
 
 SHORT = TrainConfig(epochs=30, eval_every=10)
@@ -91,10 +92,10 @@ def test_the_matrix_crosses_the_new_axes_and_pairs_each_run_with_its_twin():
     assert (reference.tf32, reference.deterministic) == (False, True)
     tf32_run = SHORT.replace(threads=1, tf32=True, deterministic=False)
     assert matrix.twin(tf32_run) == tf32_run.replace(tf32=False)
-    assert _pair_kind(tf32_run, matrix.twin(tf32_run)) == "tf32"
+    assert pair_kind(tf32_run, matrix.reference(42)) == "tf32"
     nondeterministic = tf32_run.replace(tf32=False)
     assert matrix.twin(nondeterministic) == nondeterministic.replace(deterministic=True)
-    assert _pair_kind(nondeterministic, matrix.twin(nondeterministic)) == "nondeterministic"
+    assert pair_kind(nondeterministic, matrix.reference(42)) == "nondeterministic"
     assert label(tf32_run).endswith("eager tf32 nondeterministic")
 
 

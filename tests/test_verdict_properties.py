@@ -11,7 +11,16 @@ from hypothesis import strategies as st
 from linreg.compare.speed import comparison_verdict, judge_instructions, judge_wall
 from linreg.report.speed_words import headline, summary
 from linreg.results.bench_sessions import CaseSamples
-from linreg.results.speed_verdict import FASTER, NO_CHANGE, NO_REGRESSION, SLOWER, SpeedVerdict
+from linreg.results.speed_verdict import (
+    FASTER,
+    INSTRUCTIONS,
+    NO_CHANGE,
+    NO_REGRESSION,
+    SLOWER,
+    UNDECIDED,
+    WALL,
+    SpeedVerdict,
+)
 
 # Per-process medians: a level per case, then each process within a factor of it, so that
 # decisions of every kind (slower, faster, no change, undecided) come up.
@@ -91,6 +100,27 @@ def test_the_headline_never_says_no_regression_while_a_row_says_slower(sides, bo
             assert "no regression" not in text
             slower = {c.case for c in verdict.slower}
             assert f"{len(slower)} of {len({c.case for c in verdict.cases})} cases slower" in text
+
+
+@settings(max_examples=300, deadline=None)
+@given(comparisons(), threshold)
+def test_the_words_never_claim_more_for_a_metric_than_its_cases_earned(sides, bound):
+    reference, candidate = sides
+    cases = tuple(judge(reference, candidate, bound))
+    verdict = SpeedVerdict("ref", "cand", True, True, comparison_verdict(True, cases), cases)
+    said, last = summary(verdict), headline(verdict)
+    for metric, word in ((WALL, "wall time"), (INSTRUCTIONS, "instructions")):
+        mine = [c for c in cases if c.metric == metric]
+        undecided = sum(c.outcome == UNDECIDED for c in mine)
+        if not undecided:
+            continue
+        # No "within T" for a metric with an undecided case, and its count said where the
+        # verdict cleared the cases anyway.
+        assert f"{word} within" not in said
+        if verdict.verdict == NO_REGRESSION:
+            assert f"{word}: " in said and f"undecided in {undecided}" in said, said
+            assert f"{word} undecided in" in last, last
+            assert not last.startswith("no regression in"), last
 
 
 @settings(max_examples=300, deadline=None)

@@ -67,6 +67,7 @@ COMMAND_MODULES = {
     "repro": "repro_cmd",
     "run": "run_cmd",
     "sweep": "sweep_cmd",
+    "target": "target_cmd",
     "train": "train_cmd",
     "evaluate": "train_cmd",
 }

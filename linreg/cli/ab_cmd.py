@@ -13,8 +13,12 @@ from linreg import units
 from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.cli.speed_table import print_speed_verdict
+from linreg.errors import LinregError
 from linreg.paths import results_root
+from linreg.report.ab_stack_words import stacks_clause, stacks_headline
+from linreg.report.speed_words import headline as speed_headline
 from linreg.results import kinds
+from linreg.results.ab_result import StackDifference
 from linreg.suites.bench_selection import KINDS, parse_selection
 
 # The switches have long negative forms: in a panel of their own, the options' table keeps room
@@ -68,9 +72,10 @@ def ab_command(
 ) -> int:
     """A same-machine A/B of two stacks (two torch versions, or a base branch and a change):
     interleaved benchmark processes with instruction counts, both repro matrices, one speed
-    verdict and one numeric verdict, written as result sets the report reads. Exit 1 when a
-    run differs beyond tolerance (level c or d, as `linreg compare`), a process failed, or with
-    --fail-on-regression on a slowdown; 2 on bad input."""
+    verdict and one numeric verdict, written as result sets with the report of them
+    (report.html in the A/B's folder). Exit 1 when a run differs beyond tolerance (level c or d,
+    as `linreg compare`), a process failed, or with --fail-on-regression on a slowdown; 2 on bad
+    input."""
     from linreg.options import parse_threshold
 
     threshold = (
@@ -96,9 +101,10 @@ def ab_command(
         repro_args=("--seeds", "42", "--no-golden") if repro else None,
         on_progress=progress,
         count_instructions=instructions,
+        on_stacks=_say_stacks,
     )
     for role, stack in result.stacks.items():
-        say(f"{role}: Python {stack.python}, torch {stack.torch} ({stack.interpreter})")
+        say(f"{role}: Python {stack.python}, torch {stack.torch_build} ({stack.interpreter})")
     if result.numeric.pairs:
         table = Table(title=f"Numerics: worst level {result.numeric.verdict}")
         for column in ("run", "level", "1st diff", "horizon"):
@@ -122,15 +128,41 @@ def ab_command(
         fail(f"{pair.run}: {pair.level_name} (level {pair.level}), beyond tolerance "
              f"{where}")  # fmt: skip
     say(f"results: {out} ({units.seconds(result.seconds)})")
+    report = _write_report(out)
+    difference = result.difference
+    if difference is not None and stacks_headline(difference) != stacks_clause(difference):
+        say(f"ab: {stacks_headline(difference)}")  # what the last line cannot hold: the remedy
     numeric = result.numeric.verdict_name
     regressed = speed is not None and speed.regressions and threshold is not None
-    failed = regressed or result.failures or result.numeric_failures
+    failed = regressed or result.failures or result.numeric_failures or report is None
+    stacks = "" if difference is None else f"{stacks_clause(difference)}; "
     line = (
-        f"ab: {'FAIL' if failed else 'OK'}: numerics {numeric}; "
-        f"speed {speed.verdict if speed else 'not measured'}"
+        f"ab: {'FAIL' if failed else 'OK'}: {stacks}numerics {numeric}; "
+        f"speed {speed_headline(speed) if speed else 'not measured'}"
     )
     if failed:
         fail(line)
         return 1
     say(line)
     return 0
+
+
+def _say_stacks(difference: StackDifference) -> None:
+    """Before the minutes of measuring: what is compared with what."""
+    for role, stack in (("reference", difference.reference), ("candidate", difference.candidate)):
+        progress(f"ab: {role}: Python {stack.python}, torch {stack.torch_build}")
+    progress(f"ab: {stacks_headline(difference)}")
+
+
+def _write_report(out: Path) -> Path | None:
+    """The A/B folder's report, as `linreg report OUT` builds it; None (said) where it fails."""
+    from linreg.report.build import build_report  # plotly is only needed here
+
+    progress("ab: writing the report")
+    try:
+        summary = build_report([out], out / "report.html")
+    except LinregError as exc:
+        fail(f"report: not written: {exc} (linreg report {out} --out report.html to retry)")
+        return None
+    say(f"report: {summary.path}")
+    return summary.path

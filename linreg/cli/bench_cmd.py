@@ -60,8 +60,9 @@ def bench_command(
         "--baseline",
         help="Store this run as the machine's committed baseline, under "
         "results/baselines/MACHINE/, instead of results/bench/MACHINE/ (ignored by git); where "
-        "it counted instructions (--quick, with Valgrind), also as its stack's instruction "
-        "baseline, results/baselines/instructions/STACK-KEY/, which `linreg run` gates on.",
+        "it counted instructions or ops (--quick; instructions with Valgrind), also as its "
+        "stack's baseline, results/baselines/instructions/STACK-KEY/, which `linreg run` gates "
+        "on.",
     ),
     json_file: Path = typer.Option(
         None, "--json", help="Also write pytest-benchmark's JSON here (refuses an existing file)."
@@ -126,8 +127,8 @@ def _store_instruction_baseline(saved) -> None:
         say(f"bench: instruction baseline of its stack stored as {path}")
     if not stored:
         say(
-            "bench: no instruction counts in this run (the quick profile counts them, with "
-            "Valgrind): no stack instruction baseline stored"
+            "bench: no instruction or op counts in this run (the quick profile counts both, "
+            "instructions with Valgrind): no stack instruction baseline stored"
         )
 
 

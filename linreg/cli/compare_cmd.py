@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich import box
 from rich.table import Table
 from rich.text import Text
 
@@ -15,6 +16,7 @@ from linreg.cli.speed_table import print_speed_verdict
 from linreg.compare.speed import DEFAULT_ALPHA, DEFAULT_INSTRUCTION_THRESHOLD, check_alpha
 from linreg.errors import ConfigError
 from linreg.options import parse_threshold
+from linreg.report.pair_words import PAIR_WORDS, twin_missing_words
 from linreg.report.speed_words import headline, metric_word
 from linreg.tolerance import load_tolerances
 
@@ -90,7 +92,11 @@ def compare_command(
     for line in result.choices:
         say(line)
     if result.numerics:
-        console.print(_numerics_table(result.numerics))
+        console.print(_numerics_table(result.judgements))
+        for judgement in result.judgements:
+            if judgement.twin_missing:
+                why = twin_missing_words(judgement.requirement)
+                say(f"note: {judgement.comparison.candidate_label}: {why}")
         if replay:
             _print_where_runs_part(result)
     for verdict in result.speed:
@@ -121,19 +127,34 @@ def _print_where_runs_part(result) -> None:
                               break_on_hyphens=False))  # fmt: skip
 
 
-def _numerics_table(numerics) -> Table:
-    table = Table(title="Numerics (candidate vs reference)")
-    for column in ("run", "verdict", "1st diff", "horizon", "max ULP"):
-        table.add_column(column, overflow="fold")
-    for c in numerics:
-        verdict = {"a": "[green]bit-identical[/]", "b": "[green]within tol.[/]"}.get(
-            c.level, f"[red]{c.level}: beyond tol.[/]"
-        )
+def _numerics_table(judgements) -> Table:
+    """Each pair: what differs (its kind), the level it needs by that, the level it reached."""
+    table = Table(title="Numerics (candidate vs reference)", box=box.SIMPLE_HEAD,
+                  padding=(0, 1, 0, 0), pad_edge=False, show_edge=False)  # fmt: skip
+    for column in ("run", "pair", "needs", "reached", "1st diff", "horizon", "max ULP"):
+        # Only the run's label may fold: a level split over two lines reads wrong.
+        table.add_column(column, overflow="fold", no_wrap=column != "run")
+    for j in judgements:
+        c = j.comparison
+        style = "green" if j.holds else "red"
+        reached = _SHORT[c.level] + ("" if j.holds else " ✗")
         table.add_row(
-            Text(c.candidate_label), verdict, _epoch(c.divergence.bitwise), _epoch(c.horizon),
+            Text(c.candidate_label), j.kind, _SHORT[j.requirement], Text(reached, style=style),
+            _epoch(c.divergence.bitwise), _epoch(c.horizon),
             str(max(q.max_ulp for q in c.quantities.values())),
         )  # fmt: skip
     return table
+
+
+# The levels in the few characters a column at 80 has; the last line says them whole.
+_SHORT = {"a": "bit-identical", "b": "within tol.", "b-horizon": "tol. as twin",
+          "c": "same outcome", "d": "different"}  # fmt: skip
+
+
+def _needs(requirement: str) -> str:
+    from linreg.results.run_comparison import LEVEL_NAMES
+
+    return LEVEL_NAMES.get(requirement, "within tolerance as long as its twin")
 
 
 def _print_environment(diff, wide: bool) -> None:
@@ -169,8 +190,11 @@ def _final_line(result, threshold: float | None) -> int:
     """The last line says the verdict: FAIL for what gates, else each speed verdict's own word
     (slower cases named even where nothing gates on them)."""
     problems = []
-    for c in result.numeric_failures:
-        problems.append(f"{c.candidate_label} beyond tolerance from epoch {c.horizon}")
+    for j in result.numeric_failures:
+        problems.append(
+            f"{j.comparison.candidate_label} ({PAIR_WORDS[j.kind]}) needs "
+            f"{_needs(j.requirement)}: {j.reason}"
+        )
     slower: dict[str, list[str]] = {}
     for case in result.regressions:
         slower.setdefault(case.case, []).append(f"{case.metric} {units.ratio(case.ratio)}")
@@ -180,9 +204,22 @@ def _final_line(result, threshold: float | None) -> int:
         return 1
     speed = "; ".join(headline(v) for v in result.speed)
     gate = " (no gate: --fail-on-regression)" if result.speed and threshold is None else ""
-    parts = [p for p in ("numerics hold" if result.numerics else "", speed) if p]
+    parts = [p for p in (_numerics_held(result.judgements), speed) if p]
     say(f"compare: OK: {'; '.join(parts) or 'nothing to compare'}{gate}")
     return 0
+
+
+def _numerics_held(judgements) -> str:
+    """'numerics hold (another dtype: the same outcome needed, reached)'."""
+    if not judgements:
+        return ""
+    kinds = list(dict.fromkeys(j.kind for j in judgements))
+    if len(kinds) == 1:
+        j = judgements[0]
+        needed = f"{_needs(j.requirement)} needed"
+        count = f"{len(judgements)} pairs of " if len(judgements) > 1 else ""
+        return f"numerics hold ({count}{PAIR_WORDS[j.kind]}: {needed}, reached)"
+    return f"numerics hold ({len(judgements)} pairs, each at the level its kind needs)"
 
 
 def _epoch(value: int | None) -> str:
@@ -191,8 +228,10 @@ def _epoch(value: int | None) -> str:
 
 def _history(folder: Path, threshold: float | None, wide: bool) -> int:
     """Every session in the folder, in time order, as the history site reads them: where each
-    case's series (wall time per host, instructions per stack) stepped."""
-    from linreg.compare.over_time import MAX_STEPS, case_series  # ruptures, when it runs
+    case's series (wall time per host, instructions per stack) stepped, each step judged as the
+    site judges it, and a jump in the newest sessions too short to be a step said undecided."""
+    from linreg.compare.over_time import MAX_STEPS, case_series, judged_steps  # ruptures
+    from linreg.report.step_words import change_words, outcome_words
     from linreg.results.bench_file import short_labels
     from linreg.results.history import gather
 
@@ -202,27 +241,40 @@ def _history(folder: Path, threshold: float | None, wide: bool) -> int:
     labels, _ = short_labels(sorted(found))
     if wide:
         labels = {n: n for n in labels}
+    listed = [(one, step, False) for one in every for step in one.steps[-MAX_STEPS:]]
+    listed += [(one, one.pending, True) for one in every if one.pending is not None]
+    judged = {
+        (id(r.series), r.step.position): r for r in judged_steps(listed, history, threshold or 0.0)
+    }
     by_key: dict[tuple[str, str], list] = {}
     for one in every:
         by_key.setdefault((one.metric, one.key), []).append(one)
-    stepped = 0
+    stepped = pending = 0
     for (metric, key), series in sorted(by_key.items()):
         where = f"stack {key}" if metric == "instructions" else history.labels.get(key, key)
         sessions = max(len(one) for one in series)
         say(f"{metric_word(metric)} on {where}: {sessions} sessions")
-        listed = [(one, step) for one in series for step in one.steps[-MAX_STEPS:]]
+        mine = sorted(
+            (judged[(id(one), step.position)] for one, step, _ in listed if one in series),
+            key=lambda r: (r.series.case, r.step.position),
+        )
         left_out = sum(max(0, len(one.steps) - MAX_STEPS) for one in series)
-        stepped += len(listed) + left_out
-        if not listed:
-            console.print("  no case stepped")
-        for one, step in listed:
+        stepped += sum(not r.pending for r in mine) + left_out
+        pending += sum(r.pending for r in mine)
+        if not mine:
+            console.print("  no step found beyond the noise")
+        for r in mine:
             fmt = units.count if metric == "instructions" else units.seconds
-            session = history.sessions[step.session].id
+            session = history.sessions[r.step.session].id
+            newest = "session jumps" if r.sessions_ago == 1 else f"{r.sessions_ago} sessions jump"
+            what = f"the newest {newest}, too few to stand as a step" if r.pending else "a step"
             say(
-                f"  {labels[one.case]}: {metric} {units.ratio(step.ratio)} at session {session} "
-                f"({fmt(step.before)} → {fmt(step.after)})"
+                f"  {labels[r.series.case]}: {metric} {units.ratio(r.step.ratio)} at session "
+                f"{session} ({fmt(r.step.before)} → {fmt(r.step.after)}), {what}: "
+                f"{outcome_words(r)}; {change_words(r.change)}"
             )
         if left_out:
             say(f"  {left_out} older step(s) not listed (the newest {MAX_STEPS} of each case are)")
-    say(f"compare --all: {stepped} step(s) in {len(by_key)} series")
+    jumps = f", and {pending} jump(s) in the newest sessions, undecided" if pending else ""
+    say(f"compare --all: {stepped} step(s) in {len(by_key)} series{jumps}")
     return 0

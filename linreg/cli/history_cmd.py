@@ -36,8 +36,10 @@ def history_command(
     recent: int = typer.Option(
         _RECENT,
         min=1,
-        help="The index lists as regressions the steps that began in a series' newest this "
-        "many sessions.",
+        help="The index judges the steps that began in a series' newest this many sessions: a "
+        "regression where slower, earned (enough sessions each side) and something changed "
+        "across it; else undecided, a speed-up, or noise (the same code on the same stack and "
+        "host).",
     ),
 ) -> None:
     """Write a static site (opens offline): machines, stacks and regressions on its index,
@@ -58,8 +60,18 @@ def history_command(
         f"history: {_n(s.sessions, 'session')} on {_n(s.hosts, 'host')} "
         f"({_n(s.machines, 'machine')}, {_n(s.stacks, 'stack')}), {_n(s.cases, 'case')}, "
         f"{_n(s.repro_sets, 'repro set')}; {_n(s.steps, 'step')}, {len(s.regressions)} in the "
-        f"newest {recent} sessions of a series ({s.slower} slower); {_n(s.pages, 'page')}, "
+        f"newest {recent} sessions of a series ({_kinds(s)}); {_n(s.pages, 'page')}, "
         f"{site_size_words(s.bytes)}: {s.path / 'index.html'}"
+    )
+
+
+def _kinds(summary) -> str:
+    """'1 regression, 2 undecided, 0 speed-ups, 1 noise': what the newest steps earned."""
+    from linreg.results.history_series import NOISE, REGRESSION, SPEED_UP, UNDECIDED_STEP
+
+    return (
+        f"{_n(summary.count(REGRESSION), 'regression')}, {summary.count(UNDECIDED_STEP)} "
+        f"undecided, {_n(summary.count(SPEED_UP), 'speed-up')}, {summary.count(NOISE)} noise"
     )
 
 

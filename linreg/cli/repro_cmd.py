@@ -13,6 +13,7 @@ from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, REQUIREMENT_MEANINGS
 from linreg.config import DTYPES, ENGINES, OPTIMIZERS, TrainConfig
+from linreg.errors import ConfigError, LinregError
 from linreg.options import (
     parse_choices,
     parse_fractions,
@@ -37,6 +38,22 @@ _DEFAULT = TrainConfig()
 @app.command("repro")
 def repro_command(
     ctx: typer.Context,
+    target: str | None = typer.Option(
+        None,
+        metavar="SPEC",
+        help="A target to check instead of the tutorial: FILE.py:NAME, package.module:NAME, or "
+        "one shipped with linreg (mlp, cnn, chargpt). Its matrix is --devices, --dtypes, "
+        "--seeds, --threads and --engines at --size; each config trained twice (bit-identical, "
+        "else nondeterministic, naming the first differing quantity and step), each run judged "
+        "against the float64 CPU eager run per quantity (a dtype's CPU one-thread eager run "
+        "within its tolerance by RMS error; any other run no further from float64 than the "
+        "target's fp64_multiplier times that twin's error, plus the tolerance), and each seed's "
+        "first run stopped half-way and resumed in a fresh process. The tutorial's options "
+        "(--lr, --epochs, --require, golden references, ...) are the tutorial's only.",
+    ),
+    size: str | None = typer.Option(
+        None, help="A target's size (default ci: the matrix trains every config twice)."
+    ),
     devices: str | None = typer.Option(
         None, help="Comma-separated devices: cpu, cuda, mps (default: those present)."
     ),
@@ -107,7 +124,26 @@ def repro_command(
 ) -> int:
     """Train the matrix twice in separate processes; check determinism, consistency against
     float64 CPU, golden references, checkpoints, and runs stopped half-way and resumed in a
-    fresh process. Exit 1 when any check fails."""
+    fresh process (with --target, a target's matrix). Exit 1 when any check fails."""
+    from linreg.target_loading import is_tutorial
+
+    resuming_target = resume is not None and _is_target_set(resume)
+    if not is_tutorial(target) or resuming_target:
+        from linreg.cli.repro_target import target_repro_command
+
+        given_here = [
+            name
+            for name in ctx.params
+            if name not in ("resume", "out", "wide")
+            and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+        ]
+        axes = {"devices": devices, "dtypes": dtypes, "seeds": seeds, "threads": threads,
+                "engines": engines}  # fmt: skip
+        return target_repro_command(None if is_tutorial(target) else target, size, axes,
+                                    (rtol, atol), pyproject, out, resume, given_here,
+                                    wide)  # fmt: skip
+    if size is not None:
+        raise ConfigError("size", "is a target's (--target SPEC); the tutorial trains --epochs")
     # Resuming, the options given again (a command line repeated with --resume) are checked
     # against those the run was started with; the others are the run's own.
     given = [
@@ -172,6 +208,19 @@ def repro_command(
         return 1
     say(f"repro: OK: {held}")
     return 0
+
+
+def _is_target_set(folder: Path) -> bool:
+    from linreg.results import kinds
+    from linreg.results.files import read_json
+
+    manifest = folder / kinds.REPRO_MANIFEST_FILE
+    try:
+        return manifest.is_file() and kinds.kind_of(read_json(manifest)) == (
+            kinds.TARGET_REPRO_MANIFEST
+        )
+    except LinregError:
+        return False
 
 
 def _print_explanations(checks) -> None:

@@ -1,5 +1,6 @@
 """The speed verdict as a table at 80 columns, for `linreg compare` and `linreg ab`, with the
-function lists of the instruction cases that moved under it."""
+op lists of the cases whose ops changed and the function lists of the instruction cases that
+moved under it."""
 
 from __future__ import annotations
 
@@ -12,9 +13,18 @@ from rich.text import Text
 from linreg import units
 from linreg.cli.console import console, say
 from linreg.cli.function_list import print_case_functions
+from linreg.cli.op_list import print_case_ops
+from linreg.report.op_words import per_step
 from linreg.report.speed_words import case_words, notes, summary
 from linreg.results.bench_file import short_labels
-from linreg.results.speed_verdict import INSTRUCTIONS, NO_CHANGE, SLOWER, UNDECIDED, SpeedVerdict
+from linreg.results.speed_verdict import (
+    INSTRUCTIONS,
+    NO_CHANGE,
+    OPS,
+    SLOWER,
+    UNDECIDED,
+    SpeedVerdict,
+)
 
 
 def print_speed_verdict(verdict: SpeedVerdict, wide: bool) -> None:
@@ -43,18 +53,18 @@ def print_speed_verdict(verdict: SpeedVerdict, wide: bool) -> None:
                          min_width=min(24, max(map(len, labels.values()))) if column == "case"
                          else None)  # fmt: skip
     for c in verdict.cases:
-        fmt = units.count if c.metric == INSTRUCTIONS else units.seconds
+        fmt = {INSTRUCTIONS: units.count, OPS: per_step}.get(c.metric, units.seconds)
         style = "red" if c.outcome == SLOWER else ""
         table.add_row(
             Text(labels[c.case]), "instr" if c.metric == INSTRUCTIONS else c.metric,
             fmt(c.reference), fmt(c.candidate), units.ratio(c.ratio),
-            # An undecided case's interval spans orders of magnitude: it says nothing.
-            "–" if c.ci is None or c.outcome == UNDECIDED
-            else f"{units.sig(c.ci[0], 2)}–{units.sig(c.ci[1], 2)}",
+            # Every interval it has, an undecided case's too: its width is why it is undecided.
+            "–" if c.ci is None else f"{units.sig(c.ci[0], 2)}–{units.sig(c.ci[1], 2)}",
             "–" if c.p_adjusted is None else f"{c.p_adjusted:.2g}",
             Text(case_words(c) if wide else _short(c), style=style),
         )  # fmt: skip
     console.print(table)
+    print_case_ops(verdict, labels, wide)
     print_case_functions(verdict, labels, wide)
 
 
@@ -66,10 +76,12 @@ def _wrapped(text: str, first: str, rest: str) -> str:
 def _short(case) -> str:
     """The outcome in the few characters the narrow column has."""
     if case.outcome == NO_CHANGE:
+        if case.metric == OPS:
+            return "same ops"
         return f"no change ±{units.percent(case.threshold).replace(' ', '')}"
     if case.outcome == UNDECIDED:
         # The processes it had; the summary above says how many would decide.
         n, m = case.samples
-        return f"undecided ({n} vs {m})" if case.metric != INSTRUCTIONS else "undecided"
+        return f"undecided ({n} vs {m})" if case.metric == "wall" else "undecided"
     text = case.outcome
     return f"{text}, unstable" if case.unstable and case.outcome != UNDECIDED else text

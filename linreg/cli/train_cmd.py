@@ -17,9 +17,33 @@ from linreg.errors import ConfigError
 _DEFAULT = TrainConfig()
 
 
+# The options that say the tutorial's data, model and training: a target sets its own.
+TUTORIAL_ONLY = (
+    "weight", "bias", "start", "stop", "step", "train_fraction", "samples", "loss", "optimizer",
+    "lr", "momentum", "epochs", "eval_every",
+)  # fmt: skip
+TARGET_ONLY = ("size", "steps")
+
+
 @app.command("train")
 def train_command(
     ctx: typer.Context,
+    target: str | None = typer.Option(
+        None,
+        metavar="SPEC",
+        help="What to train: FILE.py:NAME, package.module:NAME, or a target shipped with linreg "
+        "(mlp, cnn, chargpt; tutorial, the default). A target other than the tutorial writes a "
+        "run folder of its own kind and takes --size and --steps; the tutorial's options "
+        "(--lr, --epochs, its data's) are the tutorial's only. See `linreg target new`.",
+    ),
+    size: str | None = typer.Option(
+        None,
+        help="A target's size: ci (small, for tests), full (the default where the target "
+        "declares it), or another it declares.",
+    ),
+    steps: int | None = typer.Option(
+        None, help="A target's training steps, >= 1 (default: its size's)."
+    ),
     seed: int = typer.Option(_DEFAULT.seed, help="Seed set before the model is built."),
     lr: float = typer.Option(_DEFAULT.lr, help="Learning rate, > 0."),
     epochs: int = typer.Option(_DEFAULT.epochs, help="Training epochs, >= 1."),
@@ -66,9 +90,10 @@ def train_command(
     ),
     stop_at: int | None = typer.Option(
         None,
-        help="Stop after this many epochs and write a training checkpoint (model, optimizer "
-        "state, random generators, history so far) instead of a run folder; finish it with "
-        "--resume-from. Eager engine.",
+        help="Stop after this many epochs (a target's: steps) and write a training checkpoint "
+        "(model, optimizer and scheduler state, every random generator, a target's data "
+        "position, history so far) instead of a run folder; finish it with --resume-from. "
+        "Eager engine.",
     ),
     checkpoint: Path | None = typer.Option(
         None,
@@ -82,8 +107,26 @@ def train_command(
         "they were.",
     ),
 ) -> None:
-    """Train the tutorial's model; write run.json, history.csv, model.pth and plots.html (or,
-    with --stop-at, a training checkpoint that --resume-from finishes)."""
+    """Train the tutorial's model (or a --target); write run.json, history.csv, model.pth and
+    plots.html (or, with --stop-at, a training checkpoint that --resume-from finishes)."""
+    from linreg.target_loading import is_tutorial
+
+    given = [name for name in ctx.params if _given(ctx, name)]
+    if not is_tutorial(target) or _is_target_checkpoint(resume_from):
+        for name in TUTORIAL_ONLY:
+            if name in given:
+                what = f"--target {target}" if target else "a target's checkpoint"
+                raise ConfigError(name, f"is the tutorial's; {what} sets its own")
+        from linreg.cli.train_target import train_target_command
+
+        train_target_command(
+            ctx, None if is_tutorial(target) else target, size, steps, seed, device, dtype,
+            engine, deterministic, threads, out, stop_at, checkpoint, resume_from, given,
+        )  # fmt: skip
+        return
+    for name in TARGET_ONLY:
+        if name in given:
+            raise ConfigError(name, "is a target's (--target SPEC); the tutorial trains --epochs")
     if out is not None and stop_at is not None:
         raise ConfigError("out", "names a finished run's folder; --stop-at writes a checkpoint "
                           "(--checkpoint PATH)")  # fmt: skip
@@ -119,13 +162,8 @@ def train_command(
     state = None
     if resume_from is not None:
         # The options given again: those the checkpoint's config must already have.
-        given = {
-            name: ctx.params[name]
-            for name in TrainConfig().to_dict()
-            if name in ctx.params
-            and getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
-        }
-        state = open_checkpoint(resume_from, given)
+        again = {name: ctx.params[name] for name in TrainConfig().to_dict() if name in given}
+        state = open_checkpoint(resume_from, again)
         config = state.config
     c = config
     table = Table(title=f"Training (seed {c.seed}, {c.device}, {c.dtype}, {c.engine})")
@@ -170,6 +208,20 @@ def train_command(
         say("plotly is not installed: plots.html was not written")
     say(f"run folder: {outcome.folder}")
     say(f"train: OK: weight {run.final_weight:.6g}, bias {run.final_bias:.6g}")
+
+
+def _given(ctx: typer.Context, name: str) -> bool:
+    return getattr(ctx.get_parameter_source(name), "name", "") == "COMMANDLINE"
+
+
+def _is_target_checkpoint(path: Path | None) -> bool:
+    """Whether --resume-from names a target's training checkpoint (which the target's path
+    finishes without --target)."""
+    if path is None:
+        return False
+    from linreg.results.target_checkpoint import is_target_checkpoint  # imports torch
+
+    return is_target_checkpoint(path)
 
 
 @app.command("evaluate")

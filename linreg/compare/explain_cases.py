@@ -14,9 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linreg.compare.explain import TOP, FunctionChanges, function_changes
+from linreg.compare.op_inside import moved_inside
 from linreg.compare.pairing import match_sessions
+from linreg.compare.speed import case_ops
 from linreg.errors import ResultSetError
-from linreg.results.bench_sessions import BenchSession
+from linreg.results.bench_sessions import BenchSession, session_samples
+from linreg.results.op_changes import OpEvidence
+from linreg.results.op_counts import OP_COUNTS_KEY
 from linreg.results.profiles import FunctionTable, ProfileError, case_profile, read_profile
 from linreg.results.resultset import load_result_set
 from linreg.results.speed_verdict import FASTER, INSTRUCTIONS, SLOWER, CaseVerdict
@@ -24,17 +28,23 @@ from linreg.results.speed_verdict import FASTER, INSTRUCTIONS, SLOWER, CaseVerdi
 
 @dataclass(frozen=True)
 class CaseExplanation:
-    """One case's function list between two sessions, with what it was read from."""
+    """One case between two sessions: its op list and its function list, each with what it
+    was read from, or why there is none (``ops_note``, ``functions_note``)."""
 
     case: str
     reference: str  # the sessions, as a comparison names them
     candidate: str
-    reference_per_call: float  # instructions per call, from the profiles
-    candidate_per_call: float
-    changes: FunctionChanges
+    reference_per_call: float | None  # instructions per call, from the profiles
+    candidate_per_call: float | None
+    changes: FunctionChanges | None
+    functions_note: str = ""
+    ops: OpEvidence | None = None
+    ops_note: str = ""
 
     @property
-    def ratio(self) -> float:
+    def ratio(self) -> float | None:
+        if self.reference_per_call is None or self.candidate_per_call is None:
+            return None
         return self.candidate_per_call / self.reference_per_call
 
 
@@ -63,13 +73,28 @@ def case_tables(
 
 
 def with_functions(case: CaseVerdict, reference: BenchSession, candidate: BenchSession):
-    """The case with its function list, or with why there is none."""
+    """The case with its function list, or with why there is none; where its ops are the same
+    on both sides, with the op its instructions moved inside."""
     try:
         ref, cand = case_tables(reference, candidate, case.case)
     except ProfileError as exc:
         return dataclasses.replace(case, functions_note=f"no function list: {exc}")
     changes = function_changes(ref, cand)
-    return dataclasses.replace(case, functions=changes.functions, functions_note=changes.note)
+    return dataclasses.replace(case, functions=changes.functions, functions_note=changes.note,
+                               ops=with_moved_inside(case.ops, ref, cand))  # fmt: skip
+
+
+def with_moved_inside(
+    ops: OpEvidence | None, reference: FunctionTable, candidate: FunctionTable
+) -> OpEvidence | None:
+    """``ops`` naming the op whose instructions moved most, where the ops are the same on two
+    sides of one stack (where ops changed, the changed ops are the explanation)."""
+    if ops is None or not ops.same or ops.stack_differences:
+        return ops
+    found = moved_inside(reference, candidate, ops.op_names)
+    if found is None:
+        return ops
+    return dataclasses.replace(ops, moved_inside=found[0], moved_inside_per_call=found[1])
 
 
 def explained(
@@ -87,10 +112,11 @@ def explained(
 def explain_case(
     reference_path: str | Path, candidate_path: str | Path, case: str, top: int = TOP
 ) -> CaseExplanation:
-    """Any case's function list between two result sets (as `linreg compare` reads them: a
-    folder means its newest session per machine). ``case``: a full case id, its name after
-    "::", or a part of it that names one case alone. ResultSetError (ProfileError) names what
-    is missing."""
+    """Any case's op list and function list between two result sets (as `linreg compare`
+    reads them: a folder means its newest session per machine). ``case``: a full case id, its
+    name after "::", or a part of it that names one case alone, among those both sides counted
+    (instructions or ops). ResultSetError (ProfileError) names what is missing where a side
+    kept neither its profile nor its ops."""
     reference, candidate = load_result_set(reference_path), load_result_set(candidate_path)
     pairs, _ = match_sessions(reference, candidate)
     if not pairs:
@@ -101,15 +127,43 @@ def explain_case(
         raise ResultSetError(f"sessions of several machines on both sides ({machines}): give "
                              "one machine's folder or files")  # fmt: skip
     ref_session, cand_session = pairs[0]
-    name = resolve_case(case, _counted(ref_session) & _counted(cand_session))
-    ref, cand = case_tables(ref_session, cand_session, name)
+    both = (_counted(ref_session) & _counted(cand_session)) | (
+        _ops_counted(ref_session) & _ops_counted(cand_session)
+    )
+    name = resolve_case(case, both)
+    ref_samples = session_samples(ref_session).get(name)
+    cand_samples = session_samples(cand_session).get(name)
+    ops = case_ops(ref_samples, cand_samples)
+    ops_note = "" if ops is not None else _ops_missing(ref_session, cand_session, name)
+    try:
+        ref, cand = case_tables(ref_session, cand_session, name)
+    except ProfileError as exc:
+        if ops is None:
+            raise
+        return CaseExplanation(name, ref_session.label, cand_session.label, None, None, None,
+                               f"no function list: {exc}", ops, ops_note)  # fmt: skip
+    changes = function_changes(ref, cand, top)
     return CaseExplanation(name, ref_session.label, cand_session.label,
-                           ref.total / ref.calls, cand.total / cand.calls,
-                           function_changes(ref, cand, top))  # fmt: skip
+                           ref.total / ref.calls, cand.total / cand.calls, changes,
+                           changes.note, with_moved_inside(ops, ref, cand), ops_note)  # fmt: skip
 
 
 def _counted(session: BenchSession) -> set[str]:
     return {c.fullname for f in session.files for c in f.cases if "instructions" in c.extra_info}
+
+
+def _ops_counted(session: BenchSession) -> set[str]:
+    return {c.fullname for f in session.files for c in f.cases if OP_COUNTS_KEY in c.extra_info}
+
+
+def _ops_missing(reference: BenchSession, candidate: BenchSession, case: str) -> str:
+    """Why a case has no op list: which side counted no ops of it."""
+    missing = [
+        f"the {role} ({session.label})"
+        for role, session in (("reference", reference), ("candidate", candidate))
+        if case not in _ops_counted(session)
+    ]
+    return f"no op list: {' and '.join(missing)} counted no ops of {case}"
 
 
 def resolve_case(given: str, names: set[str]) -> str:

@@ -11,56 +11,22 @@ Labels only: the report and the CLI say it in words.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from fractions import Fraction
 
+from linreg.results.op_changes import (
+    FEWER,
+    GONE,
+    MORE,
+    MOVED,
+    NEW,
+    OpDelta,
+    OpEvidence,
+    SiteDelta,
+)
 from linreg.results.op_counts import OpCount, OpCounts, OpSite
 
-# OpDelta.change and SiteDelta.change
-NEW, GONE, MORE, FEWER, MOVED = "new", "gone", "more", "fewer", "moved"
-
-
-@dataclass(frozen=True)
-class SiteDelta:
-    """One line's calls of an op per step, on each side (0 where the side has no such site)."""
-
-    file: str
-    line: int
-    function: str
-    code: str
-    graph: bool
-    reference_per_step: float
-    candidate_per_step: float
-
-    @property
-    def delta(self) -> float:
-        return self.candidate_per_step - self.reference_per_step
-
-    @property
-    def change(self) -> str:
-        return _change(self.reference_per_step, self.candidate_per_step)
-
-
-@dataclass(frozen=True)
-class OpDelta:
-    """One op's calls per step on each side, and the sites whose calls changed (new sites
-    first, then by the size of their change). ``change`` is MOVED where the op's count per step
-    is the same but its calls came from other lines."""
-
-    op: str
-    reference_per_step: float
-    candidate_per_step: float
-    sites: tuple[SiteDelta, ...]
-
-    @property
-    def delta(self) -> float:
-        return self.candidate_per_step - self.reference_per_step
-
-    @property
-    def change(self) -> str:
-        if self.reference_per_step == self.candidate_per_step:
-            return MOVED
-        return _change(self.reference_per_step, self.candidate_per_step)
+__all__ = ["FEWER", "GONE", "MORE", "MOVED", "NEW", "OpDelta", "SiteDelta", "op_deltas",
+           "op_evidence", "same_ops", "stack_differences"]  # fmt: skip
 
 
 def op_deltas(reference: OpCounts, candidate: OpCounts) -> tuple[OpDelta, ...]:
@@ -75,6 +41,18 @@ def op_deltas(reference: OpCounts, candidate: OpCounts) -> tuple[OpDelta, ...]:
         if ref_calls != cand_calls or sites:
             found.append(OpDelta(op, float(ref_calls), float(cand_calls), sites))
     return tuple(sorted(found, key=lambda d: (-abs(Fraction(d.delta)), d.op)))
+
+
+def op_evidence(reference: OpCounts, candidate: OpCounts) -> OpEvidence:
+    """The two counts of a case as the speed verdict keeps them: every changed op with its
+    lines, the ops a step on each side, and what besides the code tells the records apart."""
+    return OpEvidence(
+        reference_per_step=float(_total(reference)),
+        candidate_per_step=float(_total(candidate)),
+        changes=op_deltas(reference, candidate),
+        op_names=tuple(sorted(set(reference.by_op()) | set(candidate.by_op()))),
+        stack_differences=stack_differences(reference, candidate),
+    )
 
 
 def same_ops(reference: OpCounts, candidate: OpCounts) -> bool:
@@ -92,6 +70,10 @@ def stack_differences(reference: OpCounts, candidate: OpCounts) -> tuple[str, ..
         ("engine", reference.engine, candidate.engine),
     )
     return tuple(name for name, ref, cand in pairs if ref != cand)
+
+
+def _total(counts: OpCounts) -> Fraction:
+    return Fraction(sum(count.calls for count in counts.ops), counts.steps_counted)
 
 
 def _per_step(counts: OpCounts, count: OpCount | None) -> Fraction:
@@ -134,11 +116,3 @@ def _site_deltas(
 def _sites(count: OpCount | None) -> dict[tuple, OpSite]:
     sites: Iterable[OpSite] = () if count is None else count.sites
     return {site.key: site for site in sites}
-
-
-def _change(reference: float, candidate: float) -> str:
-    if reference == 0:
-        return NEW
-    if candidate == 0:
-        return GONE
-    return MORE if candidate > reference else FEWER

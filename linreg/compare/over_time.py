@@ -11,7 +11,17 @@ steps.
 
 A session's value is the median of its processes' values, its band the lowest and highest
 process, or a single process's rounds' quartiles. Steps come from linreg.compare.steps.find_steps,
-each session's own standard error given where it ran several processes.
+each session's own standard error given where it ran several processes. A jump in a series'
+newest sessions beyond every session of its level, too short to stand out of the noise as a
+step, is kept as the series' *pending* jump: undecided, never "no step".
+
+A step at the end of a series is a regression only when earned as a speed verdict is
+(``regressions``): the sessions before it against the sessions after it, each session one
+sample, by the rules of ``linreg.compare.speed`` (wall time: the rank interval wholly beyond the
+threshold, false discoveries controlled across the steps judged together; instructions: beyond
+the threshold and twice the spread of the sessions before it), and only where something changed
+across it (a commit, stack or host after it that none before it ran): the same code on the same
+stack and host, slower, is the machine.
 """
 
 from __future__ import annotations
@@ -24,18 +34,22 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from linreg.compare.steps import LevelStep, find_steps
+from linreg.compare.speed import DEFAULT_ALPHA, judge_instructions, judge_wall
+from linreg.compare.steps import MIN_STEP, LevelStep, find_steps
 from linreg.results.bench_sessions import CaseSamples
 from linreg.results.history import History
 from linreg.results.history_series import (
     INSTRUCTIONS,
     METRICS,
     RECENT_SESSIONS,
+    STEP_KINDS,
     WALL,
     Regression,
     Series,
     SeriesStep,
+    StepChange,
 )
+from linreg.results.speed_verdict import CaseVerdict
 
 # Steps `linreg compare --all` lists per case and metric, newest kept: more is a noisy series,
 # not a history of changes, and the newest is the one a reader asks about.
@@ -84,15 +98,17 @@ def case_series(
     found: dict[str, list[Series]] = {}
     keys = sorted(points, key=lambda k: (k[0], METRICS.index(k[1]), k[2]))
     for done, key in enumerate(keys, start=1):
-        found.setdefault(key[0], []).append(_series(*key, points[key], threshold))
+        found.setdefault(key[0], []).append(one_series(*key, points[key], threshold))
         if on_progress is not None:
             on_progress(done, len(keys), "finding steps")
     return found
 
 
-def _series(
+def one_series(
     case: str, metric: str, key: str, points: list[tuple[int, CaseSamples]], threshold: float
 ) -> Series:
+    """One case's metric over ``points`` (an index into History.sessions, and the session's
+    samples), oldest first, with its steps and pending jump."""
     samples = [r.instructions if metric == INSTRUCTIONS else r.wall for _, r in points]
     values = np.array([float(np.median(s)) for s in samples])
     low = np.array([min(s) for s in samples])
@@ -116,7 +132,42 @@ def _series(
         )
         for step in windowed_steps(values, errors, threshold)
     )
-    return Series(case, metric, key, sessions, values, low, high, steps)
+    pending = pending_jump(values, sessions, steps, threshold)
+    return Series(case, metric, key, sessions, values, low, high, steps, pending)
+
+
+def pending_jump(
+    values: np.ndarray,
+    sessions: np.ndarray,
+    steps: Sequence[SeriesStep],
+    threshold: float,
+    most: int = RECENT_SESSIONS,
+) -> SeriesStep | None:
+    """The newest sessions (at most ``most``) of the series' last level that all lie beyond
+    every earlier session of that level by more than the threshold, on one side: a jump too
+    short for find_steps to tell from noise (40, 40, 120 ms), kept to be judged, not dropped.
+    None where there is no such jump (or the level is the jump itself)."""
+    start = steps[-1].position if steps else 0
+    level = np.log(values[start:])
+    n = len(level)
+    bar = math.log1p(max(threshold, MIN_STEP))
+    found = 0
+    for k in range(1, min(most, n - 1) + 1):
+        before, tail = level[: n - k], level[n - k :]
+        if tail.min() > before.max() + bar or tail.max() < before.min() - bar:
+            found = k
+    if not found:
+        return None
+    before, tail = level[: n - found], level[n - found :]
+    position = len(values) - found
+    return SeriesStep(
+        position=position,
+        session=int(sessions[position]),
+        ratio=math.exp(tail.mean() - before.mean()),
+        before=math.exp(before.mean()),
+        after=math.exp(tail.mean()),
+        z=math.nan,  # it stands out of no noise estimate: that is why it is pending
+    )
 
 
 def windowed_steps(
@@ -153,11 +204,101 @@ def windowed_steps(
     return kept
 
 
-def regressions(series: Sequence[Series], recent: int = RECENT_SESSIONS) -> list[Regression]:
-    """The steps that began in the newest ``recent`` sessions of their series: slower first,
-    the largest first among them, then faster ones."""
-    found = [Regression(s, step) for s in series for step in s.recent_steps(recent)]
+def regressions(
+    series: Sequence[Series],
+    recent: int = RECENT_SESSIONS,
+    history: History | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+) -> list[Regression]:
+    """The steps (and pending jumps) that began in the newest ``recent`` sessions of their
+    series, each judged (``judge_steps``) with what changed across it where ``history`` is
+    given: regressions first, then undecided, speed-ups and noise; slower, then larger, first."""
+    found = [(s, step, False) for s in series for step in s.recent_steps(recent)]
+    found += [
+        (s, s.pending, True)
+        for s in series
+        if s.pending is not None and s.pending.position >= len(s) - recent
+    ]
+    return judged_steps(found, history, threshold, alpha)
+
+
+def judged_steps(
+    found: Sequence[tuple[Series, SeriesStep, bool]],
+    history: History | None,
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+) -> list[Regression]:
+    """Each (series, step, pending) judged and sorted as ``regressions`` sorts them."""
+    verdicts = judge_steps([(s, step) for s, step, _ in found], threshold, alpha)
+    listed = []
+    for (one, step, pending), verdict in zip(found, verdicts, strict=True):
+        change = None if history is None else step_change(history, one, step)
+        listed.append(Regression(one, step, verdict, change, pending))
     return sorted(
-        found,
-        key=lambda r: (not r.step.slower, -abs(math.log(r.step.ratio)), r.series.case),
+        listed,
+        key=lambda r: (STEP_KINDS.index(r.kind), not r.step.slower,
+                       -abs(math.log(r.step.ratio)), r.series.case),
+    )  # fmt: skip
+
+
+def _sides(series: Series, step: SeriesStep) -> tuple[int, int]:
+    """Where the level before ``step`` begins and where the level after it ends: the steps
+    next to it, the pending jump, or the series' ends."""
+    bounds = sorted({0, len(series), *(s.position for s in series.steps)}
+                    | ({series.pending.position} if series.pending else set()))  # fmt: skip
+    start = max(b for b in bounds if b < step.position)
+    end = min(b for b in bounds if b > step.position)
+    return start, end
+
+
+def judge_steps(
+    found: Sequence[tuple[Series, SeriesStep]],
+    threshold: float = DEFAULT_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+) -> list[CaseVerdict]:
+    """Each step judged as a speed verdict judges a case, its level's sessions before it
+    against those after it, one sample a session (``samples`` counts sessions, and so does
+    ``processes_needed``): wall time by ``judge_wall`` (sessions are samples of the level with
+    the between-session spread in them, so no further term; Benjamini–Hochberg across the wall
+    steps judged together), instruction counts by ``judge_instructions``. At the threshold steps
+    are marked from (MIN_STEP at least)."""
+    bar = max(threshold, MIN_STEP)
+    verdicts: dict[int, CaseVerdict] = {}
+    reference: dict[str, CaseSamples] = {}
+    candidate: dict[str, CaseSamples] = {}
+    for index, (one, step) in enumerate(found):
+        start, end = _sides(one, step)
+        before = tuple(float(v) for v in one.values[start : step.position])
+        after = tuple(float(v) for v in one.values[step.position : end])
+        key = str(index)
+        if one.metric == INSTRUCTIONS:
+            [verdict] = judge_instructions(
+                {key: CaseSamples(key, (), before)}, {key: CaseSamples(key, (), after)}, bar
+            )
+            verdicts[index] = dataclasses.replace(verdict, case=one.case)
+        else:
+            reference[key] = CaseSamples(key, before, ())
+            candidate[key] = CaseSamples(key, after, ())
+    if reference:
+        for verdict in judge_wall(reference, candidate, bar, alpha, interleaved=True, units=False):
+            index = int(verdict.case)
+            verdicts[index] = dataclasses.replace(verdict, case=found[index][0].case)
+    return [verdicts[index] for index in range(len(found))]
+
+
+def step_change(history: History, series: Series, step: SeriesStep) -> StepChange:
+    """What differs across ``step`` between the sessions of its two levels."""
+    start, end = _sides(series, step)
+    before = [history.sessions[int(i)].where for i in series.sessions[start : step.position]]
+    after = [history.sessions[int(i)].where for i in series.sessions[step.position : end]]
+    commits = ({w.commit for w in before}, {w.commit for w in after})
+    return StepChange(
+        commit=bool(commits[1] - commits[0]),
+        stack=bool({w.stack for w in after} - {w.stack for w in before}),
+        host=bool({w.host for w in after} - {w.host for w in before}),
+        commit_known=None not in commits[0] | commits[1],
+        boundary=(before[-1].commit, after[0].commit),
+        stacks=(before[-1].stack, after[0].stack),
+        hosts=(before[-1].host, after[0].host),
     )

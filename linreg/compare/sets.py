@@ -9,11 +9,13 @@ runs of one label a side means the newest, named in ``choices``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from linreg.compare.explain_cases import explained
+from linreg.compare.pair_rule import PairJudgement, judge_pair, same_stack
 from linreg.compare.pairing import match_sessions, only_in
 from linreg.compare.runs import compare_runs
 from linreg.compare.speed import DEFAULT_ALPHA, DEFAULT_INSTRUCTION_THRESHOLD, judge_sessions
@@ -33,6 +35,8 @@ class SetComparison:
     candidate_source: str
     numerics: list[Comparison]
     speed: list[SpeedVerdict]
+    # Each of ``numerics`` judged by what its pair must reach (linreg.compare.pair_rule).
+    judgements: list[PairJudgement]
     environment_diff: dict[str, tuple[Any, Any]]  # key → (reference's value, candidate's value)
     unmatched: list[str] = field(default_factory=list)
     # Which run a side took for a label several of its runs share (its newest), one line each.
@@ -41,8 +45,8 @@ class SetComparison:
     run_pairs: list[tuple[Run, Run]] = field(default_factory=list)
 
     @property
-    def numeric_failures(self) -> list[Comparison]:
-        return [c for c in self.numerics if not c.within_tolerance]
+    def numeric_failures(self) -> list[PairJudgement]:
+        return [j for j in self.judgements if not j.holds]
 
     @property
     def regressions(self) -> list[CaseVerdict]:
@@ -69,10 +73,7 @@ def compare_result_sets(
     reference, candidate = load_result_set(reference_path), load_result_set(candidate_path)
     pairs, unmatched = _match_runs(reference, candidate)
     try:
-        numerics = [
-            compare_runs(cand, ref, tolerances, candidate_label=label, reference_label=ref_label)
-            for (ref_label, ref), (label, cand) in pairs
-        ]
+        judgements = judge_run_pairs(pairs, tolerances)
     except ValueError as exc:
         raise ResultSetError(f"{reference_path} vs {candidate_path}: {exc}") from exc
     session_pairs, unmatched_sessions = match_sessions(reference, candidate)
@@ -91,8 +92,9 @@ def compare_result_sets(
     return SetComparison(
         reference_source=str(reference_path),
         candidate_source=str(candidate_path),
-        numerics=numerics,
+        numerics=[j.comparison for j in judgements],
         speed=speed,
+        judgements=judgements,
         environment_diff=diff_environments(reference.environment, candidate.environment),
         unmatched=unmatched + unmatched_sessions,
         choices=[c.describe("reference") for c in reference.choices]
@@ -108,9 +110,32 @@ def _noise_floor(reference: ResultSet, candidate: ResultSet, machine: str) -> No
     return max(found, key=lambda f: (f.sessions, f.processes)) if found else None
 
 
+def judge_run_pairs(
+    pairs: Sequence[tuple[tuple[str, Run], tuple[str, Run]]], tolerances: Tolerances
+) -> list[PairJudgement]:
+    """Each ((reference label, run), (candidate label, run)) pair compared and judged by what
+    its pair must reach; ValueError where two runs cannot be compared epoch by epoch."""
+    judged = []
+    for (ref_label, ref), (label, cand) in pairs:
+        comparison = compare_runs(
+            cand, ref, tolerances, candidate_label=label, reference_label=ref_label
+        )
+        on_same_stack = same_stack(cand.environment, ref.environment)
+        judged.append(judge_pair(comparison, cand.config, ref.config, on_same_stack))
+    return judged
+
+
+def match_runs(
+    reference: Mapping[str, Run], candidate: Mapping[str, Run]
+) -> tuple[list[tuple[tuple[str, Run], tuple[str, Run]]], list[str]]:
+    """Runs paired by label; one run on each side pairs up whatever its label. The lines say
+    which labels one side holds alone."""
+    if len(reference) == 1 and len(candidate) == 1:
+        return [(next(iter(reference.items())), next(iter(candidate.items())))], []
+    common = sorted(set(reference) & set(candidate))
+    pairs = [((k, reference[k]), (k, candidate[k])) for k in common]
+    return pairs, only_in("run", reference, candidate)
+
+
 def _match_runs(reference: ResultSet, candidate: ResultSet):
-    if len(reference.runs) == 1 and len(candidate.runs) == 1:
-        return [(next(iter(reference.runs.items())), next(iter(candidate.runs.items())))], []
-    common = sorted(set(reference.runs) & set(candidate.runs))
-    pairs = [((k, reference.runs[k]), (k, candidate.runs[k])) for k in common]
-    return pairs, only_in("run", reference.runs, candidate.runs)
+    return match_runs(reference.runs, candidate.runs)

@@ -11,7 +11,10 @@ Two metrics:
   ``no change`` when its interval lies wholly inside ±threshold (equivalence: the two one-sided
   tests), and ``undecided`` otherwise, with the processes a side that would decide it;
 - instruction counts (callgrind, CPU only): deterministic to a fraction of a percent, so one
-  process per side decides; beyond the threshold and twice the noise floor is a change.
+  process per side decides; beyond the threshold and twice the noise floor is a change;
+- op counts (the aten ops a step makes, any device): exact, so one process per side decides and
+  any op a step makes more or less often is a change. They decide a case only where it has no
+  instruction counts (CUDA, no Valgrind); beside an instruction case they explain it.
 
 Either gates only when both sides come from the same machine: across machines, wall time and
 instruction counts (other CPUs run other kernels) are information, never a verdict.
@@ -19,12 +22,14 @@ instruction counts (other CPUs run other kernels) are information, never a verdi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from linreg.compare.op_delta import op_evidence
 from linreg.compare.power import power_table
 from linreg.compare.session_term import (
     BOUNDED,
@@ -39,12 +44,14 @@ from linreg.compare.wall_units import check_units
 from linreg.errors import ConfigError
 from linreg.results.bench_sessions import BenchSession, CaseSamples, session_samples
 from linreg.results.noise_floor import NoiseFloor, log_sd, spread
+from linreg.results.op_changes import OpEvidence
 from linreg.results.speed_verdict import (
     FASTER,
     INFORMATION,
     INSTRUCTIONS,
     NO_CHANGE,
     NO_REGRESSION,
+    OPS,
     REGRESSED,
     SLOWER,
     UNDECIDED,
@@ -112,6 +119,7 @@ def judge_wall(
     alpha: float = DEFAULT_ALPHA,
     noise: NoiseFloor | None = None,
     interleaved: bool = False,
+    units: bool = True,
 ) -> list[CaseVerdict]:
     """Wall-time verdicts for the cases both sides have.
 
@@ -121,10 +129,12 @@ def judge_wall(
     the false coverage among the intervals shown (Benjamini & Yekutieli, 2005). Unless the sides
     were ``interleaved``, every interval carries the between-session term bounded from the A/A
     sessions of ``noise`` (``linreg.compare.session_term``), and a case without one is undecided.
-    Sides a power of 1000 apart in every case are refused (``linreg.compare.wall_units``).
+    Sides a power of 1000 apart in every case are refused (``linreg.compare.wall_units``)
+    unless ``units`` is False (the two sides of a step in one series, which share their units).
     """
     check_alpha(alpha)
-    check_units(reference, candidate)
+    if units:
+        check_units(reference, candidate)
     bound = math.log1p(threshold)
     cases = []
     for name in sorted(set(reference) & set(candidate)):
@@ -280,6 +290,97 @@ def judge_instructions(
     return verdicts
 
 
+def case_ops(reference: CaseSamples | None, candidate: CaseSamples | None) -> OpEvidence | None:
+    """What the op counts of a case say, where both sides counted them (each side's first
+    count: the same code on the same stack counts the same ops in every process)."""
+    if reference is None or candidate is None or not reference.ops or not candidate.ops:
+        return None
+    return op_evidence(reference.ops[0], candidate.ops[0])
+
+
+def judge_ops(
+    reference: Mapping[str, CaseSamples], candidate: Mapping[str, CaseSamples]
+) -> list[CaseVerdict]:
+    """Op-count verdicts for the cases both sides counted ops of on the same device, torch
+    and engine (elsewhere the ops a step makes differ for those alone): one process a side
+    decides. A step that makes an op more often and none less often is ``slower``; fewer and
+    none more, ``faster``; the same ops as often, ``no change`` (ops that only moved to other
+    lines are no change); some more and some fewer is ``undecided``, as op counts cannot say
+    which costs more."""
+    verdicts = []
+    for case in sorted(set(reference) & set(candidate)):
+        evidence = case_ops(reference[case], candidate[case])
+        if evidence is None or evidence.stack_differences:
+            continue
+        outcome, reason = NO_CHANGE, ""
+        if evidence.added and evidence.removed:
+            outcome = UNDECIDED
+            reason = (
+                "ops replaced: a step makes some ops more often and others less often, "
+                "and op counts cannot say which costs more"
+            )
+        elif evidence.added:
+            outcome = SLOWER
+        elif evidence.removed:
+            outcome = FASTER
+        ref_ops, cand_ops = evidence.reference_per_step, evidence.candidate_per_step
+        verdicts.append(
+            CaseVerdict(case, OPS, outcome, ref_ops, cand_ops,
+                        (len(reference[case].ops), len(candidate[case].ops)),
+                        cand_ops / ref_ops if ref_ops > 0 else math.inf, 0.0, reason=reason,
+                        ops=evidence)
+        )  # fmt: skip
+    return verdicts
+
+
+def with_ops(
+    cases: Sequence[CaseVerdict],
+    reference: Mapping[str, CaseSamples],
+    candidate: Mapping[str, CaseSamples],
+) -> list[CaseVerdict]:
+    """The cases with their op evidence on the metric that decides each: its instruction
+    count, else its op count (which carries it already), else its wall time."""
+    metrics: dict[str, set[str]] = {}
+    for case in cases:
+        metrics.setdefault(case.case, set()).add(case.metric)
+    found = []
+    for case in cases:
+        held = metrics[case.case]
+        holder = INSTRUCTIONS if INSTRUCTIONS in held else OPS if OPS in held else WALL
+        if case.metric != holder or case.ops is not None:
+            found.append(case)
+            continue
+        evidence = case_ops(reference.get(case.case), candidate.get(case.case))
+        found.append(case if evidence is None else dataclasses.replace(case, ops=evidence))
+    return found
+
+
+def ops_notes(cases: Sequence[CaseVerdict]) -> list[str]:
+    """Which cases the op counts decided, which they explain, and where they are information."""
+    notes = []
+    decided = sorted({c.case for c in cases if c.metric == OPS})
+    if decided:
+        notes.append(
+            f"op counts decide {len(decided)} case{'s' if len(decided) != 1 else ''} without "
+            "instruction counts: any op a step makes more or less often is a change, from one "
+            "process a side"
+        )
+    explained = sorted({c.case for c in cases if c.metric == INSTRUCTIONS and c.ops is not None})
+    if explained:
+        notes.append(
+            f"op counts explain {len(explained)} instruction case"
+            f"{'s' if len(explained) != 1 else ''}: which ops a step makes, from which lines"
+        )
+    apart = sorted({field for c in cases if c.ops is not None for field in
+                    c.ops.stack_differences})  # fmt: skip
+    if apart:
+        notes.append(
+            f"op counts made with another {', '.join(apart)} on each side: the ops a step "
+            "makes differ for that alone, information rather than a verdict"
+        )
+    return notes
+
+
 def _direction(ratio: float, bound: float) -> str | None:
     if ratio > 1 + bound:
         return SLOWER
@@ -329,9 +430,12 @@ def judge_sessions(
     together = interleaved(reference, candidate)
     ref, cand = session_samples(reference), session_samples(candidate)
     wall_threshold = DEFAULT_WALL_THRESHOLD if threshold is None else threshold
-    cases = judge_wall(ref, cand, wall_threshold, alpha, noise, together) + judge_instructions(
-        ref, cand, instruction_threshold, noise
-    )
+    counted = judge_instructions(ref, cand, instruction_threshold, noise)
+    by_count = {c.case for c in counted}
+    # Op counts decide where no instruction count does; elsewhere they explain.
+    ops = [c for c in judge_ops(ref, cand) if c.case not in by_count]
+    cases = with_ops(judge_wall(ref, cand, wall_threshold, alpha, noise, together) + counted
+                     + ops, ref, cand)  # fmt: skip
     notes = [f"reference: {reference.label}", f"candidate: {candidate.label}"]
     notes.append(
         f"intervals at {percent(1 - alpha)} confidence; a slower or faster case's widened for "
@@ -343,6 +447,7 @@ def judge_sessions(
             "model or capability): wall time and instruction counts are information here"
         )
     notes += _instruction_notes(reference, candidate, cases)
+    notes += ops_notes(cases)
     notes.append(_session_note(reference.machine, noise, together))
     return SpeedVerdict(
         reference=reference.label,
@@ -376,12 +481,10 @@ def _instruction_notes(
     if any(c.metric == INSTRUCTIONS for c in cases):
         return []
     ref, cand = reference.instruction_status, candidate.instruction_status
+    rest = "op counts and wall time" if any(c.metric == OPS for c in cases) else "wall time alone"
     if ref == cand:
-        return [f"no instruction counts on either side ({ref}): wall time alone"]
-    return [
-        f"instruction counts on one side only (reference: {ref}; candidate: {cand}): "
-        "wall time alone"
-    ]
+        return [f"no instruction counts on either side ({ref}): {rest}"]
+    return [f"instruction counts on one side only (reference: {ref}; candidate: {cand}): {rest}"]
 
 
 def _session_note(machine: str, noise: NoiseFloor | None, together: bool) -> str:

@@ -16,16 +16,24 @@ from pathlib import Path
 
 import pandas as pd
 
+from linreg.report.ab_stack_words import stacks_clause, stacks_headline
 from linreg.report.answer import FAIL, INFO, NONE, PASS, Answer, Line, Verdicts
 from linreg.report.checks import describe, reached_words
 from linreg.report.inputs import ReportInputs
 from linreg.report.regression import regressed_answer
 from linreg.report.speed import labelled, median_with_spread
-from linreg.results.ab_result import ROLES, AbPair, AbResult
+from linreg.results.ab_result import ROLES, AbPair, AbResult, StackDifference
 from linreg.results.bench_file import case_parts
 from linreg.results.repro_checks import ReproCheck
 from linreg.results.run_comparison import LEVELS
-from linreg.results.speed_verdict import INSTRUCTIONS, NO_CHANGE, WALL, CaseVerdict, SpeedVerdict
+from linreg.results.speed_verdict import (
+    INSTRUCTIONS,
+    NO_CHANGE,
+    OPS,
+    WALL,
+    CaseVerdict,
+    SpeedVerdict,
+)
 from linreg.units import percent, ratio, seconds, sig
 
 # Runs that differ named in the panel; every pair is in the A/B section below.
@@ -55,7 +63,9 @@ def ab_verdicts(
         how_fast = _with_failures(answers.speed, bench_failures)
         regressed = _with_failures(Answer("Regressed?", NONE, f"Not judged: {why}"), bench_failures)
         return Verdicts(reproduces, how_fast, regressed)
-    how_fast = _with_failures(ab_speed(speed, inputs.bench, sides, case_labels), bench_failures)
+    how_fast = _with_failures(
+        ab_speed(speed, inputs.bench, sides, case_labels, ab.difference), bench_failures
+    )
     regressed = regressed_answer([(str(path), speed)], inputs.machines(), names, (), case_labels)
     return Verdicts(reproduces, how_fast, regressed)
 
@@ -189,12 +199,14 @@ def ab_speed(
     bench: pd.DataFrame | None,
     sides: Mapping[str, str],
     case_labels: Mapping[str, str],
+    difference: StackDifference | None = None,
 ) -> Answer:
     """Each case, candidate against reference: both medians, and each metric's ratio with the
-    outcome the speed verdict earned for it."""
+    outcome the speed verdict earned for it; where the two torch builds are of other flavours
+    (a CPU build against a CUDA one), that first, with how to compare like with like."""
     question = "How fast?"
     reference, candidate = sides["reference"], sides["candidate"]
-    by_metric: dict[str, dict[str, CaseVerdict]] = {WALL: {}, INSTRUCTIONS: {}}
+    by_metric: dict[str, dict[str, CaseVerdict]] = {WALL: {}, INSTRUCTIONS: {}, OPS: {}}
     for case in verdict.cases:
         by_metric[case.metric][case.case] = case
     ids = _in_reading_order(list(dict.fromkeys(c.case for c in verdict.cases)), bench)
@@ -213,7 +225,11 @@ def ab_speed(
     )
     if not table.empty and (table["instructions"] == "").all():
         table = table.drop(columns="instructions")
-    headline = f"{candidate} against {reference}: " + _speed_clause(ids, by_metric, case_labels)
+    flavours = difference is not None and difference.flavour_differs
+    differ = f" ({stacks_clause(difference).split(': ', 1)[-1]})" if flavours else ""
+    headline = f"{candidate} against {reference}{differ}: " + _speed_clause(
+        ids, by_metric, case_labels
+    )
     samples = next((c.samples for c in verdict.cases if c.metric == WALL and any(c.samples)),
                    None)  # fmt: skip
     machine = _machine_of(bench, verdict)
@@ -223,7 +239,9 @@ def ab_speed(
     if verdict.interleaved:
         note += ", interleaved A B A B"
     note += "; ratios are candidate ÷ reference (below 1: faster)"
-    return Answer(question, INFO, headline, (Line(note),), table=table, link="regression-0")
+    lines = (Line(stacks_headline(difference)),) if flavours else ()
+    return Answer(question, INFO, headline, (*lines, Line(note)), table=table,
+                  link="regression-0")  # fmt: skip
 
 
 def _machine_of(bench: pd.DataFrame | None, verdict: SpeedVerdict) -> str:

@@ -21,9 +21,11 @@ from linreg.report.comparisons import DEVICE
 from linreg.report.environment import differing_keys, environment_table
 from linreg.report.functions import function_tables
 from linreg.report.inputs import ReportInputs, collect_inputs, run_title
+from linreg.report.op_tables import op_tables
 from linreg.report.page import Section, render_page
 from linreg.report.panel import render_panel
 from linreg.report.regression import side
+from linreg.report.run_pairs import run_pairs_frame
 from linreg.report.speed import samples_words, session_names
 from linreg.report.tables import Table
 from linreg.report.tutorial_figures import tutorial_figures
@@ -69,6 +71,7 @@ def build_sections(inputs: ReportInputs) -> list[Section]:
     sections = [
         *(_ab_section(index, path, ab) for index, (path, ab) in enumerate(inputs.ab_results)),
         *_repro_sections(inputs),
+        *_run_pair_sections(inputs),
         *_bench_sections(inputs, colors),
         *_regression_sections(inputs),
         *_run_sections(inputs),
@@ -146,6 +149,27 @@ def _repro_sections(inputs: ReportInputs) -> list[Section]:
     if not pairs.empty:
         section.figures.append(("repro-matrix", figures.repro_matrix_figure(pairs)))
     section.tables.append((f"{len(texts)} checks", table))
+    return [section]
+
+
+def _run_pair_sections(inputs: ReportInputs) -> list[Section]:
+    pairs = inputs.run_pairs
+    if not pairs:
+        return []
+    section = Section(
+        "runs-compared",
+        "Reproducibility: the runs given, compared",
+        notes=[
+            f"The runs of {inputs.sources[0]} (the reference) and of {inputs.sources[1]}, paired "
+            "by config as linreg compare pairs them; each pair needs what its kind needs (the "
+            "same config on one stack: bit-identical; another dtype: the same outcome; another "
+            "thread count, engine or device: within tolerance as long as its twin), as linreg "
+            "repro asks of the same pair."
+        ],
+    )
+    table = Table(run_pairs_frame(pairs), ["" if p.holds else "fail" for p in pairs],
+                  name="runs-compared")  # fmt: skip
+    section.tables.append((f"{len(pairs)} pair{'s' if len(pairs) != 1 else ''}", table))
     return [section]
 
 
@@ -310,6 +334,7 @@ def _regression_sections(inputs: ReportInputs) -> list[Section]:
             cases = pd.concat([cases[slower], cases[~slower]])
             classes = ["fail" if s else "" for s in slower.loc[cases.index]]
             section.tables.append(("Cases, slower first", Table(cases, classes)))
+        section.tables += op_tables(verdict)  # which ops changed, then where instructions went
         section.tables += function_tables(verdict)
         sections.append(section)
     return sections

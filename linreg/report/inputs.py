@@ -16,6 +16,7 @@ from linreg.report.checks import repro_pairs
 from linreg.report.comparisons import Plan, comparison_plan
 from linreg.report.environment import with_cpuinfo
 from linreg.report.frames import bench_frame
+from linreg.report.run_pairs import RunPair, given_run_pairs
 from linreg.report.speed import labelled, speed_ratios
 from linreg.results import kinds
 from linreg.results.ab_result import AbResult
@@ -48,6 +49,8 @@ class ReportInputs:
     environments: dict[str, Fingerprint] = field(default_factory=dict)  # machine / torch
     series_environments: dict[str, Fingerprint] = field(default_factory=dict)
     sources: list[str] = field(default_factory=list)
+    # The runs of two sources given without a repro set, compared as `linreg compare` would.
+    run_pairs: list[RunPair] = field(default_factory=list)
 
     @property
     def repro_pairs(self) -> pd.DataFrame:
@@ -72,6 +75,7 @@ def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
     walker): run records, repro sets, sweeps, speed verdicts and pytest-benchmark files.
     Anything else (JSON of other tools) is passed over."""
     loaded: list[LoadedResult] = []
+    by_source = []
     for raw in paths:
         path = Path(raw)
         found = [r for r in map(load_result, expand(path)) if r is not None and r.kind in _DRAWN]
@@ -80,7 +84,12 @@ def collect_inputs(paths: Sequence[str | Path]) -> ReportInputs:
                 f"{path}: holds no linreg result (run, repro, sweep, speed verdict or benchmark)"
             )
         loaded += found
-    return inputs_from(loaded, [str(p) for p in paths])
+        by_source.append((str(path), found))
+    inputs = inputs_from(loaded, [str(p) for p in paths])
+    if not inputs.checks and not inputs.ab_results:
+        # Two sources of runs and no repro set: what the report is asked is how they compare.
+        inputs.run_pairs = given_run_pairs(by_source)
+    return inputs
 
 
 def inputs_from(loaded: Sequence[LoadedResult], sources: Sequence[str] = ()) -> ReportInputs:

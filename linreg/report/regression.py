@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from linreg.report.answer import FAIL, INFO, MAX_CASES, NONE, PASS, Answer, Line
-from linreg.report.speed_words import case_words, summary
+from linreg.report.speed_words import case_words, metric_word, summary
 from linreg.results.bench_file import short_labels
 from linreg.results.speed_verdict import (
     INFORMATION,
@@ -64,6 +64,12 @@ def side(verdict: SpeedVerdict, role: str, names: Mapping[str, str] = {}) -> str
 
 
 def _gate_words(verdict: SpeedVerdict) -> str:
+    if verdict.gate is not None:
+        # `linreg run`'s gate: counts gate on any host of the baseline's stack.
+        if not verdict.gating:
+            return " (reported, not gating the exit status)"
+        machine = "" if verdict.same_machine else "; another host of it"
+        return f" (instruction counts gate by stack{machine})"
     if not verdict.same_machine:
         return " (different machines: information, not a gate)"
     if not verdict.gating:
@@ -144,14 +150,14 @@ def regressed_answer(
 
 
 def interval(case: CaseVerdict) -> str:
-    if not case.ci or case.outcome == "undecided":
+    if not case.ci:
         return ""
     level = f" at {sig(case.confidence * 100, 3)} %" if case.confidence else ""
     return f"[{sig(case.ci[0])}, {sig(case.ci[1])}]{level}"
 
 
 def evidence(case: CaseVerdict) -> str:
-    parts = [f"{case.metric} time" if case.metric == WALL else "instructions"]
+    parts = [metric_word(case.metric)]
     if _known(case.ratio):
         parts.append(f"{ratio(case.ratio)} {interval(case)}".strip())
     if case.p is not None:

@@ -30,6 +30,7 @@ from linreg.report.comparisons import BASELINE, DEVICE, JUDGED, MACHINES, Plan, 
 from linreg.report.environment import differing_keys
 from linreg.report.inputs import ReportInputs
 from linreg.report.regression import interval, regressed_answer
+from linreg.report.run_pairs import run_pairs_answer
 from linreg.report.speed import (
     case_names,
     headline_cases,
@@ -70,7 +71,12 @@ def verdicts(inputs: ReportInputs) -> Verdicts:
         _ratio_lines(ratios, plan, inputs.series_environments, only=BASELINE) if measured else (),
         cases,
     )
-    answers = Verdicts(reproduces_answer(inputs.checks, inputs.unfinished_repro), speed, regressed)
+    reproduces = (
+        run_pairs_answer(inputs.run_pairs)
+        if inputs.run_pairs and not inputs.checks
+        else reproduces_answer(inputs.checks, inputs.unfinished_repro)
+    )
+    answers = Verdicts(reproduces, speed, regressed)
     if inputs.ab_results:
         # An A/B's report answers the A/B: its cross-stack numerics, its speed verdict.
         answers = ab_verdicts(inputs, names, cases, answers)
@@ -316,7 +322,8 @@ def _against_baseline(
     ratios: pd.DataFrame,
 ) -> str:
     said = []
-    for metric, word in (("wall", "wall time"), ("instructions", "instructions")):
+    for metric, word in (("wall", "wall time"), ("instructions", "instructions"),
+                         ("ops", "ops a step")):  # fmt: skip
         case = next(
             (judged[key] for series in (row["series"], None)
              for key in ((series, str(row["fullname"]), metric), (series, str(row["name"]), metric))

@@ -4,6 +4,7 @@ speed verdict, and what failed. ``linreg.suites.ab`` writes it; the report and `
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,25 +17,108 @@ from linreg.results.speed_verdict import SpeedVerdict
 ROLES = ("reference", "candidate")
 NOT_RUN, NONE_IN_COMMON = "not run", "no run in common"
 
+# The build flavours PyTorch publishes, each on its own wheel index (download.pytorch.org/whl/
+# cpu, /cu130, /rocm6.4, /xpu) and named by the local tag of the torch it builds (2.13.0+cpu).
+_FLAVOUR = re.compile(r"cpu|cu\d+|rocm\d+(?:\.\d+)?|xpu")
+PYTORCH_WHEEL_INDEX = "https://download.pytorch.org/whl/"
+
+
+def build_flavour(torch: str, cuda: str | None, hip: str | None, xpu: str | None = None) -> str:
+    """A torch's build flavour: its version's local tag where that names one (2.13.0+cpu: cpu),
+    else what it was built for (PyPI's Linux wheels may carry no tag: torch.version.cuda 13.0
+    is cu130), else cpu."""
+    tag = _FLAVOUR.match(torch.partition("+")[2])
+    if tag:
+        return tag.group()
+    if cuda:
+        return "cu" + "".join(cuda.split(".")[:2])
+    if hip:
+        return "rocm" + ".".join(hip.split(".")[:2])
+    if xpu:
+        return "xpu"
+    return "cpu"
+
+
+def wheel_index(flavour: str) -> str | None:
+    """PyTorch's wheel index of a flavour's builds, by its naming; None for one it names not."""
+    return PYTORCH_WHEEL_INDEX + flavour if _FLAVOUR.fullmatch(flavour) else None
+
 
 @dataclass(frozen=True)
 class StackInfo:
-    """A side of the A/B as it described itself: its Python and torch, interpreter, checkout."""
+    """A side of the A/B as it described itself: its Python and torch, interpreter, checkout,
+    and the torch's build."""
 
     python: str
-    torch: str
+    torch: str  # torch.__version__, its local tag included where it has one: 2.13.0+cpu
     interpreter: str
     root: str
+    cuda: str | None = None  # torch.version.cuda: None for a build without CUDA
+    # cpu, cu130, rocm6.4, xpu (build_flavour); "" in a record written before it was kept.
+    flavour: str = ""
 
-    def to_dict(self) -> dict[str, str]:
+    @property
+    def release(self) -> str:
+        """The torch version without its local tag: 2.13.0+cpu and 2.13.0+cu130 are 2.13.0."""
+        return self.torch.partition("+")[0]
+
+    @property
+    def torch_build(self) -> str:
+        """The version as torch says it, with the flavour where its tag does not say it."""
+        if "+" in self.torch or not self.flavour:
+            return self.torch
+        return f"{self.torch} ({self.flavour})"
+
+    def to_dict(self) -> JsonObject:
         return {"python": self.python, "torch": self.torch, "interpreter": self.interpreter,
-                "root": self.root}  # fmt: skip
+                "root": self.root, "cuda": self.cuda, "flavour": self.flavour}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: Any) -> StackInfo:
         if not isinstance(data, dict):
             raise ValueError("stacks must be an object of objects")
-        return cls(*(str(data.get(key, "")) for key in ("python", "torch", "interpreter", "root")))
+        python, torch, interpreter, root = (
+            str(data.get(key, "")) for key in ("python", "torch", "interpreter", "root")
+        )
+        cuda = data.get("cuda")
+        flavour = data.get("flavour")
+        if not isinstance(flavour, str):
+            # Written before the flavour was kept: the version's tag says it, or nothing does.
+            tag = _FLAVOUR.match(torch.partition("+")[2])
+            flavour = tag.group() if tag else ""
+        return cls(python, torch, interpreter, root, None if cuda is None else str(cuda), flavour)
+
+
+@dataclass(frozen=True)
+class StackDifference:
+    """What tells the candidate's stack from the reference's: a change measured between two
+    torch versions of two build flavours (a CPU build against a CUDA one) may come from
+    either, so an A/B says so."""
+
+    reference: StackInfo
+    candidate: StackInfo
+
+    @property
+    def version_differs(self) -> bool:
+        return self.reference.release != self.candidate.release
+
+    @property
+    def flavour_known(self) -> bool:
+        return bool(self.reference.flavour and self.candidate.flavour)
+
+    @property
+    def flavour_differs(self) -> bool:
+        return self.flavour_known and self.reference.flavour != self.candidate.flavour
+
+    @property
+    def python_differs(self) -> bool:
+        return self.reference.python != self.candidate.python
+
+    @property
+    def like_for_like_index(self) -> str | None:
+        """Where the candidate's version in the reference's flavour would be found, if PyTorch
+        publishes it: the reference's flavour's wheel index."""
+        return wheel_index(self.reference.flavour) if self.flavour_differs else None
 
 
 @dataclass(frozen=True)
@@ -124,6 +208,13 @@ class AbResult:
     numeric: NumericVerdict
     seconds: float
     failures: tuple[str, ...] = ()
+
+    @property
+    def difference(self) -> StackDifference | None:
+        """The two stacks side by side; None for a record missing a side."""
+        if not all(role in self.stacks for role in ROLES):
+            return None
+        return StackDifference(self.stacks["reference"], self.stacks["candidate"])
 
     @property
     def numeric_failures(self) -> list[AbPair]:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from linreg.json_types import Fingerprint, JsonObject
+from linreg.results.op_counts import OP_COUNTS_KEY, OpCounts
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ def _case(bench: Any) -> BenchCase:
             if value is not None and not _is_number(value, integer):
                 said = "an integer" if integer else "a number"
                 raise ValueError(f"{fullname}: {where}.{key} must be {said}, not {value!r}")
+    _check_op_counts(fullname, extra)
     return BenchCase(
         name=str(bench.get("name", fullname)),
         fullname=str(fullname),
@@ -116,6 +118,17 @@ def _case(bench: Any) -> BenchCase:
         rounds=tuple(float(v) for v in data),
         extra_info=extra,
     )
+
+
+def _check_op_counts(fullname: str, extra: dict[str, Any]) -> None:
+    """A case's op counts are refused with its file, as its rounds are: a comparison would
+    otherwise meet them malformed halfway through."""
+    data = extra.get(OP_COUNTS_KEY)
+    if data is not None:
+        try:
+            OpCounts.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"{fullname}: malformed op counts ({exc})") from None
 
 
 # The figures of a case that the report casts to numbers (its table and figures), absent or

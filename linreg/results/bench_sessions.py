@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from linreg.results.bench_file import BenchFile
+from linreg.results.op_counts import OpCounts, case_op_counts
 
 
 @dataclass(frozen=True)
@@ -63,27 +64,36 @@ class BenchSession:
 @dataclass(frozen=True, slots=True)
 class CaseSamples:
     """One case's samples in one session: each process's median round (seconds), each counting
-    process's instructions per call, and, for a single process, its rounds' quartiles."""
+    process's instructions per call, for a single process its rounds' quartiles, and each
+    counting process's op counts (deterministic: one decides)."""
 
     case: str
     wall: tuple[float, ...]
     instructions: tuple[float, ...] = ()
     quartiles: tuple[float, float] | None = None
+    ops: tuple[OpCounts, ...] = ()
 
 
 def session_samples(session: BenchSession) -> dict[str, CaseSamples]:
-    """Each case's samples: its median round in each process, and its instruction count per
-    call where the process counted one (extra_info["instructions"])."""
+    """Each case's samples: its median round in each process, its instruction count per call
+    where the process counted one (extra_info["instructions"]), and its op counts where the
+    process counted them (extra_info["op_counts"])."""
     wall: dict[str, list[float]] = {}
     counts: dict[str, list[float]] = {}
+    ops: dict[str, list[OpCounts]] = {}
     for file in session.files:
         for case in file.cases:
             wall.setdefault(case.fullname, []).append(statistics.median(case.rounds))
             count = case.extra_info.get("instructions")
             if isinstance(count, (int, float)) and not isinstance(count, bool) and count > 0:
                 counts.setdefault(case.fullname, []).append(float(count))
+            counted = case_op_counts(file.path, case)
+            if counted is not None:
+                ops.setdefault(case.fullname, []).append(counted)
     return {
-        name: CaseSamples(name, tuple(values), tuple(counts.get(name, ())))
+        name: CaseSamples(
+            name, tuple(values), tuple(counts.get(name, ())), ops=tuple(ops.get(name, ()))
+        )
         for name, values in wall.items()
     }
 

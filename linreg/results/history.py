@@ -28,7 +28,7 @@ import statistics
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from linreg.errors import ResultSetError
 from linreg.json_types import Fingerprint
@@ -41,6 +41,7 @@ from linreg.results.walk import expand
 from linreg.stack import stack_key
 
 Progress = Callable[[int, int, str], None]
+_Record = TypeVar("_Record", "HistorySession", "ReproSession")
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,8 @@ class History:
     unfinished: int = 0  # repro sets without checks.json (stopped, or still running)
     unreadable: list[tuple[Path, str]] = field(default_factory=list)
     labels: dict[str, str] = field(default_factory=dict)  # host -> what the site calls it
+    # Host ids whose files carry several machine names -> the names: one host per name.
+    renamed: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def hosts(self) -> list[str]:
@@ -236,9 +239,19 @@ class _Found:
                 )
             )
         sessions.sort(key=lambda s: (s.started, s.where.host, s.id))
-        machines = {s.where.host: s.where.machine for s in sessions}
+        # A host whose files carry several machine names (`linreg bench --machine NAME` on some
+        # of them) is one host per name: each keeps its own sessions, and none takes the name
+        # another tree gave it.
+        names: dict[str, set[str]] = {}
+        for session in sessions:
+            if session.where.host_id is not None:
+                names.setdefault(session.where.host_id, set()).add(session.where.machine)
+        renamed = {host_id for host_id, found in names.items() if len(found) > 1}
+        machines = {s.where.host: s.where.machine for s in sessions
+                    if s.where.host_id not in renamed}  # fmt: skip
+        sessions = [_by_name(s, renamed) for s in sessions]
         repro = sorted(
-            (_named(r, machines) for r in self.repro.values()),
+            (_by_name(_named(r, machines), renamed) for r in self.repro.values()),
             key=lambda r: (r.started, r.where.host, r.id),
         )
         history = History(
@@ -253,6 +266,7 @@ class _Found:
             unreadable=self.unreadable,
         )
         history.labels = host_labels(r.where for r in (*sessions, *repro))
+        history.renamed = {host_id: sorted(names[host_id]) for host_id in sorted(renamed)}
         return history
 
 
@@ -324,6 +338,16 @@ def _named(repro: ReproSession, machines: dict[str, str]) -> ReproSession:
     return dataclasses.replace(repro, where=dataclasses.replace(repro.where, machine=machine))
 
 
+def _by_name(record: _Record, renamed: set[str]) -> _Record:
+    """A session or repro set of a host that ran under several machine names, keyed by its host
+    id and its own name."""
+    where = record.where
+    if where.host_id not in renamed:
+        return record
+    host = f"host {where.host_id} · {where.machine}"
+    return dataclasses.replace(record, where=dataclasses.replace(where, host=host))
+
+
 def host_labels(places: Iterable[Where]) -> dict[str, str]:
     """What each host is called: its machine name where that tells it apart, else the machine
     name and the start of its host id ("amd-epyc-2c · host 3f9a1c", longer where six digits
@@ -351,8 +375,9 @@ def _records(file: BenchFile) -> dict[str, CaseSamples]:
         rounds = case.rounds
         quartiles = statistics.quantiles(rounds, n=4) if len(rounds) > 1 else [rounds[0]] * 3
         records[case.fullname] = CaseSamples(
-            case.fullname, sample.wall, sample.instructions, (quartiles[0], quartiles[2])
-        )
+            case.fullname, sample.wall, sample.instructions, (quartiles[0], quartiles[2]),
+            sample.ops,
+        )  # fmt: skip
     return records
 
 
@@ -368,6 +393,7 @@ def _pooled(processes: list[dict[str, CaseSamples]]) -> dict[str, CaseSamples]:
             wall=tuple(v for r in here for v in r.wall),
             instructions=tuple(v for r in here for v in r.instructions),
             quartiles=here[0].quartiles if len(here) == 1 else None,
+            ops=tuple(v for r in here for v in r.ops),
         )
     return pooled
 

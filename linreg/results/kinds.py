@@ -18,8 +18,15 @@ MAIN_JOB = "main-job"  # linreg run's steps: which ran, which failed and why
 GPU_RUN = "gpu-run-summary"  # what `linreg gpu-run` found: steps, crossovers, floors, repro levels
 REPRO_RESUME_POINT = "repro-resume-point"  # a repro run's state at its checkpoint, piece by piece
 REPRO_RESUMED = "repro-resumed"  # a repro run finished from its checkpoint, in a fresh process
+TARGET_RUN = "target-run"  # a run folder's run.json for a target other than the tutorial
+TARGET_REPRO_MANIFEST = "target-repro-manifest"  # a target's repro set: its options and stack
+TARGET_REPRO_CHECKS = "target-repro-checks"  # a target's repro set: every check, with figures
+TARGET_RESUME_POINT = "target-resume-point"  # a target run's state at its checkpoint, by piece
+TARGET_RESUMED = "target-resumed"  # a target run finished from its checkpoint, in a fresh process
 # Not JSON: a torch file (linreg train --stop-at) that carries this kind among its entries.
 TRAINING_CHECKPOINT = "linreg-training-checkpoint"
+# Likewise, a target's (linreg train --target X --stop-at K).
+TARGET_TRAINING_CHECKPOINT = "linreg-target-training-checkpoint"
 # pytest-benchmark's own files carry no kind: they are recognised by their top-level keys.
 BENCH = "pytest-benchmark"
 
@@ -31,15 +38,20 @@ SCHEMA_VERSIONS = {
     REPRO_CHECKS: 2,
     SWEEP: 1,
     NOISE_FLOOR: 2,
-    SPEED_VERDICT: 3,
+    SPEED_VERDICT: 4,
     AB: 1,
     MAIN_JOB: 2,
     GPU_RUN: 1,
     REPRO_RESUME_POINT: 1,
     REPRO_RESUMED: 1,
+    TARGET_RUN: 1,
+    TARGET_REPRO_MANIFEST: 1,
+    TARGET_REPRO_CHECKS: 1,
+    TARGET_RESUME_POINT: 1,
+    TARGET_RESUMED: 1,
 }
 # Older schema versions this linreg still reads, each upgraded by its loader.
-OLDER_READABLE = {SPEED_VERDICT: (1, 2), MAIN_JOB: (1,), NOISE_FLOOR: (1,)}
+OLDER_READABLE = {SPEED_VERDICT: (1, 2, 3), MAIN_JOB: (1,), NOISE_FLOOR: (1,)}
 
 # The files the kinds are written to, named once.
 RUN_FILE = "run.json"  # in a run folder

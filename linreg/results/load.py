@@ -24,7 +24,9 @@ from linreg.results.noise_floor import NoiseFloor
 from linreg.results.repro_checks import ReproChecks
 from linreg.results.speed_verdict import SpeedVerdict
 from linreg.results.sweep_record import Sweep
+from linreg.results.target_repro_checks import TargetReproChecks
 from linreg.run import Run
+from linreg.target_run import TargetRun
 
 T = TypeVar("T")
 # Each kind's upgrade from an older schema version (kinds.OLDER_READABLE) to the current one.
@@ -48,6 +50,11 @@ _NAMES = {
     kinds.GPU_RUN: "gpu-run summary",
     kinds.REPRO_RESUME_POINT: "repro resume point",
     kinds.REPRO_RESUMED: "resumed repro run",
+    kinds.TARGET_RUN: "target run record",
+    kinds.TARGET_REPRO_MANIFEST: "target repro manifest",
+    kinds.TARGET_REPRO_CHECKS: "target repro checks file",
+    kinds.TARGET_RESUME_POINT: "target resume point",
+    kinds.TARGET_RESUMED: "resumed target run",
     kinds.BENCH: "pytest-benchmark file",
 }
 
@@ -101,6 +108,11 @@ def load_run(path: str | Path) -> Run:
     return load(run_file(path), kinds.RUN_KINDS, Run.from_dict)
 
 
+def load_target_run(path: str | Path) -> TargetRun:
+    """A TargetRun from a target's run folder or its run.json."""
+    return load(run_file(path), (kinds.TARGET_RUN,), TargetRun.from_dict)
+
+
 def load_sweep(path: str | Path) -> Sweep:
     return load(path, (kinds.SWEEP,), Sweep.from_dict)
 
@@ -114,6 +126,11 @@ def load_checks(path: str | Path) -> ReproChecks:
     return load(path, (kinds.REPRO_CHECKS,), ReproChecks.from_dict)
 
 
+def load_target_checks(path: str | Path) -> TargetReproChecks:
+    """A target's repro set's checks.json."""
+    return load(path, (kinds.TARGET_REPRO_CHECKS,), TargetReproChecks.from_dict)
+
+
 def load_speed_verdict(path: str | Path) -> SpeedVerdict:
     """The regression gate's verdict: candidate against reference, with each case's evidence."""
     return load(path, (kinds.SPEED_VERDICT,), SpeedVerdict.from_dict)
@@ -121,9 +138,9 @@ def load_speed_verdict(path: str | Path) -> SpeedVerdict:
 
 @dataclass(frozen=True)
 class LoadedResult:
-    """One result file of any kind: ``value`` is its record (a Run, Sweep, BenchFile,
-    ReproChecks, SpeedVerdict, AbResult, JobRecord, GpuRunSummary, NoiseFloor), or for a repro
-    set's manifest and a resume point their parsed JSON."""
+    """One result file of any kind: ``value`` is its record (a Run, TargetRun, Sweep, BenchFile,
+    ReproChecks, TargetReproChecks, SpeedVerdict, AbResult, JobRecord, GpuRunSummary, NoiseFloor),
+    or for a repro set's manifest and a resume point their parsed JSON."""
 
     path: Path
     kind: str
@@ -145,6 +162,12 @@ _BUILDERS: dict[str, Callable[[Path, JsonObject], Any]] = {
     # The resume check's own files (linreg.suites.repro_resume reads them in full).
     kinds.REPRO_RESUME_POINT: lambda path, data: data,
     kinds.REPRO_RESUMED: lambda path, data: Run.from_dict(data),
+    kinds.TARGET_RUN: lambda path, data: TargetRun.from_dict(data),
+    kinds.TARGET_REPRO_MANIFEST: lambda path, data: data,
+    kinds.TARGET_REPRO_CHECKS: lambda path, data: TargetReproChecks.from_dict(data),
+    # The target resume check's own files (linreg.suites.target_repro reads them in full).
+    kinds.TARGET_RESUME_POINT: lambda path, data: data,
+    kinds.TARGET_RESUMED: lambda path, data: TargetRun.from_dict(data),
 }
 
 

@@ -17,7 +17,6 @@ from typing import Any, Protocol
 
 from linreg.errors import ResultSetError
 from linreg.json_types import JsonObject
-from linreg.results.bench_file import BenchCase
 
 OP_COUNTS_KEY = "op_counts"  # extra_info key of a bench case
 SCHEMA_VERSION = 1
@@ -195,7 +194,15 @@ class OpCounts:
         )
 
 
-def case_op_counts(json_path: Path, case: BenchCase) -> OpCounts | None:
+class _Case(Protocol):
+    """A bench case as linreg.results.bench_file.BenchCase holds it (which reads this module to
+    refuse a malformed record with its file)."""
+
+    fullname: str
+    extra_info: dict[str, Any]
+
+
+def case_op_counts(json_path: Path, case: _Case) -> OpCounts | None:
     """The op counts a bench case keeps in its extra_info; None where it keeps none."""
     data = case.extra_info.get(OP_COUNTS_KEY)
     if data is None:

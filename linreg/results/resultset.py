@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -104,6 +105,15 @@ def load_result_set(path: str | Path) -> ResultSet:
     if not result.runs and not result.bench_files:
         raise ResultSetError(f"{path}: holds no linreg runs or pytest-benchmark files")
     return result
+
+
+def newest_runs(runs: Sequence[tuple[Path, Run]]) -> dict[str, Run]:
+    """Runs already loaded, in walk order, by label: of several sharing a label the newest, as
+    load_result_set picks it."""
+    found: dict[str, list[tuple[int, Path, Run]]] = {}
+    for order, (path, run) in enumerate(runs):
+        found.setdefault(run_label(run), []).append((order, path, run))
+    return {label: max(runs, key=_age)[2] for label, runs in found.items()}
 
 
 def _age(found: tuple[int, Path, Run]) -> tuple[bool, str, int]:

@@ -52,7 +52,15 @@ def write_run_folder(
     out_dir: str | Path,
     extra_files: Mapping[str, str] | None = None,
 ) -> Path:
-    """Write run.json, history.csv, model.pth and any extra text files into ``out_dir``.
+    """Write run.json, history.csv, model.pth and any extra text files into ``out_dir``."""
+    texts = {kinds.RUN_FILE: dumps(run_record(run)), HISTORY_CSV: history_csv(run)}
+    return write_folder(out_dir, {**texts, **(extra_files or {})}, state)
+
+
+def write_folder(
+    out_dir: str | Path, texts: Mapping[str, str], state: Mapping[str, torch.Tensor]
+) -> Path:
+    """Write the text files and the state (as model.pth) into ``out_dir``, all at once.
 
     Everything is written into a hidden sibling folder first and renamed into place at the end,
     so a failure part-way leaves no folder that looks like a finished run (and the walker passes
@@ -69,11 +77,9 @@ def write_run_folder(
             staging = Path(
                 tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=TEMP_SUFFIX, dir=parent)
             )
-        (staging / kinds.RUN_FILE).write_text(dumps(run_record(run)), encoding="utf-8")
-        (staging / HISTORY_CSV).write_text(history_csv(run), encoding="utf-8")
-        save_checkpoint(state, staging / CHECKPOINT)
-        for name, text in (extra_files or {}).items():
+        for name, text in texts.items():
             (staging / name).write_text(text, encoding="utf-8")
+        save_checkpoint(state, staging / CHECKPOINT)
         publish(staging, directory=True)
         for file in staging.iterdir():
             publish(file)

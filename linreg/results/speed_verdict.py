@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from linreg.json_types import JsonObject
+from linreg.results.op_changes import OpEvidence
 
-WALL, INSTRUCTIONS = "wall", "instructions"
-METRICS = (WALL, INSTRUCTIONS)
+WALL, INSTRUCTIONS, OPS = "wall", "instructions", "ops"
+METRICS = (WALL, INSTRUCTIONS, OPS)
 SLOWER, FASTER, NO_CHANGE, UNDECIDED = "slower", "faster", "no change", "undecided"
 OUTCOMES = (SLOWER, FASTER, NO_CHANGE, UNDECIDED)
 REGRESSED, NO_REGRESSION, UNDECIDED_VERDICT, NO_BASELINE, INFORMATION = (
@@ -69,10 +70,14 @@ class FunctionDelta:
 
 @dataclass(frozen=True)
 class CaseVerdict:
-    """One case, one metric: the outcome and the figures that earned it."""
+    """One case, one metric: the outcome and the figures that earned it.
+
+    OPS (the aten ops a step makes, ``linreg.engines.op_counts``) decides a case only where it
+    has no instruction counts; ``reference``/``candidate`` are then all ops a step, ``ratio``
+    their quotient, ``threshold`` 0 (any op added or removed is a change)."""
 
     case: str
-    metric: str  # WALL or INSTRUCTIONS
+    metric: str  # WALL, INSTRUCTIONS or OPS
     outcome: str  # SLOWER, FASTER, NO_CHANGE or UNDECIDED
     reference: float  # median over the reference's processes (seconds or instructions)
     candidate: float
@@ -91,6 +96,9 @@ class CaseVerdict:
     # where the case is slower or faster; the note says the noise rule, or why there is no list.
     functions: tuple[FunctionDelta, ...] = ()
     functions_note: str = ""
+    # Any metric: what the op counts of the two sides say (the OPS metric's evidence; beside
+    # an instruction or wall case, its explanation); None where a side counted no ops.
+    ops: OpEvidence | None = None
 
     def __post_init__(self) -> None:
         if self.metric not in METRICS or self.outcome not in OUTCOMES:
@@ -106,6 +114,8 @@ class CaseVerdict:
              "functions_note": self.functions_note}
             if self.metric == INSTRUCTIONS else {}
         )  # fmt: skip
+        if self.ops is not None:
+            where["ops"] = self.ops.to_dict()
         return {
             "case": self.case,
             "metric": self.metric,
@@ -162,6 +172,7 @@ class CaseVerdict:
             reason=str(data.get("reason") or ""),
             functions=tuple(FunctionDelta.from_dict(f) for f in functions),
             functions_note=str(data.get("functions_note") or ""),
+            ops=None if data.get("ops") is None else OpEvidence.from_dict(data["ops"]),
         )
 
 
@@ -303,8 +314,8 @@ class SpeedVerdict:
 
 def cleared(cases: Sequence[CaseVerdict]) -> tuple[list[str], list[str]]:
     """(cases cleared, cases not cleared): a case is cleared when every metric earned no change
-    or faster, or when its instruction count did and wall time found nothing slower (undecided
-    wall time is no evidence of a slowdown; the count decides)."""
+    or faster, or when its count (instructions, else ops) did and wall time found nothing slower
+    (undecided wall time is no evidence of a slowdown; the count decides)."""
     by_case: dict[str, dict[str, str]] = {}
     for c in cases:
         by_case.setdefault(c.case, {})[c.metric] = c.outcome
@@ -312,7 +323,7 @@ def cleared(cases: Sequence[CaseVerdict]) -> tuple[list[str], list[str]]:
     done, open_ = [], []
     for name, outcomes in by_case.items():
         if all(o in good for o in outcomes.values()) or (
-            outcomes.get(INSTRUCTIONS) in good and outcomes.get(WALL) != SLOWER
+            outcomes.get(INSTRUCTIONS, outcomes.get(OPS)) in good and outcomes.get(WALL) != SLOWER
         ):
             done.append(name)
         else:
@@ -326,7 +337,8 @@ def upgrade(data: JsonObject, version: int) -> JsonObject:
     Schema 1 said "no significant change" and "within noise", which were not earned (no
     equivalence was shown): they read as undecided, and so does its "no regression". Schema 2
     stored the summary in words (now said by whoever shows the record) and the gate's stack key
-    at the top level; its gate said why it judged nothing only in its summary.
+    at the top level; its gate said why it judged nothing only in its summary. Schema 3 had no
+    op counts: no "ops" metric and no case's "ops", which read as none (nothing to change).
     """
     if version == 1:
         cases = []

@@ -12,6 +12,7 @@ folder as result sets the report reads, with the speed verdict and the numeric v
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import subprocess
 import time
@@ -25,7 +26,16 @@ from linreg.compare.speed import judge_sessions
 from linreg.errors import ConfigError, LinregError
 from linreg.processes import run_bounded
 from linreg.results import kinds
-from linreg.results.ab_result import NOT_RUN, ROLES, AbPair, AbResult, NumericVerdict, StackInfo
+from linreg.results.ab_result import (
+    NOT_RUN,
+    ROLES,
+    AbPair,
+    AbResult,
+    NumericVerdict,
+    StackDifference,
+    StackInfo,
+    build_flavour,
+)
 from linreg.results.bench_sessions import newest_per_machine
 from linreg.results.files import check_new_folder, write_json_new
 from linreg.results.resultset import load_result_set
@@ -36,6 +46,15 @@ from linreg.tolerance import default_tolerances
 
 # Called with a line saying what just finished, for progress.
 ProgressCallback = Callable[[str], None]
+# Called once both stacks have described themselves, before the first benchmark process.
+StacksCallback = Callable[[StackDifference], None]
+
+
+# Run by each stack's own Python: what it is, without linreg (the stack's checkout may be older).
+_PROBE = (
+    "import json, sys, torch; v = torch.version; print(json.dumps([sys.version.split()[0], "
+    "torch.__version__, v.cuda, getattr(v, 'hip', None), getattr(v, 'xpu', None)]))"
+)
 
 
 @dataclass(frozen=True)
@@ -58,10 +77,10 @@ class Stack:
         return env
 
     def describe(self) -> StackInfo:
-        """The stack's interpreter, checkout and torch, as it reports them itself."""
-        code = "import sys, torch; print(sys.version.split()[0], torch.__version__)"
+        """The stack's interpreter, checkout and torch (its version and build), as it reports
+        them itself."""
         probe = subprocess.run(
-            [str(self.python), "-c", code],
+            [str(self.python), "-c", _PROBE],
             env=self.env(),
             capture_output=True,
             text=True,
@@ -70,8 +89,14 @@ class Stack:
         if probe.returncode != 0:
             last = (probe.stderr.strip().splitlines() or ["no output"])[-1]
             raise ConfigError(f"{self.role}_python", f"{self.python} cannot import torch: {last}")
-        python, torch = probe.stdout.split()
-        return StackInfo(python, torch, str(self.python), str(self.root))
+        try:
+            python, torch, cuda, hip, xpu = json.loads(probe.stdout.strip().splitlines()[-1])
+        except (ValueError, TypeError, IndexError) as exc:
+            raise ConfigError(
+                f"{self.role}_python", f"{self.python}: no answer to the torch probe ({exc})"
+            ) from exc
+        flavour = build_flavour(torch, cuda, hip, xpu)
+        return StackInfo(python, torch, str(self.python), str(self.root), cuda, flavour)
 
 
 def run_ab(
@@ -85,10 +110,12 @@ def run_ab(
     repro_args: tuple[str, ...] | None = ("--seeds", "42", "--no-golden"),
     on_progress: ProgressCallback | None = None,
     count_instructions: bool = True,
+    on_stacks: StacksCallback | None = None,
 ) -> AbResult:
     """Interleaved benchmark processes of both stacks, then each stack's repro matrix.
 
-    Instructions are counted in each side's first process (Valgrind), unless not asked."""
+    Instructions are counted in each side's first process (Valgrind), unless not asked.
+    ``on_stacks`` hears what tells the stacks apart before the minutes of measuring."""
     started = time.perf_counter()
     if not 2 <= processes <= 100:
         raise ConfigError("processes", f"must be in [2, 100] for a verdict, got {processes}")
@@ -97,6 +124,8 @@ def run_ab(
     for stack in stacks:
         stack.check()
     described = {stack.role: stack.describe() for stack in stacks}
+    if on_stacks is not None:
+        on_stacks(StackDifference(described["reference"], described["candidate"]))
     say = on_progress or (lambda line: None)
     session = kinds.utc_stamp()
     failures: list[str] = []

@@ -1,21 +1,30 @@
 """`linreg bisect`: the first commit between a good and a bad one where a case changed.
 
 Each probed commit is checked out in a worktree of its own (the user's checkout is left as it
-is) and its code is measured from there, without installing it: the checkout's counting harness
-(bench/instructions.py, one Valgrind process) runs the case with the worktree's linreg on its
-path. A commit is "changed" when the instruction rule says slower or faster against the good
-commit's count (beyond the threshold): the count is deterministic, so one process decides. The
-bad commit is taken at its word until the search ends on it; so 2^k − 1 commits after the good
-one take at most 1 + k counts (8 commits: 4).
+is) and measured from there, without installing it: the commit's own bench suite runs the case
+with the commit's linreg on its path, as `linreg bench --quick` would at that commit, and what
+it stores is kept as a bench result set under ``out`` (``<out>/<commit>/<machine>/…``: its
+pytest-benchmark file with the instruction count, the callgrind profile and the op counts), so
+that `linreg explain`, `compare` and `history` read the probes afterwards.
 
-Where a case has no instruction count (CUDA), each probe runs the case's wall time in several
-processes and the wall rule decides; an undecided probe stops the search with the processes that
-would decide it.
+Three metrics, each judged against the good commit by the gate's rule:
+- instructions (CPU): one bench process a commit, counted in one Valgrind process; the count is
+  deterministic, so one process decides (beyond the threshold: changed);
+- ops (any device): one bench process a commit, its op counts (no Valgrind); exact, so any op a
+  step makes more or less often is a change;
+- wall: several processes a commit, interleaved with as many of the good commit's (A B A B …),
+  so that the two sides share the machine's drift and the wall rule can decide; an undecided
+  probe stops the search with the processes that would decide it.
+
+Counts do not depend on what else the machine runs, so the good and the bad commit are measured
+at once (two processes, two cores), and so are the search's probes, two a round, which split
+the range in three: eight commits after the good one take three rounds (the ends, then two).
+Wall time is measured one probe at a time, interleaved with the good commit's processes.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import os
 import shutil
 import statistics
@@ -23,29 +32,44 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
 from linreg.compare.explain import FunctionChanges, function_changes
+from linreg.compare.explain_cases import case_tables, with_moved_inside
 from linreg.compare.speed import (
     DEFAULT_ALPHA,
     DEFAULT_INSTRUCTION_THRESHOLD,
     DEFAULT_WALL_THRESHOLD,
+    case_ops,
+    interleaved,
     judge_instructions,
+    judge_ops,
     judge_wall,
+    with_ops,
 )
 from linreg.config import DTYPES, ENGINES
 from linreg.errors import ConfigError, LinregError
-from linreg.paths import BENCH_DIR
-from linreg.processes import run_bounded
+from linreg.processes import Job, run_bounded, run_bounded_together
+from linreg.results import kinds
 from linreg.results.bench_file import case_parts
-from linreg.results.bench_sessions import CaseSamples
+from linreg.results.bench_sessions import BenchSession, CaseSamples, session_samples, sessions
 from linreg.results.load import load_bench
-from linreg.results.profiles import ProfileError, compress_dump, read_profile
-from linreg.results.speed_verdict import FASTER, INSTRUCTIONS, SLOWER, UNDECIDED, WALL, CaseVerdict
-from linreg.suites.bench_request import BenchRequest
+from linreg.results.op_changes import OpEvidence
+from linreg.results.profiles import ProfileError
+from linreg.results.speed_verdict import (
+    FASTER,
+    INSTRUCTIONS,
+    OPS,
+    SLOWER,
+    UNDECIDED,
+    WALL,
+    CaseVerdict,
+)
+from linreg.results.walk import result_files
+from linreg.suites.bench_request import BenchRequest, process_env
 from linreg.suites.bench_selection import BenchSelection
 
 DEFAULT_TIMEOUT_S = 900.0
@@ -135,32 +159,39 @@ class Commit:
 
 @dataclass(frozen=True)
 class Measured:
-    """One commit's samples of the case (an instruction count, or a median round per process),
-    with its callgrind profile where it was counted."""
+    """One commit's measurement of the case: its samples (an instruction count, op counts, a
+    median round per process), the bench session they were read from and the folder it was
+    kept in (None for a measurement made without the bench suite)."""
 
     samples: CaseSamples
-    profile: Path | None = None
-    calls: int | None = None
+    session: BenchSession | None = None
+    folder: Path | None = None
 
-    @property
-    def value(self) -> float:
-        """Instructions per call, or the median of the processes' median rounds (seconds)."""
-        return statistics.median(self.samples.instructions or self.samples.wall)
+    def value(self, metric: str) -> float:
+        """What ``metric`` judges: instructions per call, all ops a step, or the median of the
+        processes' median rounds (seconds); NaN where the measurement holds none."""
+        if metric == INSTRUCTIONS:
+            found = self.samples.instructions
+            return statistics.median(found) if found else math.nan
+        if metric == OPS:
+            if not self.samples.ops:
+                return math.nan
+            first = self.samples.ops[0]
+            return sum(count.calls for count in first.ops) / first.steps_counted
+        return statistics.median(self.samples.wall) if self.samples.wall else math.nan
 
 
 @dataclass(frozen=True)
 class Probe:
-    """One commit measured: its samples, its verdict against the good commit, the seconds the
-    measurement took."""
+    """One commit measured: its measurement, its verdict against the good commit's
+    (``reference``: the good commit's measurement it was judged against, for wall time the
+    processes interleaved with it), the seconds its round took."""
 
     commit: Commit
     measured: Measured
     verdict: CaseVerdict | None  # None for the good commit itself
     seconds: float
-
-    @property
-    def value(self) -> float:
-        return self.measured.value
+    reference: Measured | None = None
 
     @property
     def changed(self) -> bool:
@@ -173,6 +204,7 @@ class BisectResult:
     metric: str
     threshold: float
     commits: list[Commit]  # after the good one, up to and including the bad one
+    out: Path | None = None  # where the probes' result sets are kept
     good: Probe | None = None
     probes: list[Probe] = field(default_factory=list)
     first: Probe | None = None  # the first changed commit
@@ -181,24 +213,40 @@ class BisectResult:
     stopped_at: Probe | None = None
     functions: FunctionChanges | None = None
     functions_note: str = ""
+    ops: OpEvidence | None = None  # the first commit's op counts against the good commit's
+    ops_note: str = ""
+    rounds: int = 0  # measurements made one after the other (each of one or more commits)
     seconds: float = 0.0
 
     @property
     def counts(self) -> int:
-        """Measurements made, the good commit's included."""
+        """Commits measured, the good commit's included (for wall time, once: the processes
+        interleaved with each probe are part of that probe's measurement)."""
         return len(self.probes) + (self.good is not None)
 
 
+@dataclass(frozen=True)
+class Side:
+    """A commit to measure: checked out at ``tree``, its result set kept under ``folder``."""
+
+    commit: Commit
+    tree: Path
+    folder: Path
+
+
 class Measurer(Protocol):
-    """How a probe measures a commit's code (checked out at ``tree``) and judges it."""
+    """How commits' code is measured and judged. ``measure`` takes the sides of one round and
+    gives each its measurement: at once (counts), or interleaved (wall time, whose rounds hold
+    the good commit beside one probe: ``fresh_reference``); ``together``: probes a round."""
 
     metric: str
+    case: CaseSpec
+    together: int
+    fresh_reference: bool
 
-    def measure(self, tree: Path, work: Path) -> Measured: ...
+    def measure(self, sides: Sequence[Side]) -> list[Measured]: ...
 
-    def judge(
-        self, reference: CaseSamples, candidate: CaseSamples, threshold: float
-    ) -> CaseVerdict: ...
+    def judge(self, reference: Measured, candidate: Measured, threshold: float) -> CaseVerdict: ...
 
 
 # Called before each measurement with (the commit, where it lies: "good", "3 of 8"), and after
@@ -304,105 +352,158 @@ class Worktree:
 
 
 @dataclass(frozen=True)
-class InstructionCounter:
-    """Instructions per call of the case with the tree's code, by this checkout's counting
-    harness in one Valgrind process: deterministic, so one count decides."""
+class BenchMeasurer:
+    """The case by each commit's own bench suite (its quick profile, one case selected), kept
+    as a bench result set: ``metric`` says what is counted and what decides. Counts
+    (instructions, ops): one process a commit, ``together`` commits at once. Wall time:
+    ``processes`` processes a side, interleaved with the good commit's."""
 
     case: CaseSpec
+    metric: str
     timeout_s: float
-    metric: str = INSTRUCTIONS
+    processes: int = 1
+    machine: str | None = None
+    together: int = 2
 
-    def measure(self, tree: Path, work: Path) -> Measured:
-        work.mkdir(parents=True)
-        specs = work / "specs.json"
-        specs.write_text(json.dumps([self.case.spec]), encoding="utf-8")
-        out = work / "counted.json"
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(tree)  # the code measured is the worktree's, not this checkout's
-        log = work / "count.log"
-        done = run_bounded(
-            [sys.executable, str(BENCH_DIR / "instructions.py"), "--count", str(specs), str(out)],
-            timeout_s=self.timeout_s, env=env, log_path=log, cwd=work,
-        )  # fmt: skip
-        if done.exit_code != 0 or not out.is_file():
-            lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-            raise BisectError(f"counting failed ({lines[-1] if lines else done.exit_code})")
-        [counted] = json.loads(out.read_text(encoding="utf-8"))["counted"]
-        profile = work / "case.callgrind.gz"
-        profile.write_bytes(compress_dump(Path(counted["dump"])))
-        samples = CaseSamples(self.case.case_id, (), (float(counted["per_call"]),))
-        return Measured(samples, profile, int(counted["calls"]))
+    @property
+    def fresh_reference(self) -> bool:
+        return self.metric == WALL
 
-    def judge(
-        self, reference: CaseSamples, candidate: CaseSamples, threshold: float
-    ) -> CaseVerdict:
-        [verdict] = judge_instructions({"case": reference}, {"case": candidate}, threshold)
+    def measure(self, sides: Sequence[Side]) -> list[Measured]:
+        session = kinds.utc_stamp()
+        if self.metric == WALL:
+            # A B A B …: each process of each side in turn, so both meet the same drift.
+            for index in range(self.processes):
+                for side in sides:
+                    done = run_bounded(
+                        self._command(side), timeout_s=self.timeout_s, cwd=side.tree,
+                        env=self._env(side, session, index), log_path=self._log(side),
+                    )  # fmt: skip
+                    self._check(side, done.exit_code)
+        else:
+            jobs = [Job(self._command(s), s.tree, self._env(s, session, 0), self._log(s))
+                    for s in sides]  # fmt: skip
+            for side, done in zip(sides, run_bounded_together(jobs, timeout_s=self.timeout_s),
+                                  strict=True):  # fmt: skip
+                self._check(side, done.exit_code)
+        return [self._read(side) for side in sides]
+
+    def judge(self, reference: Measured, candidate: Measured, threshold: float) -> CaseVerdict:
+        ref, cand = {"case": reference.samples}, {"case": candidate.samples}
+        if self.metric == INSTRUCTIONS:
+            found = judge_instructions(ref, cand, threshold)
+        elif self.metric == OPS:
+            found = judge_ops(ref, cand)
+        else:
+            together = (reference.session is not None and candidate.session is not None
+                        and interleaved(reference.session, candidate.session))  # fmt: skip
+            found = judge_wall(ref, cand, threshold, DEFAULT_ALPHA, interleaved=together)
+        if not found:
+            raise BisectError(f"no {self.metric} on both sides to judge {self.case.case_id} by "
+                              f"({_what_is_missing(self.metric)})")  # fmt: skip
+        [verdict] = with_ops(found, ref, cand)
         return verdict
 
-
-@dataclass(frozen=True)
-class WallTimer:
-    """The case's median round in each of ``processes`` processes of the tree's bench suite,
-    judged by the wall-time rule (for cases without counts, e.g. on CUDA)."""
-
-    case: CaseSpec
-    processes: int
-    timeout_s: float
-    metric: str = WALL
-
-    def measure(self, tree: Path, work: Path) -> Measured:
-        work.mkdir(parents=True)
+    def _command(self, side: Side) -> list[str]:
         spec = self.case.spec
         selection = BenchSelection(
             devices=(spec["device"],), dtypes=(spec["dtype"],), seeds=(spec["seed"],),
             engines=(spec["engine"],), kinds=(self.case.kind,),
-            sizes=None if spec["size"] is None else (spec["size"],),
+            sizes=None if spec["size"] is None else (spec["size"],), quick=True,
+            optimizers=(spec.get("optimizer") or "sgd",),
+            momentums=(float(spec.get("momentum") or 0.0),),
         )  # fmt: skip
-        request = BenchRequest(selection, instructions="no")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = str(tree)
-        medians = []
-        for index in range(self.processes):
-            out = work / f"process-{index}.json"
-            done = run_bounded(
-                [sys.executable, "-m", "pytest", str(tree / "bench"), *request.pytest_args(),
-                 "-q", "-p", "no:cacheprovider", f"--benchmark-json={out}"],
-                timeout_s=self.timeout_s, env=env, cwd=tree, log_path=work / "bench.log",
-            )  # fmt: skip
-            if done.exit_code != 0 or not out.is_file():
-                raise BisectError(f"the bench suite failed (pytest exit {done.exit_code})")
-            found = [c for c in load_bench(out).cases if c.fullname.endswith(_bracket(self.case))]
-            if not found:
-                raise BisectError(f"the bench suite at this commit has no case {self.case.case_id}")
-            medians.append(statistics.median(found[0].rounds))
-        return Measured(CaseSamples(self.case.case_id, tuple(medians)))
+        counted = "yes" if self.metric == INSTRUCTIONS else "no"
+        request = BenchRequest(selection, instructions=counted, machine=self.machine)
+        return [
+            sys.executable, "-m", "pytest", str(side.tree / "bench"), *request.pytest_args(),
+            f"--benchmark-storage=file://{side.folder.resolve()}", "--benchmark-autosave",
+            "-q", "-p", "no:cacheprovider",
+        ]  # fmt: skip
 
-    def judge(
-        self, reference: CaseSamples, candidate: CaseSamples, threshold: float
-    ) -> CaseVerdict:
-        [verdict] = judge_wall({"case": reference}, {"case": candidate}, threshold, DEFAULT_ALPHA)
-        return verdict
+    def _env(self, side: Side, session: str, index: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = str(side.tree)  # the code measured is the commit's, not this one's
+        # One counting process a side: instructions and ops are the same in every process.
+        return process_env(env, f"{session}-{side.commit.short}", index, count=index == 0)
+
+    def _log(self, side: Side) -> Path:
+        side.folder.mkdir(parents=True, exist_ok=True)
+        return side.folder / "bench.log"
+
+    def _check(self, side: Side, exit_code: int) -> None:
+        if exit_code != 0:
+            lines = self._log(side).read_text(encoding="utf-8", errors="replace").splitlines()
+            last = next((line for line in reversed(lines) if line.strip()), "")
+            raise BisectError(
+                f"the bench suite at {side.commit.short} failed (pytest exit {exit_code}: "
+                f"{last.strip()[:160]}); see {self._log(side)}"
+            )
+
+    def _read(self, side: Side) -> Measured:
+        files = [load_bench(path) for path in result_files(side.folder) if path.suffix == ".json"]
+        found = sessions(f for f in files if any(_is_case(c.fullname, self.case) for c in f.cases))
+        if not found:
+            raise BisectError(f"the bench suite at {side.commit.short} stored no case "
+                              f"{self.case.case_id} (see {self._log(side)})")  # fmt: skip
+        session = found[-1]  # the newest: this round's
+        samples = session_samples(session)
+        name = next(n for n in sorted(samples) if _is_case(n, self.case))
+        return Measured(samples[name], session, side.folder)
+
+
+def _is_case(fullname: str, case: CaseSpec) -> bool:
+    return fullname == case.case_id or fullname.endswith(_bracket(case))
+
+
+def _what_is_missing(metric: str) -> str:
+    return {
+        INSTRUCTIONS: "Valgrind counts instructions of CPU cases only; --metric ops or wall",
+        OPS: "this commit's bench suite counts no ops; --metric instructions or wall",
+    }.get(metric, "no process finished the case")
 
 
 def measurer_for(
-    metric: str, case: CaseSpec, processes: int = 8, timeout_s: float = DEFAULT_TIMEOUT_S
+    metric: str,
+    case: CaseSpec,
+    processes: int = 8,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    machine: str | None = None,
 ) -> Measurer:
     """The measurer of ``metric``, its options checked."""
     check_timeout(timeout_s)
     if metric == INSTRUCTIONS:
         if case.spec["device"] != "cpu":
-            raise ConfigError("metric", "instructions are counted on the cpu only; --metric wall")
-        return InstructionCounter(case, timeout_s)
+            raise ConfigError("metric", "instructions are counted on the cpu only; --metric ops "
+                                        "(any device) or wall")  # fmt: skip
+        return BenchMeasurer(case, INSTRUCTIONS, timeout_s, machine=machine)
+    if metric == OPS:
+        return BenchMeasurer(case, OPS, timeout_s, machine=machine)
     if metric == WALL:
         if not 2 <= processes <= 100:
             raise ConfigError("processes", f"must be in [2, 100] for a wall-time verdict, got "
                                            f"{processes}")  # fmt: skip
-        return WallTimer(case, processes, timeout_s)
-    raise ConfigError("metric", f"must be instructions or wall, got {metric!r}")
+        return BenchMeasurer(case, WALL, timeout_s, processes, machine, together=1)
+    raise ConfigError("metric", f"must be instructions, ops or wall, got {metric!r}")
 
 
 def _bracket(case: CaseSpec) -> str:
     return case.case_id[case.case_id.index("[") :] if "[" in case.case_id else ""
+
+
+def check_out_folder(out: Path) -> None:
+    """The folder the probes' result sets go to: new, or empty."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError("out", f"{out} exists and is not an empty folder; results are never "
+                                 "overwritten")  # fmt: skip
+
+
+def probe_points(lo: int, hi: int, together: int) -> list[int]:
+    """Up to ``together`` commits to probe in one round, where the first changed commit lies in
+    [lo, hi] and ``hi`` is known to be changed: the points that split the range most evenly."""
+    possible = hi - lo + 1
+    points = {lo + math.ceil(i * possible / (together + 1)) - 1 for i in range(1, together + 1)}
+    return sorted(p for p in points if lo <= p < hi)
 
 
 def bisect(
@@ -413,76 +514,125 @@ def bisect(
     threshold: float | None = None,
     on_start: StartCallback | None = None,
     on_probe: ProbeCallback | None = None,
+    out: Path | None = None,
 ) -> BisectResult:
     """The first commit after ``good`` up to ``bad`` where the case changed beyond the
-    threshold (default: the gate's, by metric), by binary search over the first-parent line."""
+    threshold (default: the gate's, by metric), over the first-parent line; the probes' result
+    sets kept under ``out`` (None: a temporary folder, removed after)."""
     started = time.perf_counter()
     metric, case = measurer.metric, measurer.case
-    threshold = threshold if threshold is not None else (
-        DEFAULT_INSTRUCTION_THRESHOLD if metric == INSTRUCTIONS else DEFAULT_WALL_THRESHOLD
-    )  # fmt: skip
+    if threshold is None:
+        threshold = {INSTRUCTIONS: DEFAULT_INSTRUCTION_THRESHOLD, OPS: 0.0}.get(
+            metric, DEFAULT_WALL_THRESHOLD
+        )
     good_commit, commits = commit_range(Path(repo), good, bad)
     check_measurable(Path(repo), [good_commit, *commits])
-    result = BisectResult(case, metric, threshold, commits)
-    tree = Worktree(Path(repo))
-    work = Path(tempfile.mkdtemp(prefix="linreg-bisect-work-"))
+    if out is not None:
+        check_out_folder(Path(out))
+    result = BisectResult(case, metric, threshold, commits, Path(out) if out else None)
+    folder = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="linreg-bisect-"))
+    trees: list[Worktree] = []
 
-    def probe(commit: Commit, where: str, reference: CaseSamples | None) -> Probe:
-        if on_start is not None:
-            on_start(commit, where)
+    def measure(points: list[int]) -> list[Probe]:
+        """One round: the commits at ``points`` (-1: the good one), each judged against the
+        good commit's measurement, or (wall time) against the good commit's processes
+        interleaved with it in this round."""
+        plan = [(i, good_commit if i < 0 else commits[i]) for i in points]
+        fresh = measurer.fresh_reference
+        needed = len(plan) + fresh
+        while len(trees) < needed:
+            trees.append(Worktree(Path(repo)))
+        sides = []
+        if fresh:
+            name = f"{good_commit.short}-with-{plan[0][1].short}"
+            sides.append(Side(good_commit, trees[0].checkout(good_commit), folder / name))
+        for tree, (_, commit) in zip(trees[fresh:], plan, strict=False):
+            sides.append(Side(commit, tree.checkout(commit), folder / commit.short))
+        for i, commit in plan:
+            if on_start is not None:
+                on_start(commit, _where(i, len(commits)))
         began = time.perf_counter()
-        measured = measurer.measure(tree.checkout(commit), work / commit.sha)
-        verdict = None if reference is None else measurer.judge(reference, measured.samples,
-                                                                 threshold)  # fmt: skip
-        found = Probe(commit, measured, verdict, time.perf_counter() - began)
-        if on_probe is not None:
-            on_probe(found)
-        return found
+        measured = measurer.measure(sides)
+        took = time.perf_counter() - began
+        result.rounds += 1
+        reference = measured[0] if fresh else None
+        probes = []
+        for (i, commit), found in zip(plan, measured[fresh:], strict=True):
+            if i < 0:
+                probe = Probe(commit, found, None, took)
+                result.good = probe
+            else:
+                against = reference if reference is not None else result.good.measured
+                probe = Probe(commit, found, measurer.judge(against, found, threshold), took,
+                              against)  # fmt: skip
+                result.probes.append(probe)
+            if on_probe is not None:
+                on_probe(probe)
+            probes.append(probe)
+        return probes
 
     try:
-        result.good = probe(good_commit, "good", None)
-        reference = result.good.measured.samples
-        lo, hi = 0, len(commits) - 1  # commits[hi] is taken to be changed
-        measured: dict[int, Probe] = {}
-
-        def probe_at(index: int) -> Probe:
-            found = probe(commits[index], f"{index + 1} of {len(commits)}", reference)
-            measured[index] = found
-            result.probes.append(found)
-            return found
-
-        while lo < hi:
-            middle = (lo + hi) // 2
-            found = probe_at(middle)
-            if found.verdict is not None and found.verdict.outcome == UNDECIDED:
-                result.stopped_at = found
+        last = len(commits) - 1
+        if measurer.fresh_reference:
+            # The good commit's processes come with each probe; the bad end first.
+            [bad_probe] = measure([last])
+            result.good = Probe(good_commit, bad_probe.reference, None, bad_probe.seconds)
+        else:
+            _, bad_probe = measure([-1, last])
+        probed = {last: bad_probe}
+        if not bad_probe.changed:
+            result.stopped_at = bad_probe
+        lo, hi = 0, last  # the first changed commit lies in [lo, hi]; hi is changed
+        while result.stopped_at is None and lo < hi:
+            points = probe_points(lo, hi, measurer.together)
+            found = dict(zip(points, measure(points), strict=True))
+            probed.update(found)
+            undecided = [found[i] for i in points if found[i].verdict.outcome == UNDECIDED]
+            if undecided:
+                result.stopped_at = undecided[0]
                 break
-            if found.changed:
-                hi = middle
-            else:
-                lo = middle + 1
+            changed = [i for i in points if found[i].changed]
+            if changed:
+                hi = changed[0]
+            kept = [i for i in points if not found[i].changed and i < hi]
+            if kept:
+                lo = max(kept) + 1
         if result.stopped_at is None:
-            last = measured[lo] if lo in measured else probe_at(lo)
-            if last.changed:
-                result.first = last
-            else:
-                result.stopped_at = last
-        if result.first is not None and metric == INSTRUCTIONS:
-            _attach_functions(result)
+            result.first = probed[hi]
+            _explain_first(result)
     finally:
-        tree.close()
-        shutil.rmtree(work, ignore_errors=True)
+        for tree in trees:
+            tree.close()
+        if out is None:
+            shutil.rmtree(folder, ignore_errors=True)
         result.seconds = time.perf_counter() - started
     return result
 
 
-def _attach_functions(result: BisectResult) -> None:
-    good, first = result.good.measured, result.first.measured
-    try:
-        changes = function_changes(read_profile(good.profile, good.calls),
-                                   read_profile(first.profile, first.calls))  # fmt: skip
-    except ProfileError as exc:
-        result.functions_note = f"no function list: {exc}"
+def _where(index: int, commits: int) -> str:
+    return "good" if index < 0 else "bad" if index == commits - 1 else f"{index + 1} of {commits}"
+
+
+def _explain_first(result: BisectResult) -> None:
+    """The named commit's changed ops and, where both sides kept profiles, its function list,
+    each against the good commit's measurement it was judged against."""
+    first = result.first
+    reference = first.reference or result.good.measured
+    ops = case_ops(reference.samples, first.measured.samples)
+    if ops is None:
+        result.ops_note = "no op list: a side counted no ops (its bench suite predates them)"
+    if reference.session is None or first.measured.session is None:
+        result.ops = ops
         return
-    result.functions = changes
-    result.functions_note = changes.note
+    try:
+        ref, cand = case_tables(
+            reference.session, first.measured.session, first.measured.samples.case
+        )
+    except ProfileError as exc:
+        result.ops = ops
+        if result.metric == INSTRUCTIONS:
+            result.functions_note = f"no function list: {exc}"
+        return
+    result.functions = function_changes(ref, cand)
+    result.functions_note = result.functions.note
+    result.ops = with_moved_inside(ops, ref, cand)

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from linreg.compare.first_difference import history_difference, replay_epoch
+from linreg.compare.pair_rule import pair_kind
 from linreg.compare.resume import first_missing_piece
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, compare_runs, meets
-from linreg.config import TrainConfig
 from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.numerics import resolve_device
 from linreg.results import kinds
@@ -264,7 +264,8 @@ def check_pairs(
             continue
         run, ref = first[config.config_id], first[reference.config_id]
         twin = matrix.twin(config)
-        pair = _pair_kind(config, twin)
+        # Named by what differs from the reference, as linreg compare names a pair.
+        pair = pair_kind(config, reference)
         c = compare(run, ref)
         if pair == "dtype":
             horizons[config.config_id] = c.horizon
@@ -313,20 +314,6 @@ def explain_checks(
     for index, found in zip(where, replay(pairs), strict=True):
         explained[index] = replace(checks[index], explanation=found.record())
     return explained
-
-
-def _pair_kind(config: TrainConfig, twin: TrainConfig) -> str:
-    if config.tf32 != twin.tf32:
-        return "tf32"
-    if config.deterministic != twin.deterministic:
-        return "nondeterministic"
-    if config.device.split(":")[0] != twin.device:
-        return "device"
-    if config.engine != twin.engine:
-        return "engine"
-    if config.threads != twin.threads:
-        return "threads"
-    return "dtype"
 
 
 def _twin_horizon(twin, reference, first, compare, horizons) -> int | None:

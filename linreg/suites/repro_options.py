@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from linreg.compare.pair_rule import DEFAULT_REQUIREMENTS
 from linreg.compare.runs import DEFAULT_OUTCOME_STEPS, REQUIREMENTS
 from linreg.config import TrainConfig
 from linreg.errors import ConfigError
@@ -24,25 +25,6 @@ from linreg.tolerance import Tolerance, Tolerances, default_tolerances
 def default_repro_root() -> Path:
     """Where a repro result set goes unless --out says: the results root's repro/."""
     return results_root() / "repro"
-
-
-# Which level each kind of pair must reach (see linreg.compare.runs for the levels).
-DEFAULT_REQUIREMENTS = {
-    "determinism": "a",  # the same config on the same stack, in another process
-    "threads": "b-horizon",
-    "device": "b-horizon",
-    "engine": "b-horizon",
-    "dtype": "c",
-    "golden": "b",
-    # TF32 keeps 10 mantissa bits of each float32 matmul input: a TF32 run leaves float32's
-    # tolerance within a few epochs, so only the outcome can be asked of it (the level it
-    # reaches, against its TF32-off twin, is the finding).
-    "tf32": "c",
-    # Algorithms free to reorder their reductions may differ in the last bits, which L1's limit
-    # cycle amplifies; ask what other stacks are asked: agreement within tolerance as long as
-    # the deterministic twin agrees with float64, then the outcome.
-    "nondeterministic": "b-horizon",
-}
 
 
 @dataclass(frozen=True)

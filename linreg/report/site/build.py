@@ -10,16 +10,23 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
+from linreg.compare.op_history import op_steps
 from linreg.compare.over_time import DEFAULT_THRESHOLD, case_series, regressions
 from linreg.report.checks import describe, reached_words
 from linreg.report.site import figures, pages
 from linreg.report.site.figures import Timeline, date_words, step_words
+from linreg.report.site.op_steps import ops_part
 from linreg.report.site.pages import cell, figure, note, page, table
 from linreg.report.site.publish import MARKER, check_out, marker, staged
+from linreg.report.step_words import change_words, outcome_words
 from linreg.results.history import History, HistorySession, gather
 from linreg.results.history_series import (
     INSTRUCTIONS,
+    NOISE,
     RECENT_SESSIONS,
+    REGRESSION,
+    SPEED_UP,
+    UNDECIDED_STEP,
     WALL,
     Regression,
     Series,
@@ -40,6 +47,8 @@ class SiteSummary:
     stacks: int
     cases: int
     steps: int
+    # Every step (and pending jump) in the newest sessions of a series, judged: its kind says
+    # whether it is a regression, undecided, a speed-up or noise.
     regressions: tuple[Regression, ...]
     pages: int
     bytes: int
@@ -47,7 +56,11 @@ class SiteSummary:
 
     @property
     def slower(self) -> int:
-        return sum(r.step.slower for r in self.regressions)
+        """The regressions: slower steps, earned, with something changed across them."""
+        return sum(r.kind == REGRESSION for r in self.regressions)
+
+    def count(self, kind: str) -> int:
+        return sum(r.kind == kind for r in self.regressions)
 
 
 def build_site(
@@ -77,7 +90,7 @@ def write_site(
     timeline = Timeline.of(history)
     links = pages.case_pages(series)
     every = [s for found in series.values() for s in found]
-    listed = regressions(every, recent)
+    listed = regressions(every, recent, history, threshold)
     notes = history_notes(history)
     numerics = bool(history.repro)
     total = len(series) + 2 + numerics
@@ -139,6 +152,12 @@ def history_notes(history: History) -> list[str]:
             "one): their sessions are one series per machine name, which every host of that "
             "CPU model and core count shares."
         )
+    for host_id, names in history.renamed.items():
+        notes.append(
+            f"Host {host_id[:6]} ran under the machine names {' and '.join(names)} (linreg bench "
+            "--machine NAME): each name is its own host here, with its own sessions and series, "
+            "so no step is measured across the renaming."
+        )
     if history.unreadable:
         shown = "; ".join(f"{path}: {why}" for path, why in history.unreadable[:5])
         more = len(history.unreadable) - 5
@@ -185,38 +204,29 @@ def index_page(
         *(note(n) for n in notes),
         '<h2 id="regressions">Regressions</h2>',
         note(
-            f"Steps whose new level began in the newest {recent} sessions of their series, "
-            f"slower first, each at least {percent(threshold)} (PELT on log values; a step "
-            "must stand out of the series' own noise). Wall time is a series per host; "
-            "instruction counts a series per stack, whatever host ran them."
+            f"Steps whose new level began in the newest {recent} sessions of their series, each "
+            f"at least {percent(threshold)} (PELT on log values; a step must stand out of the "
+            "series' own noise), judged as a speed verdict judges a case: the sessions before "
+            "it against the sessions after it, one sample a session (wall time: the rank "
+            "interval at 99 % wholly beyond the threshold; instruction counts: beyond it and "
+            "twice the spread before). A regression is a slower step so earned with something "
+            "changed across it (commit, stack or host); the same code on the same stack and "
+            "host is the machine, listed as noise. Wall time is a series per host; instruction "
+            "counts a series per stack, whatever host ran them."
         ),
     ]
-    if listed:
-        rows = [
-            [
-                cell(pages.case_title(r.series.case), links[r.series.case]),
-                cell(METRIC_WORDS[r.series.metric]),
-                cell(timeline.series_name(r.series)),
-                cell(step_words(r.step.ratio), css="ratio"),
-                cell(
-                    f"{_level_words(r.series.metric, r.step.before)} → "
-                    f"{_level_words(r.series.metric, r.step.after)}"
-                ),
-                cell(date_words(history.sessions[r.step.session].started)),
-                cell(f"{r.sessions_ago} of {len(r.series):,}"),
-                cell(_session_commit_range(history, r.series, r.step.position)),
-            ]
-            for r in listed
-        ]
-        parts.append(
-            table(
-                ["case", "metric", "series", "step", "level", "from", "sessions since",
-                 "commits"],
-                rows, ["slower" if r.step.slower else "faster" for r in listed], "regressions",
-            )
-        )  # fmt: skip
-    else:
-        parts.append(note(f"No series stepped in its newest {recent} sessions."))
+    for kind, anchor, title, empty in _STEP_LISTS:
+        mine = [r for r in listed if r.kind == kind]
+        if kind != REGRESSION:
+            if not mine:
+                continue
+            parts.append(f'<h3 id="{anchor}">{title}</h3>')
+        if not mine:
+            parts.append(note(empty.format(recent=recent)))
+            continue
+        rows = [_step_row(history, timeline, links, r) for r in mine]
+        css = {REGRESSION: "slower", SPEED_UP: "faster"}.get(kind, "")
+        parts.append(table(_STEP_COLUMNS, rows, [css] * len(rows), anchor))
     parts += ['<h2 id="machines">Machines</h2>', _machines_table(history)]
     parts += ['<h2 id="stacks">Stacks</h2>', _stacks_table(history, timeline)]
     if history.sessions:
@@ -228,6 +238,37 @@ def index_page(
             "result sets, each check pair's level, horizon and final loss.</p>"
         )
     return page("linreg history", parts, numerics=bool(history.repro))
+
+
+_STEP_COLUMNS = ["case", "metric", "series", "step", "level", "from", "sessions since",
+                 "what changed", "judged"]  # fmt: skip
+# (kind, anchor, heading, what an empty list says): regressions always, the rest where found.
+_STEP_LISTS = (
+    (REGRESSION, "regressions", "Regressions",
+     "No series stepped slower, earned, in its newest {recent} sessions."),
+    (UNDECIDED_STEP, "undecided", "Undecided: too few sessions or too much noise to tell", ""),
+    (SPEED_UP, "speed-ups", "Speed-ups", ""),
+    (NOISE, "noise", "Noise: the machine, not the code", ""),
+)  # fmt: skip
+
+
+def _step_row(history: History, timeline: Timeline, links: dict[str, str], r: Regression) -> list:
+    since = f"{r.sessions_ago} of {len(r.series):,}" + (" (a jump, not yet a step)"
+                                                         if r.pending else "")  # fmt: skip
+    return [
+        cell(pages.case_title(r.series.case), links[r.series.case]),
+        cell(METRIC_WORDS[r.series.metric]),
+        cell(timeline.series_name(r.series)),
+        cell(step_words(r.step.ratio), css="ratio"),
+        cell(
+            f"{_level_words(r.series.metric, r.step.before)} → "
+            f"{_level_words(r.series.metric, r.step.after)}"
+        ),
+        cell(date_words(history.sessions[r.step.session].started)),
+        cell(since),
+        cell(change_words(r.change) or _session_commit_range(history, r.series, r.step.position)),
+        cell(outcome_words(r)),
+    ]
 
 
 def _newest(records):
@@ -341,6 +382,7 @@ def case_page(
         parts.append(table(columns, rows, classes, "steps"))
     else:
         parts.append(note("No step in any series of this case."))
+    parts += ops_part(history, op_steps(history, case))
     return page(pages.case_title(case), parts, depth=1, numerics=numerics)
 
 

@@ -1,0 +1,139 @@
+"""Replaying pairs of a target's runs to name the quantity where they part.
+
+Each side replays in a process of its own (one worker for every candidate config, one for every
+reference config, side by side), as the runs themselves were trained: a thread count or a
+determinism flag is a process's setting, and one process replaying both sides could carry one
+side's state into the other's. Each replay keeps every quantity's digest at every step and the
+values of a window of steps (``DEFAULT_KEEP_ELEMENTS`` values at most a side): for two runs of
+one dtype, the steps up to the first train loss that differs; for two dtypes, from the start.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from linreg.compare.target_first_difference import first_beyond_tolerance, first_difference
+from linreg.compare.target_numerics import first_loss_difference, record_difference
+from linreg.engines.target_trace import TargetTrace
+from linreg.errors import LinregError
+from linreg.processes import run_bounded
+from linreg.results.files import dumps
+from linreg.results.target_repro_checks import TargetDifference
+from linreg.target_config import TargetConfig
+from linreg.target_run import TargetRun
+from linreg.tolerance import Tolerance
+
+# Values kept a side: 64 M elements are 512 MB of float64 on disk, a step's files at a time in
+# memory; every step of the bundled transformer's ci size (2 M values a step) fits.
+DEFAULT_KEEP_ELEMENTS = 64_000_000
+DEFAULT_TIMEOUT_S = 600.0
+
+
+class TargetReplayError(LinregError):
+    """A replay worker failed or ran out of time."""
+
+
+@dataclass(frozen=True)
+class TargetReplayPair:
+    """Two configs to replay through step ``until``, values kept from ``keep_from``; with a
+    ``tolerance``, the walk looks for the first quantity beyond it (two dtypes), else for the
+    first whose bits differ."""
+
+    candidate: TargetConfig
+    reference: TargetConfig
+    until: int
+    keep_from: int
+    tolerance: Tolerance | None = None
+
+
+def _steps_kept(run: TargetRun, keep_elements: int) -> int:
+    """How many steps' values fit the budget: each step keeps the loss, a gradient and a value
+    for every parameter, and every buffer."""
+    parameters = sum(d.numel for d in run.parameters.values() if not d.buffer)
+    buffers = sum(d.numel for d in run.parameters.values() if d.buffer)
+    return max(1, keep_elements // max(1, 2 * parameters + buffers + 1))
+
+
+def bitwise_pair(candidate: TargetRun, reference: TargetRun,
+                 keep_elements: int = DEFAULT_KEEP_ELEMENTS) -> TargetReplayPair:  # fmt: skip
+    """Two runs of one dtype: replayed to the first step whose train loss differs (its loss
+    is computed from the parameters the step before left), values kept for the steps before
+    it that fit."""
+    until = first_loss_difference(candidate, reference)
+    if until is None:
+        found = record_difference(candidate, reference)
+        until = found[1] if found is not None and found[1] is not None else candidate.steps - 1
+    keep_from = max(0, until - _steps_kept(candidate, keep_elements) + 1)
+    return TargetReplayPair(candidate.config, reference.config, until, keep_from)
+
+
+def tolerance_pair(candidate: TargetRun, reference: TargetRun, tolerance: Tolerance,
+                   keep_elements: int = DEFAULT_KEEP_ELEMENTS) -> TargetReplayPair:  # fmt: skip
+    """Two dtypes: replayed from the start, as many steps as the budget keeps the values of."""
+    until = min(candidate.steps, _steps_kept(reference, keep_elements)) - 1
+    return TargetReplayPair(candidate.config, reference.config, until, 0, tolerance)
+
+
+def _side(jobs: list[tuple[TargetConfig, int, int]], folder: Path, timeout_s: float) -> None:
+    folder.mkdir()
+    jobs_file = folder / "jobs.json"
+    jobs_file.write_text(dumps([{"config": c.to_dict(), "until": until, "keep_from": keep}
+                                for c, until, keep in jobs]), encoding="utf-8")  # fmt: skip
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parent.parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+    log = folder / "worker.log"
+    done = run_bounded(
+        [sys.executable, "-m", "linreg.suites.target_replay_worker", str(jobs_file), str(folder)],
+        timeout_s=timeout_s, env=env, log_path=log,
+    )  # fmt: skip
+    if done.exit_code != 0:
+        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        last = lines[-1] if lines else f"exit code {done.exit_code}"
+        raise TargetReplayError(f"a replay worker failed: {last}")
+
+
+def _deduplicated(jobs: list[tuple[TargetConfig, int, int]]) -> tuple[list, list[int]]:
+    """Each config once, through the furthest step asked of it, values from the earliest; and
+    where each job's trace is."""
+    merged: dict[str, tuple[TargetConfig, int, int]] = {}
+    for config, until, keep in jobs:
+        known = merged.get(config.config_id)
+        if known is not None:
+            until, keep = max(until, known[1]), min(keep, known[2])
+        merged[config.config_id] = (config, until, keep)
+    order = list(merged)
+    return list(merged.values()), [order.index(c.config_id) for c, _, _ in jobs]
+
+
+def replay(pairs: list[TargetReplayPair],
+           timeout_s: float = DEFAULT_TIMEOUT_S) -> list[TargetDifference]:  # fmt: skip
+    """Each pair's finding: the first differing quantity, or the first beyond tolerance."""
+    if not pairs:
+        return []
+    candidates, where_c = _deduplicated([(p.candidate, p.until, p.keep_from) for p in pairs])
+    references, where_r = _deduplicated([(p.reference, p.until, p.keep_from) for p in pairs])
+    with tempfile.TemporaryDirectory(prefix="linreg-target-replay-") as tmp:
+        root = Path(tmp)
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [
+                pool.submit(_side, side, root / name, timeout_s)
+                for name, side in (("candidate", candidates), ("reference", references))
+            ]
+            for future in futures:
+                future.result()
+        found = []
+        for pair, wc, wr in zip(pairs, where_c, where_r, strict=True):
+            candidate = TargetTrace.load(root / "candidate" / str(wc))
+            reference = TargetTrace.load(root / "reference" / str(wr))
+            if pair.tolerance is None:
+                found.append(first_difference(candidate, reference, pair.until))
+            else:
+                found.append(first_beyond_tolerance(candidate, reference, pair.tolerance,
+                                                    pair.until))  # fmt: skip
+        return found

@@ -1,0 +1,52 @@
+"""One process of a target's repro run: trains a list of configs and writes each run folder
+(run.json, history.csv, model.pth) as it finishes.
+
+`python -m linreg.suites.target_repro_worker CONFIGS_JSON OUT_DIR [RESUME_DIR]` — one process
+trains many configs, so a matrix costs one interpreter start-up per copy. Given RESUME_DIR, it
+first writes the resume check's checkpoints there (``linreg.suites.target_repro_resume``). A
+config whose folder exists is skipped: that is what makes an interrupted repro run resumable.
+Ctrl-C and SIGTERM end it through the writer's cleanup: no half-written folder stays.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from linreg.engines.target_loop import prepare_target
+from linreg.results.target_run_folder import write_target_run_folder
+from linreg.suites.target_repro_resume import RESUME_LIST, read_config_list, write_resume_points
+from linreg.suites.worker import worker_main
+from linreg.target_config import TargetConfig
+
+# The list of configs both workers train, beside the copies' folders (hidden: not a result).
+CONFIG_LIST = ".configs.json"
+
+
+def run_folder(out_dir: Path, config: TargetConfig) -> Path:
+    return out_dir / config.config_id
+
+
+def train_all(configs: list[TargetConfig], out_dir: Path) -> None:
+    for config in configs:
+        folder = run_folder(out_dir, config)
+        if folder.exists():
+            continue
+        prepared = prepare_target(config)
+        prepared.loop()
+        write_target_run_folder(prepared.finish(), prepared.state_dict(), folder)
+
+
+def main(argv: list[str]) -> int:
+    def work(args: list[str]) -> None:
+        if len(args) == 3:
+            resume_dir = Path(args[2])
+            write_resume_points(read_config_list(resume_dir / RESUME_LIST), resume_dir)
+        train_all(read_config_list(Path(args[0])), Path(args[1]))
+
+    return worker_main("linreg.suites.target_repro_worker", "CONFIGS_JSON OUT_DIR [RESUME_DIR]",
+                       argv, (2, 3), work)  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
