@@ -6,13 +6,12 @@ wall time varies by tens, and a busy machine does not move them. The mechanism i
 ``torch._C._valgrind_toggle()`` switches it on around the counted calls only.
 
 Valgrind's start-up with torch is the cost (``import torch`` takes ~3 minutes fully
-instrumented), so one process serves every case, and it runs with instrumentation off
-(``--instr-atstart=no``: the import at about a tenth of that). Each case runs in a forked
-child, so that every case starts from the same heap and caches whatever ran before it; the
-child warms its case up uninstrumented too and switches instrumentation on (``vgdb``, as
-``callgrind_control -i on`` does) only for its counted calls. Instrumentation changes how fast
-the same instructions run, not which: the counts are those of a process instrumented from the
-start of its warm-up, at a third of the time.
+instrumented), so one process serves every case, and it starts with instrumentation off
+(``--instr-atstart=no``: the import at about a tenth of that), switching it on with
+``callgrind_control -i on`` once torch is warm. Each case runs in a forked child, so that every
+case starts from the same heap and caches whatever ran before it. (Forking the children at
+once, a second core counting a second case, made the counts differ between runs by 0.7 %: one
+at a time, they are the same numbers run after run.)
 
 The process can start before its cases are known: the worker imports torch first and then
 waits for its specs file, so a runner starts Valgrind at once and writes the specs when it has
@@ -52,7 +51,7 @@ class Counted(NamedTuple):
 
 def missing_tool() -> str | None:
     """Why instructions cannot be counted here, or None."""
-    for tool in ("valgrind", "vgdb"):
+    for tool in ("valgrind", "callgrind_control"):
         if shutil.which(tool) is None:
             return f"{tool} not found (Debian package valgrind)"
     return None
@@ -112,35 +111,18 @@ def _calls(size: int) -> int:
 SPECS_FILE = "specs.json"
 LOG_FILE = "valgrind.log"
 COUNTED_FILE = "counted.json"
-# Valgrind's FIFOs for vgdb, in the counting folder rather than the temporary one: a Valgrind
-# that is killed cannot remove them, and the folder goes with its owner.
+# Valgrind's FIFOs for vgdb (callgrind_control's messenger), in the counting folder rather than
+# the temporary one: a Valgrind that is killed cannot remove them, and the folder goes with it.
 VGDB_PREFIX = "vgdb"
 # How long a started worker waits for its specs: a runner that never writes them has failed,
 # and a Valgrind process must not outlive it by more than this.
 SPECS_WAIT_S = 600.0
 
 
-def _instrumentation_on(out: Path) -> None:
-    """Switch callgrind's instrumentation on in this process (a forked child has its own).
-
-    vgdb sends the monitor command callgrind_control sends (which starts Perl and lists every
-    Valgrind process first). Valgrind reads it while this process runs its own code: spinning
-    here rather than blocking in wait() means vgdb needs no ptrace to wake the process.
-    """
-    command = [shutil.which("vgdb") or "vgdb", f"--vgdb-prefix={out / VGDB_PREFIX}",
-               f"--pid={os.getpid()}", "instrumentation", "on"]  # fmt: skip
-    switch = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while switch.poll() is None:
-        pass
-    if switch.returncode != 0:
-        raise RuntimeError(f"vgdb could not switch instrumentation on (exit {switch.returncode})")
-
-
 def _count_one(torch, spec: dict, out: Path, index: int) -> None:
     prepare, calls = make_case(spec)
     for _ in range(min(calls, 30)):
         prepare()()  # warm-up: first calls load kernels, fill caches and Python's type caches
-    _instrumentation_on(out)
     gc.collect()
     gc.disable()
     for i in range(calls):
@@ -184,6 +166,9 @@ def worker(specs_path: Path, out: Path) -> int:
         prepare()()
     gc.collect()
     gc.freeze()  # what the warm-up left is not the forked children's garbage to collect
+    subprocess.run(["callgrind_control", f"--vgdb-prefix={out / VGDB_PREFIX}", "-i", "on",
+                    str(os.getpid())], check=True, stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL)  # fmt: skip
     for index, spec in enumerate(specs):
         sys.stdout.flush()
         pid = os.fork()
@@ -225,9 +210,6 @@ def start(workdir: Path) -> subprocess.Popen:
         "valgrind", "--tool=callgrind", "--collect-atstart=no", "--instr-atstart=no",
         "--dump-instr=no", "--dump-line=no", "--cache-sim=no", "--branch-sim=no",
         f"--callgrind-out-file={workdir}/callgrind.%p.out",
-        # A forked child gets a gdbserver of its own (for vgdb) only where children are traced;
-        # no program it runs is traced, though (vgdb, git): those run natively.
-        "--trace-children=yes", "--trace-children-skip=*",
         f"--vgdb-prefix={workdir / VGDB_PREFIX}",
         # -P: not the script's folder on sys.path (files beside it moved counts by up to 2.6 %);
         # -s: no user site.

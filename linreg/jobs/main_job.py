@@ -306,7 +306,9 @@ def run_main_job(
     as the job ran before its steps overlapped (bench/job_overlap.py compares the two)."""
     out = Path(out)
     check_new_folder(out)
-    with tempfile.TemporaryDirectory(prefix="linreg-run-callgrind-") as counting:
+    # The folder's name as long as the bench suite's own (its path is in Valgrind's command
+    # line, and the counting process's heap moves counts by tenths of a percent).
+    with tempfile.TemporaryDirectory(prefix="linreg-callgrind-") as counting:
         # First of all: Valgrind's start-up with torch is the longest thing the job waits for.
         counter = _start_counter(Path(counting), INSTRUCTION_BASELINES) if overlap else None
         try:

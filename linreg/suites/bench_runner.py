@@ -52,7 +52,7 @@ class InstructionCounter:
     def start(cls, folder: Path, env: Mapping[str, str] | None = None) -> InstructionCounter | None:
         """Started, waiting for its specs in ``folder``; None where Valgrind is not installed
         (the suite says so in its results, as it does when it counts itself)."""
-        if shutil.which("valgrind") is None or shutil.which("vgdb") is None:
+        if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
             return None
         base = dict(os.environ if env is None else env)
         base["PYTHONPATH"] = os.pathsep.join(
