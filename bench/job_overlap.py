@@ -140,6 +140,9 @@ def one(kind: str, out: Path) -> None:
 def report(speed: JobSpeed) -> str:
     parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in speed.parts_s.items())
     verdict = "OK" if speed.meets_ratio else "MISSED: the parts no longer overlap"
+    if not speed.meets_ratio and speed.load_before >= speed.cpus:
+        # Other work kept every core busy: there was no idle core to overlap on.
+        verdict += f" (or the load, {speed.load_before:.1f} on {speed.cpus} cores, left none free)"
     cli = "within" if speed.meets_cli else "beyond"
     return "\n".join([
         f"parts alone: {parts}; sum {speed.sum_of_parts_s:.1f} s",
