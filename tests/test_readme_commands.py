@@ -24,13 +24,13 @@ REPO = Path(__file__).resolve().parent.parent
 QUICK = {
     "linreg train --seed 42",
     "linreg train --dtype float64",
-    'linreg evaluate "$(ls -d results/runs/*/ | tail -n 1)"',
+    'linreg evaluate "$(ls -d results/runs/*Z-eager-cpu-*/ | tail -n 1)"',
     "linreg env --json",
     "linreg train --optimizer adam --stop-at 250",
     'linreg train --resume-from "$(ls results/checkpoints/*.pt | tail -n 1)"',
     "linreg sweep --seeds 0:1000",
     "linreg sweep --seeds 0:100 --lrs 0.001,0.01,0.1",
-    'linreg sweep --check "$(ls -d results/runs/*/ | tail -n 1)" '
+    'linreg sweep --check "$(ls -d results/runs/*Z-eager-cpu-*/ | tail -n 1)" '
     '--against "$(ls results/sweeps/*.json | tail -n 1)"',
     "linreg repro --dtypes float32,bfloat16,float16,float64 --seeds 42 --threads 1 --no-golden",
     "linreg train --target chargpt --size ci --stop-at 10",
