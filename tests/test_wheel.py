@@ -6,6 +6,10 @@ finds linreg's dependencies (torch, pytest, ...) in this interpreter's site-pack
 path file, so that no test downloads torch. linreg itself, its bench suite, golden references
 and baselines can come from the wheel alone: the children run outside the checkout, with no
 PYTHONPATH, and the first test checks where each was found.
+
+Every session: the build, the install, what the wheel carries, the README target checked and
+trained, a bench case, the refusals (about 30 s of CPU). With `-m readme`: the tutorial's repro
+against the golden references, the main job and the target's repro matrix (minutes).
 """
 
 from __future__ import annotations
@@ -110,8 +114,12 @@ def linreg(venv: Path, folder: Path, *args: str) -> subprocess.CompletedProcess[
     )  # fmt: skip
 
 
-def files_under(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*") if "__pycache__" not in p.parts}
+def files_under(root: Path, bytecode: bool = False) -> set[str]:
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if bytecode or "__pycache__" not in p.parts
+    }
 
 
 def test_the_wheel_carries_the_bench_suite_references_and_baselines(venv, folder):
@@ -158,6 +166,7 @@ def test_the_readme_target_checks_and_trains_into_the_folders_results(venv, fold
     assert (run / "model.pth").is_file()
 
 
+@pytest.mark.readme  # ~25 s of CPU; the first test shows the references carried and found
 def test_the_tutorial_repro_finds_the_golden_references_inside_the_wheel(venv, folder):
     # float32 and its float64 reference, one seed, one thread: the cheapest set with golden ones.
     done = linreg(
@@ -173,7 +182,7 @@ def test_the_tutorial_repro_finds_the_golden_references_inside_the_wheel(venv, f
 
 def test_the_bench_suite_runs_from_the_wheel_and_writes_nothing_into_it(venv, folder):
     bundled = next((venv.parent / "lib").glob("python*/site-packages/linreg/_bundled"))
-    before = files_under(bundled)
+    before = files_under(bundled, bytecode=True)  # pip compiled it; pytest must add nothing
     done = linreg(
         venv, folder, "bench", "--devices", "cpu", "--dtypes", "float32", "--seeds", "42",
         "--engines", "eager", "--kinds", "inference", "--sizes", "10",
@@ -183,7 +192,7 @@ def test_the_bench_suite_runs_from_the_wheel_and_writes_nothing_into_it(venv, fo
     assert len(stored) == 1
     cases = [b["name"] for b in json.loads(stored[0].read_text())["benchmarks"]]
     assert cases == ["bench_inference[cpu-float32-seed42-eager-n10]"]
-    assert files_under(bundled) == before
+    assert files_under(bundled, bytecode=True) == before
 
 
 @pytest.mark.parametrize(
