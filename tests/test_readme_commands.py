@@ -58,6 +58,7 @@ LONG = {
 }
 BISECT = "names revisions of yours: test_bisect.py bisects a scratch repository"
 RESULTS_BRANCH = "a results branch of yours: the CI example's history job"
+WHEEL = "from the wheel, in a folder of its own: tests/test_wheel.py"
 # Not run by the tests, with the reason.
 ELSEWHERE = {
     "python3 -m pip install nox && python3 -m nox -s run": "the quickstart: CI's clean clone",
@@ -76,6 +77,13 @@ ELSEWHERE = {
     "linreg repro --resume results/repro/<id>": "needs an interrupted run: tests/test_repro.py",
     "linreg repro --target model.py:Net --dtypes float32,bfloat16,float64 --threads 1,all "
     "--engines eager,compiled": "names a target file of yours: tests/test_target_repro.py",
+    # From a wheel, in a folder of one's own, on the README's model.py: tests/test_wheel.py
+    # builds the wheel and installs it without dependencies (offline, torch is this one's).
+    "python3 -m pip wheel --no-deps -w dist .": WHEEL,
+    'python3 -m pip install torch==2.13.0 "$(ls /path/to/linreg/dist/linreg-*.whl)[bench]"': WHEEL,
+    "linreg target check model.py:Net": WHEEL,
+    "linreg train --target model.py:Net --size ci": WHEEL,
+    "linreg repro --target model.py:Net --size ci --seeds 42 --threads 1": WHEEL + " (-m readme)",
     "linreg compare REFERENCE CANDIDATE --fail-on-regression 10%": "names your result sets",
     "linreg compare results/baselines/<machine> results/bench/<machine> "
     "--fail-on-regression 10%": "names your machine: test_speed_verdicts.py",
