@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linreg.errors import ConfigError, LinregError, OutputError
-from linreg.paths import BENCH_DIR, PROJECT_ROOT
+from linreg.paths import BENCH_DIR, CHECKOUT, PROJECT_ROOT
 from linreg.paths import results_root as default_results
 from linreg.processes import run_bounded
 from linreg.results import kinds
@@ -55,13 +55,11 @@ class InstructionCounter:
         if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
             return None
         base = dict(os.environ if env is None else env)
-        base["PYTHONPATH"] = os.pathsep.join(
-            filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")])
-        )
+        cwd, _ = _child_placement(base)  # where, and with which linreg, as the suite runs
         folder.mkdir(parents=True, exist_ok=True)
         process = subprocess.Popen(
             [sys.executable, str(BENCH_DIR / "instructions.py"), "--serve", str(folder)],
-            cwd=PROJECT_ROOT, env=base, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            cwd=cwd, env=base, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL, start_new_session=True,
         )  # fmt: skip
         return cls(folder, process)
@@ -122,7 +120,7 @@ def run_bench_suite(
     Instructions are counted in the first process only.
     ``timeout_s`` bounds the whole session: at the limit the running process is interrupted,
     pytest-benchmark saves the cases that finished, and no further process starts. ``env`` is
-    the children's environment (default this process's), to which the checkout's path is added.
+    the children's environment (default this process's), to which a checkout's path is added.
     ``counter``, started by the caller, counts the first process's instructions. ``stop``, set
     from another thread (the caller's, when it is interrupted), stops the suite as the timeout
     does: interrupted, it saves the cases that finished.
@@ -132,7 +130,7 @@ def run_bench_suite(
     from linreg.machine import default_machine_name, validate_machine_name
 
     if not (BENCH_DIR / "conftest.py").is_file():
-        raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
+        raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (reinstall linreg)")
     if not isinstance(processes, int) or not 1 <= processes <= MAX_PROCESSES:
         raise ConfigError("processes", f"must be in [1, {MAX_PROCESSES}], got {processes!r}")
     machine = validate_machine_name(request.machine) if request.machine else default_machine_name()
@@ -145,7 +143,8 @@ def run_bench_suite(
             raise OutputError(f"{json_path}: exists; results are never overwritten")
         if not json_path.parent.is_dir():
             raise OutputError(f"{json_path.parent}: no such folder for --json")
-    # Absolute: the child pytest runs from the repository root, not from the caller's folder.
+    # Absolute: in a checkout the child pytest runs from the repository root, not from the
+    # caller's folder.
     root = storage_root if storage_root is not None else default_results() / "bench"
     storage = (Path(root) / machine).resolve()
     before = set(result_files(storage)) if storage.is_dir() else set()
@@ -161,7 +160,8 @@ def run_bench_suite(
         *extra_args,
     ]
     base = dict(os.environ if env is None else env)
-    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")]))
+    cwd, placement_args = _child_placement(base)
+    command += placement_args
     session = kinds.utc_stamp()
     exit_code = 0
     timed_out = False
@@ -172,10 +172,11 @@ def run_bench_suite(
             child[COUNTER_VARIABLE] = str(counter.folder)
         left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
         if stop is not None:
-            code, timed_out = _run_stoppable(command, child, log_path, index > 0, left, stop)
+            code, timed_out = _run_stoppable(command, child, log_path, index > 0, left, stop,
+                                             cwd=cwd)  # fmt: skip
         else:
             code, timed_out = _run_pytest(command, child, log_path, append=index > 0,
-                                          timeout_s=left)  # fmt: skip
+                                          timeout_s=left, cwd=cwd)  # fmt: skip
         exit_code = exit_code or code
         if on_process is not None:
             on_process(index, processes, code)
@@ -218,26 +219,41 @@ def missing_bench_tools(env: Mapping[str, str] | None = None) -> str | None:
     return f"{why} (python {sys.executable}); install them: {INSTALL_HINT}"
 
 
+def _child_placement(env: dict[str, str]) -> tuple[Path | None, list[str]]:
+    """The folder the child pytest runs in (None: the caller's) and the pytest options that
+    go with it; ``env`` is completed for it. A checkout's suite runs from the checkout,
+    importing that checkout's linreg. An installed suite (a wheel's copy) imports the installed
+    linreg, as this process does, and writes nothing into the installed package: no cache
+    folder, no bytecode."""
+    if CHECKOUT:
+        paths = [str(PROJECT_ROOT), env.get("PYTHONPATH")]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+        return PROJECT_ROOT, []
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return None, ["-p", "no:cacheprovider"]
+
+
 def _run_pytest(
     command: list[str],
     env: Mapping[str, str],
     log_path: Path | None,
     append: bool,
     timeout_s: float | None = None,
+    cwd: Path | None = None,
 ) -> tuple[int, bool]:
     """pytest's exit code, and whether it was stopped at ``timeout_s``."""
     if timeout_s is not None:
         if log_path is not None and not append:
             Path(log_path).write_text("", encoding="utf-8")
-        done = run_bounded(command, timeout_s=timeout_s, cwd=PROJECT_ROOT, env=env,
+        done = run_bounded(command, timeout_s=timeout_s, cwd=cwd, env=env,
                            log_path=log_path)  # fmt: skip
         return done.exit_code, done.timed_out
     if log_path is None:
-        return subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode, False
+        return subprocess.run(command, cwd=cwd, env=env, check=False).returncode, False
     # Inside a larger job the suite's own output goes to a log, not over its progress display.
     with Path(log_path).open("a" if append else "w", encoding="utf-8") as log:
         return subprocess.run(
-            command, cwd=PROJECT_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
+            command, cwd=cwd, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
         ).returncode, False
 
 
@@ -248,6 +264,7 @@ def _run_stoppable(
     append: bool,
     timeout_s: float | None,
     stop: threading.Event,
+    cwd: Path | None = None,
 ) -> tuple[int, bool]:
     """pytest's exit code, and whether it was stopped (at ``timeout_s`` or by ``stop``): the
     child in a process group of its own, interrupted as Ctrl-C would interrupt it."""
@@ -257,7 +274,7 @@ def _run_stoppable(
         if log_path is not None:
             log = stack.enter_context(Path(log_path).open("a" if append else "w", encoding="utf-8"))
         child = subprocess.Popen(
-            command, cwd=PROJECT_ROOT, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
+            command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT if log is not None else None, start_new_session=True,
         )  # fmt: skip
         try:
