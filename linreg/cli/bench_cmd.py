@@ -45,6 +45,17 @@ def bench_command(
     momentums: str = typer.Option(
         None, help="Comma list of SGD momentums in [0, 1) for the train cases (default: 0)."
     ),
+    target: str = typer.Option(
+        None,
+        "--target",
+        help="Bench a target instead of the tutorial: FILE.py:NAME, package.module:NAME or a "
+        "bundled name (mlp, cnn, chargpt). Its cases: target_step (the harness's loop over the "
+        "size's steps) and target_inference (the forward over its eval batches), ids naming "
+        "its code hash.",
+    ),
+    size: str = typer.Option(
+        None, "--size", help="The --target's size the cases train (default ci)."
+    ),
     quick: bool = typer.Option(
         False,
         "--quick",
@@ -78,8 +89,17 @@ def bench_command(
     """Run the benchmark suite; arguments after `--` go to pytest (e.g. -- -k train -x)."""
     selection = parse_selection(
         devices, dtypes, seeds, sizes, engines, kinds, quick, optimizers=optimizers,
-        momentums=momentums,
+        momentums=momentums, target=target, target_size=size,
     )  # fmt: skip
+    if selection.target is not None:
+        from linreg.errors import ConfigError
+        from linreg.target_loading import load_target
+
+        # A bad target or size: one line and exit 2, before pytest starts.
+        target, _ = load_target(selection.target)
+        if selection.target_size not in target.sizes:
+            raise ConfigError("size", f"{selection.target} has no size {selection.target_size!r} "
+                              f"(it has {', '.join(target.sizes)})")  # fmt: skip
     from linreg.suites.bench_request import BenchRequest
     from linreg.suites.bench_runner import run_bench_suite  # imports torch
 
