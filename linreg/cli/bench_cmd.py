@@ -73,7 +73,8 @@ def bench_command(
         "results/baselines/MACHINE/, instead of results/bench/MACHINE/ (ignored by git); where "
         "it counted instructions or ops (--quick; instructions with Valgrind), also as its "
         "stack's baseline, results/baselines/instructions/STACK-KEY/, which `linreg run` gates "
-        "on.",
+        "on. With --target: under results/baselines/targets/NAME-CODEHASH/ (bench/MACHINE/ and "
+        "instructions/STACK-KEY/), the baselines of that version of the target alone.",
     ),
     json_file: Path = typer.Option(
         None, "--json", help="Also write pytest-benchmark's JSON here (refuses an existing file)."
@@ -91,12 +92,13 @@ def bench_command(
         devices, dtypes, seeds, sizes, engines, kinds, quick, optimizers=optimizers,
         momentums=momentums, target=target, target_size=size,
     )  # fmt: skip
+    ref = None
     if selection.target is not None:
         from linreg.errors import ConfigError
         from linreg.target_loading import load_target
 
         # A bad target or size: one line and exit 2, before pytest starts.
-        target, _ = load_target(selection.target)
+        target, ref = load_target(selection.target)
         if selection.target_size not in target.sizes:
             raise ConfigError("size", f"{selection.target} has no size {selection.target_size!r} "
                               f"(it has {', '.join(target.sizes)})")  # fmt: skip
@@ -107,9 +109,14 @@ def bench_command(
         if total > 1:
             progress(f"bench: process {index + 1} of {total} done (pytest exit {code})")
 
+    storage = BASELINES if baseline else None
+    if baseline and ref is not None:
+        from linreg.results.target_baselines import wall_root
+
+        storage = wall_root(ref)  # a target's own folder: never the tutorial's newest baseline
     outcome = run_bench_suite(
         BenchRequest(selection, machine=machine),
-        BASELINES if baseline else None,
+        storage,
         extra_args=ctx.args,
         json_path=json_file,
         processes=processes,
@@ -135,14 +142,17 @@ def bench_command(
         f"{where} in {outcome.storage}"
     )
     if baseline:
-        _store_instruction_baseline(outcome.saved)
+        _store_instruction_baseline(outcome.saved, ref)
     return 0
 
 
-def _store_instruction_baseline(saved) -> None:
+def _store_instruction_baseline(saved, ref=None) -> None:
     from linreg.results.instruction_baselines import store_instruction_baselines
+    from linreg.results.target_baselines import store_target_baselines
 
-    stored = store_instruction_baselines(saved)
+    stored = (
+        store_instruction_baselines(saved) if ref is None else store_target_baselines(saved, ref)
+    )
     for path in stored:
         say(f"bench: instruction baseline of its stack stored as {path}")
     if not stored:
