@@ -72,7 +72,10 @@ class TargetMade:
 def _train_step(out: Path, made: TargetMade) -> Outcome:
     details = []
     for device in made.devices:
-        config = TargetConfig(target=made.ref, size=made.size, device=device)
+        # One CPU thread: the repro matrix's config (so the job's run is one its checks cover),
+        # and on a shared host no step waits on a descheduled second thread.
+        threads = 1 if device == "cpu" else None
+        config = TargetConfig(target=made.ref, size=made.size, device=device, threads=threads)
         run, folder = train_target_to_folder(config, made.target, out_dir=out / "runs" / device)
         made.runs.append((folder, run))
         last = f", eval loss {run.eval_loss[-1]:.4g}" if run.eval_loss else ""
