@@ -1,0 +1,71 @@
+"""A planted extra op in a target's step (a copy of the target file with one more op): its
+cases are another version of the target (a new code hash), so nothing compares them silently;
+compared as asked, the gate fails on the step's op counts (any host) and on its instruction
+counts (where Valgrind is present), and `linreg explain` names the op and its line."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from linreg.cli import main
+from tests.target_files import USER_TARGET, write
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PLANTED = (
+    USER_TARGET
+    + """
+    def forward(self, model, inputs):
+        inputs.exp().sum()  # planted: one more op every step
+        return model(inputs)
+"""
+)
+
+
+def _bench(folder: Path, text: str, *args: str) -> Path:
+    """The target's target_step case, benched from its own folder into ``folder / 'bench'``."""
+    (folder / "bench").mkdir(parents=True)
+    path = write(folder, "model.py", text)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "bench", "-q", "-p", "no:cacheprovider", "--quick",
+         f"--target={path}:Net", "--kinds=target_step", "--op-counts=yes", "--machine=planted",
+         f"--benchmark-storage=file://{folder / 'storage'}",
+         f"--benchmark-json={folder / 'bench' / 'bench.json'}", *args],
+        cwd=REPO_ROOT, env={**env, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return folder / "bench"
+
+
+def _compare_and_explain(clean: Path, planted: Path, capsys) -> str:
+    capsys.readouterr()
+    assert main(["compare", str(clean), str(planted), "--fail-on-regression", "10%"]) == 1
+    compared = " ".join(capsys.readouterr().out.split())
+    assert "another version of the target net (code hash" in compared
+    assert main(["explain", str(clean), str(planted), "--case", "target_step", "--wide"]) == 0
+    return " ".join(capsys.readouterr().out.split())
+
+
+@pytest.mark.slow
+def test_a_planted_op_fails_the_op_gate_and_explain_names_it(tmp_path, capsys):
+    clean = _bench(tmp_path / "clean", USER_TARGET, "--instructions=no")
+    planted = _bench(tmp_path / "planted", PLANTED, "--instructions=no")
+    explained = _compare_and_explain(clean, planted, capsys)
+    # The op, and the planted line of the target's file that made it.
+    assert "+1.1 aten::exp" in explained and "inputs.exp().sum()" in explained
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
+def test_a_planted_op_fails_the_instruction_gate_and_explain_names_it(tmp_path, capsys):
+    clean = _bench(tmp_path / "clean", USER_TARGET, "--instructions=yes")
+    planted = _bench(tmp_path / "planted", PLANTED, "--instructions=yes")
+    explained = _compare_and_explain(clean, planted, capsys)
+    assert "instructions a call" in explained and "exp" in explained
