@@ -74,3 +74,20 @@ def align_versions(
         for name, old, new in versions
     )
     return dataclasses.replace(candidate, files=files), notes
+
+
+def version_notes(case_names: list[str]) -> list[str]:
+    """A sentence per target whose cases hold more than one code hash: each version's cases are
+    series of their own, so no step is measured across a change of the target's code."""
+    hashes: dict[str, dict[str, None]] = {}
+    for name in sorted(case_names):
+        found = versionless(name)
+        if found is not None:
+            hashes.setdefault(_target_name(name), {})[found[1]] = None
+    return [
+        f"The target {target} ran as {len(versions)} versions (code hashes "
+        f"{', '.join(versions)}): a new hash starts a new series, so no step is measured "
+        "across a change of the target's code."
+        for target, versions in sorted(hashes.items())
+        if len(versions) > 1
+    ]
