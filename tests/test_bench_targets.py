@@ -118,3 +118,19 @@ def test_bench_command_bad_target_is_one_line_and_exit_2(capsys, args, message):
     assert main(["bench", *args]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+
+
+def test_the_target_overhead_case_stores_both_loops_and_their_ratio(tmp_path):
+    """The figures are stored, never asserted: the bound is a benchmark's, not a test's."""
+    path = write(tmp_path, "model.py", USER_TARGET)
+    out = tmp_path / "bench.json"
+    result = _pytest_bench(tmp_path, f"--target={path}:Net", "--kinds=target_overhead",
+                           "--quick", f"--benchmark-json={out}")  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    info = bench["extra_info"]
+    assert bench["fullname"].startswith("bench_target.py::bench_target_overhead[net-")
+    assert info["same_losses"] is True  # the bare loop trains what the harness trains
+    assert len(info["candidate_s"]) == len(info["reference_s"]) == bench["stats"]["rounds"] == 5
+    assert info["ratio"] == info["candidate_median_s"] / info["reference_median_s"]
+    assert info["max_ratio"] == 1.05 and info["meets_target"] == (info["ratio"] <= 1.05)

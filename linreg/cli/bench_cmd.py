@@ -36,7 +36,11 @@ def bench_command(
         "inference batches (default: 40..1e7 and 10..1e7).",
     ),
     engines: str = typer.Option(None, help=f"Comma list of {','.join(ENGINES)} (default: all)."),
-    kinds: str = typer.Option(None, help=f"Comma list of {', '.join(KINDS)} (default: all)."),
+    kinds: str = typer.Option(
+        None,
+        help=f"Comma list of {', '.join(KINDS)} (default: all); with --target: target_step, "
+        "target_inference (its default) and target_overhead (the harness against a bare loop).",
+    ),
     optimizers: str = typer.Option(
         None,
         help=f"Comma list of {','.join(OPTIMIZERS)} for the train cases (default: sgd, the "

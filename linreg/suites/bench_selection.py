@@ -15,6 +15,8 @@ QUICK_KINDS = ("train", "inference")
 # A target's cases (bench/bench_target.py): its training loop and its model's forward; they
 # run only where a target is named, and are then the default kinds.
 TARGET_KINDS = ("target_step", "target_inference")
+# The harness's cost on a target's step against a bare loop of it: asked for by name.
+TARGET_OVERHEAD = "target_overhead"
 # The overhead kind's cases: what linreg costs, each against the reference it must stay close to.
 OVERHEAD_COMPARISONS = ("train", "sweep", "cli_help", "cli_env")
 # The tutorial's training set (40 samples) up to one that no cache holds.
@@ -78,13 +80,13 @@ def parse_selection(
 
     if target is not None and is_tutorial(target):
         target = None  # the tutorial's own cases are its benchmarks
-    all_kinds = KINDS + TARGET_KINDS
+    all_kinds = (*KINDS, *TARGET_KINDS, TARGET_OVERHEAD)
     default_kinds = TARGET_KINDS if target else QUICK_KINDS if quick else KINDS
     chosen_kinds = parse_choices("kinds", kinds, all_kinds, default_kinds)
     if target is None:
         if target_size is not None:
             raise ConfigError("size", "names a target's size: give --target too")
-        asked = [kind for kind in chosen_kinds if kind in TARGET_KINDS]
+        asked = [kind for kind in chosen_kinds if kind.startswith("target_")]
         if asked:
             raise ConfigError("kinds", f"{asked[0]} is a target's case: give --target too")
     if target_size is not None and (not target_size.strip() or "," in target_size):
