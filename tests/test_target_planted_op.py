@@ -21,7 +21,7 @@ PLANTED = (
     USER_TARGET
     + """
     def forward(self, model, inputs):
-        inputs.exp().sum()  # planted: one more op every step
+        inputs.repeat(1000, 1).exp().sum()  # planted: more work every step
         return model(inputs)
 """
 )
@@ -59,13 +59,15 @@ def test_a_planted_op_fails_the_op_gate_and_explain_names_it(tmp_path, capsys):
     planted = _bench(tmp_path / "planted", PLANTED, "--instructions=no")
     explained = _compare_and_explain(clean, planted, capsys)
     # The op, and the planted line of the target's file that made it.
-    assert "+1.1 aten::exp" in explained and "inputs.exp().sum()" in explained
+    assert "+1.1 aten::exp" in explained and "inputs.repeat(1000, 1).exp().sum()" in explained
 
 
-@pytest.mark.slow
+# Two Valgrind sessions (one a version: a session loads one target), each torch's start-up under
+# Valgrind: minutes on a shared 2-core machine, so with the gate's other planted faults.
+@pytest.mark.calibration
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
 def test_a_planted_op_fails_the_instruction_gate_and_explain_names_it(tmp_path, capsys):
     clean = _bench(tmp_path / "clean", USER_TARGET, "--instructions=yes")
     planted = _bench(tmp_path / "planted", PLANTED, "--instructions=yes")
     explained = _compare_and_explain(clean, planted, capsys)
-    assert "instructions a call" in explained and "exp" in explained
+    assert "instructions a call" in explained and "aten::exp" in explained

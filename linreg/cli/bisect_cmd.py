@@ -54,9 +54,9 @@ def bisect_command(
     target: str | None = typer.Option(
         None,
         "--target",
-        help="Bisect a target's case (--case target_step[NAME-CODEHASH-SIZE-cpu-float32-seed42-"
-        "eager] or a bare target_step): each commit's suite runs the target's step, the "
-        "target's file held fixed (a file outside the checkout; a bundled target is each "
+        help="Bisect a target's case (--case target_step, or its full id with the target's "
+        "name, code hash and size before the axes): each commit's suite runs the target's "
+        "step, the target's file held fixed (a file outside the checkout; a bundled target is each "
         "commit's own, and where it changed, its case is another version's).",
     ),
 ) -> int:
