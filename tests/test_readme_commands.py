@@ -24,13 +24,13 @@ REPO = Path(__file__).resolve().parent.parent
 QUICK = {
     "linreg train --seed 42",
     "linreg train --dtype float64",
-    'linreg evaluate "$(ls -d results/runs/*/ | tail -n 1)"',
+    'linreg evaluate "$(ls -d results/runs/*Z-eager-cpu-*/ | tail -n 1)"',
     "linreg env --json",
     "linreg train --optimizer adam --stop-at 250",
     'linreg train --resume-from "$(ls results/checkpoints/*.pt | tail -n 1)"',
     "linreg sweep --seeds 0:1000",
     "linreg sweep --seeds 0:100 --lrs 0.001,0.01,0.1",
-    'linreg sweep --check "$(ls -d results/runs/*/ | tail -n 1)" '
+    'linreg sweep --check "$(ls -d results/runs/*Z-eager-cpu-*/ | tail -n 1)" '
     '--against "$(ls results/sweeps/*.json | tail -n 1)"',
     "linreg repro --dtypes float32,bfloat16,float16,float64 --seeds 42 --threads 1 --no-golden",
     "linreg train --target chargpt --size ci --stop-at 10",
@@ -61,6 +61,7 @@ LONG = {
 }
 BISECT = "names revisions of yours: test_bisect.py bisects a scratch repository"
 RESULTS_BRANCH = "a results branch of yours: the CI example's history job"
+WHEEL = "from the wheel, in a folder of its own: tests/test_wheel.py"
 # Not run by the tests, with the reason.
 ELSEWHERE = {
     "python3 -m pip install nox && python3 -m nox -s run": "the quickstart: CI's clean clone",
@@ -79,6 +80,13 @@ ELSEWHERE = {
     "linreg repro --resume results/repro/<id>": "needs an interrupted run: tests/test_repro.py",
     "linreg repro --target model.py:Net --dtypes float32,bfloat16,float64 --threads 1,all "
     "--engines eager,compiled": "names a target file of yours: tests/test_target_repro.py",
+    # From a wheel, in a folder of one's own, on the README's model.py: tests/test_wheel.py
+    # builds the wheel and installs it without dependencies (offline, torch is this one's).
+    "python3 -m pip wheel --no-deps -w dist .": WHEEL,
+    'python3 -m pip install torch==2.13.0 "$(ls /path/to/linreg/dist/linreg-*.whl)[bench]"': WHEEL,
+    "linreg target check model.py:Net": WHEEL,
+    "linreg train --target model.py:Net --size ci": WHEEL,
+    "linreg repro --target model.py:Net --size ci --seeds 42 --threads 1": WHEEL + " (-m readme)",
     "linreg compare REFERENCE CANDIDATE --fail-on-regression 10%": "names your result sets",
     "linreg compare results/baselines/<machine> results/bench/<machine> "
     "--fail-on-regression 10%": "names your machine: test_speed_verdicts.py",

@@ -102,7 +102,11 @@ def test_each_optimizer_setting_is_resumed_and_compared_only_with_its_own(tmp_pa
     assert main(["compare", str(report.result_dir), str(report.result_dir)]) == 0
     # Seven runs, each its own (run labels name the optimizer setting): 3 settings × 2 dtypes,
     # and batched sgd.
-    assert capsys.readouterr().out.count("bit-identical") == 7
+    out = capsys.readouterr().out
+    pairs = [line.split() for line in out.splitlines() if " determinism " in line]
+    assert len(pairs) == 7, out
+    assert all(words[2:4] == ["bit-identical", "bit-identical"] for words in pairs), out
+    assert "(7 pairs of the same config on the same stack" in out
 
 
 def test_a_resume_that_drops_sgds_momentum_buffer_fails_naming_it(tmp_path, monkeypatch, capsys):

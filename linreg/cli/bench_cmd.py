@@ -13,7 +13,8 @@ from linreg import units
 from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.config import DTYPES, ENGINES, OPTIMIZERS
-from linreg.paths import BASELINES
+from linreg.errors import ConfigError
+from linreg.paths import BASELINES, CHECKOUT
 from linreg.results import kinds
 from linreg.suites.bench_selection import KINDS, parse_selection
 
@@ -92,6 +93,10 @@ def bench_command(
     wide: bool = typer.Option(False, "--wide", help="Full case ids in the summary."),
 ) -> int:
     """Run the benchmark suite; arguments after `--` go to pytest (e.g. -- -k train -x)."""
+    if baseline and not CHECKOUT:
+        # An installed package is no place for records: a reinstall would drop them unseen.
+        why = "stores a checkout's committed baseline; this linreg is installed, not a checkout"
+        raise ConfigError("baseline", f"{why} (runs without it go to results/bench/)")
     selection = parse_selection(
         devices, dtypes, seeds, sizes, engines, kinds, quick, optimizers=optimizers,
         momentums=momentums, target=target, target_size=size,

@@ -22,7 +22,7 @@ from linreg.options import (
     parse_threads,
     split_items,
 )
-from linreg.paths import REFERENCE_DIR
+from linreg.paths import CHECKOUT, REFERENCE_DIR
 from linreg.results.run_comparison import LEVEL_NAMES
 from linreg.suites.repro_options import (
     DEFAULT_REQUIREMENTS,
@@ -108,7 +108,8 @@ def repro_command(
     ),
     reference_dir: Path = typer.Option(
         REFERENCE_DIR,
-        help="Golden references (default: the checkout's results/reference/).",
+        help="Golden references (default: the checkout's results/reference/, or the installed "
+        "package's copy).",
         show_default=False,
     ),
     golden: bool = typer.Option(
@@ -144,6 +145,10 @@ def repro_command(
                                     wide)  # fmt: skip
     if size is not None:
         raise ConfigError("size", "is a target's (--target SPEC); the tutorial trains --epochs")
+    if update_reference and not CHECKOUT and reference_dir == REFERENCE_DIR:
+        # The installed package's copy came with the wheel: a reinstall would drop new ones unseen.
+        why = "writes a checkout's golden references; this linreg is installed, not a checkout"
+        raise ConfigError("update-reference", f"{why} (give --reference-dir DIR)")
     # Resuming, the options given again (a command line repeated with --resume) are checked
     # against those the run was started with; the others are the run's own.
     given = [

@@ -9,19 +9,31 @@ that a resume that leaves out a piece of state says which.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 
 def first_missing_piece(restored: Mapping[str, Any], expected: Mapping[str, Any]) -> str | None:
     """The first piece of ``expected`` that ``restored`` lacks or holds otherwise, in words;
     None when every piece is the same (and ``restored`` has none of its own)."""
+    return first_piece_difference(
+        restored, expected, lambda name, got, want: _differs(name, got, want, expected)
+    )
+
+
+def first_piece_difference(
+    restored: Mapping[str, Any],
+    expected: Mapping[str, Any],
+    describe: Callable[[str, Any, Any], str],
+) -> str | None:
+    """The first piece, in ``expected``'s order, that differs, said by ``describe`` (each kind
+    of training state names its own pieces); a missing or extra piece said here."""
     for name, want in expected.items():
         if name not in restored:
             return f"{name} missing"
         got = restored[name]
         if got != want:
-            return _differs(name, got, want, expected)
+            return describe(name, got, want)
     extra = [name for name in restored if name not in expected]
     if extra:
         return f"{extra[0]} restored, the uninterrupted run had none"

@@ -11,20 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from linreg.compare.resume import first_piece_difference
+
 
 def first_differing_piece(restored: Mapping[str, Any], expected: Mapping[str, Any]) -> str | None:
     """The first piece of ``expected`` that ``restored`` lacks or holds otherwise, in words;
     None when every piece is the same (and ``restored`` has none of its own)."""
-    for name, want in expected.items():
-        if name not in restored:
-            return f"{name} missing"
-        got = restored[name]
-        if got != want:
-            return _differs(name, got, want)
-    extra = [name for name in restored if name not in expected]
-    if extra:
-        return f"{extra[0]} restored, the uninterrupted run had none"
-    return None
+    return first_piece_difference(restored, expected, _differs)
 
 
 def _differs(name: str, got: Any, want: Any) -> str:

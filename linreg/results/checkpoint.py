@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import os
 import pickle
 import warnings
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
 
-from linreg.errors import CheckpointError, ResultSetError
+from linreg.errors import CheckpointError, ConfigError, ResultSetError
 from linreg.model import LrModel
 from linreg.numerics import TORCH_DTYPES
-from linreg.results.files import check_regular_file, write_file
+from linreg.results.files import check_regular_file, file_sha256, write_file
 from linreg.results.kinds import TRAINING_CHECKPOINT
+from linreg.run import Resumption
+
+S = TypeVar("S")
 
 
 def save_checkpoint(state: Mapping[str, torch.Tensor], path: str | Path) -> Path:
@@ -139,3 +145,40 @@ def load_model(path: str | Path, device: str = "cpu") -> LrModel:
     model = model.to(dtype=dtype)
     model.load_state_dict(state)
     return model.to(device)
+
+
+def checked_training_state(
+    path: Path,
+    data: Mapping[str, Any],
+    what: str,
+    schema_version: int,
+    build: Callable[[Path, Mapping[str, Any]], S],
+    position: Callable[[S], int],
+) -> S:
+    """The training state a checkpoint of kind ``what`` holds, built by ``build``, with where it
+    came from (file, digest, the epoch or step it stopped at); refused, naming the file, where
+    its schema or torch is another or a piece is malformed. The tutorial's and a target's
+    checkpoints share this: only their pieces differ."""
+    if data.get("schema_version") != schema_version:
+        raise CheckpointError(
+            f"{path}: {what} schema_version {data.get('schema_version')!r}; this "
+            f"linreg reads {schema_version}"
+        )
+    if data.get("torch") != torch.__version__:
+        raise CheckpointError(
+            f"{path}: written by torch {data.get('torch')}, this is torch {torch.__version__}; "
+            "a resumed run must not mix two stacks"
+        )
+    try:
+        state = build(path, data)
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: malformed {what} (config: {exc})") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
+        reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+        raise CheckpointError(f"{path}: malformed {what} ({reason[:200]})") from None
+    try:
+        digest = file_sha256(path)
+    except ResultSetError as exc:
+        raise CheckpointError(str(exc)) from None
+    source = Resumption(os.path.abspath(path), digest, position(state))
+    return dataclasses.replace(state, source=source)

@@ -12,10 +12,8 @@ is written, written through the one atomic writer, never over a file, and read b
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import math
-import os
 import pickle
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,12 +21,16 @@ from typing import Any
 
 import torch
 
-from linreg.errors import CheckpointError, ConfigError, ResultSetError
+from linreg.errors import CheckpointError
 from linreg.numerics import torch_dtype
-from linreg.results.checkpoint import load_torch_file, state_dict_of, torch_bytes
-from linreg.results.files import file_sha256, write_file
+from linreg.results.checkpoint import (
+    checked_training_state,
+    load_torch_file,
+    state_dict_of,
+    torch_bytes,
+)
+from linreg.results.files import write_file
 from linreg.results.kinds import TARGET_TRAINING_CHECKPOINT, TRAINING_CHECKPOINT
-from linreg.run import Resumption
 from linreg.target import TargetError
 from linreg.target_config import TargetConfig
 from linreg.target_state import DataPosition, TargetTrainingState
@@ -108,29 +110,9 @@ def load_target_checkpoint(path: str | Path) -> TargetTrainingState:
                                   "finish it without --target")  # fmt: skip
         raise CheckpointError(f"{path}: not a target's training checkpoint (write one with "
                               "linreg train --target SPEC --stop-at STEP)")  # fmt: skip
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise CheckpointError(
-            f"{path}: target checkpoint schema_version {data.get('schema_version')!r}; this "
-            f"linreg reads {SCHEMA_VERSION}"
-        )
-    if data.get("torch") != torch.__version__:
-        raise CheckpointError(
-            f"{path}: written by torch {data.get('torch')}, this is torch {torch.__version__}; "
-            "a resumed run must not mix two stacks"
-        )
-    try:
-        state = _state(path, data)
-    except ConfigError as exc:
-        raise CheckpointError(f"{path}: malformed target checkpoint (config: {exc})") from None
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
-        reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
-        raise CheckpointError(f"{path}: malformed target checkpoint ({reason[:200]})") from None
-    try:
-        digest = file_sha256(path)
-    except ResultSetError as exc:
-        raise CheckpointError(str(exc)) from None
-    source = Resumption(os.path.abspath(path), digest, state.step)
-    return dataclasses.replace(state, source=source)
+    return checked_training_state(
+        path, data, "target checkpoint", SCHEMA_VERSION, _state, lambda state: state.step
+    )
 
 
 def _state(path: Path, data: Mapping[str, Any]) -> TargetTrainingState:

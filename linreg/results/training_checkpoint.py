@@ -11,9 +11,7 @@ or foreign file is refused by name rather than failing inside torch.
 
 from __future__ import annotations
 
-import dataclasses
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,13 +20,18 @@ import torch
 
 from linreg.config import TrainConfig
 from linreg.engines.records import eval_epochs
-from linreg.errors import CheckpointError, ConfigError, ResultSetError
+from linreg.errors import CheckpointError
 from linreg.model import LrModel, make_optimizer
 from linreg.numerics import torch_dtype
-from linreg.results.checkpoint import check_fits, load_torch_file, state_dict_of, torch_bytes
-from linreg.results.files import file_sha256, write_file
+from linreg.results.checkpoint import (
+    check_fits,
+    checked_training_state,
+    load_torch_file,
+    state_dict_of,
+    torch_bytes,
+)
+from linreg.results.files import write_file
 from linreg.results.kinds import TRAINING_CHECKPOINT
-from linreg.run import Resumption
 from linreg.training_state import TrainingState, check_rng, config_mismatch
 
 SCHEMA_VERSION = 1
@@ -70,29 +73,9 @@ def load_training_checkpoint(path: str | Path) -> TrainingState:
                 "write one with linreg train --stop-at EPOCH"
             )
         raise CheckpointError(f"{path}: not a linreg training checkpoint")
-    if data.get("schema_version") != SCHEMA_VERSION:
-        raise CheckpointError(
-            f"{path}: training checkpoint schema_version {data.get('schema_version')!r}; this "
-            f"linreg reads {SCHEMA_VERSION}"
-        )
-    if data.get("torch") != torch.__version__:
-        raise CheckpointError(
-            f"{path}: written by torch {data.get('torch')}, this is torch {torch.__version__}; "
-            "a resumed run must not mix two stacks"
-        )
-    try:
-        state = _state(path, data)
-    except ConfigError as exc:
-        raise CheckpointError(f"{path}: malformed training checkpoint (config: {exc})") from None
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError, RuntimeError) as exc:
-        reason = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
-        raise CheckpointError(f"{path}: malformed training checkpoint ({reason[:200]})") from None
-    try:
-        digest = file_sha256(path)
-    except ResultSetError as exc:
-        raise CheckpointError(str(exc)) from None
-    source = Resumption(os.path.abspath(path), digest, state.epoch)
-    return dataclasses.replace(state, source=source)
+    return checked_training_state(
+        path, data, "training checkpoint", SCHEMA_VERSION, _state, lambda state: state.epoch
+    )
 
 
 def check_resumes(state: TrainingState, config: TrainConfig, path: str | Path) -> None:

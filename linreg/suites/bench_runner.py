@@ -13,7 +13,7 @@ from pathlib import Path
 
 from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.machine import default_machine_name, validate_machine_name
-from linreg.paths import BENCH_DIR, PROJECT_ROOT
+from linreg.paths import BENCH_DIR, CHECKOUT, PROJECT_ROOT
 from linreg.paths import results_root as default_results
 from linreg.processes import run_bounded
 from linreg.results import kinds
@@ -69,10 +69,10 @@ def run_bench_suite(
     Instructions are counted in the first process only.
     ``timeout_s`` bounds the whole session: at the limit the running process is interrupted,
     pytest-benchmark saves the cases that finished, and no further process starts. ``env`` is
-    the children's environment (default this process's), to which the checkout's path is added.
+    the children's environment (default this process's), to which a checkout's path is added.
     """
     if not (BENCH_DIR / "conftest.py").is_file():
-        raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (run from a checkout)")
+        raise LinregError(f"{BENCH_DIR}: the benchmark suite is not there (reinstall linreg)")
     if not isinstance(processes, int) or not 1 <= processes <= MAX_PROCESSES:
         raise ConfigError("processes", f"must be in [1, {MAX_PROCESSES}], got {processes!r}")
     machine = validate_machine_name(request.machine) if request.machine else default_machine_name()
@@ -85,7 +85,8 @@ def run_bench_suite(
             raise OutputError(f"{json_path}: exists; results are never overwritten")
         if not json_path.parent.is_dir():
             raise OutputError(f"{json_path.parent}: no such folder for --json")
-    # Absolute: the child pytest runs from the repository root, not from the caller's folder.
+    # Absolute: in a checkout the child pytest runs from the repository root, not from the
+    # caller's folder.
     root = storage_root if storage_root is not None else default_results() / "bench"
     storage = (Path(root) / machine).resolve()
     before = set(result_files(storage)) if storage.is_dir() else set()
@@ -101,7 +102,8 @@ def run_bench_suite(
         *extra_args,
     ]
     base = dict(os.environ if env is None else env)
-    base["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), base.get("PYTHONPATH")]))
+    cwd, placement_args = _child_placement(base)
+    command += placement_args
     session = kinds.utc_stamp()
     exit_code = 0
     timed_out = False
@@ -109,7 +111,9 @@ def run_bench_suite(
     for index in range(processes):
         child = process_env(base, session, index, count=index == 0)
         left = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-        code, timed_out = _run_pytest(command, child, log_path, append=index > 0, timeout_s=left)
+        code, timed_out = _run_pytest(
+            command, child, log_path, append=index > 0, timeout_s=left, cwd=cwd
+        )
         exit_code = exit_code or code
         if on_process is not None:
             on_process(index, processes, code)
@@ -152,26 +156,41 @@ def missing_bench_tools(env: Mapping[str, str] | None = None) -> str | None:
     return f"{why} (python {sys.executable}); install them: {INSTALL_HINT}"
 
 
+def _child_placement(env: dict[str, str]) -> tuple[Path | None, list[str]]:
+    """The folder the child pytest runs in (None: the caller's) and the pytest options that
+    go with it; ``env`` is completed for it. A checkout's suite runs from the checkout,
+    importing that checkout's linreg. An installed suite (a wheel's copy) imports the installed
+    linreg, as this process does, and writes nothing into the installed package: no cache
+    folder, no bytecode."""
+    if CHECKOUT:
+        paths = [str(PROJECT_ROOT), env.get("PYTHONPATH")]
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, paths))
+        return PROJECT_ROOT, []
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return None, ["-p", "no:cacheprovider"]
+
+
 def _run_pytest(
     command: list[str],
     env: Mapping[str, str],
     log_path: Path | None,
     append: bool,
     timeout_s: float | None = None,
+    cwd: Path | None = None,
 ) -> tuple[int, bool]:
     """pytest's exit code, and whether it was stopped at ``timeout_s``."""
     if timeout_s is not None:
         if log_path is not None and not append:
             Path(log_path).write_text("", encoding="utf-8")
-        done = run_bounded(command, timeout_s=timeout_s, cwd=PROJECT_ROOT, env=env,
+        done = run_bounded(command, timeout_s=timeout_s, cwd=cwd, env=env,
                            log_path=log_path)  # fmt: skip
         return done.exit_code, done.timed_out
     if log_path is None:
-        return subprocess.run(command, cwd=PROJECT_ROOT, env=env, check=False).returncode, False
+        return subprocess.run(command, cwd=cwd, env=env, check=False).returncode, False
     # Inside a larger job the suite's own output goes to a log, not over its progress display.
     with Path(log_path).open("a" if append else "w", encoding="utf-8") as log:
         return subprocess.run(
-            command, cwd=PROJECT_ROOT, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
+            command, cwd=cwd, env=env, check=False, stdout=log, stderr=subprocess.STDOUT
         ).returncode, False
 
 

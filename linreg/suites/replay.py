@@ -9,8 +9,6 @@ carry one side's state into the other's. The traces come back through a temporar
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +22,10 @@ from linreg.compare.first_difference import (
 from linreg.config import TrainConfig
 from linreg.engines.trace import DEFAULT_KEEP_ELEMENTS, Trace
 from linreg.errors import LinregError
-from linreg.processes import run_bounded
 from linreg.results.files import dumps
 from linreg.results.run_comparison import Comparison
 from linreg.run import Run
+from linreg.suites.workers import run_module
 from linreg.tolerance import Tolerance
 
 # A replay is at most one run per config: bounded like a repro worker's share of the matrix.
@@ -56,18 +54,11 @@ def _side(configs: list[tuple[TrainConfig, int]], folder: Path, timeout_s: float
     jobs.write_text(dumps([{"config": c.to_dict(), "until": until,
                             "keep_elements": DEFAULT_KEEP_ELEMENTS} for c, until in configs]),
                     encoding="utf-8")  # fmt: skip
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    log = folder / "worker.log"
-    done = run_bounded(
-        [sys.executable, "-m", "linreg.suites.replay_worker", str(jobs), str(folder)],
-        timeout_s=timeout_s, env=env, log_path=log,
-    )  # fmt: skip
-    if done.exit_code != 0:
-        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        last = lines[-1] if lines else f"exit code {done.exit_code}"
-        raise ReplayError(f"a replay worker failed: {last}")
+    failed = run_module(
+        "linreg.suites.replay_worker", [str(jobs), str(folder)], folder / "worker.log", timeout_s
+    )
+    if failed:
+        raise ReplayError(f"a replay worker failed: {failed}")
     return [
         Trace.from_dict(torch.load(folder / f"{i}.pt", weights_only=True))
         for i in range(len(configs))

@@ -7,8 +7,6 @@ the finished files, so an interrupted run keeps what it finished and ``resume`` 
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,7 +30,6 @@ from linreg.results.repro_checks import ReferenceChange, ReproCheck, ReproChecks
 from linreg.results.run_comparison import Comparison
 from linreg.results.walk import result_files
 from linreg.run import Run
-from linreg.signals import sigterm_raises
 from linreg.state import state_dict_hash, state_from_json
 from linreg.suites.replay import ReplayPair, replay
 from linreg.suites.repro_options import (
@@ -52,6 +49,7 @@ from linreg.suites.repro_resume import (
 )
 from linreg.suites.repro_resume import worker_command as resume_worker_command
 from linreg.suites.repro_worker import CONFIG_LIST, run_file
+from linreg.suites.workers import run_workers
 from linreg.tolerance import Tolerances
 
 
@@ -173,50 +171,14 @@ def run_matrix(
         commands[kinds.REPRO_COPIES[0]].append(str(resume_dir))
         commands["resume"] = resume_worker_command(resume_dir)
     total = 2 * len(configs) + len(resumes)
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    stopped: list[subprocess.Popen] = []  # workers stopped because another failed
-    with sigterm_raises():
-        workers = [
-            subprocess.Popen(
-                command,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            for command in commands.values()
-        ]
-        try:
-            while True:
-                done = sum(run_file(d, c).exists() for d in dirs for c in configs) + sum(
-                    resumed_file(resume_dir, c).exists() for c in resumes
-                )
-                if on_progress:
-                    on_progress(done, total)
-                if all(w.poll() is not None for w in workers):
-                    break
-                if any(w.poll() not in (None, 0) for w in workers):
-                    # One failed: the resume worker would wait for checkpoints that will not come.
-                    stopped = [w for w in workers if w.poll() is None]
-                    for w in stopped:
-                        w.terminate()
-                    for w in stopped:
-                        w.wait()
-                    break
-                time.sleep(0.2)
-        except BaseException:
-            for w in workers:
-                w.terminate()
-            for w in workers:
-                w.wait()
-            raise
-    for copy, w in zip(commands, workers, strict=True):
-        err = w.stderr.read() if w.stderr else ""
-        if w.returncode != 0 and w not in stopped:
-            last = err.strip().splitlines()[-1] if err.strip() else f"exit code {w.returncode}"
-            raise ReproError(f"the {copy} worker failed: {last}")
+
+    def done() -> int:
+        return sum(run_file(d, c).exists() for d in dirs for c in configs) + sum(
+            resumed_file(resume_dir, c).exists() for c in resumes
+        )
+
+    for copy, last in run_workers(commands, done, total, on_progress).items():
+        raise ReproError(f"the {copy} worker failed: {last}")
     return {
         c.config_id: (load_run(run_file(dirs[0], c)), load_run(run_file(dirs[1], c)))
         for c in configs

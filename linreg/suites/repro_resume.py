@@ -27,6 +27,7 @@ from linreg.results.files import write_json_new
 from linreg.results.load import load
 from linreg.results.training_checkpoint import save_training_checkpoint
 from linreg.run import Run
+from linreg.target_config import TargetConfig
 from linreg.training_state import pieces
 
 RESUME_DIR = "resume"
@@ -41,15 +42,15 @@ def resume_epoch(config: TrainConfig) -> int:
     return config.epochs // 2
 
 
-def checkpoint_file(resume_dir: Path, config: TrainConfig) -> Path:
+def checkpoint_file(resume_dir: Path, config: TrainConfig | TargetConfig) -> Path:
     return resume_dir / f"{config.config_id}.pt"
 
 
-def point_file(resume_dir: Path, config: TrainConfig) -> Path:
+def point_file(resume_dir: Path, config: TrainConfig | TargetConfig) -> Path:
     return resume_dir / f"{config.config_id}-point.json"
 
 
-def resumed_file(resume_dir: Path, config: TrainConfig) -> Path:
+def resumed_file(resume_dir: Path, config: TrainConfig | TargetConfig) -> Path:
     return resume_dir / f"{config.config_id}-resumed.json"
 
 
@@ -78,7 +79,9 @@ def write_resume_points(configs: list[TrainConfig], resume_dir: Path) -> None:
         write_json_new(point, kinds.envelope(kinds.REPRO_RESUME_POINT, body))
 
 
-def wait_for_point(resume_dir: Path, config: TrainConfig, timeout_s: float = WAIT_SECONDS) -> None:
+def wait_for_point(
+    resume_dir: Path, config: TrainConfig | TargetConfig, timeout_s: float = WAIT_SECONDS
+) -> None:
     """Return once the config's resume point is written (its checkpoint is then complete)."""
     deadline = time.monotonic() + timeout_s
     while not point_file(resume_dir, config).exists():

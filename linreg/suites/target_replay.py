@@ -11,8 +11,6 @@ one dtype, the steps up to the first train loss that differs; for two dtypes, fr
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +19,9 @@ from linreg.compare.target_first_difference import first_beyond_tolerance, first
 from linreg.compare.target_numerics import first_loss_difference, record_difference
 from linreg.engines.target_trace import TargetTrace
 from linreg.errors import LinregError
-from linreg.processes import run_bounded
 from linreg.results.files import dumps
 from linreg.results.target_repro_checks import TargetDifference
+from linreg.suites.workers import run_module
 from linreg.target_config import TargetConfig
 from linreg.target_run import TargetRun
 from linreg.tolerance import Tolerance
@@ -84,18 +82,14 @@ def _side(jobs: list[tuple[TargetConfig, int, int]], folder: Path, timeout_s: fl
     jobs_file = folder / "jobs.json"
     jobs_file.write_text(dumps([{"config": c.to_dict(), "until": until, "keep_from": keep}
                                 for c, until, keep in jobs]), encoding="utf-8")  # fmt: skip
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    log = folder / "worker.log"
-    done = run_bounded(
-        [sys.executable, "-m", "linreg.suites.target_replay_worker", str(jobs_file), str(folder)],
-        timeout_s=timeout_s, env=env, log_path=log,
-    )  # fmt: skip
-    if done.exit_code != 0:
-        lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
-        last = lines[-1] if lines else f"exit code {done.exit_code}"
-        raise TargetReplayError(f"a replay worker failed: {last}")
+    failed = run_module(
+        "linreg.suites.target_replay_worker",
+        [str(jobs_file), str(folder)],
+        folder / "worker.log",
+        timeout_s,
+    )
+    if failed:
+        raise TargetReplayError(f"a replay worker failed: {failed}")
 
 
 def _deduplicated(jobs: list[tuple[TargetConfig, int, int]]) -> tuple[list, list[int]]:

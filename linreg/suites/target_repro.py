@@ -20,10 +20,8 @@ interrupted set keeps what it finished and ``linreg repro --resume`` completes i
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -46,20 +44,18 @@ from linreg.results.target_repro_checks import (
     TargetReproCheck,
     TargetReproChecks,
 )
-from linreg.signals import sigterm_raises
 from linreg.suites.repro_options import default_repro_root
+from linreg.suites.repro_resume import RESUME_DIR, RESUME_LIST, resumed_file
 from linreg.suites.target_replay import TargetReplayPair, bitwise_pair, replay, tolerance_pair
 from linreg.suites.target_repro_options import TargetReproOptions, label
 from linreg.suites.target_repro_resume import (
-    RESUME_DIR,
-    RESUME_LIST,
     load_resumption,
     resume_step,
-    resumed_file,
     worker_command,
     write_config_list,
 )
 from linreg.suites.target_repro_worker import CONFIG_LIST, run_folder
+from linreg.suites.workers import run_workers
 from linreg.target import Target
 from linreg.target_config import TargetConfig
 from linreg.target_loading import load_target
@@ -245,45 +241,10 @@ def _run_workers(
     total: int,
     on_progress: ProgressCallback | None,
 ) -> None:
-    env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parent.parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-    stopped: list[subprocess.Popen] = []  # workers stopped because another failed
-    with sigterm_raises():
-        workers = [
-            subprocess.Popen(
-                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-            )
-            for command in commands.values()
-        ]
-        try:
-            while True:
-                if on_progress:
-                    on_progress(done(), total)
-                if all(w.poll() is not None for w in workers):
-                    break
-                if any(w.poll() not in (None, 0) for w in workers):
-                    # One failed: the resume worker would wait for checkpoints that never come.
-                    stopped = [w for w in workers if w.poll() is None]
-                    for w in stopped:
-                        w.terminate()
-                    for w in stopped:
-                        w.wait()
-                    break
-                time.sleep(0.2)
-        except BaseException:
-            for w in workers:
-                w.terminate()
-            for w in workers:
-                w.wait()
-            raise
-    for name, w in zip(commands, workers, strict=True):
-        err = w.stderr.read() if w.stderr else ""
-        if w.returncode != 0 and w not in stopped:
-            last = err.strip().splitlines()[-1] if err.strip() else f"exit code {w.returncode}"
-            if "training diverged" in last:
-                raise WorkerDiverged(f"the {name} worker: {last.partition(': ')[2]}")
-            raise TargetReproError(f"the {name} worker failed: {last}")
+    for name, last in run_workers(commands, done, total, on_progress).items():
+        if "training diverged" in last:
+            raise WorkerDiverged(f"the {name} worker: {last.partition(': ')[2]}")
+        raise TargetReproError(f"the {name} worker failed: {last}")
 
 
 class _States:

@@ -15,7 +15,6 @@ walkers pass over (a resumed run is not another run of its config).
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,31 +25,17 @@ from linreg.results import kinds
 from linreg.results.files import read_json, write_json_new
 from linreg.results.load import load
 from linreg.results.target_checkpoint import save_target_checkpoint
+from linreg.suites.repro_resume import (  # the files are named alike: by config id
+    checkpoint_file,
+    point_file,
+    resumed_file,
+)
 from linreg.target_config import TargetConfig
 from linreg.target_run import TargetRun
-
-RESUME_DIR = "resume"
-# The configs the resume worker finishes, beside their files (hidden: not a result).
-RESUME_LIST = ".configs.json"
-# How long the resume worker waits for a checkpoint; the process running the matrix stops it
-# sooner if the worker writing the checkpoints fails.
-WAIT_SECONDS = 600.0
 
 
 def resume_step(config: TargetConfig) -> int:
     return (config.steps or 0) // 2
-
-
-def checkpoint_file(resume_dir: Path, config: TargetConfig) -> Path:
-    return resume_dir / f"{config.config_id}.pt"
-
-
-def point_file(resume_dir: Path, config: TargetConfig) -> Path:
-    return resume_dir / f"{config.config_id}-point.json"
-
-
-def resumed_file(resume_dir: Path, config: TargetConfig) -> Path:
-    return resume_dir / f"{config.config_id}-resumed.json"
 
 
 def write_config_list(path: Path, configs: list[TargetConfig]) -> None:
@@ -84,16 +69,6 @@ def write_resume_points(configs: list[TargetConfig], resume_dir: Path) -> None:
         body = {"config_id": config.config_id, "step": resume_step(config),
                 "pieces": list(prepared.pieces().items())}  # fmt: skip
         write_json_new(point, kinds.envelope(kinds.TARGET_RESUME_POINT, body))
-
-
-def wait_for_point(resume_dir: Path, config: TargetConfig,
-                   timeout_s: float = WAIT_SECONDS) -> None:  # fmt: skip
-    """Return once the config's resume point is written (its checkpoint is then complete)."""
-    deadline = time.monotonic() + timeout_s
-    while not point_file(resume_dir, config).exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no resume point for {config.config_id} after {timeout_s:.0f} s")
-        time.sleep(0.05)
 
 
 def worker_command(resume_dir: Path) -> list[str]:

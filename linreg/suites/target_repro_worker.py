@@ -15,7 +15,8 @@ from pathlib import Path
 
 from linreg.engines.target_loop import prepare_target
 from linreg.results.target_run_folder import write_target_run_folder
-from linreg.suites.target_repro_resume import RESUME_LIST, read_config_list, write_resume_points
+from linreg.suites.repro_resume import RESUME_LIST
+from linreg.suites.target_repro_resume import read_config_list, write_resume_points
 from linreg.suites.worker import worker_main
 from linreg.target_config import TargetConfig
 

@@ -16,13 +16,8 @@ from linreg.results import kinds
 from linreg.results.files import write_json_new
 from linreg.results.target_checkpoint import load_target_checkpoint
 from linreg.results.target_run_folder import target_run_record
-from linreg.suites.target_repro_resume import (
-    RESUME_LIST,
-    checkpoint_file,
-    read_config_list,
-    resumed_file,
-    wait_for_point,
-)
+from linreg.suites.repro_resume import RESUME_LIST, checkpoint_file, resumed_file, wait_for_point
+from linreg.suites.target_repro_resume import read_config_list
 from linreg.suites.worker import worker_main
 
 
