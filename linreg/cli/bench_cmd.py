@@ -103,7 +103,6 @@ def bench_command(
     )  # fmt: skip
     ref = None
     if selection.target is not None:
-        from linreg.errors import ConfigError
         from linreg.target_loading import load_target
 
         # A bad target or size: one line and exit 2, before pytest starts.
