@@ -104,6 +104,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     ):
         group.addoption(f"--{name}", default=None, metavar="LIST", help=f"Comma list of {what}.")
     group.addoption(
+        "--target",
+        default=None,
+        metavar="SPEC",
+        help="A target's cases (target_step, target_inference) instead of the tutorial's: "
+        "FILE.py:NAME, package.module:NAME or a bundled name (mlp, cnn, chargpt).",
+    )
+    group.addoption(
+        "--target-size",
+        default=None,
+        metavar="NAME",
+        help="The size of the --target the cases train (default ci).",
+    )
+    group.addoption(
         "--quick",
         action="store_true",
         help="CI profile: cpu, float32, seed 42, eager, train + inference, few rounds.",
@@ -159,7 +172,13 @@ def pytest_configure(config: pytest.Config) -> None:
             quick=config.getoption("quick"),
             optimizers=config.getoption("optimizers"),
             momentums=config.getoption("momentums"),
+            target=config.getoption("target"),
+            target_size=config.getoption("target_size"),
         )
+        if selection.target is not None:
+            from target_cases import load_case
+
+            load_case(selection.target, selection.target_size)  # a bad target: one line, now
         given = config.getoption("machine")
         machine = validate_machine_name(given) if given else default_machine_name()
     except ConfigError as exc:
@@ -302,6 +321,7 @@ def _count_instructions(
         return lambda: ({}, "no CPU case to count")
     fields = ("kind", "device", "dtype", "seed", "engine", "size", "threads")
     fields += ("optimizer", "momentum")  # recorded by train cases other than plain SGD
+    fields += ("target_spec", "code_hash", "target_size")  # target cases: the target, by spec
     specs = [{k: b["extra_info"].get(k) for k in fields} for b in cases]
     say(f"linreg bench: counting instructions of {len(specs)} cases in one Valgrind process…")
     if served is not None:
@@ -427,6 +447,7 @@ def _size_id(size: int) -> str:
 
 
 AXES = {
+    "target_case": lambda s, kind: _target_cases(s),  # first: the target leads a case's id
     "device": lambda s, kind: s.devices if kind != "threads" else ("cpu",),
     "dtype": lambda s, kind: s.dtypes,
     "seed": lambda s, kind: s.seeds,
@@ -437,6 +458,7 @@ AXES = {
     "optimizer": lambda s, kind: s.optimizer_settings(),
 }
 IDS = {
+    "target_case": lambda case: case.id,  # name, code hash and size: a changed target is new
     "device": str,
     "dtype": str,
     "seed": lambda seed: f"seed{seed}",
@@ -447,6 +469,14 @@ IDS = {
     # The tutorial's plain SGD adds nothing to a case id: the ids baselines are keyed on stay.
     "optimizer": lambda setting: optimizer_id(*setting),
 }
+
+
+def _target_cases(selection: BenchSelection) -> tuple:
+    if selection.target is None:
+        return ()
+    from target_cases import load_case
+
+    return (load_case(selection.target, selection.target_size),)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -15,25 +15,31 @@ from collections.abc import Callable
 import torch
 from instructions import COUNTED_KINDS, make_case
 from instructions import _config as case_config  # the same config make_case builds
+from target_cases import make_target_case
 
 from linreg.engines.op_counts import count_ops
 from linreg.results.op_counts import OpCounts
 
 # The extra_info fields a case's counted call is rebuilt from.
 SPEC_FIELDS = ("kind", "device", "dtype", "seed", "engine", "size", "threads", "optimizer",
-               "momentum")  # fmt: skip
+               "momentum", "target_spec", "code_hash", "target_size")  # fmt: skip
 
 
 def count_case(fullname: str, spec: dict) -> tuple[OpCounts, float]:
     """The case's op counts, and the seconds counting took in all (set-up, warm-up, count)."""
     started = time.perf_counter()
-    prepare, _ = make_case(spec)
-    config = case_config(spec)
-    steps = config.epochs if spec["kind"] in ("train", "threads") else 1
+    if spec["kind"].startswith("target_"):
+        prepare, _, steps = make_target_case(spec)
+        engine = spec.get("engine") or "eager"
+    else:
+        prepare, _ = make_case(spec)
+        config = case_config(spec)
+        engine = config.engine
+        steps = config.epochs if spec["kind"] in ("train", "threads") else 1
     counted = count_ops(prepare, steps=steps)
     record = OpCounts.from_calls(
         case=fullname,
-        engine=config.engine,
+        engine=engine,
         device=spec["device"],
         torch_version=torch.__version__,
         steps_counted=counted.steps,

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 # Kinds whose calls this module can rebuild from a case's parameters.
-COUNTED_KINDS = ("train", "threads", "inference", "epoch")
+COUNTED_KINDS = ("train", "threads", "inference", "epoch", "target_step", "target_inference")
 _SUMMARY = re.compile(r"^(?:summary|totals):\s+(\d+)", re.MULTILINE)
 
 
@@ -79,6 +79,11 @@ def _config(spec: dict):
 def make_case(spec: dict) -> tuple[Callable[[], Callable[[], object]], int]:
     """(prepare, calls): ``prepare()`` does the uncounted set-up and returns the counted call."""
     kind = spec["kind"]
+    if kind.startswith("target_"):
+        from target_cases import make_target_case
+
+        prepare, calls, _ = make_target_case(spec)  # the target loaded by spec, here
+        return prepare, calls
     if kind in ("train", "threads"):
         from linreg.engines import prepare
 

@@ -51,6 +51,9 @@ LONG = {
     "pytest bench --quick --benchmark-autosave",
     "linreg repro --samples 1000000 --threads 1,2 --dtypes float32 --seeds 42 --no-golden",
     "linreg repro --target chargpt --seeds 42 --threads 1",
+    "linreg run --target mlp",
+    "linreg bench --target chargpt --size ci --quick",
+    "pytest bench --target mlp --quick --kinds target_overhead",
     # The wheelhouse downloads from the package index; gpu-run installs from it (a rehearsal
     # here, without CUDA).
     "python3 -m nox -s wheelhouse -- --python-version 3.12 --dest .whl",

@@ -69,6 +69,14 @@ def ab_command(
         rich_help_panel=_STEPS,
     ),
     wide: bool = typer.Option(False, "--wide", help="Full case ids in the speed table."),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="A/B a target instead of the tutorial (FILE.py:NAME, package.module:NAME or a "
+        "bundled name): its target_step and target_inference cases on both stacks, and its "
+        "repro matrix (linreg repro --target) on each, their runs paired by config id.",
+    ),
+    size: str | None = typer.Option(None, "--size", help="The --target's size (default ci)."),
 ) -> int:
     """A same-machine A/B of two stacks (two torch versions, or a base branch and a change):
     interleaved benchmark processes with instruction counts, both repro matrices, one speed
@@ -83,7 +91,20 @@ def ab_command(
         if fail_on_regression is None
         else parse_threshold("fail_on_regression", fail_on_regression)
     )
-    selection = parse_selection(devices=devices, kinds=kinds_, quick=True)
+    if target is not None:
+        from linreg.target_loading import is_tutorial, load_target
+
+        if not is_tutorial(target):
+            load_target(target)  # a bad target: one line, exit 2, before any process starts
+            if kinds_ == "train,inference":  # the default: the target's own cases
+                kinds_ = "target_step,target_inference"
+    selection = parse_selection(devices=devices, kinds=kinds_, quick=True, target=target,
+                                target_size=size)  # fmt: skip
+    if selection.target is not None and repro:
+        repro_args: tuple[str, ...] | None = ("--target", selection.target, "--size",
+                                              selection.target_size, "--seeds", "0")  # fmt: skip
+    else:
+        repro_args = ("--seeds", "42", "--no-golden") if repro else None
     out = out or results_root() / f"ab-{kinds.utc_stamp()}"
     from linreg.machine import default_machine_name
     from linreg.suites.ab import Stack, run_ab  # imports torch
@@ -98,7 +119,7 @@ def ab_command(
         machine=default_machine_name(),
         processes=processes,
         threshold=threshold,
-        repro_args=("--seeds", "42", "--no-golden") if repro else None,
+        repro_args=repro_args,
         on_progress=progress,
         count_instructions=instructions,
         on_stacks=_say_stacks,

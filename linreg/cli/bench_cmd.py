@@ -37,7 +37,11 @@ def bench_command(
         "inference batches (default: 40..1e7 and 10..1e7).",
     ),
     engines: str = typer.Option(None, help=f"Comma list of {','.join(ENGINES)} (default: all)."),
-    kinds: str = typer.Option(None, help=f"Comma list of {', '.join(KINDS)} (default: all)."),
+    kinds: str = typer.Option(
+        None,
+        help=f"Comma list of {', '.join(KINDS)} (default: all); with --target: target_step, "
+        "target_inference (its default) and target_overhead (the harness against a bare loop).",
+    ),
     optimizers: str = typer.Option(
         None,
         help=f"Comma list of {','.join(OPTIMIZERS)} for the train cases (default: sgd, the "
@@ -45,6 +49,17 @@ def bench_command(
     ),
     momentums: str = typer.Option(
         None, help="Comma list of SGD momentums in [0, 1) for the train cases (default: 0)."
+    ),
+    target: str = typer.Option(
+        None,
+        "--target",
+        help="Bench a target instead of the tutorial: FILE.py:NAME, package.module:NAME or a "
+        "bundled name (mlp, cnn, chargpt). Its cases: target_step (the harness's loop over the "
+        "size's steps) and target_inference (the forward over its eval batches), ids naming "
+        "its code hash.",
+    ),
+    size: str = typer.Option(
+        None, "--size", help="The --target's size the cases train (default ci)."
     ),
     quick: bool = typer.Option(
         False,
@@ -63,7 +78,8 @@ def bench_command(
         "results/baselines/MACHINE/, instead of results/bench/MACHINE/ (ignored by git); where "
         "it counted instructions or ops (--quick; instructions with Valgrind), also as its "
         "stack's baseline, results/baselines/instructions/STACK-KEY/, which `linreg run` gates "
-        "on.",
+        "on. With --target: under results/baselines/targets/NAME-CODEHASH/ (bench/MACHINE/ and "
+        "instructions/STACK-KEY/), the baselines of that version of the target alone.",
     ),
     json_file: Path = typer.Option(
         None, "--json", help="Also write pytest-benchmark's JSON here (refuses an existing file)."
@@ -83,8 +99,17 @@ def bench_command(
         raise ConfigError("baseline", f"{why} (runs without it go to results/bench/)")
     selection = parse_selection(
         devices, dtypes, seeds, sizes, engines, kinds, quick, optimizers=optimizers,
-        momentums=momentums,
+        momentums=momentums, target=target, target_size=size,
     )  # fmt: skip
+    ref = None
+    if selection.target is not None:
+        from linreg.target_loading import load_target
+
+        # A bad target or size: one line and exit 2, before pytest starts.
+        target, ref = load_target(selection.target)
+        if selection.target_size not in target.sizes:
+            raise ConfigError("size", f"{selection.target} has no size {selection.target_size!r} "
+                              f"(it has {', '.join(target.sizes)})")  # fmt: skip
     from linreg.suites.bench_request import BenchRequest
     from linreg.suites.bench_runner import run_bench_suite  # imports torch
 
@@ -92,9 +117,14 @@ def bench_command(
         if total > 1:
             progress(f"bench: process {index + 1} of {total} done (pytest exit {code})")
 
+    storage = BASELINES if baseline else None
+    if baseline and ref is not None:
+        from linreg.results.target_baselines import wall_root
+
+        storage = wall_root(ref)  # a target's own folder: never the tutorial's newest baseline
     outcome = run_bench_suite(
         BenchRequest(selection, machine=machine),
-        BASELINES if baseline else None,
+        storage,
         extra_args=ctx.args,
         json_path=json_file,
         processes=processes,
@@ -120,14 +150,17 @@ def bench_command(
         f"{where} in {outcome.storage}"
     )
     if baseline:
-        _store_instruction_baseline(outcome.saved)
+        _store_instruction_baseline(outcome.saved, ref)
     return 0
 
 
-def _store_instruction_baseline(saved) -> None:
+def _store_instruction_baseline(saved, ref=None) -> None:
     from linreg.results.instruction_baselines import store_instruction_baselines
+    from linreg.results.target_baselines import store_target_baselines
 
-    stored = store_instruction_baselines(saved)
+    stored = (
+        store_instruction_baselines(saved) if ref is None else store_target_baselines(saved, ref)
+    )
     for path in stored:
         say(f"bench: instruction baseline of its stack stored as {path}")
     if not stored:

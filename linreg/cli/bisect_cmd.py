@@ -51,6 +51,14 @@ def bisect_command(
         "read them. New or empty.",
     ),
     wide: bool = typer.Option(False, "--wide", help="Whole function names, every changed op."),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="Bisect a target's case (--case target_step, or its full id with the target's "
+        "name, code hash and size before the axes): each commit's suite runs the target's "
+        "step, the target's file held fixed (a file outside the checkout; a bundled target is each "
+        "commit's own, and where it changed, its case is another version's).",
+    ),
 ) -> int:
     """Search the first-parent commits after GOOD up to BAD: each probed commit is checked out
     in a temporary worktree and measured there by its own bench suite (nothing installed, this
@@ -66,7 +74,7 @@ def bisect_command(
     from linreg.results import kinds
     from linreg.suites.bisect import bisect, check_out_folder, measurer_for, parse_case
 
-    spec = parse_case(case)
+    spec = parse_case(case, target)
     limit = None if threshold is None else parse_threshold("threshold", threshold)
     measurer = measurer_for(metric, spec, processes, timeout, default_machine_name())
     out = out if out is not None else results_root() / f"bisect-{kinds.utc_stamp()}"

@@ -86,7 +86,11 @@ def compare_command(
     if out is not None and out.exists():
         raise ConfigError("out", f"{out} already exists; results are never overwritten")
     tolerances = load_tolerances(pyproject).with_overrides(rtol=rtol, atol=atol)
-    from linreg.compare.sets import compare_result_sets  # imports torch
+    from linreg.compare.target_runs import holds_target_runs  # imports torch
+
+    if holds_target_runs(reference) or holds_target_runs(candidate):
+        return _target_runs(reference, candidate)
+    from linreg.compare.sets import compare_result_sets
 
     result = compare_result_sets(reference, candidate, tolerances, threshold, alpha, instructions)
     for line in result.choices:
@@ -107,6 +111,29 @@ def compare_command(
     if out is not None and result.speed:
         _write_verdicts(out, result.speed)
     return _final_line(result, threshold)
+
+
+def _target_runs(reference: Path, candidate: Path) -> int:
+    """Two sets of a target's runs: each pair by config id (its code hash in it), and a run of
+    another version of the target said as such, never judged as the same target."""
+    from linreg.compare.target_runs import compare_target_runs
+
+    result = compare_target_runs(reference, candidate)
+    say(f"reference: {result.reference_source}")
+    say(f"candidate: {result.candidate_source}")
+    for pair in result.pairs:
+        say(f"{pair.label}: {pair.words()}")
+    for line in result.unmatched:
+        say(line)
+    failing = [pair for pair in result.pairs if pair.fails]
+    if failing:
+        fail(f"compare: FAIL: {failing[0].label} {failing[0].words()}")
+        return 1
+    versions = sum(pair.another_version for pair in result.pairs)
+    same = len(result.pairs) - versions
+    extra = f"; {versions} of another version of the target (information)" if versions else ""
+    say(f"compare: OK: {same} run(s) of the same config bit-identical{extra}")
+    return 0
 
 
 def _print_where_runs_part(result) -> None:

@@ -38,6 +38,14 @@ def gpu_run_command(
     machine: str | None = typer.Option(
         None, help="Machine name for the benchmark folder (default: from CPU and GPU models)."
     ),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="A target's cases instead of the tutorial's (FILE.py:NAME, package.module:NAME or "
+        "a bundled name): its target_step and target_inference cases on cuda and the CPU, "
+        "eager and compiled, and its repro matrix on cuda against cpu; without CUDA, the CPU "
+        "part as a rehearsal and the CUDA part skipped with the reason.",
+    ),
 ) -> int:
     """Run the CUDA tests, the benchmark matrix on cuda and the CPU cases for ratios, the repro
     matrix on cuda against cpu (TF32 off/on, deterministic on/off), the report, a summary and
@@ -65,6 +73,7 @@ def gpu_run_command(
         machine=machine,
         on_step=on_step,
         on_done=on_done,
+        target=target,
     )
     skipped = [s for s in result.steps if s.status == SKIPPED]
     counts = f"{len(result.steps) - len(skipped)} steps ran, {len(skipped)} skipped"

@@ -28,9 +28,29 @@ def run_command(
         help="Results folder to create (must not exist or be empty). "
         "Default: results/run-<UTC timestamp>/.",
     ),
+    target: str | None = typer.Option(
+        None,
+        "--target",
+        help="Run every step on a target instead of the tutorial: FILE.py:NAME, "
+        "package.module:NAME or a bundled name (mlp, cnn, chargpt). It is trained (runs/), "
+        "benched (its target_step and target_inference cases), gated on the instruction "
+        "baseline of this version of it (its code hash) on this stack where one is committed, "
+        "and checked by its repro matrix; the report answers the three questions for it.",
+    ),
+    size: str | None = typer.Option(
+        None, "--size", help="The --target's size every step trains (default ci)."
+    ),
 ) -> None:
-    """The main job: train the tutorial model, run the quick bench and the repro check on the
-    devices present, and write results and the HTML report under one folder."""
+    """The main job: train the tutorial model (or --target's), run the quick bench and the repro
+    check on the devices present, and write results and the HTML report under one folder."""
+    from linreg.target_loading import is_tutorial
+
+    if target is not None and is_tutorial(target):
+        target = None  # the tutorial's own job
+    if target is None and size is not None:
+        from linreg.errors import ConfigError
+
+        raise ConfigError("size", "names a target's size: give --target too")
     out = out or _default_out()
     started = time.perf_counter()
     with tracked("run") as tracker:
@@ -39,9 +59,14 @@ def run_command(
             what = f"run: step {index + 1} of {total}, {step.description}"
             tracker.update(index, total, description=what)
 
-        from linreg.jobs.main_job import run_main_job  # imports torch
+        if target is not None:
+            from linreg.jobs.target_job import run_target_job  # imports torch
 
-        result = run_main_job(out, on_step=on_step)
+            result = run_target_job(target, out, size or "ci", on_step=on_step)
+        else:
+            from linreg.jobs.main_job import run_main_job  # imports torch
+
+            result = run_main_job(out, on_step=on_step)
     table = Table(title="linreg run")
     for column in ("step", "result", "detail"):
         table.add_column(column)

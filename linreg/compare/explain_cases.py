@@ -17,6 +17,7 @@ from linreg.compare.explain import TOP, FunctionChanges, function_changes
 from linreg.compare.op_inside import moved_inside
 from linreg.compare.pairing import match_sessions
 from linreg.compare.speed import case_ops
+from linreg.compare.target_versions import align_versions
 from linreg.errors import ResultSetError
 from linreg.results.bench_sessions import BenchSession, session_samples
 from linreg.results.op_changes import OpEvidence
@@ -127,6 +128,8 @@ def explain_case(
         raise ResultSetError(f"sessions of several machines on both sides ({machines}): give "
                              "one machine's folder or files")  # fmt: skip
     ref_session, cand_session = pairs[0]
+    cand_session, versions = align_versions(ref_session, cand_session)  # a target's two versions
+    cand_label = "; ".join((cand_session.label, *versions))
     both = (_counted(ref_session) & _counted(cand_session)) | (
         _ops_counted(ref_session) & _ops_counted(cand_session)
     )
@@ -140,10 +143,10 @@ def explain_case(
     except ProfileError as exc:
         if ops is None:
             raise
-        return CaseExplanation(name, ref_session.label, cand_session.label, None, None, None,
+        return CaseExplanation(name, ref_session.label, cand_label, None, None, None,
                                f"no function list: {exc}", ops, ops_note)  # fmt: skip
     changes = function_changes(ref, cand, top)
-    return CaseExplanation(name, ref_session.label, cand_session.label,
+    return CaseExplanation(name, ref_session.label, cand_label,
                            ref.total / ref.calls, cand.total / cand.calls, changes,
                            changes.note, with_moved_inside(ops, ref, cand), ops_note)  # fmt: skip
 

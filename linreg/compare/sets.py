@@ -19,6 +19,7 @@ from linreg.compare.pair_rule import PairJudgement, judge_pair, same_stack
 from linreg.compare.pairing import match_sessions, only_in
 from linreg.compare.runs import compare_runs
 from linreg.compare.speed import DEFAULT_ALPHA, DEFAULT_INSTRUCTION_THRESHOLD, judge_sessions
+from linreg.compare.target_versions import align_versions
 from linreg.env_diff import diff_environments
 from linreg.errors import ResultSetError
 from linreg.results.noise_floor import NoiseFloor
@@ -79,6 +80,8 @@ def compare_result_sets(
     session_pairs, unmatched_sessions = match_sessions(reference, candidate)
     speed = []
     for ref, cand in session_pairs:
+        # Two versions of a target share no case id: paired by id without the hash, and said.
+        cand, versions = align_versions(ref, cand)
         verdict = judge_sessions(
             ref,
             cand,
@@ -88,7 +91,8 @@ def compare_result_sets(
             noise=_noise_floor(reference, candidate, ref.machine),
         )
         # Where an instruction case moved, the functions that moved it.
-        speed.append(replace(verdict, cases=tuple(explained(verdict.cases, ref, cand))))
+        speed.append(replace(verdict, cases=tuple(explained(verdict.cases, ref, cand)),
+                             notes=(*versions, *verdict.notes)))  # fmt: skip
     return SetComparison(
         reference_source=str(reference_path),
         candidate_source=str(candidate_path),

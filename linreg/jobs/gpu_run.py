@@ -55,6 +55,9 @@ BUDGETS = {
     "bench-cuda-runs": 65,  # train, inference and engine epochs, quick rounds
     "bench-cuda-compiled": 75,  # 16 compiles of a few seconds each
     "repro": 45,  # 48 configs twice: two worker processes, a CUDA start each
+    # --target: its step and inference on cuda and the CPU, eager and compiled (a compile each).
+    "bench-target": 150,
+    "repro-target": 120,  # a target's runs are longer than the tutorial's: one seed, 2 dtypes
     "report": 30,
     "archive": 15,
 }
@@ -152,6 +155,7 @@ class Context:
     cuda_reason: str | None
     env: dict[str, str]
     wheel_site: Path | None = None
+    target: str | None = None  # --target's spec: its cases and its repro matrix, not the tutorial's
 
     @property
     def logs(self) -> Path:
@@ -248,8 +252,9 @@ def _bench_step(ctx: Context, name: str, part: BenchPart, timeout: float) -> Out
         dtypes=part.dtypes,
         engines=part.engines,
         kinds=part.kinds,
-        sizes=",".join(map(str, part.sizes)),
+        sizes=",".join(map(str, part.sizes)) or None,
         quick=part.quick,
+        target=ctx.target if "target_" in part.kinds else None,
     )
     junit = ctx.logs / f"{name}.xml"
     # No Valgrind: its start-up alone would take a minute of the budget.
@@ -293,9 +298,11 @@ def _repro_step(ctx: Context, timeout: float) -> Outcome:
         ("cpu", REHEARSAL_REPRO_SEEDS) if ctx.cuda_reason else ("cpu,cuda", REPRO_SEEDS)
     )
     root = ctx.out / "repro"
+    # A target's matrix: its declared dtypes on cpu and cuda, one seed (its runs are longer).
+    asked = (["--target", ctx.target, "--seeds", "0", "--threads", "1"] if ctx.target else
+             ["--seeds", seeds, *REPRO_ARGS])  # fmt: skip
     done = run_bounded(
-        [sys.executable, "-m", "linreg", "repro", "--devices", devices, "--seeds", seeds,
-         *REPRO_ARGS,
+        [sys.executable, "-m", "linreg", "repro", "--devices", devices, *asked,
          "--out", str(root), "--pyproject", str(PROJECT_ROOT / "pyproject.toml")],
         timeout_s=child_timeout(timeout), cwd=PROJECT_ROOT, env=ctx.child_env(),
         log_path=ctx.logs / "repro.log",
@@ -310,7 +317,8 @@ def _repro_step(ctx: Context, timeout: float) -> Outcome:
         how = "stopped at its budget" if done.timed_out else f"exit {done.exit_code}, no checks"
         return Outcome(status, f"{how}: {finished} runs finished{resume}{cuda_part}",
                        ctx.cuda_reason)  # fmt: skip
-    checks = load_checks(checks_file).checks
+    loaded = load_result(checks_file) if ctx.target else None
+    checks = loaded.value.checks if loaded is not None else load_checks(checks_file).checks
     failures = [c for c in checks if not c.holds]
     detail = f"{len(checks) - len(failures)} of {len(checks)} checks hold in {sets[-1].name}"
     if failures:
@@ -489,6 +497,18 @@ def plan(
             BenchPart("cuda", "train,engine_epoch", "compiled", CUDA_COMPILED_SIZES, quick=True),
         ),
     }  # fmt: skip
+    if ctx.target is not None:
+        # A rehearsal proves the plumbing: eager float32 on the CPU (a compile there takes
+        # most of the step's budget on a shared 2-core machine).
+        part = (
+            BenchPart("cpu", "target_step,target_inference", "eager", (), quick=True,
+                      dtypes="float32", threads="1")
+            if rehearsal
+            else BenchPart("cuda,cpu", "target_step,target_inference", "eager,compiled", (),
+                           quick=True, dtypes="float32,float64")
+        )  # fmt: skip
+        parts = {"bench-target": (f"the target's step and inference on {part.devices}, "
+                                  f"{part.engines.replace(',', ' and ')}", part)}  # fmt: skip
     steps = []
     if wheelhouse is not None:
         steps.append(
@@ -504,8 +524,10 @@ def plan(
         )  # fmt: skip
     return [
         *steps,
-        Step("repro", "the repro matrix on cuda against cpu: TF32 off/on, deterministic "
-             "on/off, two processes", BUDGETS["repro"], lambda t: _repro_step(ctx, t)),
+        Step("repro", "the target's repro matrix on cuda against cpu" if ctx.target else
+             "the repro matrix on cuda against cpu: TF32 off/on, deterministic on/off, two "
+             "processes", BUDGETS["repro-target" if ctx.target else "repro"],
+             lambda t: _repro_step(ctx, t)),
         Step("report", "the HTML report of everything above", BUDGETS["report"],
              lambda t: _report_step(ctx, archive_name, t)),
         Step("archive", "summary.json, summary.md and one archive of everything, to bring back",
@@ -521,6 +543,7 @@ def run_gpu_job(
     machine: str | None = None,
     on_step: StepCallback | None = None,
     on_done: DoneCallback | None = None,
+    target: str | None = None,
 ) -> GpuRunResult:
     """Run every step under ``out``; the files to carry home end in ``bring_back`` (default
     ``out/bring-back``). Bad input raises before any work: a non-empty folder, a budget of
@@ -550,7 +573,16 @@ def run_gpu_job(
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"  # a log cut off at the budget still shows where it was
-    ctx = Context(out=out, machine=machine, cuda_reason=cuda_absent(), env=env)
+    if target is not None:
+        from linreg.target_loading import is_tutorial, load_target
+
+        target = None if is_tutorial(target) else target
+        if target is not None:
+            location, colon, name = target.rpartition(":")
+            if colon and (location.endswith(".py") or "/" in location):
+                target = f"{Path(location).resolve()}:{name}"  # the children run elsewhere
+            load_target(target)  # a bad target: exit 2 before any step
+    ctx = Context(out=out, machine=machine, cuda_reason=cuda_absent(), env=env, target=target)
     archive_name = f"linreg-gpu-run-{machine}-{kinds.utc_stamp()}"
     results: list[JobStep] = []
 

@@ -29,7 +29,7 @@ from linreg.results.gpu_run_summary import (
     ReproLevel,
     TrainRatio,
 )
-from linreg.results.kinds import REPRO_CHECKS_FILE
+from linreg.results.kinds import REPRO_CHECKS_FILE, TARGET_REPRO_CHECKS
 from linreg.results.load import load_checks, load_result, load_run
 from linreg.results.walk import result_files
 
@@ -177,6 +177,10 @@ def repro_levels(
         return (), ()
     levels = []
     checks_file = sets[-1] / REPRO_CHECKS_FILE
+    loaded = load_result(checks_file) if checks_file.is_file() else None
+    if loaded is not None and loaded.kind == TARGET_REPRO_CHECKS:
+        # A target's set (gpu-run --target): its checks are its own record, not these levels.
+        return (), ()
     # An interrupted set has runs but no checks: its runs' flags are still worth reading.
     for check in load_checks(checks_file).checks if checks_file.is_file() else ():
         comparison = check.comparison

@@ -145,7 +145,7 @@ def run_ab(
                 failures.append(
                     f"{stack.role} repro: exit {code} (see {out / stack.role}/repro.log)"
                 )
-        numeric = _numeric_verdict(out)
+        numeric = _numeric_verdict(out) if selection.target is None else _target_numerics(out)
     speed = _speed_verdict(out, threshold)
     result = AbResult(described, speed, numeric, time.perf_counter() - started, tuple(failures))
     write_json_new(out / kinds.AB_FILE, kinds.envelope(kinds.AB, result.to_dict()))
@@ -204,6 +204,22 @@ def _speed_verdict(out: Path, threshold: float | None) -> SpeedVerdict | None:
     verdict = judge_sessions(sides[0], sides[1], threshold=threshold)
     # Where an instruction case moved, the functions that moved it.
     return dataclasses.replace(verdict, cases=tuple(explained(verdict.cases, sides[0], sides[1])))
+
+
+def _target_numerics(out: Path) -> NumericVerdict:
+    """A target's runs of both stacks' matrices, paired by config id (linreg.compare.
+    target_runs): bits across two stacks are information; the verdict says how many agree."""
+    from linreg.compare.target_runs import compare_target_runs
+
+    try:
+        compared = compare_target_runs(out / "reference" / "repro", out / "candidate" / "repro")
+    except LinregError as exc:
+        return NumericVerdict(f"no target runs to compare ({exc})")
+    same = sum(pair.status == "bit-identical" for pair in compared.pairs)
+    first = next((p for p in compared.pairs if p.status != "bit-identical"), None)
+    said = f"; first: {first.label}: {first.words()}" if first is not None else ""
+    return NumericVerdict(f"target runs: {same} of {len(compared.pairs)} bit-identical across "
+                          f"the stacks{said}")  # fmt: skip
 
 
 def _numeric_verdict(out: Path) -> NumericVerdict:

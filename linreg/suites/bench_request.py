@@ -57,6 +57,9 @@ class BenchRequest:
             args.append(f"--momentums={','.join(map(str, s.momentums))}")
         if s.quick:
             args.append("--quick")
+        if s.target is not None:
+            args.append(f"--target={s.target}")
+            args.append(f"--target-size={s.target_size}")
         if self.threads is not None:
             args.append(f"--threads={self.threads}")
         if self.instructions != "auto":

@@ -6,11 +6,17 @@ from dataclasses import dataclass
 from functools import cache
 
 from linreg.config import DTYPES, ENGINES, OPTIMIZERS, TrainConfig
+from linreg.errors import ConfigError
 from linreg.options import optimizer_settings, parse_choices, parse_fractions, parse_integers
 
 DEVICES = ("cpu", "cuda", "mps")
 KINDS = ("train", "inference", "epoch", "engine_epoch", "copy", "threads", "overhead")
 QUICK_KINDS = ("train", "inference")
+# A target's cases (bench/bench_target.py): its training loop and its model's forward; they
+# run only where a target is named, and are then the default kinds.
+TARGET_KINDS = ("target_step", "target_inference")
+# The harness's cost on a target's step against a bare loop of it: asked for by name.
+TARGET_OVERHEAD = "target_overhead"
 # The overhead kind's cases: what linreg costs, each against the reference it must stay close to.
 OVERHEAD_COMPARISONS = ("train", "sweep", "cli_help", "cli_env")
 # The tutorial's training set (40 samples) up to one that no cache holds.
@@ -35,6 +41,9 @@ class BenchSelection:
     quick: bool = False
     optimizers: tuple[str, ...] = DEFAULT_OPTIMIZERS
     momentums: tuple[float, ...] = DEFAULT_MOMENTUMS
+    # The target of the target cases (a spec, as --target takes it) and its size; None: none.
+    target: str | None = None
+    target_size: str = "ci"
 
     def sweep_sizes(self) -> tuple[int, ...]:
         return self.sizes or SWEEP_SIZES
@@ -57,22 +66,43 @@ def parse_selection(
     quick: bool = False,
     optimizers: str | None = None,
     momentums: str | None = None,
+    target: str | None = None,
+    target_size: str | None = None,
 ) -> BenchSelection:
     """Parse comma lists as given on a command line; None keeps the (quick) profile's default.
 
     --quick is CI's profile: cpu, float32, seed 42, eager, train and inference. Options given
-    explicitly still win over it.
+    explicitly still win over it. With ``target`` (a spec other than the tutorial's), the kinds
+    are the target's (target_step, target_inference) unless asked; without one, a target kind
+    asked for is refused.
     """
+    from linreg.target_loading import is_tutorial
+
+    if target is not None and is_tutorial(target):
+        target = None  # the tutorial's own cases are its benchmarks
+    all_kinds = (*KINDS, *TARGET_KINDS, TARGET_OVERHEAD)
+    default_kinds = TARGET_KINDS if target else QUICK_KINDS if quick else KINDS
+    chosen_kinds = parse_choices("kinds", kinds, all_kinds, default_kinds)
+    if target is None:
+        if target_size is not None:
+            raise ConfigError("size", "names a target's size: give --target too")
+        asked = [kind for kind in chosen_kinds if kind.startswith("target_")]
+        if asked:
+            raise ConfigError("kinds", f"{asked[0]} is a target's case: give --target too")
+    if target_size is not None and (not target_size.strip() or "," in target_size):
+        raise ConfigError("size", f"must name one of the target's sizes, got {target_size!r}")
     return BenchSelection(
         devices=parse_choices("devices", devices, DEVICES, ("cpu",) if quick else DEVICES),
         dtypes=parse_choices("dtypes", dtypes, DTYPES, ("float32",) if quick else DTYPES),
         seeds=parse_integers("seeds", seeds, 0) or DEFAULT_SEEDS,
         engines=parse_choices("engines", engines, ENGINES, ("eager",) if quick else ENGINES),
-        kinds=parse_choices("kinds", kinds, KINDS, QUICK_KINDS if quick else KINDS),
+        kinds=chosen_kinds,
         sizes=parse_integers("sizes", sizes, 2) or None,
         quick=quick,
         optimizers=parse_choices("optimizers", optimizers, OPTIMIZERS, DEFAULT_OPTIMIZERS),
         momentums=parse_fractions("momentums", momentums) if momentums else DEFAULT_MOMENTUMS,
+        target=target,
+        target_size=(target_size or "ci").strip(),
     )
 
 

@@ -70,7 +70,7 @@ from linreg.results.speed_verdict import (
 )
 from linreg.results.walk import result_files
 from linreg.suites.bench_request import BenchRequest, process_env
-from linreg.suites.bench_selection import BenchSelection
+from linreg.suites.bench_selection import TARGET_KINDS, BenchSelection
 
 DEFAULT_TIMEOUT_S = 900.0
 # A probe's limit: a count takes minutes; a day is no limit in all but name, and NaN or inf none.
@@ -98,12 +98,16 @@ class CaseSpec:
         return self.spec["kind"]
 
 
-def parse_case(text: str) -> CaseSpec:
+def parse_case(text: str, target: str | None = None) -> CaseSpec:
     """A case id ('bench_train.py::bench_train[cpu-float32-seed42-eager]', 'train[cpu-…]'), or
-    a bare kind ('train', 'inference') for the quick profile's case of that kind."""
+    a bare kind ('train', 'inference') for the quick profile's case of that kind; with
+    ``target`` (its spec), a target case ('target_step[mlp-3f9a1c2b4d5e-ci-cpu-float32-seed42-
+    eager]', or a bare 'target_step')."""
     raw = text.strip()
     kind, params = case_parts(raw if "[" in raw else f"{raw}[]")
     kind = kind.removeprefix("bench_")
+    if kind in TARGET_KINDS or target is not None:
+        return _target_case(text, kind, params, target)
     if kind not in _COUNTED:
         raise ConfigError("case", f"{text!r}: bisect measures {', '.join(_COUNTED)} cases")
     spec: dict = {"kind": kind, "size": None, "threads": None}
@@ -145,6 +149,52 @@ def parse_case(text: str) -> CaseSpec:
         name = case_id if case_id.startswith("bench_") else f"bench_{case_id}"
         case_id = f"bench_{kind}.py::{name}"
     return CaseSpec(case_id, spec)
+
+
+def _target_case(text: str, kind: str, params: tuple, target: str | None) -> CaseSpec:
+    """A target case: its id names the target, its code hash and size, then the axes. The
+    target is loaded here (by spec, a file's path made absolute: each commit's suite runs in
+    its own tree) for its hash, which the id must hold: a case of another version is refused."""
+    from linreg.target_loading import load_target
+
+    if target is None:
+        raise ConfigError("case", f"{text!r}: a target's case; give --target too")
+    if kind not in TARGET_KINDS:
+        raise ConfigError("case", f"{text!r}: with --target, bisect measures "
+                          f"{', '.join(TARGET_KINDS)} cases")  # fmt: skip
+    location, colon, name = target.rpartition(":")
+    if colon and (location.endswith(".py") or "/" in location):
+        target = f"{Path(location).resolve()}:{name}"
+    elif target.endswith(".py"):
+        target = str(Path(target).resolve())
+    loaded, ref = load_target(target)
+    size = "ci"
+    spec: dict = {"kind": kind, "size": None, "threads": None, **_QUICK, "target_spec": target,
+                  "code_hash": ref.code_hash}  # fmt: skip
+    rest = list(params)
+    if rest:
+        if rest[:2] != [ref.name, ref.short_hash] or len(rest) < 3:
+            raise ConfigError("case", f"{text!r}: not a case of {ref.name} at code hash "
+                              f"{ref.short_hash} (its cases: {kind}[{ref.name}-"
+                              f"{ref.short_hash}-SIZE-…])")  # fmt: skip
+        size, rest = rest[2], rest[3:]
+        for part in rest:
+            if part in ("cpu", "cuda", "mps") or part.startswith("cuda:"):
+                spec["device"] = part
+            elif part in DTYPES:
+                spec["dtype"] = part
+            elif part in ENGINES:
+                spec["engine"] = part
+            elif part.startswith("seed") and part[4:].isdigit():
+                spec["seed"] = int(part[4:])
+            else:
+                raise ConfigError("case", f"{text!r}: cannot read the parameter {part!r}")
+    if size not in loaded.sizes:
+        raise ConfigError("case", f"{text!r}: {ref.name} has no size {size!r}")
+    spec["target_size"] = size
+    ids = [ref.name, ref.short_hash, size, spec["device"], spec["dtype"], f"seed{spec['seed']}",
+           spec["engine"]]  # fmt: skip
+    return CaseSpec(f"bench_target.py::bench_{kind}[{'-'.join(ids)}]", spec)
 
 
 @dataclass(frozen=True)
@@ -412,6 +462,7 @@ class BenchMeasurer:
             sizes=None if spec["size"] is None else (spec["size"],), quick=True,
             optimizers=(spec.get("optimizer") or "sgd",),
             momentums=(float(spec.get("momentum") or 0.0),),
+            target=spec.get("target_spec"), target_size=spec.get("target_size") or "ci",
         )  # fmt: skip
         counted = "yes" if self.metric == INSTRUCTIONS else "no"
         request = BenchRequest(selection, instructions=counted, machine=self.machine)

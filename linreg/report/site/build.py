@@ -12,6 +12,7 @@ from plotly.offline import get_plotlyjs
 
 from linreg.compare.op_history import op_steps
 from linreg.compare.over_time import DEFAULT_THRESHOLD, case_series, regressions
+from linreg.compare.target_versions import version_notes
 from linreg.report.checks import describe, reached_words
 from linreg.report.site import figures, pages
 from linreg.report.site.figures import Timeline, date_words, step_words
@@ -165,6 +166,7 @@ def history_notes(history: History) -> list[str]:
             f"{len(history.unreadable)} files could not be read and were passed over: {shown}"
             + (f"; and {more} more" if more > 0 else "")
         )
+    notes += version_notes(history.cases)  # a target's code hash is part of its case ids
     if history.untimed:
         notes.append(f"{history.untimed} sessions or repro sets say no time: left out.")
     if history.unfinished:
