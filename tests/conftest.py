@@ -61,3 +61,31 @@ def results_folder_is_left_as_it_was():
 def tutorial_run() -> Run:
     """The default config (the tutorial's, seed 42) trained once per test session."""
     return train(TrainConfig())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_browser_is_closed():
+    """tests.browser starts one Chromium per test process: closed when the session ends."""
+    yield
+    from tests.browser import close_browser
+
+    close_browser()
+
+
+# The repro command several test files read the result set of (pairs, reports, history).
+REPRO_SEED_42 = ("repro", "--seeds", "42", "--threads", "1", "--no-golden")
+
+
+@pytest.fixture(scope="session")
+def repro_set(request) -> Path:
+    """One result set of `linreg repro --seeds 42 --threads 1 --no-golden` for the session
+    (about a minute of worker processes on a loaded machine). Shared: copy it to change it."""
+    from linreg.cli import main
+    from tests.built_once import built_once
+
+    def build(out: Path) -> None:
+        assert main([*REPRO_SEED_42, "--out", str(out / "repro")]) == 0
+
+    made = built_once(request, "repro-seed42", build) / "repro"
+    (found,) = [p for p in made.iterdir() if p.is_dir()]
+    return found
