@@ -89,3 +89,33 @@ def repro_set(request) -> Path:
     made = built_once(request, "repro-seed42", build) / "repro"
     (found,) = [p for p in made.iterdir() if p.is_dir()]
     return found
+
+
+@pytest.fixture(scope="session")
+def quick_train_bench(request) -> tuple[Path, str]:
+    """`pytest bench --quick --kinds=train --instructions=no` of this checkout, in its own
+    process, once a session: the JSON file it wrote and what it printed. Shared: read only."""
+    import subprocess
+    import sys
+
+    from tests.built_once import built_once
+
+    root = Path(__file__).resolve().parent.parent
+
+    def build(out: Path) -> None:
+        # Without pytest-xdist's worker variables (this runs before the autouse fixture drops
+        # them): pytest-benchmark switches itself off where it sees them.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "bench", "--quick", "--kinds=train",
+             "--instructions=no", "-p", "no:cacheprovider",
+             f"--benchmark-json={out / 'bench.json'}",
+             f"--benchmark-storage=file://{out / 'storage'}"],
+            cwd=root, env={**env, "PYTHONPATH": str(root)},
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stdout + done.stderr
+        (out / "stdout.txt").write_text(done.stdout)
+
+    made = built_once(request, "quick-train-bench", build)
+    return made / "bench.json", (made / "stdout.txt").read_text()

@@ -135,14 +135,14 @@ def test_the_compiled_engine_counts_its_graph_s_ops_at_the_step_s_lines():
 # --- the plant, found by the quick bench's counts (one process per side) ------------------------
 
 
-def _quick_bench(tmp_path: Path, name: str, planted: bool) -> Path:
-    out = tmp_path / f"{name}.json"
-    path = [str(REPO_ROOT)]
-    if planted:
-        plant = tmp_path / "plant"
-        plant.mkdir()
-        (plant / "sitecustomize.py").write_text(PLANT)
-        path.insert(0, str(plant))
+def _planted_quick_bench(tmp_path: Path) -> Path:
+    """The quick bench's train case with the plant on the path; the same command as the clean
+    side's (conftest's quick_train_bench)."""
+    out = tmp_path / "planted.json"
+    plant = tmp_path / "plant"
+    plant.mkdir()
+    (plant / "sitecustomize.py").write_text(PLANT)
+    path = [str(plant), str(REPO_ROOT)]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "bench", "--quick", "--kinds=train", "--instructions=no",
          "-p", "no:cacheprovider", f"--benchmark-json={out}",
@@ -163,12 +163,12 @@ def _without_xdist(environ) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def quick_sets(tmp_path_factory) -> dict[str, Path]:
+def quick_sets(tmp_path_factory, quick_train_bench) -> dict[str, Path]:
     """The quick bench's train case counted clean and planted, each by its own bench process
     (no instruction counts: the ops decide), as the files it wrote."""
-    tmp_path = tmp_path_factory.mktemp("op-counts")
-    return {name: _quick_bench(tmp_path, name, planted)
-            for name, planted in (("clean", False), ("planted", True))}  # fmt: skip
+    clean, printed = quick_train_bench
+    assert "ops counted for 1 cases" in printed
+    return {"clean": clean, "planted": _planted_quick_bench(tmp_path_factory.mktemp("op-counts"))}
 
 
 @pytest.fixture(scope="module")
