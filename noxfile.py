@@ -67,7 +67,9 @@ def tests(session: nox.Session) -> None:
     install(session, "test")
     # Most tests wait on a child process or one core's work: two workers on two cores halve the
     # suite. worksteal: the few minute-long tests do not queue behind each other on one worker.
-    session.run("pytest", *(session.posargs or ["-q", "-n", "auto", "--dist", "worksteal"]))
+    # The 30 slowest tests are listed at the end, so that a test that grows shows in CI's log.
+    default = ["-q", "-n", "auto", "--dist", "worksteal", "--durations=30"]
+    session.run("pytest", *(session.posargs or default))
 
 
 @nox.session

@@ -105,28 +105,56 @@ def _only_local_files(route) -> None:
         route.abort()
 
 
+# One Chromium per test process, started by the first page opened and closed at the end of the
+# session (conftest): a start costs seconds on a loaded machine, and each page still gets a
+# context of its own (no cookies, cache or storage shared between pages).
+_shared: dict[str, object] = {}
+
+
+def _browser():
+    browser = _shared.get("browser")
+    if browser is not None and browser.is_connected():
+        return browser
+    close_browser()
+    from playwright.sync_api import sync_playwright
+
+    _shared["playwright"] = sync_playwright().start()
+    _shared["browser"] = _shared["playwright"].chromium.launch(
+        executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+    )
+    return _shared["browser"]
+
+
+def close_browser() -> None:
+    """Close the shared Chromium, if one was started."""
+    browser, playwright = _shared.pop("browser", None), _shared.pop("playwright", None)
+    try:
+        if browser is not None:
+            browser.close()
+    finally:
+        if playwright is not None:
+            playwright.stop()
+
+
 @contextlib.contextmanager
 def opened(path: Path, page_errors: list[str], console_errors: list[str]):
     """The page at ``path`` in headless Chromium at the first viewport's size, every figure
     drawn, errors collected; every request but local files blocked (it must work offline)."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport=VIEWPORT)
-            page.on("pageerror", lambda exc: page_errors.append(str(exc)))
-            page.on("console", lambda m: _keep_error(console_errors, m))
-            page.route("**/*", _only_local_files)
-            page.goto(path.resolve().as_uri(), wait_until="load")
-            page.wait_for_function(
-                "() => document.querySelectorAll('[data-figure] .main-svg').length >= "
-                "document.querySelectorAll('[data-figure]').length",
-                timeout=30_000,
-            )
-            yield page
-        finally:
-            browser.close()
+    context = _browser().new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda exc: page_errors.append(str(exc)))
+        page.on("console", lambda m: _keep_error(console_errors, m))
+        page.route("**/*", _only_local_files)
+        page.goto(path.resolve().as_uri(), wait_until="load")
+        page.wait_for_function(
+            "() => document.querySelectorAll('[data-figure] .main-svg').length >= "
+            "document.querySelectorAll('[data-figure]').length",
+            timeout=30_000,
+        )
+        yield page
+    finally:
+        context.close()
 
 
 def render(report: Path, screenshot: Path) -> RenderedPage:

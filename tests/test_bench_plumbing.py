@@ -321,10 +321,9 @@ def test_overhead_case_stores_both_sides_and_their_ratio(tmp_path):
     assert {"candidate", "reference", "load_1min_before", "load_1min_after"} <= set(info)
 
 
-def test_train_case_timing_loops_keeps_its_epoch_split_and_figures(tmp_path):
-    out = tmp_path / "bench.json"
-    result = _pytest_bench(tmp_path, "--quick", "--kinds=train", f"--benchmark-json={out}")
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_train_case_timing_loops_keeps_its_epoch_split_and_figures(quick_train_bench):
+    # `pytest bench --quick --kinds=train --instructions=no`, run once for the session.
+    out, _ = quick_train_bench
     (bench,) = json.loads(out.read_text())["benchmarks"]
     assert bench["fullname"] == "bench_train.py::bench_train[cpu-float32-seed42-eager]"
     info = bench["extra_info"]

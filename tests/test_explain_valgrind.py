@@ -21,6 +21,7 @@ from linreg.compare.explain_cases import explain_case
 from linreg.results.load import load_speed_verdict
 from linreg.results.profiles import missing_annotate
 from linreg.results.speed_verdict import INCLUSIVE
+from tests.built_once import built_once
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN = "bench_train.py::bench_train[cpu-float32-seed42-eager]"
@@ -76,13 +77,18 @@ def _count_train(root: Path, out: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def counted(tmp_path_factory) -> dict[str, Path]:
-    base = tmp_path_factory.mktemp("explain")
-    return {
-        name: _count_train(_checkout_copy(base / name, planted=name == "planted"),
-                           base / f"{name}.json")
-        for name in ("clean", "clean-again", "planted")
-    }  # fmt: skip
+def counted(request) -> dict[str, Path]:
+    # Counted once a session, whichever pytest-xdist worker asks first: the minutes under
+    # Valgrind are not paid again where the module's tests are split between workers.
+    names = ("clean", "clean-again", "planted")
+
+    def build(base: Path) -> None:
+        for name in names:
+            _count_train(_checkout_copy(base / name, planted=name == "planted"),
+                         base / f"{name}.json")  # fmt: skip
+
+    base = built_once(request, "explain-valgrind-counts", build)
+    return {name: base / f"{name}.json" for name in names}
 
 
 def test_a_planted_slowdown_fails_compare_and_tops_its_function_list(

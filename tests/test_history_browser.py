@@ -29,7 +29,7 @@ def inspect(page_path: Path, script: str = "() => null") -> tuple[list[str], dic
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(tmp_path_factory, repro_set) -> Path:
     root = tmp_path_factory.mktemp("history")
     results = root / "results"
     # Two hosts of one CPU string: train stepped +30 % three sessions ago on A only; inference
@@ -40,11 +40,7 @@ def site(tmp_path_factory) -> Path:
     write_host(results, machine="amd-epyc-2c", host_id=HOST_B, sessions=40, minutes=2,
                speed=1.4, wall=step(20, "inference", 0.8), instructions=newest)  # fmt: skip
     write_host(results / "older", machine="old-box", host_id=None, sessions=10, minutes=3)
-    repro = root / "repro"
-    assert main(["repro", "--seeds", "42", "--threads", "1", "--no-golden", "--out",
-                 str(repro)]) == 0  # fmt: skip
-    [original] = list(repro.iterdir())
-    clone_repro(original, results / "repro", len(HORIZONS), HOST_A, HORIZONS.__getitem__)
+    clone_repro(repro_set, results / "repro", len(HORIZONS), HOST_A, HORIZONS.__getitem__)
     out = root / "site"
     assert main(["history", str(results), "--out", str(out)]) == 0
     return out

@@ -32,6 +32,7 @@ from linreg.results.bench_sessions import CaseSamples
 from linreg.results.load import load_bench
 from linreg.results.op_counts import OP_COUNTS_KEY, OpCount, OpCounts, OpSite, case_op_counts
 from linreg.results.speed_verdict import OPS, SLOWER
+from tests.built_once import built_once
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN_CASE = "bench_train.py::bench_train[cpu-float32-seed42-eager]"
@@ -135,14 +136,14 @@ def test_the_compiled_engine_counts_its_graph_s_ops_at_the_step_s_lines():
 # --- the plant, found by the quick bench's counts (one process per side) ------------------------
 
 
-def _quick_bench(tmp_path: Path, name: str, planted: bool) -> Path:
-    out = tmp_path / f"{name}.json"
-    path = [str(REPO_ROOT)]
-    if planted:
-        plant = tmp_path / "plant"
-        plant.mkdir()
-        (plant / "sitecustomize.py").write_text(PLANT)
-        path.insert(0, str(plant))
+def _planted_quick_bench(tmp_path: Path) -> None:
+    """The quick bench's train case with the plant on the path, as planted.json in ``tmp_path``;
+    the same command as the clean side's (conftest's quick_train_bench)."""
+    out = tmp_path / "planted.json"
+    plant = tmp_path / "plant"
+    plant.mkdir()
+    (plant / "sitecustomize.py").write_text(PLANT)
+    path = [str(plant), str(REPO_ROOT)]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "bench", "--quick", "--kinds=train", "--instructions=no",
          "-p", "no:cacheprovider", f"--benchmark-json={out}",
@@ -152,7 +153,6 @@ def _quick_bench(tmp_path: Path, name: str, planted: bool) -> Path:
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ops counted for 1 cases" in result.stdout
-    return out
 
 
 def _without_xdist(environ) -> dict[str, str]:
@@ -163,12 +163,14 @@ def _without_xdist(environ) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def quick_sets(tmp_path_factory) -> dict[str, Path]:
+def quick_sets(request, quick_train_bench) -> dict[str, Path]:
     """The quick bench's train case counted clean and planted, each by its own bench process
-    (no instruction counts: the ops decide), as the files it wrote."""
-    tmp_path = tmp_path_factory.mktemp("op-counts")
-    return {name: _quick_bench(tmp_path, name, planted)
-            for name, planted in (("clean", False), ("planted", True))}  # fmt: skip
+    (no instruction counts: the ops decide), as the files it wrote; once a session, whichever
+    pytest-xdist worker asks first."""
+    clean, printed = quick_train_bench
+    assert "ops counted for 1 cases" in printed
+    folder = built_once(request, "op-counts-planted", _planted_quick_bench)
+    return {"clean": clean, "planted": folder / "planted.json"}
 
 
 @pytest.fixture(scope="module")

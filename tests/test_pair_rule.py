@@ -77,14 +77,6 @@ def test_a_pair_whose_twin_is_not_given_is_asked_what_can_be_judged_and_says_so(
     assert "asked for the whole run within tolerance" in twin_missing_words("b-horizon")
 
 
-@pytest.fixture(scope="module")
-def repro_set(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("repro")
-    assert main(["repro", "--seeds", "42", "--threads", "1", "--no-golden", "--out", str(out)]) == 0
-    (found,) = [p for p in out.iterdir() if p.is_dir()]
-    return found
-
-
 def test_compare_judges_each_pair_repro_checked_as_repro_did(repro_set):
     runs: dict[str, list] = {}
     for copy in ("first", "second"):

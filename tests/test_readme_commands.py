@@ -40,6 +40,17 @@ QUICK = {
     "pytest-benchmark --storage results/baselines/amd-epyc-2c compare 0001 0002",
     "linreg history results/baselines --out site",
 }
+# Quick commands that read only committed files, and write only what no other command reads
+# (results/repro/, site/): they run in a checkout of their own beside the chain of the others, so
+# that pytest-xdist's workers share the minutes. A command not listed here joins the chain.
+APART = {
+    "linreg env --json",
+    "pytest-benchmark --storage results/baselines/amd-epyc-2c list",
+    "pytest-benchmark --storage results/baselines/amd-epyc-2c compare 0001 0002",
+    "pytest-benchmark compare results/baselines/*/*/0001_*.json --group-by name",
+    "linreg repro --dtypes float32,bfloat16,float16,float64 --seeds 42 --threads 1 --no-golden",
+    "linreg history results/baselines --out site",
+}
 # Minutes each: a benchmark slice, Valgrind's start-up, a million samples. `pytest -m readme`.
 LONG = {
     "linreg repro",
@@ -126,19 +137,22 @@ def test_every_readme_command_is_run_by_a_test_or_said_why_not():
     assert known - set(readme_commands()) == set(), "listed here, gone from the README"
 
 
-@pytest.fixture(scope="module")
-def checkout(tmp_path_factory) -> Path:
+def copy_checkout(copy: Path) -> Path:
     """A copy of the checkout's tracked files, results included (references, baselines)."""
     files = subprocess.run(
         ["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=True
     ).stdout.splitlines()
-    copy = tmp_path_factory.mktemp("checkout")
     for name in files:
         target = copy / name
         target.parent.mkdir(parents=True, exist_ok=True)
         if (REPO / name).is_file():
             shutil.copy2(REPO / name, target)
     return copy
+
+
+@pytest.fixture(scope="module")
+def checkout(tmp_path_factory) -> Path:
+    return copy_checkout(tmp_path_factory.mktemp("checkout"))
 
 
 def run_twice(command: str, checkout: Path) -> None:
@@ -176,11 +190,14 @@ def in_readme_order(commands: set[str]) -> list[str]:
     return [c for c in dict.fromkeys(readme_commands()) if c in commands]
 
 
-def test_the_quick_readme_commands_run_twice_each_in_readme_order(checkout):
-    # One test, not one per command: a later command reads what an earlier one wrote (evaluate
-    # the newest run, resume the newest checkpoint), and pytest-xdist's workers each hold a
-    # checkout of their own, so the commands must run in order on one of them.
-    for command in in_readme_order(QUICK):
+@pytest.mark.parametrize("apart", [False, True], ids=["chain", "apart"])
+def test_the_quick_readme_commands_run_twice_each_in_readme_order(apart, tmp_path):
+    # One test for the chain, not one per command: a later command reads what an earlier one
+    # wrote (evaluate the newest run, resume the newest checkpoint), and pytest-xdist's workers
+    # each hold a checkout of their own, so the commands must run in order on one of them.
+    assert APART <= QUICK, "listed apart, not a quick command"
+    checkout = copy_checkout(tmp_path)
+    for command in in_readme_order({c for c in QUICK if (c in APART) == apart}):
         run_twice(command, checkout)
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from linreg.cli import main
 from linreg.compare.speed import judge_sessions
 from linreg.report.build import build_report, collect_inputs
 from linreg.report.comparisons import BASELINE, MAX_PANEL
@@ -64,14 +63,6 @@ def write_ab(root: Path, repro_set: Path, processes: int = 6) -> Path:
     verdict = kinds.envelope(kinds.SPEED_VERDICT, speed.to_dict())
     (root / SPEED_FILE).write_text(json.dumps(verdict))
     return root
-
-
-@pytest.fixture(scope="module")
-def repro_set(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("repro")
-    assert main(["repro", "--seeds", "42", "--threads", "1", "--no-golden", "--out", str(out)]) == 0
-    (found,) = [p for p in out.iterdir() if p.is_dir()]
-    return found
 
 
 @pytest.fixture(scope="module")
