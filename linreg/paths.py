@@ -33,3 +33,10 @@ BASELINES = PROJECT_ROOT / "results" / "baselines"
 # Committed instruction-count baselines, one folder per stack key (linreg.stack): they gate on
 # any machine of that stack (linreg run), where the per-machine ones above gate on one machine.
 INSTRUCTION_BASELINES = BASELINES / "instructions"
+
+
+def target_baselines_root() -> Path:
+    """Where a target's baselines are kept: in a checkout, results/baselines/targets/ beside
+    the tutorial's, to be committed; installed, under the results root, because a user's model
+    and its baselines are the user's and the installed package is no place for records."""
+    return BASELINES / "targets" if CHECKOUT else results_root() / "baselines" / "targets"

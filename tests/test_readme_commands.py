@@ -98,6 +98,8 @@ ELSEWHERE = {
     "linreg target check model.py:Net": WHEEL,
     "linreg train --target model.py:Net --size ci": WHEEL,
     "linreg repro --target model.py:Net --size ci --seeds 42 --threads 1": WHEEL + " (-m readme)",
+    "linreg bench --target model.py:Net --size ci --quick --baseline": WHEEL + " (-m readme)",
+    "linreg run --target model.py:Net --size ci": WHEEL + " (-m readme)",
     "linreg compare REFERENCE CANDIDATE --fail-on-regression 10%": "names your result sets",
     "linreg compare results/baselines/<machine> results/bench/<machine> "
     "--fail-on-regression 10%": "names your machine: test_speed_verdicts.py",

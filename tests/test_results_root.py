@@ -71,3 +71,29 @@ def test_the_ci_example_appends_to_a_results_branch_and_publishes_the_site():
     assert "linreg history results/baselines ../results --out site" in script
     uses = [step.get("uses", "") for step in history["steps"]]
     assert any(u.startswith("actions/deploy-pages") for u in uses)
+
+
+def test_a_target_s_baselines_are_the_checkout_s_or_installed_the_results_root_s(
+    tmp_path, monkeypatch, capsys
+):
+    """An installed linreg keeps a user's target baselines in the user's folder (the package is
+    no place for records), so `linreg run --target` there can answer "Regressed?"."""
+    from linreg import paths
+    from linreg.results.target_baselines import version_folder
+    from linreg.target_config import TargetRef
+
+    ref = TargetRef(spec="model.py:Net", name="net", code_hash="ab" * 32)
+    monkeypatch.setenv(RESULTS_VARIABLE, str(tmp_path / "mine"))
+    assert paths.CHECKOUT
+    assert version_folder(ref) == paths.BASELINES / "targets" / f"net-{ref.short_hash}"
+    monkeypatch.setattr(paths, "CHECKOUT", False)
+    assert (
+        version_folder(ref) == tmp_path / "mine" / "baselines" / "targets" / f"net-{ref.short_hash}"
+    )
+    capsys.readouterr()
+    assert main(["bench", "--baseline"]) == 2
+    assert "installed, not a checkout" in capsys.readouterr().err
+    # With --target the baseline is the user's: the refusal does not stand (here the kind does).
+    assert main(["bench", "--target", "mlp", "--baseline", "--kinds", "nothing"]) == 2
+    err = capsys.readouterr().err
+    assert "installed" not in err and "nothing" in err

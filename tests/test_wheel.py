@@ -227,3 +227,21 @@ def test_the_main_job_and_the_targets_repro_run_from_the_wheel(venv, folder):
     assert repro.returncode == 0, repro.stdout[-3000:] + repro.stderr[-2000:]
     assert re.search(r"repro: OK: net: (\d+) of \1 checks hold", repro.stdout), repro.stdout
     assert report.stat().st_size > 0
+
+
+@pytest.mark.readme
+def test_the_readme_target_gets_a_baseline_in_the_folder_and_run_answers_regressed(venv, folder):
+    """Minutes (Valgrind): the README's target benched as its baseline, which lands in the
+    folder's results/ (never in the package), then `linreg run --target` gates on it."""
+    before = set(folder.glob("results/run-*"))
+    bench = linreg(venv, folder, "bench", "--target", "model.py:Net", "--size", "ci", "--quick",
+                   "--baseline")  # fmt: skip
+    assert bench.returncode == 0, bench.stdout[-3000:] + bench.stderr[-2000:]
+    assert list(folder.glob("results/baselines/targets/net-*/instructions/*/*/*.json"))
+    job = linreg(venv, folder, "run", "--target", "model.py:Net", "--size", "ci")
+    assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-2000:]
+    assert "no baseline" not in job.stdout
+    assert re.search(r"speed\s*│\s*ok\s*│\s*instructions: no change", job.stdout), job.stdout
+    (new,) = set(folder.glob("results/run-*")) - before
+    page = (new / "report.html").read_text(encoding="utf-8")
+    assert "Regressed?" in page and "linreg report: net" in page

@@ -79,7 +79,8 @@ def bench_command(
         "it counted instructions or ops (--quick; instructions with Valgrind), also as its "
         "stack's baseline, results/baselines/instructions/STACK-KEY/, which `linreg run` gates "
         "on. With --target: under results/baselines/targets/NAME-CODEHASH/ (bench/MACHINE/ and "
-        "instructions/STACK-KEY/), the baselines of that version of the target alone.",
+        "instructions/STACK-KEY/), the baselines of that version of the target alone; from an "
+        "installed linreg, under the results root (the tutorial's baseline is a checkout's).",
     ),
     json_file: Path = typer.Option(
         None, "--json", help="Also write pytest-benchmark's JSON here (refuses an existing file)."
@@ -93,8 +94,9 @@ def bench_command(
     wide: bool = typer.Option(False, "--wide", help="Full case ids in the summary."),
 ) -> int:
     """Run the benchmark suite; arguments after `--` go to pytest (e.g. -- -k train -x)."""
-    if baseline and not CHECKOUT:
+    if baseline and not CHECKOUT and target is None:
         # An installed package is no place for records: a reinstall would drop them unseen.
+        # (A target's baselines go under the results root: linreg.paths.target_baselines_root.)
         why = "stores a checkout's committed baseline; this linreg is installed, not a checkout"
         raise ConfigError("baseline", f"{why} (runs without it go to results/bench/)")
     selection = parse_selection(

@@ -26,7 +26,6 @@ from linreg.results.job_steps import FAILED, NOT_JUDGED, OK, JobRecord, JobStep
 from linreg.results.load import load_bench
 from linreg.results.speed_verdict import SpeedVerdict
 from linreg.results.target_baselines import (
-    TARGET_BASELINES,
     instruction_root,
     newest_target_baseline,
     no_baseline_words,
@@ -115,7 +114,7 @@ def _bench_step(out: Path, made: TargetMade, baseline: BenchSession | None) -> O
 
 
 def judge_target_run(
-    made: TargetMade, baseline: BenchSession | None, root: Path = TARGET_BASELINES
+    made: TargetMade, baseline: BenchSession | None, root: Path | None = None
 ) -> SpeedVerdict | None:
     """This run's target cases against the newest baseline of this target version on this
     stack (None where the run stored no bench results)."""
@@ -192,7 +191,7 @@ def run_target_job(
     out: str | Path,
     size: str = "ci",
     on_step: StepCallback | None = None,
-    baselines: Path = TARGET_BASELINES,
+    baselines: Path | None = None,
 ) -> TargetJobResult:
     """Every step of `linreg run` on the target ``spec`` names, under the new folder ``out``."""
     from linreg.errors import ConfigError
