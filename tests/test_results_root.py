@@ -91,7 +91,9 @@ def test_a_target_s_baselines_are_the_checkout_s_or_installed_the_results_root_s
         version_folder(ref) == tmp_path / "mine" / "baselines" / "targets" / f"net-{ref.short_hash}"
     )
     capsys.readouterr()
-    assert main(["bench", "--baseline"]) == 2
+    # --kinds nothing: were the refusal not to stand, the command still ends at once (exit 2,
+    # on the kind), never benching into the checkout's baselines.
+    assert main(["bench", "--baseline", "--kinds", "nothing"]) == 2
     assert "installed, not a checkout" in capsys.readouterr().err
     # With --target the baseline is the user's: the refusal does not stand (here the kind does).
     assert main(["bench", "--target", "mlp", "--baseline", "--kinds", "nothing"]) == 2

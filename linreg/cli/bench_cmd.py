@@ -9,12 +9,12 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from linreg import units
+from linreg import paths, units
 from linreg.cli import app, fail
 from linreg.cli.console import console, progress, say
 from linreg.config import DTYPES, ENGINES, OPTIMIZERS
 from linreg.errors import ConfigError
-from linreg.paths import BASELINES, CHECKOUT
+from linreg.paths import BASELINES
 from linreg.results import kinds
 from linreg.suites.bench_selection import KINDS, parse_selection
 
@@ -94,7 +94,7 @@ def bench_command(
     wide: bool = typer.Option(False, "--wide", help="Full case ids in the summary."),
 ) -> int:
     """Run the benchmark suite; arguments after `--` go to pytest (e.g. -- -k train -x)."""
-    if baseline and not CHECKOUT and target is None:
+    if baseline and not paths.CHECKOUT and target is None:
         # An installed package is no place for records: a reinstall would drop them unseen.
         # (A target's baselines go under the results root: linreg.paths.target_baselines_root.)
         why = "stores a checkout's committed baseline; this linreg is installed, not a checkout"

@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from linreg import paths
 from linreg.cli import app, fail
 from linreg.cli.console import console, say
 from linreg.cli.progress import tracked
@@ -22,7 +23,7 @@ from linreg.options import (
     parse_threads,
     split_items,
 )
-from linreg.paths import CHECKOUT, REFERENCE_DIR
+from linreg.paths import REFERENCE_DIR
 from linreg.results.run_comparison import LEVEL_NAMES
 from linreg.suites.repro_options import (
     DEFAULT_REQUIREMENTS,
@@ -145,7 +146,7 @@ def repro_command(
                                     wide)  # fmt: skip
     if size is not None:
         raise ConfigError("size", "is a target's (--target SPEC); the tutorial trains --epochs")
-    if update_reference and not CHECKOUT and reference_dir == REFERENCE_DIR:
+    if update_reference and not paths.CHECKOUT and reference_dir == REFERENCE_DIR:
         # The installed package's copy came with the wheel: a reinstall would drop new ones unseen.
         why = "writes a checkout's golden references; this linreg is installed, not a checkout"
         raise ConfigError("update-reference", f"{why} (give --reference-dir DIR)")
