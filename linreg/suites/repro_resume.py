@@ -114,14 +114,14 @@ def load_resumption(resume_dir: Path, config: TrainConfig) -> Resumption:
 def _point(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     if not isinstance(data["epoch"], int) or isinstance(data["epoch"], bool):
         raise ValueError("a resume point needs the epoch it was taken at")
-    return data["epoch"], _pieces("pieces", data["pieces"])
+    return data["epoch"], read_pieces("pieces", data["pieces"])
 
 
 def _resumed(data: dict[str, Any]) -> tuple[dict[str, Any], Run]:
-    return _pieces("restored", data["restored"]), Run.from_dict(data)
+    return read_pieces("restored", data["restored"]), Run.from_dict(data)
 
 
-def _pieces(key: str, value: Any) -> dict[str, Any]:
+def read_pieces(key: str, value: Any) -> dict[str, Any]:
     """Pieces stored as a list of [name, value], in order."""
     if not isinstance(value, list) or not all(
         isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) for item in value

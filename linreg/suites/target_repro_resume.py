@@ -28,6 +28,7 @@ from linreg.results.target_checkpoint import save_target_checkpoint
 from linreg.suites.repro_resume import (  # the files are named alike: by config id
     checkpoint_file,
     point_file,
+    read_pieces,
     resumed_file,
 )
 from linreg.target_config import TargetConfig
@@ -95,17 +96,8 @@ def load_resumption(resume_dir: Path, config: TargetConfig) -> TargetResumption:
 def _point(data: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     if not isinstance(data["step"], int) or isinstance(data["step"], bool):
         raise ValueError("a resume point needs the step it was taken at")
-    return data["step"], _pieces("pieces", data["pieces"])
+    return data["step"], read_pieces("pieces", data["pieces"])
 
 
 def _resumed(data: dict[str, Any]) -> tuple[dict[str, Any], TargetRun]:
-    return _pieces("restored", data["restored"]), TargetRun.from_dict(data)
-
-
-def _pieces(key: str, value: Any) -> dict[str, Any]:
-    """Pieces stored as a list of [name, value], in order."""
-    if not isinstance(value, list) or not all(
-        isinstance(item, list) and len(item) == 2 and isinstance(item[0], str) for item in value
-    ):
-        raise ValueError(f"{key} must be a list of [name, value] pairs")
-    return dict(value)
+    return read_pieces("restored", data["restored"]), TargetRun.from_dict(data)
