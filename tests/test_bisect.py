@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,74 +34,34 @@ from linreg.suites.bisect import (
     probe_points,
 )
 from tests.op_count_files import STEP, op_record
-
-REPO = Path(__file__).resolve().parent.parent
-PLANT = "            optimizer.step()\n"
-# Three ops an epoch: about +10 % of the train case's count, clear of the 3 % threshold.
-PLANTED = PLANT + (
-    "            for _ in range(3):  # the planted slowdown\n"
-    "                torch.exp(X_train).sum()\n"
-)
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
-                          text=True).stdout.strip()  # fmt: skip
-
-
-def scratch_repository(folder: Path, planted_at: int, commits: int = 8) -> list[str]:
-    """A git repository of the checkout's code, ``commits`` commits long; the one numbered
-    ``planted_at`` (1-based) adds tensor ops to the eager training step. Its commit ids."""
-    for part in ("linreg", "bench"):
-        shutil.copytree(REPO / part, folder / part, ignore=shutil.ignore_patterns("__pycache__"))
-    git(folder, "init", "-q")
-    git(folder, "config", "user.email", "bisect@example.com")
-    git(folder, "config", "user.name", "bisect test")
-    shas = []
-    for number in range(1, commits + 1):
-        notes = folder / "NOTES.txt"
-        notes.write_text(f"{notes.read_text() if notes.exists() else ''}change {number}\n")
-        if number == planted_at:
-            eager = folder / "linreg" / "engines" / "eager.py"
-            text = eager.read_text()
-            assert PLANT in text
-            eager.write_text(text.replace(PLANT, PLANTED, 1))
-        git(folder, "add", "-A")
-        git(folder, "commit", "-q", "-m", f"change {number}")
-        shas.append(git(folder, "rev-parse", "HEAD"))
-    return shas
+from tests.real_bisect import COMMITS, PLANTED_AT, git, real_bisect
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="needs valgrind (callgrind)")
 def test_bisect_names_the_commit_its_ops_and_line_and_keeps_result_sets_explain_reads(
-    tmp_path, capsys
+    request, capsys
 ):
-    shas = scratch_repository(tmp_path / "repo", planted_at=5)
-    out = tmp_path / "probes"
-    args = ["bisect", "--repo", str(tmp_path / "repo"), "--good", shas[0], "--bad", shas[-1],
-            "--case", "train", "--out", str(out)]  # fmt: skip
-    assert main(args) == 0
-    printed = capsys.readouterr().out
-    assert f"first commit beyond 3%: {shas[4][:10]} 'change 5'" in printed
+    found = real_bisect(request)
+    assert found.exit_code == 0, found.printed[-2000:]
+    shas, printed = found.shas, found.printed
+    assert f"first commit beyond 3%: {shas[PLANTED_AT - 1][:10]} 'change {PLANTED_AT}'" in printed
     rows = [" ".join(line.split()) for line in printed.splitlines()]
     # The planted ops, three a step each, at the planted line of the eager loop.
-    line = next(n for n, text in enumerate((tmp_path / "repo/linreg/engines/eager.py")
-                                           .read_text().splitlines(), 1)
-                if "torch.exp(X_train).sum()" in text)  # fmt: skip
-    assert f"aten::exp 0 → 3 +3 linreg/engines/eager.py:{line} loop" in rows
+    row = f"aten::exp 0 → 3 +3 linreg/engines/eager.py:{found.planted_line} loop"
+    assert row in rows
     assert printed.index("aten::exp") < printed.index("inclusive: with what they called")
     [summary] = [text for text in printed.splitlines() if text.startswith("bisect: OK")]
-    assert "in 3 rounds" in summary and " s" in summary.split("rounds, ")[1]
+    assert "in 2 rounds" in summary and " s" in summary.split("rounds, ")[1]
     # The user's checkout is left as it was: no worktree stays registered.
-    assert len(git(tmp_path / "repo", "worktree", "list").splitlines()) == 1
+    assert len(git(found.repo, "worktree", "list").splitlines()) == 1
     # Each probe is a bench result set: explain reads the good one against the named one.
-    kept = sorted(p.name for p in out.iterdir())
-    assert shas[0][:10] in kept and shas[4][:10] in kept and shas[-1][:10] in kept
-    assert main(["explain", str(out / shas[0][:10]), str(out / shas[4][:10]),
+    kept = sorted(p.name for p in found.probes.iterdir())
+    assert kept == sorted(sha[:10] for sha in shas[:COMMITS])
+    assert main(["explain", str(found.probe(1)), str(found.probe(PLANTED_AT)),
                  "--case", "train", "--top", "3"]) == 0  # fmt: skip
     explained = " ".join(capsys.readouterr().out.split())
-    assert f"aten::exp 0 → 3 +3 linreg/engines/eager.py:{line} loop" in explained
+    assert row in explained
     assert "THPVariable_sum" in explained
 
 
