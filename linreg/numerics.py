@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Iterator
 
 import torch
@@ -75,6 +76,19 @@ def synchronize(device: str) -> None:
         torch.mps.synchronize()
 
 
+def set_deterministic(mode: bool, warn_only: bool = False, compiled: bool = False) -> None:
+    """torch's deterministic-algorithms flag, without importing the compiler for an eager run.
+
+    ``torch.use_deterministic_algorithms`` also sets inductor's own flag, importing
+    ``torch._inductor.config`` and with it dynamo (2 s of every eager process here, ten times
+    that under Valgrind). Only a compiled run reads inductor's flag: it and any process that
+    has imported inductor already get the public call; an eager run sets the flag it reads."""
+    if compiled or "torch._inductor.config" in sys.modules:
+        torch.use_deterministic_algorithms(mode, warn_only=warn_only)
+    else:
+        torch._C._set_deterministic_algorithms(mode, warn_only=warn_only)
+
+
 @contextlib.contextmanager
 def numeric_settings(config: TrainConfig) -> Iterator[None]:
     """Apply the run's thread count, determinism and TF32 flags; restore the previous ones on exit.
@@ -90,18 +104,19 @@ def numeric_settings(config: TrainConfig) -> Iterator[None]:
     saved_tf32 = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     saved_precision = torch.get_float32_matmul_precision()
     saved_cublas = os.environ.get("CUBLAS_WORKSPACE_CONFIG")
+    compiled = config.engine == "compiled"
     try:
         if config.threads is not None:
             torch.set_num_threads(config.threads)
         if config.deterministic:
             if saved_cublas is None:
                 os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
-            torch.use_deterministic_algorithms(True)
+            set_deterministic(True, compiled=compiled)
             torch.backends.cudnn.deterministic = True
         else:
             # cuBLAS reads CUBLAS_WORKSPACE_CONFIG once per process, when it starts: a process's
             # first CUDA run fixes its workspace, so the variable is left as the process has it.
-            torch.use_deterministic_algorithms(False)
+            set_deterministic(False, compiled=compiled)
             torch.backends.cudnn.deterministic = False
         # Autotuning picks kernels by timing them, a choice that can differ from run to run.
         torch.backends.cudnn.benchmark = False
@@ -111,7 +126,7 @@ def numeric_settings(config: TrainConfig) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(saved_threads)
-        torch.use_deterministic_algorithms(saved_deterministic, warn_only=saved_warn_only)
+        set_deterministic(saved_deterministic, saved_warn_only, compiled)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved_cudnn
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved_tf32
         torch.set_float32_matmul_precision(saved_precision)

@@ -234,6 +234,8 @@ def _guarded(spec: str, doing: str) -> Iterator[None]:
     default dtype, and a run takes --threads."""
     import torch
 
+    from linreg.numerics import set_deterministic
+
     before = _global_settings()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     try:
@@ -242,9 +244,7 @@ def _guarded(spec: str, doing: str) -> Iterator[None]:
         after = _global_settings()
         torch.set_num_threads(before["the thread count"])
         torch.set_default_dtype(before["the default dtype"])
-        torch.use_deterministic_algorithms(
-            before["the deterministic-algorithms flag"], warn_only=warn_only
-        )
+        set_deterministic(before["the deterministic-algorithms flag"], warn_only)
         torch.set_grad_enabled(before["grad mode"])
     changed = [name for name in before if before[name] != after[name]]
     if changed:

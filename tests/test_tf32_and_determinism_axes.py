@@ -143,3 +143,31 @@ def test_repro_command_checks_tf32_and_nondeterministic_runs_against_their_twins
 def test_bad_axis_values_are_exit_2(args, message, tmp_path, capsys):
     assert main(["repro", "--out", str(tmp_path), *args]) == 2
     assert message in capsys.readouterr().err
+
+
+DETERMINISTIC_IN_A_FRESH_PROCESS = """
+import sys
+from linreg.config import TrainConfig
+from linreg.numerics import numeric_settings
+import torch
+with numeric_settings(TrainConfig(engine=sys.argv[1], deterministic=True)):
+    on = torch.are_deterministic_algorithms_enabled()
+    loaded = "torch._inductor.config" in sys.modules
+    inductor = loaded and sys.modules["torch._inductor.config"].deterministic
+print(on, loaded, inductor, torch.are_deterministic_algorithms_enabled())
+"""
+
+
+@pytest.mark.parametrize(("engine", "printed"), [
+    # An eager run sets torch's flag without importing the compiler (seconds of every process).
+    ("eager", "True False False False"),
+    # A compiled run sets inductor's flag too, and both are returned afterwards.
+    ("compiled", "True True True False"),
+])  # fmt: skip
+def test_the_deterministic_flag_reaches_what_the_engine_reads(engine, printed):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", DETERMINISTIC_IN_A_FRESH_PROCESS, engine],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert done.stdout.split()[-4:] == printed.split()
