@@ -82,7 +82,8 @@ def make_case(spec: dict) -> tuple[Callable[[], Callable[[], object]], int]:
     if kind.startswith("target_"):
         from target_cases import make_target_case
 
-        prepare, calls, _ = make_target_case(spec)  # the target loaded by spec, here
+        # The target loaded by spec, here; its first steps only (see TARGET_COUNTED_STEPS).
+        prepare, calls, _ = make_target_case(spec, steps=TARGET_COUNTED_STEPS)
         return prepare, calls
     if kind in ("train", "threads"):
         from linreg.engines import prepare
@@ -107,6 +108,40 @@ def _calls(size: int) -> int:
     """Enough calls that the counting's fixed cost (a few thousand instructions a dump) is
     small beside them, few enough that a large case stays seconds under Valgrind."""
     return 100 if size < 100_000 else 10 if size < 1_000_000 else 1
+
+
+# MKL's AVX2 kernels run about 90x slower under Valgrind than its SSE4.2 ones (a 256x144 by
+# 144x432 matmul: 0.9 s a call against 10 ms here), so a target's transformer took minutes a
+# call. A target's cases are counted with MKL on SSE4.2 (what Valgrind counts is never the native
+# kernel anyway: it runs no AVX-512); the tutorial's keep MKL's own choice, which its committed
+# baselines were counted with. One Valgrind process counts one kind or the other, never both.
+MKL_VARIABLE = "MKL_ENABLE_INSTRUCTIONS"
+# A target's training step is counted over its first steps, not its size's whole loop: every
+# step does the same ops (the first adds the optimizer's state), so a few show what a step
+# costs, and a transformer's step is hundreds of millions of instructions (16 G for the
+# chargpt's 20 CI steps: minutes under Valgrind, counted twice with the warm-up). The count is
+# per call of these steps, the same on both sides of any comparison.
+TARGET_COUNTED_STEPS = 3
+TARGET_MKL = "SSE4_2"
+
+
+def counts_targets(specs: list[dict]) -> bool:
+    return any(spec["kind"].startswith("target_") for spec in specs)
+
+
+def _kernel_problem(specs: list[dict]) -> str | None:
+    """Why this process must not count ``specs``: it holds both kinds, or its MKL setting is
+    not theirs (a runner that started Valgrind before it knew them)."""
+    targets = counts_targets(specs)
+    if targets and not all(spec["kind"].startswith("target_") for spec in specs):
+        return "a target's cases and the tutorial's are counted in separate processes"
+    if targets != (os.environ.get(MKL_VARIABLE) == TARGET_MKL):
+        whose, kernels = ("a target", TARGET_MKL) if targets else ("the tutorial", "MKL's choice")
+        return (
+            f"{MKL_VARIABLE} is {os.environ.get(MKL_VARIABLE)!r} in this process; "
+            f"{whose}'s cases are counted with {kernels}"
+        )
+    return None
 
 
 # --- worker: runs under Valgrind ----------------------------------------------------------------
@@ -164,6 +199,10 @@ def worker(specs_path: Path, out: Path) -> int:
         return 1
     if not specs:
         return 0  # the runner had no case to count after all
+    problem = _kernel_problem(specs)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     torch.set_num_threads(1)  # Valgrind runs one thread at a time anyway: count one
     # Warm torch up while instrumentation is off: the first SGD step imports torch._dynamo.
     for spec in specs:
@@ -201,11 +240,16 @@ def write_specs(specs: list[dict], workdir: Path) -> None:
     os.replace(staged, workdir / SPECS_FILE)
 
 
-def start(workdir: Path) -> subprocess.Popen:
+def start(workdir: Path, targets: bool = False) -> subprocess.Popen:
     """Valgrind, started now on the worker, which imports torch and then waits for
-    ``workdir``'s specs (``write_specs``); ``finish`` reads what it counted."""
+    ``workdir``'s specs (``write_specs``); ``finish`` reads what it counted. ``targets``: the
+    specs will be a target's cases (MKL on SSE4.2)."""
     workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ)
+    if targets:
+        env[MKL_VARIABLE] = TARGET_MKL
+    elif env.get(MKL_VARIABLE) == TARGET_MKL:
+        env.pop(MKL_VARIABLE)
     env["PYTHONHASHSEED"] = "0"  # dict and set order, and so counts, alike in every process
     env["OMP_NUM_THREADS"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(
@@ -258,10 +302,19 @@ def finish(process: subprocess.Popen, workdir: Path, timeout: float = 900) -> di
 
 
 def count(specs: list[dict], workdir: Path, timeout: float = 900) -> dict[int, Counted]:
-    """``start``, the specs, ``finish``: for a caller that knows its cases before Valgrind."""
+    """``start``, the specs, ``finish``: for a caller that knows its cases before Valgrind. A
+    target's cases and the tutorial's, asked together, are counted in two processes, one after
+    the other (the second in ``workdir``/targets)."""
+    targets = [i for i, spec in enumerate(specs) if spec["kind"].startswith("target_")]
+    if targets and len(targets) < len(specs):
+        tutorial = [i for i in range(len(specs)) if i not in targets]
+        first = count([specs[i] for i in tutorial], workdir, timeout)
+        second = count([specs[i] for i in targets], workdir / "targets", timeout)
+        return {**{tutorial[k]: c for k, c in first.items()},
+                **{targets[k]: c for k, c in second.items()}}  # fmt: skip
     workdir.mkdir(parents=True, exist_ok=True)
     write_specs(specs, workdir)
-    process = start(workdir)
+    process = start(workdir, targets=bool(targets))
     try:
         return finish(process, workdir, timeout)
     finally:

@@ -76,17 +76,21 @@ def spec_case(spec: dict) -> tuple[TargetCase, TargetConfig]:
     return case, config
 
 
-def make_target_case(spec: dict) -> tuple[Callable[[], Callable[[], object]], int, int]:
+def make_target_case(
+    spec: dict, steps: int | None = None
+) -> tuple[Callable[[], Callable[[], object]], int, int]:
     """(prepare, calls, steps a call runs) of a target case: ``prepare()`` does the uncounted
-    set-up and returns the counted call (a target_step case's whole loop over the size's steps,
-    a target_inference case's forward over the eval batches)."""
+    set-up and returns the counted call (a target_step case's loop over the size's steps, or its
+    first ``steps`` of them; a target_inference case's forward over the eval batches)."""
     from linreg.engines.target_inference import inference_call
     from linreg.engines.target_loop import prepare_target
 
     case, config = spec_case(spec)
     if spec["kind"] == "target_step":
-        return (lambda: prepare_target(config, case.target).loop), 1, case.steps()
+        if steps is None or steps >= case.steps():
+            return (lambda: prepare_target(config, case.target).loop), 1, case.steps()
+        return (lambda: prepare_target(config, case.target, stop_at=steps).loop), 1, steps
     if spec["kind"] == "target_inference":
         call, _ = inference_call(config, case.target)
-        return (lambda: call), 10, 1
+        return (lambda: call), 1, 1
     raise ValueError(f"not a target case: {spec['kind']!r}")

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -236,3 +237,65 @@ def test_a_counted_case_left_undecided_keeps_the_run_from_no_regression():
                              gate=GateFacts(KEY, 0.03))  # fmt: skip
     assert undecided.verdict == "undecided" and "1 of 2 cases neither" in summary(undecided)
     assert gate_verdict(True, (case("a", NO_CHANGE),)) == "no regression"
+
+
+TUTORIAL_SPEC = {"kind": "train", "device": "cpu", "dtype": "float32", "seed": 42,
+                 "engine": "eager"}  # fmt: skip
+TARGET_SPEC = {"kind": "target_step", "device": "cpu", "dtype": "float32", "seed": 42,
+               "engine": "eager", "target_spec": "mlp", "target_size": "ci"}  # fmt: skip
+
+
+@pytest.mark.parametrize(("specs", "mkl", "problem"), [
+    ([TUTORIAL_SPEC], None, None),
+    ([TARGET_SPEC], "SSE4_2", None),
+    # A process started for the other kind refuses rather than count with other kernels.
+    ([TARGET_SPEC], None, "a target's cases are counted with SSE4_2"),
+    ([TUTORIAL_SPEC], "SSE4_2", "the tutorial's cases are counted with MKL's choice"),
+    ([TUTORIAL_SPEC, TARGET_SPEC], "SSE4_2", "counted in separate processes"),
+])  # fmt: skip
+def test_a_counting_process_counts_one_kind_with_that_kinds_mkl_kernels(
+    instructions_module, monkeypatch, specs, mkl, problem
+):
+    if mkl is None:
+        monkeypatch.delenv(instructions_module.MKL_VARIABLE, raising=False)
+    else:
+        monkeypatch.setenv(instructions_module.MKL_VARIABLE, mkl)
+    found = instructions_module._kernel_problem(specs)
+    assert found is None if problem is None else problem in found
+
+
+@dataclass
+class Ended:
+    """A Valgrind process that has counted its specs."""
+
+    specs: list
+
+    def poll(self) -> int:
+        return 0
+
+
+def test_a_target_and_the_tutorial_asked_together_are_counted_in_two_processes(
+    instructions_module, monkeypatch, tmp_path
+):
+    started = []
+
+    def start(workdir, targets=False):
+        specs = json.loads((workdir / instructions_module.SPECS_FILE).read_text())
+        started.append((workdir, targets, [s["kind"] for s in specs]))
+        return Ended(specs)
+
+    def finish(process, workdir, timeout):
+        specs = process.specs
+        return {i: instructions_module.Counted(float(len(s["kind"])), 1, workdir)
+                for i, s in enumerate(specs)}  # fmt: skip
+
+    monkeypatch.setattr(instructions_module, "start", start)
+    monkeypatch.setattr(instructions_module, "finish", finish)
+    specs = [TARGET_SPEC, TUTORIAL_SPEC, dict(TARGET_SPEC, kind="target_inference")]
+    counted = instructions_module.count(specs, tmp_path)
+    assert started == [
+        (tmp_path, False, ["train"]),
+        (tmp_path / "targets", True, ["target_step", "target_inference"]),
+    ]
+    # Each count comes back under its spec's own index.
+    assert {i: c.per_call for i, c in counted.items()} == {0: 11.0, 1: 5.0, 2: 16.0}
