@@ -25,7 +25,7 @@ from pathlib import Path
 
 from linreg import units
 from linreg.config import TrainConfig
-from linreg.jobs.steps import Outcome, Step, StepCallback, run_steps
+from linreg.jobs.steps import JobResult, Outcome, Step, StepCallback, run_steps
 from linreg.paths import BASELINES, INSTRUCTION_BASELINES
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
@@ -46,15 +46,7 @@ from linreg.suites.bench_runner import InstructionCounter
 DEFAULT_THRESHOLD = 0.10
 
 
-@dataclass(frozen=True)
-class MainJobResult:
-    out: Path
-    steps: tuple[JobStep, ...]
-    report: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(step.ok for step in self.steps)
+MainJobResult = JobResult  # the job's folder, steps and report
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from linreg.errors import LinregError
 from linreg.results.job_steps import FAILED, SKIPPED, JobStep
@@ -24,6 +25,19 @@ class Outcome:
     status: str
     detail: str
     cuda_skipped: str | None = None
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """A job's folder, its steps in order, and its report where one was built."""
+
+    out: Path
+    steps: tuple[JobStep, ...]
+    report: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(step.ok for step in self.steps)
 
 
 @dataclass(frozen=True)

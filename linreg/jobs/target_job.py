@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linreg import units
-from linreg.jobs.steps import Outcome, Step, StepCallback, run_steps
+from linreg.jobs.steps import JobResult, Outcome, Step, StepCallback, run_steps
 from linreg.jobs.target_training import train_target_to_folder
 from linreg.numerics import available_devices
 from linreg.results import kinds
@@ -40,15 +40,7 @@ from linreg.target_run import TargetRun
 TARGET_JOB_FILE = "target-job.json"
 
 
-@dataclass(frozen=True)
-class TargetJobResult:
-    out: Path
-    steps: tuple[JobStep, ...]
-    report: Path | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(step.ok for step in self.steps)
+TargetJobResult = JobResult  # the job's folder, steps and report
 
 
 @dataclass
