@@ -1,8 +1,8 @@
 """One real `linreg bisect`, run once a test session (tests.built_once): a scratch repository of
-the checkout's code whose third commit plants tensor ops in the eager training step, bisected by
+the checkout's code whose second commit plants tensor ops in the eager training step, bisected by
 instruction counts of the train case. Its probes are bench result sets, each counted under
 Valgrind from its own worktree: the good commit is the clean code, the planted commit and the
-last one are the same planted code in two folders (an A/A for `explain`).
+last one hold the same planted code in two folders (an A/A for `explain`).
 
 test_bisect.py reads the search and its output; test_explain_valgrind.py reads the counts (the
 minutes under Valgrind are paid once for both)."""
@@ -27,9 +27,10 @@ PLANTED = PLANT + (
     "            for _ in range(3):  # the planted slowdown\n"
     "                torch.exp(X_train).sum()\n"
 )
-# Four commits, the third planted: the good and bad ends in the first round, the two between
-# in the second (two probes a round), so the search ends in two rounds of counts.
-COMMITS, PLANTED_AT = 4, 3
+# Three commits, the second planted: the good and bad ends in the first round, the one between
+# in the second. Two rounds, three counts: the fewest that still search (the middle commit is
+# found, not given) and give explain an A/A of the planted code in two folders.
+COMMITS, PLANTED_AT = 3, 2
 
 
 def git(repo: Path, *args: str) -> str:
