@@ -29,6 +29,7 @@ from linreg.suites.bench_selection import (
     parse_selection,
     skip_reason,
 )
+from tests.quick_inference_bench import COUNTED, NOT_COUNTED, quick_inference_bench
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 QUICK_FILE = Path(__file__).parent / "data" / "bench_quick.json"
@@ -206,35 +207,23 @@ def test_bench_command_refuses_to_overwrite_a_json_file(tmp_path, capsys):
     assert "exists; results are never overwritten" in capsys.readouterr().err
 
 
-def test_pytest_bench_quick_writes_a_json_that_pytest_benchmark_compare_reads(tmp_path):
-    """End to end on a tiny selection: a real cpu case, and a cuda one skipped with its reason."""
-    out = tmp_path / "bench.json"
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    command = [sys.executable, "-m", "pytest", "bench", "--quick", "-p", "no:cacheprovider"]
-    selection = ["--devices=cpu,cuda", "--kinds=inference", "--sizes=10", "--machine=e2e-test"]
-    storage = f"--benchmark-storage=file://{tmp_path / 'storage'}"  # never the checkout's results/
-    result = subprocess.run(
-        [*command, *selection, f"--benchmark-json={out}", storage, "-rs"],
-        cwd=REPO_ROOT,
-        env={**env, "CUDA_VISIBLE_DEVICES": ""},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+def test_pytest_bench_quick_writes_a_json_that_pytest_benchmark_compare_reads(request, tmp_path):
+    """End to end on a tiny selection: real cpu cases, and cuda ones skipped with their reason."""
+    run = quick_inference_bench(request)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    out = run.json_path
     if not torch.cuda.is_available():
-        assert "SKIPPED" in result.stdout and "cuda not available" in result.stdout
-    data = json.loads(out.read_text())
+        assert "SKIPPED" in run.stdout and "cuda not available" in run.stdout
+    data = run.data
     assert data["machine_info"]["linreg_machine"] == "e2e-test"
     assert data["machine_info"]["linreg_environment"]["torch"] == torch.__version__
-    (bench,) = data["benchmarks"]
-    assert bench["fullname"] == (
-        "bench_inference.py::bench_inference[cpu-float32-seed42-eager-n10]"
-    )
+    benches = {b["fullname"]: b for b in data["benchmarks"]}
+    assert sorted(benches) == sorted([COUNTED, NOT_COUNTED])
+    bench = benches[COUNTED]
     assert len(bench["stats"]["data"]) == bench["stats"]["rounds"]
     assert bench["extra_info"]["kind"] == "inference" and bench["extra_info"]["size"] == 10
-    # The quick profile counts each CPU case's instructions under Valgrind (CI installs it):
-    # inference on 10 samples is ~80 k instructions a call on x86-64.
+    # The quick profile counts the CPU cases' instructions under Valgrind by default (CI
+    # installs it), here narrowed to one: inference on 10 samples is ~80 k a call on x86-64.
     if shutil.which("valgrind"):
         assert data["machine_info"]["linreg_instructions"] == "counted by callgrind"
         assert 10_000 < bench["extra_info"]["instructions"] < 1_000_000, bench["extra_info"]

@@ -6,9 +6,7 @@ absent)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from tests.instruction_files import (
     TRAIN,
     bench_json,
 )
+from tests.quick_inference_bench import COUNTED, NOT_COUNTED, quick_inference_bench
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BENCH = REPO_ROOT / "bench"
@@ -200,22 +199,13 @@ def test_a_case_is_counted_with_its_own_seed_and_seed_0_is_a_seed(
 
 
 @pytest.mark.skipif(shutil.which("valgrind") is None, reason="valgrind not installed")
-def test_instructions_only_counts_just_the_named_cases(tmp_path):
+def test_instructions_only_counts_just_the_named_cases(request):
     """One Valgrind process counts the named case; the other cases keep wall time alone."""
-    out = tmp_path / "bench.json"
-    small = "bench_inference.py::bench_inference[cpu-float32-seed42-eager-n10]"
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "bench", "--quick", "--kinds=inference", "--sizes=10,40",
-         "--instructions=yes", f"--instructions-only={small}", f"--benchmark-json={out}",
-         f"--benchmark-storage=file://{tmp_path / 'storage'}", "-p", "no:cacheprovider"],
-        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "counting instructions of 1 cases" in result.stdout
-    counts = {b["fullname"]: b["extra_info"].get("instructions") for b in json.loads(
-        out.read_text())["benchmarks"]}  # fmt: skip
-    assert counts.pop(small) > 10_000 and list(counts.values()) == [None]
+    run = quick_inference_bench(request)
+    assert run.exit_code == 0, run.stdout + run.stderr
+    assert "counting instructions of 1 cases" in run.stdout
+    counts = {b["fullname"]: b["extra_info"].get("instructions") for b in run.data["benchmarks"]}
+    assert counts.pop(COUNTED) > 10_000 and counts == {NOT_COUNTED: None}
 
 
 def test_a_counted_case_left_undecided_keeps_the_run_from_no_regression():
