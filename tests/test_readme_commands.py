@@ -41,8 +41,8 @@ QUICK = {
     "linreg history results/baselines --out site",
 }
 # Quick commands that read only committed files, and write only what no other command reads
-# (results/repro/, site/): they run in a checkout of their own beside the chain of the others, so
-# that pytest-xdist's workers share the minutes. A command not listed here joins the chain.
+# (results/repro/, site/): they run in a checkout of their own beside the chains of the others,
+# so that pytest-xdist's workers share the minutes.
 APART = {
     "linreg env --json",
     "pytest-benchmark --storage results/baselines/amd-epyc-2c list",
@@ -51,6 +51,16 @@ APART = {
     "linreg repro --dtypes float32,bfloat16,float16,float64 --seeds 42 --threads 1 --no-golden",
     "linreg history results/baselines --out site",
 }
+# Commands that stop a run and resume it from its checkpoint: a later one reads the checkpoint
+# an earlier one of this chain wrote, in a checkout of its own. The other quick commands (runs,
+# evaluate, sweeps) make the chain that reads runs and sweeps.
+CHECKPOINTS = {
+    "linreg train --optimizer adam --stop-at 250",
+    'linreg train --resume-from "$(ls results/checkpoints/*.pt | tail -n 1)"',
+    "linreg train --target chargpt --size ci --stop-at 10",
+    'linreg train --resume-from "$(ls results/checkpoints/*-step10.pt | tail -n 1)"',
+}
+CHAINS = {"apart": APART, "checkpoints": CHECKPOINTS}
 # Minutes each: a benchmark slice, Valgrind's start-up, a million samples. `pytest -m readme`.
 LONG = {
     "linreg repro",
@@ -192,18 +202,13 @@ def in_readme_order(commands: set[str]) -> list[str]:
     return [c for c in dict.fromkeys(readme_commands()) if c in commands]
 
 
-@pytest.mark.parametrize("apart", [False, True], ids=["chain", "apart"])
-def test_the_quick_readme_commands_run_twice_each_in_readme_order(apart, tmp_path):
-    # One test for the chain, not one per command: a later command reads what an earlier one
-    # wrote (evaluate the newest run, resume the newest checkpoint), and pytest-xdist's workers
-    # each hold a checkout of their own, so the commands must run in order on one of them.
-    assert APART <= QUICK, "listed apart, not a quick command"
+@pytest.mark.parametrize("chain", ["runs", "checkpoints", "apart"])
+def test_the_quick_readme_commands_run_twice_each_in_readme_order(chain, tmp_path):
+    # One test a chain, not one per command: a later command reads what an earlier one wrote
+    # (evaluate the newest run, resume the newest checkpoint), and pytest-xdist's workers each
+    # hold a checkout of their own, so a chain's commands run in order on one of them.
+    assert APART <= QUICK and CHECKPOINTS <= QUICK and not APART & CHECKPOINTS
+    commands = CHAINS.get(chain, QUICK - APART - CHECKPOINTS)
     checkout = copy_checkout(tmp_path)
-    for command in in_readme_order({c for c in QUICK if (c in APART) == apart}):
+    for command in in_readme_order(commands):
         run_twice(command, checkout)
-
-
-@pytest.mark.readme
-@pytest.mark.parametrize("command", in_readme_order(LONG))
-def test_a_long_readme_command_runs_twice(command, checkout):
-    run_twice(command, checkout)
