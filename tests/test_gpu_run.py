@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+import subprocess
 import sys
 import tarfile
 import zipfile
@@ -320,3 +321,35 @@ def test_the_wheelhouse_installs_only_what_this_python_lacks_for_the_run(tmp_pat
         assert ctx.env["PYTHONPATH"] == f"{ctx.wheel_site}{os.pathsep}/elsewhere"
     finally:
         shutil.rmtree(ctx.wheel_site, ignore_errors=True)
+
+
+# What a stock CUDA image's Python may lack (the device's has torch, pandas, scipy, rich, typer,
+# pytest and pytest-benchmark): a CUDA test module that imports one fails its collection there,
+# and with it gpu-run's cuda-tests step.
+REPO = Path(__file__).resolve().parent.parent
+NOT_ON_A_CUDA_IMAGE = ("hypothesis", "plotly", "playwright", "kaleido")
+COLLECT_WITHOUT = """
+import importlib.abc, sys
+import pytest
+
+class Missing(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in sys.argv[1].split(","):
+            raise ModuleNotFoundError(f"No module named {name!r}")
+        return None
+
+sys.meta_path.insert(0, Missing())
+sys.exit(pytest.main(["--collect-only", "-q", "-m", "cuda", "-p", "no:cacheprovider",
+                      "-p", "no:hypothesispytest", *sys.argv[2:]]))
+"""
+
+
+def test_the_cuda_test_modules_collect_without_what_a_cuda_image_lacks():
+    files = gpu_run.cuda_test_files(REPO / "tests")
+    assert len(files) >= 5
+    done = subprocess.run(
+        [sys.executable, "-c", COLLECT_WITHOUT, ",".join(NOT_ON_A_CUDA_IMAGE), *map(str, files)],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "error" not in done.stdout.lower()

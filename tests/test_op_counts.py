@@ -1,7 +1,7 @@
 """Op counts: the aten ops a step makes, counted by a TorchDispatchMode with the lines that made
 them; their record; the rule that diffs two of them; the bench suite keeping them with each
 case. A plant from outside the package (a sitecustomize that patches SGD's step) is found by
-the counts of one process per side, on the CPU and on CUDA."""
+the counts of one process per side, on the CPU (here) and on CUDA (test_op_counts_cuda.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from fractions import Fraction
 from pathlib import Path
 
@@ -20,7 +19,6 @@ from hypothesis import strategies as st
 
 from linreg.cli import main
 from linreg.compare.op_delta import GONE, MORE, MOVED, NEW, op_deltas, same_ops, stack_differences
-from linreg.compare.speed import judge_ops
 from linreg.config import TrainConfig
 from linreg.engines import compiled
 from linreg.engines.compiled import compiler_problem
@@ -28,36 +26,13 @@ from linreg.engines.op_counts import count_ops, count_training
 from linreg.errors import ResultSetError
 from linreg.model import build_model
 from linreg.results.bench_file import BenchCase
-from linreg.results.bench_sessions import CaseSamples
 from linreg.results.load import load_bench
 from linreg.results.op_counts import OP_COUNTS_KEY, OpCount, OpCounts, OpSite, case_op_counts
-from linreg.results.speed_verdict import OPS, SLOWER
 from tests.built_once import built_once
+from tests.op_plant import PLANT, PLANT_LINE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 TRAIN_CASE = "bench_train.py::bench_train[cpu-float32-seed42-eager]"
-# Planted from outside the package: every SGD step also takes exp(p).sum() of each parameter.
-PLANT = textwrap.dedent(
-    """\
-    import torch
-    import torch.optim
-
-    _step = torch.optim.SGD.step
-
-
-    def _planted_step(self, *args, **kwargs):
-        result = _step(self, *args, **kwargs)
-        with torch.no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    torch.exp(p).sum()  # the plant
-        return result
-
-
-    torch.optim.SGD.step = _planted_step
-    """
-)
-PLANT_LINE = next(i for i, line in enumerate(PLANT.splitlines(), 1) if "# the plant" in line)
 
 
 def record(counted, steps=None, case="case", device="cpu") -> OpCounts:
@@ -251,44 +226,6 @@ def test_two_unchanged_runs_list_nothing(quick_sets, quick_counts, tmp_path, cap
     assert main(["compare", str(quick_sets["clean"]), str(again), "--no-replay"]) == 0
     out = capsys.readouterr().out
     assert "Which ops a step changed" not in out and "same ops" in out
-
-
-PLANTED_CUDA_COUNT = """
-import json, sys
-from linreg.config import TrainConfig
-from linreg.engines.op_counts import count_training
-counted = count_training(TrainConfig(device="cuda", epochs=50, eval_every=25))
-json.dump({"steps": counted.steps, "calls": [c.__dict__ for c in counted.calls]}, sys.stdout)
-"""
-
-
-@pytest.mark.cuda
-def test_on_cuda_the_plant_is_found_by_op_counts_of_one_process_per_side(tmp_path):
-    plant = tmp_path / "plant"
-    plant.mkdir()
-    (plant / "sitecustomize.py").write_text(PLANT)
-    sides = {}
-    for name, path in (("clean", [REPO_ROOT]), ("planted", [plant, REPO_ROOT])):
-        done = subprocess.run(
-            [sys.executable, "-c", PLANTED_CUDA_COUNT], cwd=REPO_ROOT, capture_output=True,
-            env={**os.environ, "PYTHONPATH": os.pathsep.join(map(str, path))}, text=True,
-            check=True,
-        )  # fmt: skip
-        data = json.loads(done.stdout)
-        calls = [type("Call", (), c) for c in data["calls"]]
-        sides[name] = OpCounts.from_calls(name, "eager", "cuda", torch.__version__,
-                                          data["steps"], calls)  # fmt: skip
-    changed = [d for d in op_deltas(sides["clean"], sides["planted"]) if d.change != MOVED]
-    assert [(d.op, d.delta) for d in changed] == [("aten::exp", 2.0), ("aten::sum", 2.0)]
-    assert all(d.sites[0].file == "sitecustomize.py" for d in changed)
-    # The backward runs in the autograd engine's CUDA thread: still at loss.backward().
-    assert {s.code for s in sides["clean"].by_op()["aten::mm"].sites} == {"loss.backward()"}
-    # Where CUDA has no instruction counts, the ops decide: one process a side.
-    [verdict] = judge_ops(
-        {"train": CaseSamples("train", (1.0,), ops=(sides["clean"],))},
-        {"train": CaseSamples("train", (1.0,), ops=(sides["planted"],))},
-    )
-    assert (verdict.metric, verdict.outcome) == (OPS, SLOWER)
 
 
 # --- the record ---------------------------------------------------------------------------------
