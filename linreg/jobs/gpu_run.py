@@ -33,7 +33,7 @@ from xml.etree import ElementTree
 
 from linreg.errors import ConfigError, OutputError
 from linreg.jobs import gpu_summary
-from linreg.jobs.steps import DoneCallback, Outcome, Step, StepCallback, run_steps
+from linreg.jobs.steps import DoneCallback, Outcome, Step, StepCallback, first_failure, run_steps
 from linreg.paths import PROJECT_ROOT
 from linreg.processes import GRACE_SECONDS, run_bounded
 from linreg.results import kinds
@@ -329,9 +329,7 @@ def _repro_step(ctx: Context, timeout: float) -> Outcome:
     checks = loaded.value.checks if loaded is not None else load_checks(checks_file).checks
     failures = [c for c in checks if not c.holds]
     detail = f"{len(checks) - len(failures)} of {len(checks)} checks hold in {sets[-1].name}"
-    if failures:
-        first = failures[0]
-        detail += f"; first failure: {first.kind} {first.subject}: {first.reason}"
+    detail += first_failure(failures)
     return Outcome(OK if done.exit_code == 0 and not failures else FAILED, detail + cuda_part,
                    ctx.cuda_reason)  # fmt: skip
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from linreg import units
 from linreg.config import TrainConfig
-from linreg.jobs.steps import JobResult, Outcome, Step, StepCallback, run_steps
+from linreg.jobs.steps import JobResult, Outcome, Step, StepCallback, first_failure, run_steps
 from linreg.paths import BASELINES, INSTRUCTION_BASELINES
 from linreg.results import kinds
 from linreg.results.bench_file import BenchFile
@@ -201,10 +201,7 @@ def _repro_step(out: Path, devices: list[str], made: _Made) -> Outcome:
         f"{len(report.checks) - len(failures)} of {len(report.checks)} checks hold; "
         f"{checked} of {runs} runs checked against golden references"
     )
-    if failures:
-        first = failures[0]
-        detail += f"; first failure: {first.kind} {first.subject}: {first.reason}"
-    return Outcome(FAILED if failures else OK, detail)
+    return Outcome(FAILED if failures else OK, detail + first_failure(failures))
 
 
 def _report_step(out: Path, steps: list[JobStep], made: _Made) -> Outcome:

@@ -10,9 +10,10 @@ has its budget held back from every step before it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from linreg.errors import LinregError
 from linreg.results.job_steps import FAILED, SKIPPED, JobStep
@@ -92,3 +93,11 @@ def run_steps(
         if on_done is not None:
             on_done(result)
     return results
+
+
+def first_failure(failures: Sequence[Any]) -> str:
+    """ "; first failure: KIND SUBJECT: REASON" of a list of failed checks, or nothing."""
+    if not failures:
+        return ""
+    first = failures[0]
+    return f"; first failure: {first.kind} {first.subject}: {first.reason}"

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from linreg import units
-from linreg.jobs.steps import JobResult, Outcome, Step, StepCallback, run_steps
+from linreg.jobs.steps import JobResult, Outcome, Step, StepCallback, first_failure, run_steps
 from linreg.jobs.target_training import train_target_to_folder
 from linreg.numerics import available_devices
 from linreg.results import kinds
@@ -159,10 +159,7 @@ def _repro_step(out: Path, made: TargetMade) -> Outcome:
     made.checks, made.repro_folder = report.record, report.result_dir
     failures = report.failures
     detail = f"{len(report.checks) - len(failures)} of {len(report.checks)} checks hold"
-    if failures:
-        first = failures[0]
-        detail += f"; first failure: {first.kind} {first.subject}: {first.reason}"
-    return Outcome(FAILED if failures else OK, detail)
+    return Outcome(FAILED if failures else OK, detail + first_failure(failures))
 
 
 def _report_step(out: Path, steps: list[JobStep], made: TargetMade) -> Outcome:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -22,6 +22,7 @@ from linreg.report.build import ReportSummary
 from linreg.report.page import Section, render_page
 from linreg.report.panel import render_panel
 from linreg.report.regression import regressed_answer
+from linreg.report.verdict import with_failed_steps
 from linreg.results.bench_file import BenchCase, BenchFile
 from linreg.results.files import write_text_atomic
 from linreg.results.job_steps import JobStep
@@ -31,11 +32,8 @@ from linreg.target_config import TargetRef
 from linreg.target_run import TargetRun
 from linreg.units import count, seconds, si
 
+
 # The question a failed step leaves without its evidence.
-_STEP_QUESTIONS = {"train": "reproduces", "repro": "reproduces", "bench": "speed",
-                   "speed": "regressed"}  # fmt: skip
-
-
 @dataclass(frozen=True)
 class TargetFacts:
     """What `linreg run --target` made, loaded once, for its report."""
@@ -124,16 +122,7 @@ def regressed(facts: TargetFacts) -> Answer:
 
 def target_verdicts(facts: TargetFacts) -> Verdicts:
     answers = Verdicts(reproduces(facts), how_fast(facts), regressed(facts))
-    for step in facts.steps:
-        question = _STEP_QUESTIONS.get(step.name)
-        if step.ok or question is None:
-            continue
-        answer = getattr(answers, question)
-        line = Line(f"✗ the {step.name} step failed", FAIL, step.detail)
-        headline = answer.headline if answer.status == FAIL else f"No: the {step.name} step failed"
-        failed = replace(answer, status=FAIL, headline=headline, lines=(line, *answer.lines))
-        answers = replace(answers, **{question: failed})
-    return answers
+    return with_failed_steps(answers, facts.steps)
 
 
 def _sections(facts: TargetFacts) -> list[Section]:

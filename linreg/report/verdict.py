@@ -8,7 +8,7 @@ so a job that exits 1 for a failing check and the report of its folder say the s
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 import pandas as pd
@@ -40,6 +40,7 @@ from linreg.report.speed import (
     speed_ratios,
 )
 from linreg.report.speed_words import case_words
+from linreg.results.job_steps import JobStep
 from linreg.results.repro_checks import ReproCheck
 from linreg.results.speed_verdict import CaseVerdict, SpeedVerdict
 from linreg.units import missing, ratio, seconds, si
@@ -82,7 +83,13 @@ def verdicts(inputs: ReportInputs) -> Verdicts:
         answers = ab_verdicts(inputs, names, cases, answers)
     # A step that failed before writing its results would otherwise leave its answer grey
     # ("not checked") while the job exits 1: the panel says what failed instead.
-    for step in inputs.job_steps:
+    return with_failed_steps(answers, inputs.job_steps)
+
+
+def with_failed_steps(answers: Verdicts, steps: Iterable[JobStep]) -> Verdicts:
+    """The answers with each failed step's question marked failed, naming the step: a step that
+    failed before writing its results would otherwise leave its answer grey."""
+    for step in steps:
         question = _STEP_QUESTIONS.get(step.name)
         if step.ok or question is None:
             continue

@@ -118,15 +118,9 @@ def parse_case(text: str, target: str | None = None) -> CaseSpec:
     rest = list(params)
     while rest:
         part = rest.pop(0)
-        if part in ("cpu", "cuda", "mps") or part.startswith("cuda:"):
-            spec["device"] = part
-        elif part in DTYPES:
-            spec["dtype"] = part
-        elif part in ENGINES:
-            spec["engine"] = part
-        elif part.startswith("seed") and part[4:].isdigit():
-            spec["seed"] = int(part[4:])
-        elif part.startswith("n") and part[1:].isdigit():
+        if _common_param(spec, part):
+            continue
+        if part.startswith("n") and part[1:].isdigit():
             spec["size"] = int(part[1:])
         elif part == "threads" and rest:
             mode = rest.pop(0)
@@ -149,6 +143,21 @@ def parse_case(text: str, target: str | None = None) -> CaseSpec:
         name = case_id if case_id.startswith("bench_") else f"bench_{case_id}"
         case_id = f"bench_{kind}.py::{name}"
     return CaseSpec(case_id, spec)
+
+
+def _common_param(spec: dict, part: str) -> bool:
+    """Read a device, dtype, engine or seed part of a case id into ``spec``; False for any other."""
+    if part in ("cpu", "cuda", "mps") or part.startswith("cuda:"):
+        spec["device"] = part
+    elif part in DTYPES:
+        spec["dtype"] = part
+    elif part in ENGINES:
+        spec["engine"] = part
+    elif part.startswith("seed") and part[4:].isdigit():
+        spec["seed"] = int(part[4:])
+    else:
+        return False
+    return True
 
 
 def _target_case(text: str, kind: str, params: tuple, target: str | None) -> CaseSpec:
@@ -179,15 +188,7 @@ def _target_case(text: str, kind: str, params: tuple, target: str | None) -> Cas
                               f"{ref.short_hash}-SIZE-…])")  # fmt: skip
         size, rest = rest[2], rest[3:]
         for part in rest:
-            if part in ("cpu", "cuda", "mps") or part.startswith("cuda:"):
-                spec["device"] = part
-            elif part in DTYPES:
-                spec["dtype"] = part
-            elif part in ENGINES:
-                spec["engine"] = part
-            elif part.startswith("seed") and part[4:].isdigit():
-                spec["seed"] = int(part[4:])
-            else:
+            if not _common_param(spec, part):
                 raise ConfigError("case", f"{text!r}: cannot read the parameter {part!r}")
     if size not in loaded.sizes:
         raise ConfigError("case", f"{text!r}: {ref.name} has no size {size!r}")
