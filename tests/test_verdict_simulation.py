@@ -23,8 +23,10 @@ import itertools
 import json
 import math
 import os
+import pickle
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,7 @@ from linreg.compare.speed import judge_wall
 from linreg.results.bench_sessions import CaseSamples
 from linreg.results.noise_floor import NoiseFloor, session_spread
 from linreg.results.speed_verdict import FASTER, NO_CHANGE, SLOWER
+from tests.built_once import built_once
 
 ALPHA = 0.01
 THRESHOLD = 0.10
@@ -140,8 +143,23 @@ NULL_TRUTHS = np.array([1 + THRESHOLD, 1 + THRESHOLD, 1.05, 1.0, 1 / (1 + THRESH
 REPEATS = {1: 60, 10: 24, 50: 8}  # comparisons per cell, by cases per comparison
 
 
+def shared(request: pytest.FixtureRequest, name: str, simulate: Callable[[], object]):
+    """What ``simulate`` gives, simulated once a test session (its draws are seeded): this
+    module's tests may run in both of pytest-xdist's workers, and each worker would otherwise
+    simulate the same thing again (40 s of CI's 2 cores)."""
+
+    def build(folder: Path) -> None:
+        (folder / "result.pickle").write_bytes(pickle.dumps(simulate()))
+
+    return pickle.loads((built_once(request, name, build) / "result.pickle").read_bytes())
+
+
 @pytest.fixture(scope="module")
-def null_results() -> dict[Cell, tuple[int, int]]:
+def null_results(request) -> dict[Cell, tuple[int, int]]:
+    return shared(request, "verdict-simulation-null", simulate_null_results)
+
+
+def simulate_null_results() -> dict[Cell, tuple[int, int]]:
     """Per cell: (comparisons, comparisons with a case called slower)."""
     rng = np.random.default_rng(20261204)
     results = {}
@@ -202,7 +220,11 @@ CHANGED_REPEATS = {1: 6, 10: 3}  # comparisons per cell; the per-case rate does 
 
 
 @pytest.fixture(scope="module")
-def changed_results() -> dict[Cell, tuple[int, int, int]]:
+def changed_results(request) -> dict[Cell, tuple[int, int, int]]:
+    return shared(request, "verdict-simulation-changed", simulate_changed_results)
+
+
+def simulate_changed_results() -> dict[Cell, tuple[int, int, int]]:
     """Per cell: (cases, cases called no change, cases found: slower or faster as they are)."""
     rng = np.random.default_rng(7)
     results = {}
@@ -301,8 +323,8 @@ def rewrite_readme(marker: str, table_text: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def simulated_table() -> PowerTable:
-    table = simulate_power_table()
+def simulated_table(request) -> PowerTable:
+    table = shared(request, "verdict-simulation-power-table", simulate_power_table)
     if os.environ.get("LINREG_WRITE_POWER_TABLE") == "1":
         TABLE_PATH.write_text(json.dumps(table.to_dict(), indent=1) + "\n", encoding="utf-8")
         rewrite_readme("power-table", power_markdown(table))
