@@ -212,3 +212,9 @@ def test_the_quick_readme_commands_run_twice_each_in_readme_order(chain, tmp_pat
     checkout = copy_checkout(tmp_path)
     for command in in_readme_order(commands):
         run_twice(command, checkout)
+
+
+@pytest.mark.readme
+@pytest.mark.parametrize("command", in_readme_order(LONG))
+def test_a_long_readme_command_runs_twice(command, checkout):
+    run_twice(command, checkout)
