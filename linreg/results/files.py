@@ -8,13 +8,12 @@ file is removed whatever stops the write, a Ctrl-C or SIGTERM included.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -129,31 +128,14 @@ def _cannot_write(path: Path, exc: OSError) -> OutputError:
     return OutputError(f"{path}: cannot be written ({exc.strerror or exc})")
 
 
-@contextlib.contextmanager
-def _staged(path: Path) -> Iterator[tuple[IO[bytes], Path]]:
-    """A hidden temp file beside ``path``; removed if the block raises anything at all, a
-    Ctrl-C or SIGTERM included, wherever it lands."""
-    tmp: Path | None = None
-    handle: IO[bytes] | None = None
+def _make_temp(path: Path) -> tuple[IO[bytes], Path]:
+    """A hidden temp file beside ``path``, open for writing."""
     try:
-        # Made and taken charge of in one step: an interrupt lands before or after both.
-        with signals_deferred():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX,
-                                        dir=path.parent)  # fmt: skip
-            tmp = Path(name)
-            handle = os.fdopen(fd, "wb")
-    except BaseException as exc:
-        _discard(handle, tmp)
-        if isinstance(exc, OSError):
-            raise _cannot_write(path, exc) from exc
-        raise
-    try:
-        with handle:
-            yield handle, tmp
-    except BaseException:
-        _discard(None, tmp)
-        raise
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from exc
+    return os.fdopen(fd, "wb"), Path(name)
 
 
 def _discard(handle: IO[bytes] | None, tmp: Path | None) -> None:
@@ -171,25 +153,40 @@ def write_file(path: str | Path, write: Callable[[IO[bytes]], object], replace: 
     ``replace=False`` refuses an existing file (results only grow): ``link`` fails if the name
     exists, so there is no check-then-write race. ``replace=True`` swaps the file in one rename:
     a reader sees the old file or the new one, never half of either.
+
+    The temp file is removed whatever ends the write, a Ctrl-C or SIGTERM included, wherever it
+    lands. One function with its own ``try`` rather than a context manager: an interrupt that
+    lands after a generator's ``yield`` and before the ``with`` statement has taken charge
+    skips the generator's clean-up.
     """
     path = Path(path)
-    with _staged(path) as (handle, tmp):
-        try:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-            publish(tmp)
+    handle: IO[bytes] | None = None
+    tmp: Path | None = None
+    try:
+        # Made and taken charge of in one step: an interrupt lands before or after both.
+        with signals_deferred():
+            handle, tmp = _make_temp(path)
+        write(handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+        publish(tmp)
+        # The name taken and the temp's removed in one step: no finished file leaves its temp.
+        with signals_deferred():
+            handle.close()
             if replace:
                 os.replace(tmp, path)
             else:
                 os.link(tmp, path)
-        except FileExistsError as exc:
+                tmp.unlink()
+    # One handler, and no try nested in this one: CPython 3.11 leaves a nested try's first
+    # instruction outside the outer try's handlers, where an interrupt skips the clean-up.
+    except BaseException as exc:
+        _discard(handle, tmp)
+        if isinstance(exc, FileExistsError):
             raise OutputError(f"{path}: already exists; results are never overwritten") from exc
-        except OSError as exc:
+        if isinstance(exc, OSError):
             raise _cannot_write(path, exc) from exc
-        finally:
-            with signals_deferred():
-                tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
