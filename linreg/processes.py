@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,21 @@ from pathlib import Path
 GRACE_SECONDS = 15.0
 # The exit code `timeout` gives a command it stopped: what a timed-out child reports here.
 TIMED_OUT = 124
+
+
+def interruptible() -> Callable[[], None] | None:
+    """Popen's ``preexec_fn`` for a child that is stopped as Ctrl-C would stop it. A process
+    started with SIGINT ignored (``nohup linreg ... &``, a script's or a CI runner's background
+    job) passes that on, since an ignored signal stays ignored across exec: the interrupt at
+    the limit would never land, and the child would be killed after the grace period with what
+    it had finished. Such a child gets SIGINT at its default; in a process group of its own, it
+    is out of any terminal's reach, so only its caller interrupts it. None where SIGINT is not
+    ignored here: the child gets its default anyway, and Popen keeps its faster vfork."""
+    return _sigint_at_default if signal.getsignal(signal.SIGINT) == signal.SIG_IGN else None
+
+
+def _sigint_at_default() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @dataclass(frozen=True)
@@ -60,6 +75,7 @@ def run_bounded(
             # Its own process group: the interrupt reaches its workers too (a repro run's, a
             # compiler's), as Ctrl-C reaches a whole foreground group, and nothing else.
             start_new_session=True,
+            preexec_fn=interruptible(),
         )
         try:
             code = child.wait(timeout=timeout_s)
@@ -107,6 +123,7 @@ def run_bounded_together(
                         stderr=subprocess.STDOUT if log is not None else None,
                         stdin=subprocess.DEVNULL,
                         start_new_session=True,
+                        preexec_fn=interruptible(),
                     )
                 )
             finished = []

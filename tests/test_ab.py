@@ -20,6 +20,7 @@ import torch
 from linreg.cli import main
 from linreg.cli.console import console
 from linreg.results.run_folder import run_record
+from tests.foreground import as_foreground
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -177,6 +178,7 @@ def test_ab_stopped_by_a_signal_leaves_no_bench_process_running(fake_stack, tmp_
     ab = subprocess.Popen(
         [sys.executable, "-m", "linreg", *_ab_args(fake_stack, tmp_path / "ab")],
         cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=as_foreground,
     )  # fmt: skip
     try:
         deadline = time.monotonic() + 120

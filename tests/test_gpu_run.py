@@ -8,6 +8,7 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -100,14 +101,24 @@ def test_the_default_plan_fits_its_budget_with_the_archive_held_back(tmp_path):
     assert sum(s.budget_seconds for s in with_wheels) <= DEFAULT_BUDGET_SECONDS
 
 
-def test_a_child_stopped_at_its_limit_is_interrupted_and_keeps_what_it_saved(tmp_path):
+# The caller's own SIGINT: handled (a foreground command), or ignored (started as `nohup linreg
+# ... &` or by a script's `&`, which a child would inherit across exec).
+@pytest.mark.parametrize("callers_sigint", ["handled", "ignored"])
+def test_a_child_stopped_at_its_limit_is_interrupted_and_keeps_what_it_saved(
+    tmp_path, callers_sigint
+):
     saved = tmp_path / "saved"
     code = (
         "import pathlib, time\n"
         "try:\n    time.sleep(60)\n"
         f"except KeyboardInterrupt:\n    pathlib.Path({str(saved)!r}).write_text('kept')\n"
     )
-    done = run_bounded([sys.executable, "-c", code], timeout_s=1, grace_s=20)
+    ours = signal.default_int_handler if callers_sigint == "handled" else signal.SIG_IGN
+    handler = signal.signal(signal.SIGINT, ours)
+    try:
+        done = run_bounded([sys.executable, "-c", code], timeout_s=1, grace_s=20)
+    finally:
+        signal.signal(signal.SIGINT, handler)
     assert done.timed_out and done.exit_code == TIMED_OUT
     assert saved.read_text() == "kept"
     assert done.seconds < 20  # it stopped when asked, not at the end of the grace

@@ -21,6 +21,7 @@ import linreg.jobs.main_job as main_job
 from linreg.jobs.steps import Outcome
 from linreg.results.job_steps import OK
 from linreg.results.load import load_result
+from tests.foreground import as_foreground
 
 REPO = Path(__file__).resolve().parent.parent
 WAIT_S = 120.0  # far beyond what any wait below takes on a loaded 2-core machine
@@ -120,6 +121,7 @@ def test_a_job_stopped_while_its_bench_runs_stops_every_child(tmp_path, sig, cod
     job = subprocess.Popen(
         [sys.executable, "-m", "linreg", "run", "--out", str(out)], cwd=tmp_path, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=as_foreground,
     )  # fmt: skip
     try:
         log = out / "bench.log"

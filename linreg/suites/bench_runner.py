@@ -18,7 +18,7 @@ from pathlib import Path
 from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.paths import BENCH_DIR, CHECKOUT, PROJECT_ROOT
 from linreg.paths import results_root as default_results
-from linreg.processes import run_bounded
+from linreg.processes import interruptible, run_bounded
 from linreg.results import kinds
 from linreg.results.bench_sessions import session_samples, sessions
 from linreg.results.files import write_json_new
@@ -276,6 +276,7 @@ def _run_stoppable(
         child = subprocess.Popen(
             command, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT if log is not None else None, start_new_session=True,
+            preexec_fn=interruptible(),
         )  # fmt: skip
         try:
             while True:
