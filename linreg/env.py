@@ -11,10 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import torch
-
 from linreg.json_types import Fingerprint
 from linreg.paths import PROJECT_ROOT
+
+# torch is imported by the functions that ask it: the report, compare and history read this
+# module's constants and the machine's name for files already written, and a command that only
+# reads files should not pay torch's import (about a second) for them.
 
 # Environment variables that change numerics or parallelism; recorded whether set or not.
 NUMERIC_ENV_VARS = (
@@ -56,6 +58,8 @@ def _output(command: list[str], timeout: float = 5) -> str | None:
 
 
 def gpu_names() -> list[str]:
+    import torch
+
     if not torch.cuda.is_available():
         return []
     return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
@@ -94,6 +98,8 @@ def capture_environment() -> Fingerprint:
     asked once per process; the thread counts, flags and environment variables are read at each
     call, since a run sets them for its own duration.
     """
+    import torch
+
     fixed = fixed_fingerprint()
     return {
         **fixed,
@@ -157,6 +163,8 @@ def fixed_fingerprint() -> Fingerprint:
     (the CPU model from /proc/cpuinfo, torch's build configuration, ...: tens of microseconds
     that every run would pay again). Shared: callers get copies through capture_environment.
     """
+    import torch
+
     cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
     return {
         "python": platform.python_version(),
@@ -181,6 +189,8 @@ def fixed_fingerprint() -> Fingerprint:
 
 
 def _cpu_capability() -> str | None:
+    import torch
+
     get = getattr(torch.backends.cpu, "get_cpu_capability", None)
     return get() if get else None
 
@@ -240,6 +250,8 @@ def _l3_cache() -> str | None:
 
 def gpu_details() -> Fingerprint:
     """The GPU driver and compute capabilities, which the GPU's name alone does not give."""
+    import torch
+
     if not torch.cuda.is_available():
         return {"gpu_driver": None, "gpu_capabilities": []}
     capabilities = [

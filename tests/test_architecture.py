@@ -209,3 +209,24 @@ def test_the_core_loads_nothing_above_it_when_it_trains():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_commands_that_read_bench_files_import_no_torch(tmp_path):
+    """`linreg compare` and `linreg report` of benchmark sets only read files: torch's import,
+    about a second, would be most of such a command's time."""
+    sets = str(PACKAGE.parent / "results" / "baselines" / "amd-epyc-2c")
+    commands = [
+        ["compare", sets, sets],
+        ["report", sets, "--out", str(tmp_path / "report.html")],
+    ]
+    code = (
+        "import contextlib, io, sys\n"
+        "from linreg.cli import main\n"
+        f"for args in {commands!r}:\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        code = main(args)\n"
+        "    print(args[0], code, 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)  # fmt: skip
+    assert out.stdout.splitlines() == ["compare 0 False", "report 0 False"]

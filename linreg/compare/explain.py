@@ -15,16 +15,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-
-from torch.utils.benchmark.utils.common import TaskSpec
-from torch.utils.benchmark.utils.valgrind_wrapper.timer_interface import (
-    CallgrindStats,
-    FunctionCount,
-    FunctionCounts,
-)
+from typing import TYPE_CHECKING
 
 from linreg.results.profiles import FunctionTable
 from linreg.results.speed_verdict import EXCLUSIVE, INCLUSIVE, FunctionDelta
+
+if TYPE_CHECKING:
+    from torch.utils.benchmark.utils.valgrind_wrapper.timer_interface import FunctionCounts
+
+# torch.utils.benchmark's classes are imported where a profile is read, not here: every
+# `linreg compare` imports this module, and most comparisons list no function (torch's import
+# is most of such a command's second).
 
 TOP = 15
 # The noise rule, calibrated on repeated counts of the same code (README "Where the
@@ -95,6 +96,11 @@ class FunctionChanges:
 
 
 def function_counts(pairs: tuple[tuple[int, str], ...], inclusive: bool) -> FunctionCounts:
+    from torch.utils.benchmark.utils.valgrind_wrapper.timer_interface import (
+        FunctionCount,
+        FunctionCounts,
+    )
+
     return FunctionCounts(tuple(FunctionCount(c, fn) for c, fn in pairs), inclusive=inclusive)
 
 
@@ -106,6 +112,12 @@ def is_interpreter_frame(name: str) -> bool:
 def standardized(counts: FunctionCounts) -> FunctionCounts:
     """Names comparable across stacks: CallgrindStats.as_standardized()'s rules (build paths,
     library names), then ours (more of CPython's tree, PyTorch's, addresses)."""
+    from torch.utils.benchmark.utils.common import TaskSpec
+    from torch.utils.benchmark.utils.valgrind_wrapper.timer_interface import (
+        CallgrindStats,
+        FunctionCounts,
+    )
+
     empty = FunctionCounts((), inclusive=counts.inclusive)
     stats = CallgrindStats(
         task_spec=TaskSpec(stmt="", setup=""),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from linreg.compare.target_numerics import record_difference
 from linreg.errors import ResultSetError
 from linreg.results import kinds
 from linreg.results.load import load_result
@@ -57,6 +56,10 @@ def _stack(run: TargetRun) -> tuple:
 
 
 def _pair(reference: TargetRun, candidate: TargetRun, status: str) -> TargetRunPair:
+    # Here, not at the top: `linreg compare` asks holds_target_runs of every folder, and
+    # a folder of bench files or tutorial runs should not cost torch's import to answer.
+    from linreg.compare.target_numerics import record_difference
+
     found = record_difference(candidate, reference)
     if status == IDENTICAL and found is not None:
         status = DIFFERS

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from linreg.data import make_dataset
 from linreg.env_diff import flatten
 from linreg.errors import OutputError
-from linreg.model import model_from_state, predict
 from linreg.report import bench_figures, figures, speed_words
 from linreg.report.checks import checks_frame, reached_words, sorted_checks
 from linreg.report.colors import series_colors
@@ -28,11 +26,9 @@ from linreg.report.regression import side
 from linreg.report.run_pairs import run_pairs_frame
 from linreg.report.speed import samples_words, session_names
 from linreg.report.tables import Table
-from linreg.report.tutorial_figures import tutorial_figures
 from linreg.report.verdict import Verdicts, verdicts
 from linreg.results.ab_result import ROLES, AbResult
 from linreg.results.files import write_text_atomic
-from linreg.state import state_from_json
 from linreg.units import NOTHING, data_size, ratio, seconds, si, sig
 
 __all__ = [
@@ -347,6 +343,12 @@ def _run_sections(inputs: ReportInputs) -> list[Section]:
     label, run = next(
         ((lbl, r) for lbl, r in inputs.runs if lbl in inputs.train_runs), inputs.runs[0]
     )
+    # torch, for the model's predictions, only here: a report of bench sets alone needs none.
+    from linreg.data import make_dataset
+    from linreg.model import model_from_state, predict
+    from linreg.report.tutorial_figures import tutorial_figures
+    from linreg.state import state_from_json
+
     state = state_from_json(run.final_state)
     model = model_from_state(state)
     data = make_dataset(run.config, device="cpu")
