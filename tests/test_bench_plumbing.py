@@ -335,6 +335,19 @@ def test_the_train_cases_run_the_tutorials_optimizer_unless_asked():
     assert "--momentums=0.0,0.9" in both
 
 
+def test_a_bench_session_never_imports_hypothesis():
+    # Hypothesis's pytest plugin imports the library at the session's end (0.85 s) though no
+    # bench case uses it; a session collected with the runners' own options must not.
+    args = BenchRequest(parse_selection(quick=True)).pytest_args()
+    code = "import sys, pytest; pytest.main(sys.argv[1:]); print('hypothesis' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", code, "bench", "--co", "-q", "-p", "no:cacheprovider", *args],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True,
+        text=True, check=False,
+    )  # fmt: skip
+    assert done.stdout.strip().splitlines()[-1] == "False", done.stdout[-2000:]
+
+
 @pytest.mark.parametrize(
     ("option", "text", "message"),
     [
