@@ -110,6 +110,29 @@ def test_a_run_without_counts_is_not_judged_and_says_why(committed):
     assert "this run counted no instructions (not counted: valgrind not found)" in step.detail
 
 
+def test_a_run_whose_counting_failed_says_so_though_it_counted_ops(committed):
+    # The run counted ops (the baseline has none to match them) but Valgrind failed: the
+    # failure, not only "no case counted on both sides", is what the step must say.
+    failed = "failed: RuntimeError: valgrind exited 1"
+    candidate = bench_json(committed / "cand" / PYTEST_ID / "0001.json", {TRAIN: None},
+                           {**STACK, **HOST_B}, machine="amd-epyc-7b13-8c", session="run",
+                           counted=failed)  # fmt: skip
+    body = json.loads(candidate.read_text())
+    body["benchmarks"][0]["extra_info"]["op_counts"] = {
+        "schema_version": 1, "case": TRAIN, "engine": "eager", "device": "cpu",
+        "torch": STACK["torch"], "steps_counted": 500, "seconds": 0.4,
+        "ops": [{"op": "aten::add_", "calls": 1000, "sites": [
+            {"file": "linreg/engines/eager.py", "line": 71, "function": "loop",
+             "code": "optimizer.step()", "graph": False, "calls": 1000}]}],
+    }  # fmt: skip
+    candidate.write_text(json.dumps(body))
+    out = committed / "job"
+    out.mkdir()
+    step = main_job._speed_step(out, None, main_job._Made(bench_files=[load_bench(candidate)]))
+    assert step.status == NOT_JUDGED
+    assert f"this run counted no instructions ({failed})" in step.detail
+
+
 def test_a_run_that_measured_nothing_is_not_a_pass(tmp_path):
     out = tmp_path / "job"
     out.mkdir()

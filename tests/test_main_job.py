@@ -44,8 +44,10 @@ def test_run_writes_everything_under_one_folder_and_ends_with_the_report(
     if shutil.which("valgrind") and newest_instruction_baseline(current_stack_key()):
         assert verdict.verdict == "no regression", summary(verdict)
         assert any(c.metric == "instructions" for c in verdict.cases)
+        assert "run: OK: every step held" in printed
     else:
         assert verdict.verdict in ("no baseline", "undecided") and "│ speed" in printed
+        assert "run: OK: no step failed; speed not judged" in printed
 
     require_browser()
     page = render(out / "report.html", tmp_path / "job.png")
@@ -54,6 +56,19 @@ def test_run_writes_everything_under_one_folder_and_ends_with_the_report(
     assert expected <= set(page.figures), page.figures
     assert all(points > 0 for points in page.figures.values()), page.figures
     assert (out / "report.html").stat().st_size > 1_000_000  # plotly.js is embedded
+
+
+def test_a_job_with_a_step_not_judged_does_not_say_every_step_held(tmp_path, capsys, monkeypatch):
+    import linreg.jobs.main_job as main_job
+    from linreg.jobs.steps import JobResult
+    from linreg.results.job_steps import NOT_JUDGED, OK, JobStep
+
+    steps = (JobStep("train", OK, "cpu"), JobStep("speed", NOT_JUDGED, "not judged: no baseline"))
+    monkeypatch.setattr(main_job, "run_main_job", lambda out, on_step: JobResult(out, steps))
+    assert main(["run", "--out", str(tmp_path / "job")]) == 0
+    printed = capsys.readouterr().out
+    assert "every step held" not in printed
+    assert "run: OK: no step failed; speed not judged (see the table above)" in printed
 
 
 def test_run_refuses_a_non_empty_out(tmp_path, capsys):

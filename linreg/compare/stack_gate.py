@@ -96,11 +96,14 @@ def judge_stack(
     counted_here = {name for name, s in cand.items() if s.instructions or s.ops}
     left = tuple(sorted(counted_there - counted_here)) if counted_here else ()
     why = ""
+    status = candidate.instruction_status
     if not counted_here:
-        status = candidate.files[0].machine_info.get("linreg_instructions")
-        why = f"this run counted no instructions ({status or 'not asked'}) and no ops"
+        why = f"this run counted no instructions ({status}) and no ops"
     elif not judged:
         why = "no case counted on both sides"
+        if not any(s.instructions for s in cand.values()):
+            # Its op counts alone matched nothing: why it has no instruction counts is the news.
+            why += f"; this run counted no instructions ({status})"
     notes += tuple(ops_notes(judged))
     cases = tuple(sorted((*judged, *wall_cases), key=_slower_first))
     return SpeedVerdict(
