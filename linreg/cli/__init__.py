@@ -183,4 +183,6 @@ def _silence_stdout() -> None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    from linreg.process_exit import exit_process
+
+    exit_process(main())
