@@ -19,6 +19,7 @@ from linreg.cli import main
 from linreg.config import DTYPES, ENGINES
 from linreg.errors import ConfigError, ResultSetError
 from linreg.machine import default_machine_name, validate_machine_name
+from linreg.paths import RESULTS_VARIABLE
 from linreg.report.frames import COLUMNS, load_bench_frame
 from linreg.suites.bench_request import BenchRequest
 from linreg.suites.bench_selection import (
@@ -335,15 +336,16 @@ def test_the_train_cases_run_the_tutorials_optimizer_unless_asked():
     assert "--momentums=0.0,0.9" in both
 
 
-def test_a_bench_session_never_imports_hypothesis():
+def test_a_bench_session_never_imports_hypothesis(tmp_path):
     # Hypothesis's pytest plugin imports the library at the session's end (0.85 s) though no
     # bench case uses it; a session collected with the runners' own options must not.
     args = BenchRequest(parse_selection(quick=True)).pytest_args()
     code = "import sys, pytest; pytest.main(sys.argv[1:]); print('hypothesis' in sys.modules)"
+    # The session makes its storage folder even to collect: under a temporary results root.
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), RESULTS_VARIABLE: str(tmp_path)}
     done = subprocess.run(
         [sys.executable, "-c", code, "bench", "--co", "-q", "-p", "no:cacheprovider", *args],
-        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True,
-        text=True, check=False,
+        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.stdout.strip().splitlines()[-1] == "False", done.stdout[-2000:]
 
