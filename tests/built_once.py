@@ -6,6 +6,7 @@ A folder made here is shared: a test that writes into what it was given copies i
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,14 @@ import pytest
 from filelock import FileLock  # torch's own requirement
 
 _DONE = ".built"
+
+
+def hide_xdist_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under pytest-xdist a worker's PYTEST_XDIST_* variables reach every process a test starts,
+    and pytest-benchmark switches itself off in what it takes for an xdist worker: the bench
+    suite's children would time nothing and write no file."""
+    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST_")]:
+        monkeypatch.delenv(name)
 
 
 def built_once(request: pytest.FixtureRequest, name: str, build: Callable[[Path], None]) -> Path:
@@ -29,6 +38,10 @@ def built_once(request: pytest.FixtureRequest, name: str, build: Callable[[Path]
         if not (folder / _DONE).exists():
             shutil.rmtree(folder, ignore_errors=True)
             folder.mkdir()
-            build(folder)
+            # Whichever test asks first builds, maybe from a fixture set up before the autouse
+            # one that hides these (tests/conftest.py).
+            with pytest.MonkeyPatch.context() as env:
+                hide_xdist_variables(env)
+                build(folder)
             (folder / _DONE).touch()
     return folder

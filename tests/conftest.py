@@ -22,11 +22,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(autouse=True)
 def children_are_not_xdist_workers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Under pytest-xdist a worker's PYTEST_XDIST_* variables reach every process a test starts,
-    and pytest-benchmark switches itself off in what it takes for an xdist worker: the bench
-    suite's children would time nothing and write no file."""
-    for name in [n for n in os.environ if n.startswith("PYTEST_XDIST_")]:
-        monkeypatch.delenv(name)
+    from tests.built_once import hide_xdist_variables
+
+    hide_xdist_variables(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -88,12 +87,7 @@ def real_bisect(request: pytest.FixtureRequest) -> RealBisect:
     def build(base: Path) -> None:
         shas = scratch_repository(base / "repo", PLANTED_AT, COMMITS)
         printed = io.StringIO()
-        with contextlib.redirect_stdout(printed), pytest.MonkeyPatch.context() as env:
-            # Built by whichever test asks first, maybe from a fixture set up before the autouse
-            # one that hides an xdist worker's variables from children (tests/conftest.py):
-            # pytest-benchmark would switch itself off in the probes' bench sessions.
-            for name in [n for n in os.environ if n.startswith("PYTEST_XDIST_")]:
-                env.delenv(name)
+        with contextlib.redirect_stdout(printed):
             code = main(
                 [
                     "bisect",
