@@ -15,6 +15,7 @@ usual order whatever order they finished in.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import os
 import tempfile
 import threading
@@ -224,6 +225,11 @@ def _report_step(out: Path, steps: list[JobStep], made: _Made) -> Outcome:
     return Outcome(OK, f"{len(summary.figures)} figures; verdict panel {panel}")
 
 
+def _load_report_modules() -> None:
+    for module in ("linreg.report.build", "linreg.report.inputs"):
+        importlib.import_module(module)
+
+
 class _InBackground:
     """A step's work, started in a thread ahead of its turn; the step takes its outcome (or
     its exception) when the runner reaches it, and the seconds the work itself took."""
@@ -360,6 +366,9 @@ def _run_steps(
             own_seconds["repro"] = time.monotonic() - started
 
     def bench_done(_: float | None) -> Outcome:
+        # The report's libraries (plotly, pandas: 0.4 s) load while Valgrind still counts, on
+        # the core the repro left: after the count, only the report itself is left to build.
+        _load_report_modules()
         try:
             return bench.outcome()
         finally:
