@@ -16,15 +16,6 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
-sys.path.insert(0, str(BENCH))
-
-from instructions import (  # noqa: E402
-    CALLGRIND_START_INSTRUMENTATION,
-    RUNNING_ON_VALGRIND,
-    VGDB_PREFIX,
-    _client_request,
-)
-
 TOGGLE_COLLECT = 0x43540002  # callgrind.h: VG_USERREQ_TOOL_BASE('C','T') + 2
 
 SCRIPT = f"""
@@ -47,21 +38,33 @@ request({TOGGLE_COLLECT})
 """
 
 
-def test_outside_valgrind_the_request_is_a_no_op_that_answers_zero():
-    request = _client_request()
+@pytest.fixture(scope="module")
+def instructions():
+    """bench/instructions.py (bench/ is not a package)."""
+    sys.path.insert(0, str(BENCH))
+    try:
+        import instructions
+
+        yield instructions
+    finally:
+        sys.path.remove(str(BENCH))
+
+
+def test_outside_valgrind_the_request_is_a_no_op_that_answers_zero(instructions):
+    request = instructions._client_request()
     if request is None:
         pytest.skip("not x86-64 Linux: the worker uses callgrind_control")
-    assert request(RUNNING_ON_VALGRIND) == 0
-    assert request(CALLGRIND_START_INSTRUMENTATION) == 0  # and the process goes on
+    assert request(instructions.RUNNING_ON_VALGRIND) == 0
+    assert request(instructions.CALLGRIND_START_INSTRUMENTATION) == 0  # and the process goes on
 
 
-def counted_under_valgrind(how: str, folder: Path) -> tuple[int, str]:
+def counted_under_valgrind(how: str, folder: Path, vgdb_prefix: str) -> tuple[int, str]:
     """Instructions callgrind collected in SCRIPT, and what SCRIPT printed."""
     script = folder / "switch.py"
     script.write_text(SCRIPT)
     done = subprocess.run(
         ["valgrind", "--tool=callgrind", "--instr-atstart=no", "--collect-atstart=no",
-         f"--callgrind-out-file={folder}/callgrind.out", f"--vgdb-prefix={folder / VGDB_PREFIX}",
+         f"--callgrind-out-file={folder}/callgrind.out", f"--vgdb-prefix={folder / vgdb_prefix}",
          sys.executable, "-s", str(script), how, str(folder)],
         capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
@@ -78,10 +81,12 @@ def counted_under_valgrind(how: str, folder: Path) -> tuple[int, str]:
     ("how", "switched_by"),
     [("request", "client request"), ("fallback", "callgrind_control"), ("off", None)],
 )
-def test_what_runs_after_the_switch_is_counted_and_nothing_without_it(tmp_path, how, switched_by):
-    if how == "request" and _client_request() is None:
+def test_what_runs_after_the_switch_is_counted_and_nothing_without_it(
+    instructions, tmp_path, how, switched_by
+):
+    if how == "request" and instructions._client_request() is None:
         pytest.skip("not x86-64 Linux: the worker uses callgrind_control")
-    counted, printed = counted_under_valgrind(how, tmp_path)
+    counted, printed = counted_under_valgrind(how, tmp_path, instructions.VGDB_PREFIX)
     assert "running on valgrind: 1" in printed
     if switched_by is None:
         assert counted == 0, "counted with instrumentation off: the test's loop proves nothing"

@@ -82,6 +82,29 @@ def test_repro_runs_while_the_bench_counts_and_the_steps_are_recorded_in_order(
     assert [step.detail for step in record.steps[:2]] == ["train detail", "bench detail"]
 
 
+def test_the_report_s_libraries_load_while_the_bench_still_counts(tmp_path, monkeypatch):
+    """After the repro the job only waits for the count: the report's imports (plotly, pandas)
+    happen then, not after the count, on the critical path."""
+    counter = _FakeCounter()
+    loaded = threading.Event()
+
+    def bench(out, devices, baseline, made):
+        counter.timed.set()
+        # Still counting: the report's libraries must load meanwhile.
+        assert loaded.wait(30.0), "the report's libraries waited for the whole bench"
+        return Outcome(OK, "")
+
+    monkeypatch.setattr(main_job, "_start_counter", lambda folder, baselines: counter)
+    monkeypatch.setattr(main_job, "_counted_names", lambda baseline: ["a case"])
+    monkeypatch.setattr(main_job, "_train_step", lambda out, devices, made: Outcome(OK, ""))
+    monkeypatch.setattr(main_job, "_bench_step", bench)
+    monkeypatch.setattr(main_job, "_repro_step", lambda out, devices, made: Outcome(OK, ""))
+    monkeypatch.setattr(main_job, "_load_report_modules", loaded.set)
+    result = main_job.run_main_job(tmp_path / "job")
+    [bench_step] = [step for step in result.steps if step.name == "bench"]
+    assert bench_step.status == OK, bench_step.detail
+
+
 def test_without_counting_the_repro_step_waits_for_the_whole_bench(tmp_path, monkeypatch):
     """No Valgrind process (no baseline, no Valgrind, LINREG_BENCH_INSTRUCTIONS=0): the
     timed cases would share their core with the repro workers, so nothing overlaps them."""
