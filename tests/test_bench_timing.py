@@ -5,27 +5,22 @@ skip with the reason where there is no CUDA device (tests/conftest.py)."""
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests.bench_modules import bench_on_path
 
 
 @pytest.fixture(scope="module")
 def bench():
     """The bench suite's measure and bench_epoch modules (bench/ is not a package)."""
-    sys.path.insert(0, str(BENCH))
-    try:
+    with bench_on_path():
         import bench_epoch
         import measure
 
         yield measure, bench_epoch
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 def matmuls(count: int = 20, n: int = 4096):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from linreg.results.job_steps import NOT_JUDGED, OK
 from linreg.results.kinds import SPEED_VERDICT_FILE
 from linreg.results.load import load_bench, load_speed_verdict
 from linreg.stack import stack_key
+from tests.bench_modules import bench_on_path
 from tests.instruction_files import (
     HOST_A,
     HOST_B,
@@ -32,9 +32,6 @@ from tests.instruction_files import (
     bench_json,
 )
 from tests.quick_inference_bench import COUNTED, NOT_COUNTED, quick_inference_bench
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-BENCH = REPO_ROOT / "bench"
 
 # --- the main job's speed step --------------------------------------------------------------------
 
@@ -204,13 +201,10 @@ def test_without_pytest_linreg_bench_says_so_in_one_line(tmp_path, no_pytest, mo
 @pytest.fixture(scope="module")
 def instructions_module():
     """bench/instructions.py (bench/ is not a package)."""
-    sys.path.insert(0, str(BENCH))
-    try:
+    with bench_on_path():
         import instructions
 
         yield instructions
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 @pytest.mark.parametrize(("seed", "counted"), [(0, 0), (1, 1), (42, 42), (None, 42)])

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-BENCH = Path(__file__).resolve().parent.parent / "bench"
+from tests.bench_modules import BENCH, bench_on_path
+
 TOGGLE_COLLECT = 0x43540002  # callgrind.h: VG_USERREQ_TOOL_BASE('C','T') + 2
 
 SCRIPT = f"""
@@ -41,13 +42,10 @@ request({TOGGLE_COLLECT})
 @pytest.fixture(scope="module")
 def instructions():
     """bench/instructions.py (bench/ is not a package)."""
-    sys.path.insert(0, str(BENCH))
-    try:
+    with bench_on_path():
         import instructions
 
         yield instructions
-    finally:
-        sys.path.remove(str(BENCH))
 
 
 def test_outside_valgrind_the_request_is_a_no_op_that_answers_zero(instructions):
