@@ -167,9 +167,9 @@ SPECS_WAIT_S = 600.0
 # Valgrind's client requests (valgrind.h): a marked no-op sequence that Valgrind intercepts,
 # here as a function of one argument, the address of the request's six words (x86-64 System V:
 # it arrives in rdi; the four rotations of rdi add up to 128 bits and leave it as it was; the
-# request's answer comes back in rdx, 0 where Valgrind is absent). callgrind_control takes
-# 0.6-2 s for the same switch (a Perl script, vgdb, its FIFOs, the process woken from its wait);
-# torch's own bindings issue the same requests, compiled in, for the toggles only.
+# request's answer comes back in rdx, 0 where Valgrind is absent). callgrind_control added
+# 0.3-0.7 s to the same switch (a Perl script, vgdb, its FIFOs, the process woken from its
+# wait); torch's own bindings issue the same requests, compiled in, for the toggles only.
 _CLIENT_REQUEST_X86_64 = bytes.fromhex(
     "4889f8"  # mov rax, rdi        (the request's words)
     "31d2"  # xor edx, edx          (the answer where no Valgrind intercepts it)

@@ -105,6 +105,22 @@ def test_the_report_s_libraries_load_while_the_bench_still_counts(tmp_path, monk
     assert bench_step.status == OK, bench_step.detail
 
 
+def test_a_report_library_that_fails_to_load_early_does_not_fail_the_bench_step(
+    tmp_path, monkeypatch
+):
+    def broken(name):
+        raise ImportError(f"No module named {name!r}")
+
+    monkeypatch.setattr(main_job, "_start_counter", lambda folder, baselines: None)
+    monkeypatch.setattr(main_job, "_train_step", lambda out, devices, made: Outcome(OK, ""))
+    monkeypatch.setattr(main_job, "_bench_step", lambda out, devices, b, made: Outcome(OK, ""))
+    monkeypatch.setattr(main_job, "_repro_step", lambda out, devices, made: Outcome(OK, ""))
+    monkeypatch.setattr(main_job.importlib, "import_module", broken)
+    result = main_job.run_main_job(tmp_path / "job")
+    [bench_step] = [step for step in result.steps if step.name == "bench"]
+    assert bench_step.status == OK, bench_step.detail
+
+
 def test_without_counting_the_repro_step_waits_for_the_whole_bench(tmp_path, monkeypatch):
     """No Valgrind process (no baseline, no Valgrind, LINREG_BENCH_INSTRUCTIONS=0): the
     timed cases would share their core with the repro workers, so nothing overlaps them."""

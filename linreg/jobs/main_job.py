@@ -14,6 +14,7 @@ usual order whatever order they finished in.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import os
@@ -226,8 +227,11 @@ def _report_step(out: Path, steps: list[JobStep], made: _Made) -> Outcome:
 
 
 def _load_report_modules() -> None:
+    """Imported ahead of the report step; one that fails to import fails that step, with its
+    reason, when the step imports it again, not the step that waits here."""
     for module in ("linreg.report.build", "linreg.report.inputs"):
-        importlib.import_module(module)
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
 
 
 class _InBackground:
