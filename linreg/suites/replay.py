@@ -3,13 +3,17 @@
 Each side replays in a process of its own (one worker for every candidate config, one for every
 reference config, side by side), as the runs themselves were trained: a thread count, a
 determinism flag or a device is a process's setting, and one process replaying both sides could
-carry one side's state into the other's. The traces come back through a temporary folder.
+carry one side's state into the other's. The traces come back through a temporary folder. A
+repro run hands each side to one of its two copies' workers, which trained the runs (``sides``);
+``linreg compare`` starts a worker for each.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +32,8 @@ from linreg.run import Run
 from linreg.suites.workers import run_module
 from linreg.tolerance import Tolerance
 
+# Where a side's jobs are handed to its worker (whole: written, then renamed into place).
+JOBS_FILE = "jobs.json"
 # A replay is at most one run per config: bounded like a repro worker's share of the matrix.
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -46,19 +52,33 @@ class ReplayPair:
     tolerance: Tolerance
 
 
-def _side(configs: list[tuple[TrainConfig, int]], folder: Path, timeout_s: float) -> list[Trace]:
+# One side of a replay: given its jobs (as ``linreg.suites.replay_worker`` reads them) and a time
+# limit, the folder its traces (<index>.pt) were written to; raises ReplayError where they were not.
+SideRunner = Callable[[list[dict], float], Path]
+
+
+def fresh_worker(folder: Path) -> SideRunner:
+    """A side replayed by a worker process of its own, started for it, under ``folder``."""
+
+    def run(jobs: list[dict], timeout_s: float) -> Path:
+        folder.mkdir()
+        jobs_path = folder / JOBS_FILE
+        jobs_path.write_text(dumps(jobs), encoding="utf-8")
+        failed = run_module("linreg.suites.replay_worker", [str(jobs_path), str(folder)],
+                            folder / "worker.log", timeout_s)  # fmt: skip
+        if failed:
+            raise ReplayError(f"a replay worker failed: {failed}")
+        return folder
+
+    return run
+
+
+def _side(configs: list[tuple[TrainConfig, int]], run: SideRunner, timeout_s: float) -> list[Trace]:
     import torch
 
-    folder.mkdir()
-    jobs = folder / "jobs.json"
-    jobs.write_text(dumps([{"config": c.to_dict(), "until": until,
-                            "keep_elements": DEFAULT_KEEP_ELEMENTS} for c, until in configs]),
-                    encoding="utf-8")  # fmt: skip
-    failed = run_module(
-        "linreg.suites.replay_worker", [str(jobs), str(folder)], folder / "worker.log", timeout_s
-    )
-    if failed:
-        raise ReplayError(f"a replay worker failed: {failed}")
+    jobs = [{"config": c.to_dict(), "until": until, "keep_elements": DEFAULT_KEEP_ELEMENTS}
+            for c, until in configs]  # fmt: skip
+    folder = run(jobs, timeout_s)
     return [
         Trace.from_dict(torch.load(folder / f"{i}.pt", weights_only=True))
         for i in range(len(configs))
@@ -75,18 +95,26 @@ def _deduplicated(configs: list[tuple[TrainConfig, int]]) -> tuple[list, list[in
     return list(furthest.values()), [order.index(c.config_id) for c, _ in configs]
 
 
-def replay(pairs: list[ReplayPair], timeout_s: float = DEFAULT_TIMEOUT_S) -> list[Explanation]:
-    """Each pair's explanation: the first differing quantity, or the horizon's cause."""
+def replay(
+    pairs: list[ReplayPair],
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    sides: tuple[SideRunner, SideRunner] | None = None,
+) -> list[Explanation]:
+    """Each pair's explanation: the first differing quantity, or the horizon's cause.
+    ``sides``: where the candidates and the references replay (a worker started for each
+    side by default)."""
     if not pairs:
         return []
     candidates, where_c = _deduplicated([(p.candidate, p.until) for p in pairs])
     references, where_r = _deduplicated([(p.reference, p.until) for p in pairs])
-    with tempfile.TemporaryDirectory(prefix="linreg-replay-") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if sides is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="linreg-replay-")))
+            sides = (fresh_worker(root / "candidate"), fresh_worker(root / "reference"))
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
             futures = [
-                pool.submit(_side, side, root / name, timeout_s)
-                for name, side in (("candidate", candidates), ("reference", references))
+                pool.submit(_side, configs, run, timeout_s)
+                for configs, run in zip((candidates, references), sides, strict=True)
             ]
             traces_c, traces_r = (f.result() for f in futures)
     return [

@@ -7,10 +7,12 @@ the finished files, so an interrupted run keeps what it finished and ``resume`` 
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +25,7 @@ from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.numerics import resolve_device
 from linreg.results import kinds
 from linreg.results.checkpoint import load_checkpoint, save_checkpoint
-from linreg.results.files import remove_temp_files, write_json_new
+from linreg.results.files import dumps, remove_temp_files, write_json_new
 from linreg.results.load import LoadedResult, load, load_run
 from linreg.results.references import find_reference, reference_path, write_reference
 from linreg.results.repro_checks import ReferenceChange, ReproCheck, ReproChecks
@@ -31,7 +33,7 @@ from linreg.results.run_comparison import Comparison
 from linreg.results.walk import result_files
 from linreg.run import Run
 from linreg.state import state_dict_hash, state_from_json
-from linreg.suites.replay import ReplayPair, replay
+from linreg.suites.replay import JOBS_FILE, ReplayError, ReplayPair, SideRunner, replay
 from linreg.suites.repro_options import (
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
@@ -48,8 +50,8 @@ from linreg.suites.repro_resume import (
     write_resume_list,
 )
 from linreg.suites.repro_resume import worker_command as resume_worker_command
-from linreg.suites.repro_worker import CONFIG_LIST, run_file
-from linreg.suites.workers import run_workers
+from linreg.suites.repro_worker import CONFIG_LIST, REPLAYS_OPTION, run_file
+from linreg.suites.workers import Workers
 from linreg.tolerance import Tolerances
 
 
@@ -144,12 +146,15 @@ def _check_same_options(
         )
 
 
-def run_matrix(
+@contextlib.contextmanager
+def trained_matrix(
     matrix: ReproMatrix, result_dir: Path, on_progress: ProgressCallback | None = None
-) -> dict[str, tuple[Run, Run]]:
+) -> Iterator[tuple[dict[str, tuple[Run, Run]], tuple[SideRunner, SideRunner]]]:
     """Train every config twice, in two worker processes running side by side; the first also
     stops the resume check's runs half-way, and a third, fresh process finishes them
-    (``linreg.suites.repro_resume``).
+    (``linreg.suites.repro_resume``). Yields both copies' runs, and the two copies' workers as
+    the two sides of a replay (``explain_checks``): each waits, torch warm, for its side's jobs
+    until the block ends.
 
     Whatever stops this (an error, Ctrl-C, SIGTERM, a worker that fails) stops the workers before
     it returns, and each worker removes the file it was writing: nothing runs on and nothing
@@ -163,26 +168,74 @@ def run_matrix(
     resumes = matrix.resume_configs()
     resume_dir = result_dir / RESUME_DIR
     write_resume_list(resumes, resume_dir)
-    commands = {
-        copy: [sys.executable, "-m", "linreg.suites.repro_worker", str(config_list), str(d)]
-        for copy, d in zip(kinds.REPRO_COPIES, dirs, strict=True)
-    }
-    if resumes:
-        commands[kinds.REPRO_COPIES[0]].append(str(resume_dir))
-        commands["resume"] = resume_worker_command(resume_dir)
-    total = 2 * len(configs) + len(resumes)
+    with contextlib.ExitStack() as stack:
+        replays = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="linreg-replay-")))
+        commands = {}
+        for copy, d in zip(kinds.REPRO_COPIES, dirs, strict=True):
+            (replays / copy).mkdir()
+            commands[copy] = [
+                sys.executable, "-m", "linreg.suites.repro_worker",
+                REPLAYS_OPTION, str(replays / copy), str(os.getpid()), str(config_list), str(d),
+            ]  # fmt: skip
+        if resumes:
+            commands[kinds.REPRO_COPIES[0]].append(str(resume_dir))
+            commands["resume"] = resume_worker_command(resume_dir)
+        total = 2 * len(configs) + len(resumes)
 
-    def done() -> int:
-        return sum(run_file(d, c).exists() for d in dirs for c in configs) + sum(
-            resumed_file(resume_dir, c).exists() for c in resumes
-        )
+        def done() -> int:
+            return sum(run_file(d, c).exists() for d in dirs for c in configs) + sum(
+                resumed_file(resume_dir, c).exists() for c in resumes
+            )
 
-    for copy, last in run_workers(commands, done, total, on_progress).items():
-        raise ReproError(f"the {copy} worker failed: {last}")
-    return {
-        c.config_id: (load_run(run_file(dirs[0], c)), load_run(run_file(dirs[1], c)))
-        for c in configs
-    }
+        def trained() -> bool:
+            # The copies wait for their replays; the resume worker's end is its last word.
+            return done() == total and not (resumes and workers.running("resume"))
+
+        workers = stack.enter_context(Workers(commands))
+        workers.wait(done, total, on_progress, until=trained)
+        for copy, last in workers.failures().items():
+            raise ReproError(f"the {copy} worker failed: {last}")
+        if done() < total:
+            raise ReproError("the workers ended before every run was written")
+        runs = {
+            c.config_id: (load_run(run_file(dirs[0], c)), load_run(run_file(dirs[1], c)))
+            for c in configs
+        }
+        sides = tuple(_served_side(workers, copy, replays / copy) for copy in kinds.REPRO_COPIES)
+        yield runs, sides
+        for copy in kinds.REPRO_COPIES:  # those not handed a replay: nothing to replay
+            if workers.running(copy):
+                _hand_jobs(replays / copy, [])
+        for copy in kinds.REPRO_COPIES:
+            failed = workers.finish(copy, RELEASE_TIMEOUT_S)
+            if failed:
+                raise ReproError(f"the {copy} worker failed: {failed}")
+
+
+# A copy's worker told there is nothing to replay ends at once; this bounds a stuck one.
+RELEASE_TIMEOUT_S = 60.0
+
+
+def _hand_jobs(folder: Path, jobs: list[dict]) -> None:
+    """A side's replay jobs for the worker waiting on ``folder``: written whole, then renamed."""
+    staged = folder / f".{JOBS_FILE}.partial"
+    staged.write_text(dumps(jobs), encoding="utf-8")
+    os.replace(staged, folder / JOBS_FILE)
+
+
+def _served_side(workers: Workers, copy: str, folder: Path) -> SideRunner:
+    """One side of a replay, traced by the copy's worker, which trained it and waits for it."""
+
+    def run(jobs: list[dict], timeout_s: float) -> Path:
+        if not workers.running(copy):
+            raise ReplayError(f"the {copy} worker ended before its replays")
+        _hand_jobs(folder, jobs)
+        failed = workers.finish(copy, timeout_s)
+        if failed:
+            raise ReplayError(f"the {copy} worker failed in its replays: {failed}")
+        return folder
+
+    return run
 
 
 def check_pairs(
@@ -192,7 +245,10 @@ def check_pairs(
     requirements: dict[str, str],
     reference_dir: Path | None,
     outcome_steps: int = DEFAULT_OUTCOME_STEPS,
+    replay_sides: tuple[SideRunner, SideRunner] | None = None,
 ) -> list[ReproCheck]:
+    """The matrix's checks, each pair that is not bit-identical explained (``explain_checks``,
+    replayed on ``replay_sides`` where given)."""
     checks: list[ReproCheck] = []
     first = {cid: pair[0] for cid, pair in runs.items()}
 
@@ -246,11 +302,14 @@ def check_pairs(
         for config in matrix.configs():
             checks.extend(golden_check(first[config.config_id], reference_dir, tolerances,
                                         requirements["golden"], outcome_steps))  # fmt: skip
-    return explain_checks(checks, runs, tolerances)
+    return explain_checks(checks, runs, tolerances, replay_sides)
 
 
 def explain_checks(
-    checks: list[ReproCheck], runs: dict[str, tuple[Run, Run]], tolerances: Tolerances
+    checks: list[ReproCheck],
+    runs: dict[str, tuple[Run, Run]],
+    tolerances: Tolerances,
+    replay_sides: tuple[SideRunner, SideRunner] | None = None,
 ) -> list[ReproCheck]:
     """Each check whose pair is not bit-identical, with the reason it parts: both configs
     replayed to the epoch their histories name, one process a side; a golden pair, whose
@@ -273,7 +332,7 @@ def explain_checks(
             continue
         pairs.append(ReplayPair(candidate.config, reference.config, until, c.tolerance))
         where.append(index)
-    for index, found in zip(where, replay(pairs), strict=True):
+    for index, found in zip(where, replay(pairs, sides=replay_sides), strict=True):
         explained[index] = replace(checks[index], explanation=found.record())
     return explained
 
@@ -435,9 +494,9 @@ def _finish(
     if on_start is not None:
         on_start(result_dir)
     matrix = options.matrix
-    runs = run_matrix(matrix, result_dir, on_progress)
-    checks = check_pairs(matrix, runs, options.tolerances, options.requirements,
-                         options.golden_dir, options.outcome_steps)  # fmt: skip
+    with trained_matrix(matrix, result_dir, on_progress) as (runs, sides):
+        checks = check_pairs(matrix, runs, options.tolerances, options.requirements,
+                             options.golden_dir, options.outcome_steps, sides)  # fmt: skip
     checks += resume_checks(matrix, runs, result_dir, options.tolerances, options.outcome_steps)
     skipped = [(label(c), reason) for c, reason in matrix.skipped()]
     changes = []

@@ -8,6 +8,7 @@ left waiting for files that never come.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -49,38 +50,100 @@ def run_workers(
 ) -> dict[str, str]:
     """Run the named commands side by side until all end; return, for each worker that failed
     on its own (not one stopped because another failed), the last line it wrote on stderr."""
-    env = package_env()
-    stopped: list[subprocess.Popen] = []
-    with sigterm_raises():
-        workers = [
-            subprocess.Popen(
-                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-            )
-            for command in commands.values()
-        ]
+    with Workers(commands) as workers:
+        workers.wait(done, total, on_progress)
+        return workers.failures()
+
+
+class Workers:
+    """Named worker processes started side by side and stopped together: by SIGTERM (raised as
+    Terminated within the block), by an error, and, for any still running, as the block ends."""
+
+    def __init__(self, commands: dict[str, list[str]]) -> None:
+        self._commands = commands
+        self.processes: dict[str, subprocess.Popen] = {}
+        self._stopped: set[str] = set()
+        self._last_lines: dict[str, str] = {}
+        self._exit = contextlib.ExitStack()
+
+    def __enter__(self) -> Workers:
+        self._exit.enter_context(sigterm_raises())
+        self._exit.callback(self._close_pipes)
+        self._exit.callback(self._stop_running)
         try:
-            while True:
-                if on_progress:
-                    on_progress(done(), total)
-                if all(w.poll() is not None for w in workers):
-                    break
-                if any(w.poll() not in (None, 0) for w in workers):
-                    # One failed: the resume worker would wait for checkpoints that never come.
-                    stopped = [w for w in workers if w.poll() is None]
-                    _stop(stopped)
-                    break
-                time.sleep(POLL_S)
+            env = package_env()
+            for name, command in self._commands.items():
+                self.processes[name] = subprocess.Popen(
+                    command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+                )
         except BaseException:
-            _stop(workers)
+            self._exit.close()
             raise
-    failed = {}
-    for name, w in zip(commands, workers, strict=True):
-        err = w.stderr.read() if w.stderr else ""
-        if w.returncode != 0 and w not in stopped:
-            failed[name] = (
-                err.strip().splitlines()[-1] if err.strip() else f"exit code {w.returncode}"
-            )
-    return failed
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.__exit__(*exc)
+
+    def running(self, name: str) -> bool:
+        return self.processes[name].poll() is None
+
+    def wait(
+        self,
+        done: Callable[[], int],
+        total: int,
+        on_progress: Callable[[int, int], None] | None,
+        until: Callable[[], bool] | None = None,
+    ) -> None:
+        """Until every worker has ended or ``until()`` holds; where one fails, the others are
+        stopped (the resume worker would wait for checkpoints that never come)."""
+        workers = list(self.processes.values())
+        while True:
+            if on_progress:
+                on_progress(done(), total)
+            if all(w.poll() is not None for w in workers) or (until is not None and until()):
+                return
+            if any(w.poll() not in (None, 0) for w in workers):
+                self._stop_running()
+                return
+            time.sleep(POLL_S)
+
+    def finish(self, name: str, timeout_s: float) -> str | None:
+        """Wait for the named worker to end, stopping it past ``timeout_s``; None where it
+        ended well, else why not."""
+        process = self.processes[name]
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            self._stopped.add(name)
+            _stop([process])
+            return f"it ran past {timeout_s:.0f} s and was stopped"
+        return self.failures().get(name)
+
+    def failures(self) -> dict[str, str]:
+        """For each worker that ended with an error on its own (not one stopped here), the last
+        line it wrote on stderr."""
+        failed = {}
+        for name, w in self.processes.items():
+            if w.poll() in (None, 0) or name in self._stopped:
+                continue
+            if name not in self._last_lines:
+                err = w.stderr.read().strip() if w.stderr and not w.stderr.closed else ""
+                self._last_lines[name] = (
+                    err.splitlines()[-1] if err else f"exit code {w.returncode}"
+                )
+            failed[name] = self._last_lines[name]
+        return failed
+
+    def _close_pipes(self) -> None:
+        self.failures()  # their last lines kept before the pipes go
+        for w in self.processes.values():
+            if w.stderr:
+                w.stderr.close()
+
+    def _stop_running(self) -> None:
+        running = {name: w for name, w in self.processes.items() if w.poll() is None}
+        self._stopped.update(running)
+        _stop(list(running.values()))
 
 
 def _stop(workers: list[subprocess.Popen]) -> None:
