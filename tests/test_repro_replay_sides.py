@@ -17,11 +17,12 @@ import pytest
 from linreg.config import TrainConfig
 from linreg.results.kinds import REPRO_COPIES
 from linreg.results.load import load_run
-from linreg.suites import replay as replay_module
-from linreg.suites.replay import JOBS_FILE, ReplayError
-from linreg.suites.repro import _served_side, check_pairs, repro
+from linreg.suites import replay_sides
+from linreg.suites.replay import ReplayError
+from linreg.suites.replay_sides import JOBS_FILE, REPLAYS_OPTION, served_side
+from linreg.suites.repro import check_pairs, repro
 from linreg.suites.repro_options import ReproMatrix, ReproOptions
-from linreg.suites.repro_worker import REPLAYS_OPTION, run_file
+from linreg.suites.repro_worker import run_file
 from linreg.suites.workers import Workers, package_env
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,7 +34,7 @@ def test_the_copies_replay_the_pairs_as_workers_of_their_own_would(tmp_path, mon
     def started(*args, **kwargs):
         raise AssertionError(f"a replay worker was started: {args}")
 
-    monkeypatch.setattr(replay_module, "run_module", started)
+    monkeypatch.setattr(replay_sides, "run_module", started)
     matrix = ReproMatrix(devices=("cpu",), dtypes=("float32", "float64"), seeds=(42,),
                          threads=(1,), base=PARTING)  # fmt: skip
     options = ReproOptions(matrix, reference_dir=None)
@@ -75,14 +76,14 @@ def test_a_copy_that_fails_in_its_replay_is_named_with_its_last_line(tmp_path) -
     with Workers({"first": [sys.executable, "-c", FAKE_COPY, str(tmp_path)]}) as workers:
         with pytest.raises(ReplayError, match="the first worker failed in its replays: the "
                                               "replay broke"):  # fmt: skip
-            _served_side(workers, "first", tmp_path)([{"config": {}}], 30)
+            served_side(workers, "first", tmp_path, ReplayError)([{"config": {}}], 30)
         with pytest.raises(ReplayError, match="ended before its replays"):
-            _served_side(workers, "first", tmp_path)([], 30)
+            served_side(workers, "first", tmp_path, ReplayError)([], 30)
 
 
 def test_a_copy_with_nothing_to_replay_ends_well(tmp_path) -> None:
     with Workers({"first": [sys.executable, "-c", FAKE_COPY, str(tmp_path)]}) as workers:
-        assert _served_side(workers, "first", tmp_path)([], 30) == tmp_path
+        assert served_side(workers, "first", tmp_path, ReplayError)([], 30) == tmp_path
         assert not workers.running("first") and workers.failures() == {}
     assert (tmp_path / JOBS_FILE).read_text().strip() == "[]"
 
@@ -90,7 +91,7 @@ def test_a_copy_with_nothing_to_replay_ends_well(tmp_path) -> None:
 def test_a_copy_past_its_time_is_stopped_and_said_so(tmp_path) -> None:
     with Workers({"first": [sys.executable, "-c", STUCK_COPY]}) as workers:
         with pytest.raises(ReplayError, match="ran past 1 s and was stopped"):
-            _served_side(workers, "first", tmp_path)([], 1)
+            served_side(workers, "first", tmp_path, ReplayError)([], 1)
         assert not workers.running("first")
 
 

@@ -11,6 +11,8 @@ by parameter and step; bad input is one line, exit 2, nothing started.
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import torch
 
@@ -22,6 +24,7 @@ from linreg.engines.target_loop import prepare_target
 from linreg.engines.target_trace import TargetTrace, trace_target
 from linreg.results import kinds
 from linreg.results.load import load_target_checks
+from linreg.suites import replay_sides
 from linreg.suites.target_repro import start_result_dir
 from linreg.suites.target_repro_options import TargetReproMatrix, TargetReproOptions
 from linreg.target_config import TargetConfig
@@ -49,6 +52,18 @@ def repro(capsys, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
+@contextlib.contextmanager
+def no_replay_worker():
+    """A replay worker started for a side fails the test: a repro run's copies replay."""
+
+    def started(*args, **kwargs):
+        raise AssertionError(f"a replay worker was started: {args}")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(replay_sides, "run_module", started)
+        yield
+
+
 def only_set(folder):
     [found] = [p for p in folder.iterdir() if p.is_dir()]
     return found
@@ -63,18 +78,19 @@ def faulty(tmp_path_factory):
         extra=FORGETFUL_SCHEDULER_CLASS, methods=NOISY_FORWARD + FORGETFUL_SCHEDULER
     )
     path = write(folder, "faulty.py", text)
-    code = main(
-        [
-            "repro",
-            "--target",
-            f"{path}:Small",
-            "--dtypes",
-            "float64",
-            *SMALL_MATRIX,
-            "--out",
-            str(folder / "sets"),
-        ]
-    )
+    with no_replay_worker():  # the copies' workers replay, one side each
+        code = main(
+            [
+                "repro",
+                "--target",
+                f"{path}:Small",
+                "--dtypes",
+                "float64",
+                *SMALL_MATRIX,
+                "--out",
+                str(folder / "sets"),
+            ]
+        )
     result_dir = only_set(folder / "sets")
     return code, load_target_checks(result_dir / kinds.REPRO_CHECKS_FILE)
 
@@ -119,7 +135,8 @@ def honest(tmp_path_factory):
     (result_dir / "first").mkdir()
     (result_dir / "first" / ".run.json.x1.partial").write_text("{")
     (result_dir / "second" / ".0123abcd.x2.partial").mkdir(parents=True)
-    code = main(["repro", "--resume", str(result_dir)])
+    with no_replay_worker():  # the copies' workers replay, one side each
+        code = main(["repro", "--resume", str(result_dir)])
     return code, result_dir, load_target_checks(result_dir / kinds.REPRO_CHECKS_FILE)
 
 

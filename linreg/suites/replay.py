@@ -3,9 +3,9 @@
 Each side replays in a process of its own (one worker for every candidate config, one for every
 reference config, side by side), as the runs themselves were trained: a thread count, a
 determinism flag or a device is a process's setting, and one process replaying both sides could
-carry one side's state into the other's. The traces come back through a temporary folder. A
-repro run hands each side to one of its two copies' workers, which trained the runs (``sides``);
-``linreg compare`` starts a worker for each.
+carry one side's state into the other's. The traces come back through a folder. A repro run
+hands each side to one of its two copies' workers, which trained the runs (``sides``:
+``linreg.suites.replay_sides``); ``linreg compare`` starts a worker for each.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,14 +25,11 @@ from linreg.compare.first_difference import (
 from linreg.config import TrainConfig
 from linreg.engines.trace import DEFAULT_KEEP_ELEMENTS, Trace
 from linreg.errors import LinregError
-from linreg.results.files import dumps
 from linreg.results.run_comparison import Comparison
 from linreg.run import Run
-from linreg.suites.workers import run_module
+from linreg.suites.replay_sides import SideRunner, fresh_worker
 from linreg.tolerance import Tolerance
 
-# Where a side's jobs are handed to its worker (whole: written, then renamed into place).
-JOBS_FILE = "jobs.json"
 # A replay is at most one run per config: bounded like a repro worker's share of the matrix.
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -50,27 +46,6 @@ class ReplayPair:
     reference: TrainConfig
     until: int
     tolerance: Tolerance
-
-
-# One side of a replay: given its jobs (as ``linreg.suites.replay_worker`` reads them) and a time
-# limit, the folder its traces (<index>.pt) were written to; raises ReplayError where they were not.
-SideRunner = Callable[[list[dict], float], Path]
-
-
-def fresh_worker(folder: Path) -> SideRunner:
-    """A side replayed by a worker process of its own, started for it, under ``folder``."""
-
-    def run(jobs: list[dict], timeout_s: float) -> Path:
-        folder.mkdir()
-        jobs_path = folder / JOBS_FILE
-        jobs_path.write_text(dumps(jobs), encoding="utf-8")
-        failed = run_module("linreg.suites.replay_worker", [str(jobs_path), str(folder)],
-                            folder / "worker.log", timeout_s)  # fmt: skip
-        if failed:
-            raise ReplayError(f"a replay worker failed: {failed}")
-        return folder
-
-    return run
 
 
 def _side(configs: list[tuple[TrainConfig, int]], run: SideRunner, timeout_s: float) -> list[Trace]:
@@ -110,7 +85,8 @@ def replay(
     with contextlib.ExitStack() as stack:
         if sides is None:
             root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="linreg-replay-")))
-            sides = (fresh_worker(root / "candidate"), fresh_worker(root / "reference"))
+            sides = tuple(fresh_worker("linreg.suites.replay_worker", root / name, ReplayError)
+                          for name in ("candidate", "reference"))  # fmt: skip
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
             futures = [
                 pool.submit(_side, configs, run, timeout_s)

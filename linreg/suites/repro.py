@@ -8,7 +8,6 @@ the finished files, so an interrupted run keeps what it finished and ``resume`` 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from linreg.errors import ConfigError, LinregError, OutputError
 from linreg.numerics import resolve_device
 from linreg.results import kinds
 from linreg.results.checkpoint import load_checkpoint, save_checkpoint
-from linreg.results.files import dumps, remove_temp_files, write_json_new
+from linreg.results.files import remove_temp_files, write_json_new
 from linreg.results.load import LoadedResult, load, load_run
 from linreg.results.references import find_reference, reference_path, write_reference
 from linreg.results.repro_checks import ReferenceChange, ReproCheck, ReproChecks
@@ -33,7 +32,8 @@ from linreg.results.run_comparison import Comparison
 from linreg.results.walk import result_files
 from linreg.run import Run
 from linreg.state import state_dict_hash, state_from_json
-from linreg.suites.replay import JOBS_FILE, ReplayError, ReplayPair, SideRunner, replay
+from linreg.suites.replay import ReplayError, ReplayPair, replay
+from linreg.suites.replay_sides import SideRunner, release, served_side, serving_args
 from linreg.suites.repro_options import (
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
@@ -50,7 +50,7 @@ from linreg.suites.repro_resume import (
     write_resume_list,
 )
 from linreg.suites.repro_resume import worker_command as resume_worker_command
-from linreg.suites.repro_worker import CONFIG_LIST, REPLAYS_OPTION, run_file
+from linreg.suites.repro_worker import CONFIG_LIST, run_file
 from linreg.suites.workers import Workers
 from linreg.tolerance import Tolerances
 
@@ -170,13 +170,12 @@ def trained_matrix(
     write_resume_list(resumes, resume_dir)
     with contextlib.ExitStack() as stack:
         replays = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="linreg-replay-")))
-        commands = {}
-        for copy, d in zip(kinds.REPRO_COPIES, dirs, strict=True):
-            (replays / copy).mkdir()
-            commands[copy] = [
-                sys.executable, "-m", "linreg.suites.repro_worker",
-                REPLAYS_OPTION, str(replays / copy), str(os.getpid()), str(config_list), str(d),
-            ]  # fmt: skip
+        folders = {copy: replays / copy for copy in kinds.REPRO_COPIES}
+        commands = {
+            copy: [sys.executable, "-m", "linreg.suites.repro_worker",
+                   *serving_args(folders[copy]), str(config_list), str(d)]
+            for copy, d in zip(kinds.REPRO_COPIES, dirs, strict=True)
+        }  # fmt: skip
         if resumes:
             commands[kinds.REPRO_COPIES[0]].append(str(resume_dir))
             commands["resume"] = resume_worker_command(resume_dir)
@@ -201,41 +200,9 @@ def trained_matrix(
             c.config_id: (load_run(run_file(dirs[0], c)), load_run(run_file(dirs[1], c)))
             for c in configs
         }
-        sides = tuple(_served_side(workers, copy, replays / copy) for copy in kinds.REPRO_COPIES)
-        yield runs, sides
-        for copy in kinds.REPRO_COPIES:  # those not handed a replay: nothing to replay
-            if workers.running(copy):
-                _hand_jobs(replays / copy, [])
-        for copy in kinds.REPRO_COPIES:
-            failed = workers.finish(copy, RELEASE_TIMEOUT_S)
-            if failed:
-                raise ReproError(f"the {copy} worker failed: {failed}")
-
-
-# A copy's worker told there is nothing to replay ends at once; this bounds a stuck one.
-RELEASE_TIMEOUT_S = 60.0
-
-
-def _hand_jobs(folder: Path, jobs: list[dict]) -> None:
-    """A side's replay jobs for the worker waiting on ``folder``: written whole, then renamed."""
-    staged = folder / f".{JOBS_FILE}.partial"
-    staged.write_text(dumps(jobs), encoding="utf-8")
-    os.replace(staged, folder / JOBS_FILE)
-
-
-def _served_side(workers: Workers, copy: str, folder: Path) -> SideRunner:
-    """One side of a replay, traced by the copy's worker, which trained it and waits for it."""
-
-    def run(jobs: list[dict], timeout_s: float) -> Path:
-        if not workers.running(copy):
-            raise ReplayError(f"the {copy} worker ended before its replays")
-        _hand_jobs(folder, jobs)
-        failed = workers.finish(copy, timeout_s)
-        if failed:
-            raise ReplayError(f"the {copy} worker failed in its replays: {failed}")
-        return folder
-
-    return run
+        yield runs, tuple(served_side(workers, c, folders[c], ReplayError) for c in folders)
+        for copy, last in release(workers, folders).items():
+            raise ReproError(f"the {copy} worker failed: {last}")
 
 
 def check_pairs(

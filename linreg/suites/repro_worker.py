@@ -2,11 +2,8 @@
 
 `python -m linreg.suites.repro_worker [--replays DIR PARENT_PID] CONFIGS_JSON OUT_DIR [RESUME_DIR]`
 — one process trains many configs, so a matrix costs two interpreter start-ups (one per copy),
-not two per config. Given ``--replays``, it then waits for its side of the run's replays (the
-jobs ``linreg.suites.replay_worker`` takes, in DIR/jobs.json; an empty list where there are
-none), traces them into DIR and ends, or gives up once PARENT_PID is no longer its parent: the
-copies are the replay's two processes, one a side, rather than two more interpreters importing
-torch.
+not two per config. Given ``--replays``, it then serves its side of the run's replays
+(``linreg.suites.replay_sides``).
 Given RESUME_DIR, it first writes the resume check's checkpoints there
 (``linreg.suites.repro_resume``): this process has torch warm already. A config whose file
 exists already is skipped: that is what makes an interrupted repro run resumable. Ctrl-C and
@@ -15,9 +12,7 @@ SIGTERM end it through the writer's cleanup: the file being written is removed, 
 
 from __future__ import annotations
 
-import os
 import sys
-import time
 from pathlib import Path
 
 from linreg.config import TrainConfig
@@ -26,15 +21,13 @@ from linreg.errors import ResultSetError
 from linreg.results import kinds
 from linreg.results.files import read_json, write_json_new
 from linreg.results.run_folder import run_record
-from linreg.suites.replay import JOBS_FILE
+from linreg.suites.replay_sides import REPLAYS_OPTION, serving_from
 from linreg.suites.replay_worker import replay_all
 from linreg.suites.repro_resume import RESUME_LIST, write_resume_points
 from linreg.suites.worker import worker_main
 
 # The list of configs both workers train, beside the copies' folders (hidden: not a result).
 CONFIG_LIST = ".configs.json"
-REPLAYS_OPTION = "--replays"
-JOBS_POLL_S = 0.02
 
 
 def run_file(out_dir: Path, config: TrainConfig) -> Path:
@@ -58,29 +51,16 @@ def read_config_list(path: Path) -> list[TrainConfig]:
         raise ResultSetError(f"{path}: malformed list of configs ({exc!r})") from None
 
 
-def serve_replays(folder: Path, parent: int) -> None:
-    """Trace the replay jobs the parent writes (whole, by rename) to ``folder``/jobs.json once
-    it has checked the copies' runs; give up where the parent has gone."""
-    jobs = folder / JOBS_FILE
-    while not jobs.exists():
-        if os.getppid() != parent:
-            raise ResultSetError("the repro run that started this worker has ended")
-        time.sleep(JOBS_POLL_S)
-    replay_all(jobs, folder)
-
-
 def main(argv: list[str]) -> int:
-    replays = None
-    if argv[:1] == [REPLAYS_OPTION] and len(argv) > 2 and argv[2].isdigit():
-        replays, parent, argv = Path(argv[1]), int(argv[2]), argv[3:]
+    serving, argv = serving_from(argv)
 
     def work(args: list[str]) -> None:
         if len(args) == 3:
             resume_dir = Path(args[2])
             write_resume_points(read_config_list(resume_dir / RESUME_LIST), resume_dir)
         train_all(read_config_list(Path(args[0])), Path(args[1]))
-        if replays is not None:
-            serve_replays(replays, parent)
+        if serving is not None:
+            serving.serve(replay_all, ResultSetError)
 
     return worker_main("linreg.suites.repro_worker",
                        f"[{REPLAYS_OPTION} DIR PARENT_PID] CONFIGS_JSON OUT_DIR [RESUME_DIR]",

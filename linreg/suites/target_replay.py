@@ -3,7 +3,8 @@
 Each side replays in a process of its own (one worker for every candidate config, one for every
 reference config, side by side), as the runs themselves were trained: a thread count or a
 determinism flag is a process's setting, and one process replaying both sides could carry one
-side's state into the other's. Each replay keeps every quantity's digest at every step and the
+side's state into the other's; a repro run hands each side to one of its copies' workers
+(``linreg.suites.replay_sides``). Each replay keeps every quantity's digest at every step and the
 values of a window of steps (``DEFAULT_KEEP_ELEMENTS`` values at most a side): for two runs of
 one dtype, the steps up to the first train loss that differs; for two dtypes, from the start.
 """
@@ -11,6 +12,7 @@ one dtype, the steps up to the first train loss that differs; for two dtypes, fr
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +21,8 @@ from linreg.compare.target_first_difference import first_beyond_tolerance, first
 from linreg.compare.target_numerics import first_loss_difference, record_difference
 from linreg.engines.target_trace import TargetTrace
 from linreg.errors import LinregError
-from linreg.results.files import dumps
 from linreg.results.target_repro_checks import TargetDifference
-from linreg.suites.workers import run_module
+from linreg.suites.replay_sides import SideRunner, fresh_worker
 from linreg.target_config import TargetConfig
 from linreg.target_run import TargetRun
 from linreg.tolerance import Tolerance
@@ -77,19 +78,9 @@ def tolerance_pair(candidate: TargetRun, reference: TargetRun, tolerance: Tolera
     return TargetReplayPair(candidate.config, reference.config, until, 0, tolerance)
 
 
-def _side(jobs: list[tuple[TargetConfig, int, int]], folder: Path, timeout_s: float) -> None:
-    folder.mkdir()
-    jobs_file = folder / "jobs.json"
-    jobs_file.write_text(dumps([{"config": c.to_dict(), "until": until, "keep_from": keep}
-                                for c, until, keep in jobs]), encoding="utf-8")  # fmt: skip
-    failed = run_module(
-        "linreg.suites.target_replay_worker",
-        [str(jobs_file), str(folder)],
-        folder / "worker.log",
-        timeout_s,
-    )
-    if failed:
-        raise TargetReplayError(f"a replay worker failed: {failed}")
+def _side(jobs: list[tuple[TargetConfig, int, int]], run: SideRunner, timeout_s: float) -> Path:
+    return run([{"config": c.to_dict(), "until": until, "keep_from": keep}
+                for c, until, keep in jobs], timeout_s)  # fmt: skip
 
 
 def _deduplicated(jobs: list[tuple[TargetConfig, int, int]]) -> tuple[list, list[int]]:
@@ -105,26 +96,37 @@ def _deduplicated(jobs: list[tuple[TargetConfig, int, int]]) -> tuple[list, list
     return list(merged.values()), [order.index(c.config_id) for c, _, _ in jobs]
 
 
-def replay(pairs: list[TargetReplayPair],
-           timeout_s: float = DEFAULT_TIMEOUT_S) -> list[TargetDifference]:  # fmt: skip
-    """Each pair's finding: the first differing quantity, or the first beyond tolerance."""
+def replay(
+    pairs: list[TargetReplayPair],
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    sides: tuple[SideRunner, SideRunner] | None = None,
+) -> list[TargetDifference]:
+    """Each pair's finding: the first differing quantity, or the first beyond tolerance.
+    ``sides``: where the candidates and the references replay (a worker started for each
+    side by default)."""
     if not pairs:
         return []
     candidates, where_c = _deduplicated([(p.candidate, p.until, p.keep_from) for p in pairs])
     references, where_r = _deduplicated([(p.reference, p.until, p.keep_from) for p in pairs])
-    with tempfile.TemporaryDirectory(prefix="linreg-target-replay-") as tmp:
-        root = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        if sides is None:
+            root = Path(stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="linreg-target-replay-")
+            ))  # fmt: skip
+            sides = tuple(
+                fresh_worker("linreg.suites.target_replay_worker", root / name, TargetReplayError)
+                for name in ("candidate", "reference")
+            )
         with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
             futures = [
-                pool.submit(_side, side, root / name, timeout_s)
-                for name, side in (("candidate", candidates), ("reference", references))
+                pool.submit(_side, jobs, run, timeout_s)
+                for jobs, run in zip((candidates, references), sides, strict=True)
             ]
-            for future in futures:
-                future.result()
+            folder_c, folder_r = (future.result() for future in futures)
         found = []
         for pair, wc, wr in zip(pairs, where_c, where_r, strict=True):
-            candidate = TargetTrace.load(root / "candidate" / str(wc))
-            reference = TargetTrace.load(root / "reference" / str(wr))
+            candidate = TargetTrace.load(folder_c / str(wc))
+            reference = TargetTrace.load(folder_r / str(wr))
             if pair.tolerance is None:
                 found.append(first_difference(candidate, reference, pair.until))
             else:

@@ -19,12 +19,14 @@ interrupted set keeps what it finished and ``linreg repro --resume`` completes i
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import platform
 import shutil
 import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,9 +46,16 @@ from linreg.results.target_repro_checks import (
     TargetReproCheck,
     TargetReproChecks,
 )
+from linreg.suites.replay_sides import SideRunner, release, served_side, serving_args
 from linreg.suites.repro_options import default_repro_root
 from linreg.suites.repro_resume import RESUME_DIR, RESUME_LIST, resumed_file
-from linreg.suites.target_replay import TargetReplayPair, bitwise_pair, replay, tolerance_pair
+from linreg.suites.target_replay import (
+    TargetReplayError,
+    TargetReplayPair,
+    bitwise_pair,
+    replay,
+    tolerance_pair,
+)
 from linreg.suites.target_repro_options import TargetReproOptions, label
 from linreg.suites.target_repro_resume import (
     load_resumption,
@@ -55,7 +64,7 @@ from linreg.suites.target_repro_resume import (
     write_config_list,
 )
 from linreg.suites.target_repro_worker import CONFIG_LIST, run_folder
-from linreg.suites.workers import run_workers
+from linreg.suites.workers import Workers
 from linreg.target import Target
 from linreg.target_config import TargetConfig
 from linreg.target_loading import load_target
@@ -192,14 +201,17 @@ def _remove_partial(result_dir: Path) -> None:
             shutil.rmtree(staged, ignore_errors=True)
 
 
-def run_target_matrix(
+@contextlib.contextmanager
+def trained_target_matrix(
     configs: list[TargetConfig],
     resumes: list[TargetConfig],
     result_dir: Path,
     on_progress: ProgressCallback | None = None,
-) -> Runs:
+) -> Iterator[tuple[Runs, tuple[SideRunner, SideRunner]]]:
     """Train every config twice, in two worker processes side by side; the first also stops
-    the resume check's runs half-way, and a third, fresh process finishes them.
+    the resume check's runs half-way, and a third, fresh process finishes them. Yields both
+    copies' runs, and the two copies' workers as the two sides of a replay
+    (``linreg.suites.replay_sides``), waiting for their jobs until the block ends.
 
     Whatever stops this (an error, Ctrl-C, SIGTERM, a worker that fails) stops the workers
     before it returns, and each worker removes what it was writing.
@@ -211,37 +223,48 @@ def run_target_matrix(
     if resumes:
         write_config_list(resume_dir / RESUME_LIST, resumes)
     module = "linreg.suites.target_repro_worker"
-    commands = {
-        copy: [sys.executable, "-m", module, str(config_list), str(d)]
-        for copy, d in zip(COPIES, dirs, strict=True)
-    }
-    if resumes:
-        commands[COPIES[0]].append(str(resume_dir))
-        commands["resume"] = worker_command(resume_dir)
-    total = 2 * len(configs) + len(resumes)
+    with contextlib.ExitStack() as stack:
+        replays = Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="linreg-target-replay-")
+        ))  # fmt: skip
+        folders = {copy: replays / copy for copy in COPIES}
+        commands = {
+            copy: [sys.executable, "-m", module, *serving_args(folders[copy]), str(config_list),
+                   str(d)]
+            for copy, d in zip(COPIES, dirs, strict=True)
+        }  # fmt: skip
+        if resumes:
+            commands[COPIES[0]].append(str(resume_dir))
+            commands["resume"] = worker_command(resume_dir)
+        total = 2 * len(configs) + len(resumes)
 
-    def done() -> int:
-        return sum(run_folder(d, c).exists() for d in dirs for c in configs) + sum(
-            resumed_file(resume_dir, c).exists() for c in resumes
-        )
+        def done() -> int:
+            return sum(run_folder(d, c).exists() for d in dirs for c in configs) + sum(
+                resumed_file(resume_dir, c).exists() for c in resumes
+            )
 
-    _run_workers(commands, done, total, on_progress)
-    return {
-        c.config_id: (
-            load_target_run(run_folder(dirs[0], c)),
-            load_target_run(run_folder(dirs[1], c)),
-        )
-        for c in configs
-    }
+        def trained() -> bool:
+            # The copies wait for their replays; the resume worker's end is its last word.
+            return done() == total and not (resumes and workers.running("resume"))
+
+        workers = stack.enter_context(Workers(commands))
+        workers.wait(done, total, on_progress, until=trained)
+        _raise_failed(workers.failures())
+        if done() < total:
+            raise TargetReproError("the workers ended before every run was written")
+        runs = {
+            c.config_id: (
+                load_target_run(run_folder(dirs[0], c)),
+                load_target_run(run_folder(dirs[1], c)),
+            )
+            for c in configs
+        }
+        yield runs, tuple(served_side(workers, c, folders[c], TargetReplayError) for c in folders)
+        _raise_failed(release(workers, folders))
 
 
-def _run_workers(
-    commands: dict[str, list[str]],
-    done: Callable[[], int],
-    total: int,
-    on_progress: ProgressCallback | None,
-) -> None:
-    for name, last in run_workers(commands, done, total, on_progress).items():
+def _raise_failed(failed: dict[str, str]) -> None:
+    for name, last in failed.items():
         if "training diverged" in last:
             raise WorkerDiverged(f"the {name} worker: {last.partition(': ')[2]}")
         raise TargetReproError(f"the {name} worker failed: {last}")
@@ -424,6 +447,7 @@ def explain_checks(
     runs: Runs,
     options: TargetReproOptions,
     declared: tuple[str, ...],
+    replay_sides: tuple[SideRunner, SideRunner] | None = None,
 ) -> list[TargetReproCheck]:
     """Where pairs part, each side replayed in a process of its own: a nondeterministic
     config's two copies (the first quantity whose bits differ), each dtype's twin against
@@ -450,7 +474,7 @@ def explain_checks(
             continue
         where.append(index)
     explained = list(checks)
-    for index, found in zip(where, replay(pairs), strict=True):
+    for index, found in zip(where, replay(pairs, sides=replay_sides), strict=True):
         explained[index] = _with_difference(checks[index], found, declared)
     return explained
 
@@ -511,12 +535,13 @@ def _finish(options, target, result_dir, started, on_progress, on_start) -> Targ
     matrix = options.matrix
     configs = matrix.configs(target)
     resumes = matrix.resume_configs(target) if resume_step(matrix.base()) >= 1 else []
-    runs = run_target_matrix(configs, resumes, result_dir, on_progress)
-    checks = determinism_checks(configs, runs, tuple(target.nondeterministic))
-    consistency, skipped_here = consistency_checks(options, configs, runs, _States(result_dir))
-    checks += consistency
-    checks += resume_checks(resumes, runs, result_dir)
-    checks = explain_checks(checks, configs, runs, options, tuple(target.nondeterministic))
+    with trained_target_matrix(configs, resumes, result_dir, on_progress) as (runs, sides):
+        checks = determinism_checks(configs, runs, tuple(target.nondeterministic))
+        consistency, skipped_here = consistency_checks(options, configs, runs, _States(result_dir))
+        checks += consistency
+        checks += resume_checks(resumes, runs, result_dir)
+        checks = explain_checks(checks, configs, runs, options, tuple(target.nondeterministic),
+                                sides)  # fmt: skip
     skipped = [(label(c), why) for c, why in matrix.skipped(target)] + skipped_here
     if not resumes:
         skipped.append(("resume", f"a run of {matrix.steps} step has no half-way step to stop at"))

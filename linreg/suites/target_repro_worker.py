@@ -1,10 +1,12 @@
 """One process of a target's repro run: trains a list of configs and writes each run folder
 (run.json, history.csv, model.pth) as it finishes.
 
-`python -m linreg.suites.target_repro_worker CONFIGS_JSON OUT_DIR [RESUME_DIR]` — one process
-trains many configs, so a matrix costs one interpreter start-up per copy. Given RESUME_DIR, it
-first writes the resume check's checkpoints there (``linreg.suites.target_repro_resume``). A
-config whose folder exists is skipped: that is what makes an interrupted repro run resumable.
+`python -m linreg.suites.target_repro_worker [--replays DIR PARENT_PID] CONFIGS_JSON OUT_DIR
+[RESUME_DIR]` — one process trains many configs, so a matrix costs one interpreter start-up per
+copy. Given RESUME_DIR, it first writes the resume check's checkpoints there
+(``linreg.suites.target_repro_resume``); given ``--replays``, it then serves its side of the
+run's replays (``linreg.suites.replay_sides``). A config whose folder exists is skipped: that
+is what makes an interrupted repro run resumable.
 Ctrl-C and SIGTERM end it through the writer's cleanup: no half-written folder stays.
 """
 
@@ -14,8 +16,11 @@ import sys
 from pathlib import Path
 
 from linreg.engines.target_loop import prepare_target
+from linreg.errors import ResultSetError
 from linreg.results.target_run_folder import write_target_run_folder
+from linreg.suites.replay_sides import REPLAYS_OPTION, serving_from
 from linreg.suites.repro_resume import RESUME_LIST
+from linreg.suites.target_replay_worker import replay_all
 from linreg.suites.target_repro_resume import read_config_list, write_resume_points
 from linreg.suites.worker import worker_main
 from linreg.target_config import TargetConfig
@@ -39,13 +44,18 @@ def train_all(configs: list[TargetConfig], out_dir: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
+    serving, argv = serving_from(argv)
+
     def work(args: list[str]) -> None:
         if len(args) == 3:
             resume_dir = Path(args[2])
             write_resume_points(read_config_list(resume_dir / RESUME_LIST), resume_dir)
         train_all(read_config_list(Path(args[0])), Path(args[1]))
+        if serving is not None:
+            serving.serve(replay_all, ResultSetError)
 
-    return worker_main("linreg.suites.target_repro_worker", "CONFIGS_JSON OUT_DIR [RESUME_DIR]",
+    return worker_main("linreg.suites.target_repro_worker",
+                       f"[{REPLAYS_OPTION} DIR PARENT_PID] CONFIGS_JSON OUT_DIR [RESUME_DIR]",
                        argv, (2, 3), work)  # fmt: skip
 
 

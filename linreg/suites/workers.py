@@ -42,19 +42,6 @@ def run_module(module: str, args: list[str], log: Path, timeout_s: float) -> str
     return lines[-1] if lines else f"exit code {done.exit_code}"
 
 
-def run_workers(
-    commands: dict[str, list[str]],
-    done: Callable[[], int],
-    total: int,
-    on_progress: Callable[[int, int], None] | None,
-) -> dict[str, str]:
-    """Run the named commands side by side until all end; return, for each worker that failed
-    on its own (not one stopped because another failed), the last line it wrote on stderr."""
-    with Workers(commands) as workers:
-        workers.wait(done, total, on_progress)
-        return workers.failures()
-
-
 class Workers:
     """Named worker processes started side by side and stopped together: by SIGTERM (raised as
     Terminated within the block), by an error, and, for any still running, as the block ends."""
