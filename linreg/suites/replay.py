@@ -10,9 +10,6 @@ hands each side to one of its two copies' workers, which trained the runs (``sid
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +24,7 @@ from linreg.engines.trace import DEFAULT_KEEP_ELEMENTS, Trace
 from linreg.errors import LinregError
 from linreg.results.run_comparison import Comparison
 from linreg.run import Run
-from linreg.suites.replay_sides import SideRunner, fresh_worker
+from linreg.suites.replay_sides import SideRunner, replayed
 from linreg.tolerance import Tolerance
 
 # A replay is at most one run per config: bounded like a repro worker's share of the matrix.
@@ -48,15 +45,16 @@ class ReplayPair:
     tolerance: Tolerance
 
 
-def _side(configs: list[tuple[TrainConfig, int]], run: SideRunner, timeout_s: float) -> list[Trace]:
+def _jobs(configs: list[tuple[TrainConfig, int]]) -> list[dict]:
+    return [{"config": c.to_dict(), "until": until, "keep_elements": DEFAULT_KEEP_ELEMENTS}
+            for c, until in configs]  # fmt: skip
+
+
+def _traces(folder: Path, count: int) -> list[Trace]:
     import torch
 
-    jobs = [{"config": c.to_dict(), "until": until, "keep_elements": DEFAULT_KEEP_ELEMENTS}
-            for c, until in configs]  # fmt: skip
-    folder = run(jobs, timeout_s)
     return [
-        Trace.from_dict(torch.load(folder / f"{i}.pt", weights_only=True))
-        for i in range(len(configs))
+        Trace.from_dict(torch.load(folder / f"{i}.pt", weights_only=True)) for i in range(count)
     ]
 
 
@@ -82,17 +80,9 @@ def replay(
         return []
     candidates, where_c = _deduplicated([(p.candidate, p.until) for p in pairs])
     references, where_r = _deduplicated([(p.reference, p.until) for p in pairs])
-    with contextlib.ExitStack() as stack:
-        if sides is None:
-            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="linreg-replay-")))
-            sides = tuple(fresh_worker("linreg.suites.replay_worker", root / name, ReplayError)
-                          for name in ("candidate", "reference"))  # fmt: skip
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [
-                pool.submit(_side, configs, run, timeout_s)
-                for configs, run in zip((candidates, references), sides, strict=True)
-            ]
-            traces_c, traces_r = (f.result() for f in futures)
+    jobs = (_jobs(candidates), _jobs(references))
+    with replayed(jobs, timeout_s, sides, "linreg.suites.replay_worker", ReplayError) as folders:
+        traces_c, traces_r = (_traces(f, len(j)) for f, j in zip(folders, jobs, strict=True))
     return [
         explain(_cut(traces_c[wc], pair.until), _cut(traces_r[wr], pair.until), pair.tolerance)
         for pair, wc, wr in zip(pairs, where_c, where_r, strict=True)

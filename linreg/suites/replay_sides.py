@@ -14,9 +14,12 @@ traces were written to (as ``replay_all`` names them), or the error its caller r
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import os
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +49,30 @@ def fresh_worker(module: str, folder: Path, error: type[Exception]) -> SideRunne
         return folder
 
     return run
+
+
+@contextlib.contextmanager
+def replayed(
+    jobs: tuple[list[dict], list[dict]],
+    timeout_s: float,
+    sides: tuple[SideRunner, SideRunner] | None,
+    module: str,
+    error: type[Exception],
+) -> Iterator[tuple[Path, Path]]:
+    """The candidates' and the references' jobs run side by side, on ``sides`` or on a worker
+    of ``module`` started for each; the two folders their traces are in, for the block."""
+    with contextlib.ExitStack() as stack:
+        if sides is None:
+            root = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="linreg-replay-")))
+            sides = tuple(fresh_worker(module, root / name, error)
+                          for name in ("candidate", "reference"))  # fmt: skip
+        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [
+                pool.submit(run, side_jobs, timeout_s)
+                for side_jobs, run in zip(jobs, sides, strict=True)
+            ]
+            folders = tuple(future.result() for future in futures)
+        yield folders
 
 
 # --- in a copy's worker --------------------------------------------------------------------------

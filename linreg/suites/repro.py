@@ -8,7 +8,6 @@ the finished files, so an interrupted run keeps what it finished and ``resume`` 
 from __future__ import annotations
 
 import contextlib
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -33,7 +32,8 @@ from linreg.results.walk import result_files
 from linreg.run import Run
 from linreg.state import state_dict_hash, state_from_json
 from linreg.suites.replay import ReplayError, ReplayPair, replay
-from linreg.suites.replay_sides import SideRunner, release, served_side, serving_args
+from linreg.suites.replay_sides import SideRunner
+from linreg.suites.repro_copies import CopyWorkers, trained_copies
 from linreg.suites.repro_options import (
     DEFAULT_REQUIREMENTS,
     ReproMatrix,
@@ -51,7 +51,6 @@ from linreg.suites.repro_resume import (
 )
 from linreg.suites.repro_resume import worker_command as resume_worker_command
 from linreg.suites.repro_worker import CONFIG_LIST, run_file
-from linreg.suites.workers import Workers
 from linreg.tolerance import Tolerances
 
 
@@ -157,8 +156,7 @@ def trained_matrix(
     until the block ends.
 
     Whatever stops this (an error, Ctrl-C, SIGTERM, a worker that fails) stops the workers before
-    it returns, and each worker removes the file it was writing: nothing runs on and nothing
-    half-written stays.
+    it returns (``linreg.suites.repro_copies``).
     """
     configs = matrix.configs()
     dirs = [result_dir / copy for copy in kinds.REPRO_COPIES]
@@ -168,41 +166,25 @@ def trained_matrix(
     resumes = matrix.resume_configs()
     resume_dir = result_dir / RESUME_DIR
     write_resume_list(resumes, resume_dir)
-    with contextlib.ExitStack() as stack:
-        replays = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="linreg-replay-")))
-        folders = {copy: replays / copy for copy in kinds.REPRO_COPIES}
-        commands = {
-            copy: [sys.executable, "-m", "linreg.suites.repro_worker",
-                   *serving_args(folders[copy]), str(config_list), str(d)]
-            for copy, d in zip(kinds.REPRO_COPIES, dirs, strict=True)
-        }  # fmt: skip
-        if resumes:
-            commands[kinds.REPRO_COPIES[0]].append(str(resume_dir))
-            commands["resume"] = resume_worker_command(resume_dir)
-        total = 2 * len(configs) + len(resumes)
+    resume = (resume_dir, resume_worker_command(resume_dir)) if resumes else None
+    plan = CopyWorkers("linreg.suites.repro_worker", config_list,
+                       dict(zip(kinds.REPRO_COPIES, dirs, strict=True)), resume)  # fmt: skip
+    total = 2 * len(configs) + len(resumes)
 
-        def done() -> int:
-            return sum(run_file(d, c).exists() for d in dirs for c in configs) + sum(
-                resumed_file(resume_dir, c).exists() for c in resumes
-            )
+    def done() -> int:
+        return sum(run_file(d, c).exists() for d in dirs for c in configs) + sum(
+            resumed_file(resume_dir, c).exists() for c in resumes
+        )
 
-        def trained() -> bool:
-            # The copies wait for their replays; the resume worker's end is its last word.
-            return done() == total and not (resumes and workers.running("resume"))
+    def failure(name: str, last: str) -> Exception:
+        return ReproError(f"the {name} worker failed: {last}")
 
-        workers = stack.enter_context(Workers(commands))
-        workers.wait(done, total, on_progress, until=trained)
-        for copy, last in workers.failures().items():
-            raise ReproError(f"the {copy} worker failed: {last}")
-        if done() < total:
-            raise ReproError("the workers ended before every run was written")
+    with trained_copies(plan, done, total, on_progress, failure, ReplayError) as sides:
         runs = {
             c.config_id: (load_run(run_file(dirs[0], c)), load_run(run_file(dirs[1], c)))
             for c in configs
         }
-        yield runs, tuple(served_side(workers, c, folders[c], ReplayError) for c in folders)
-        for copy, last in release(workers, folders).items():
-            raise ReproError(f"the {copy} worker failed: {last}")
+        yield runs, sides
 
 
 def check_pairs(

@@ -11,18 +11,14 @@ one dtype, the steps up to the first train loss that differs; for two dtypes, fr
 
 from __future__ import annotations
 
-import concurrent.futures
-import contextlib
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 
 from linreg.compare.target_first_difference import first_beyond_tolerance, first_difference
 from linreg.compare.target_numerics import first_loss_difference, record_difference
 from linreg.engines.target_trace import TargetTrace
 from linreg.errors import LinregError
 from linreg.results.target_repro_checks import TargetDifference
-from linreg.suites.replay_sides import SideRunner, fresh_worker
+from linreg.suites.replay_sides import SideRunner, replayed
 from linreg.target_config import TargetConfig
 from linreg.target_run import TargetRun
 from linreg.tolerance import Tolerance
@@ -78,9 +74,9 @@ def tolerance_pair(candidate: TargetRun, reference: TargetRun, tolerance: Tolera
     return TargetReplayPair(candidate.config, reference.config, until, 0, tolerance)
 
 
-def _side(jobs: list[tuple[TargetConfig, int, int]], run: SideRunner, timeout_s: float) -> Path:
-    return run([{"config": c.to_dict(), "until": until, "keep_from": keep}
-                for c, until, keep in jobs], timeout_s)  # fmt: skip
+def _jobs(jobs: list[tuple[TargetConfig, int, int]]) -> list[dict]:
+    return [{"config": c.to_dict(), "until": until, "keep_from": keep}
+            for c, until, keep in jobs]  # fmt: skip
 
 
 def _deduplicated(jobs: list[tuple[TargetConfig, int, int]]) -> tuple[list, list[int]]:
@@ -108,21 +104,9 @@ def replay(
         return []
     candidates, where_c = _deduplicated([(p.candidate, p.until, p.keep_from) for p in pairs])
     references, where_r = _deduplicated([(p.reference, p.until, p.keep_from) for p in pairs])
-    with contextlib.ExitStack() as stack:
-        if sides is None:
-            root = Path(stack.enter_context(
-                tempfile.TemporaryDirectory(prefix="linreg-target-replay-")
-            ))  # fmt: skip
-            sides = tuple(
-                fresh_worker("linreg.suites.target_replay_worker", root / name, TargetReplayError)
-                for name in ("candidate", "reference")
-            )
-        with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-            futures = [
-                pool.submit(_side, jobs, run, timeout_s)
-                for jobs, run in zip((candidates, references), sides, strict=True)
-            ]
-            folder_c, folder_r = (future.result() for future in futures)
+    jobs = (_jobs(candidates), _jobs(references))
+    module = "linreg.suites.target_replay_worker"
+    with replayed(jobs, timeout_s, sides, module, TargetReplayError) as (folder_c, folder_r):
         found = []
         for pair, wc, wr in zip(pairs, where_c, where_r, strict=True):
             candidate = TargetTrace.load(folder_c / str(wc))

@@ -23,8 +23,6 @@ import contextlib
 import dataclasses
 import platform
 import shutil
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -46,7 +44,8 @@ from linreg.results.target_repro_checks import (
     TargetReproCheck,
     TargetReproChecks,
 )
-from linreg.suites.replay_sides import SideRunner, release, served_side, serving_args
+from linreg.suites.replay_sides import SideRunner
+from linreg.suites.repro_copies import CopyWorkers, trained_copies
 from linreg.suites.repro_options import default_repro_root
 from linreg.suites.repro_resume import RESUME_DIR, RESUME_LIST, resumed_file
 from linreg.suites.target_replay import (
@@ -64,7 +63,6 @@ from linreg.suites.target_repro_resume import (
     write_config_list,
 )
 from linreg.suites.target_repro_worker import CONFIG_LIST, run_folder
-from linreg.suites.workers import Workers
 from linreg.target import Target
 from linreg.target_config import TargetConfig
 from linreg.target_loading import load_target
@@ -222,36 +220,17 @@ def trained_target_matrix(
     resume_dir = result_dir / RESUME_DIR
     if resumes:
         write_config_list(resume_dir / RESUME_LIST, resumes)
-    module = "linreg.suites.target_repro_worker"
-    with contextlib.ExitStack() as stack:
-        replays = Path(stack.enter_context(
-            tempfile.TemporaryDirectory(prefix="linreg-target-replay-")
-        ))  # fmt: skip
-        folders = {copy: replays / copy for copy in COPIES}
-        commands = {
-            copy: [sys.executable, "-m", module, *serving_args(folders[copy]), str(config_list),
-                   str(d)]
-            for copy, d in zip(COPIES, dirs, strict=True)
-        }  # fmt: skip
-        if resumes:
-            commands[COPIES[0]].append(str(resume_dir))
-            commands["resume"] = worker_command(resume_dir)
-        total = 2 * len(configs) + len(resumes)
+    resume = (resume_dir, worker_command(resume_dir)) if resumes else None
+    plan = CopyWorkers("linreg.suites.target_repro_worker", config_list,
+                       dict(zip(COPIES, dirs, strict=True)), resume)  # fmt: skip
+    total = 2 * len(configs) + len(resumes)
 
-        def done() -> int:
-            return sum(run_folder(d, c).exists() for d in dirs for c in configs) + sum(
-                resumed_file(resume_dir, c).exists() for c in resumes
-            )
+    def done() -> int:
+        return sum(run_folder(d, c).exists() for d in dirs for c in configs) + sum(
+            resumed_file(resume_dir, c).exists() for c in resumes
+        )
 
-        def trained() -> bool:
-            # The copies wait for their replays; the resume worker's end is its last word.
-            return done() == total and not (resumes and workers.running("resume"))
-
-        workers = stack.enter_context(Workers(commands))
-        workers.wait(done, total, on_progress, until=trained)
-        _raise_failed(workers.failures())
-        if done() < total:
-            raise TargetReproError("the workers ended before every run was written")
+    with trained_copies(plan, done, total, on_progress, _failure, TargetReplayError) as sides:
         runs = {
             c.config_id: (
                 load_target_run(run_folder(dirs[0], c)),
@@ -259,15 +238,13 @@ def trained_target_matrix(
             )
             for c in configs
         }
-        yield runs, tuple(served_side(workers, c, folders[c], TargetReplayError) for c in folders)
-        _raise_failed(release(workers, folders))
+        yield runs, sides
 
 
-def _raise_failed(failed: dict[str, str]) -> None:
-    for name, last in failed.items():
-        if "training diverged" in last:
-            raise WorkerDiverged(f"the {name} worker: {last.partition(': ')[2]}")
-        raise TargetReproError(f"the {name} worker failed: {last}")
+def _failure(name: str, last: str) -> Exception:
+    if "training diverged" in last:
+        return WorkerDiverged(f"the {name} worker: {last.partition(': ')[2]}")
+    return TargetReproError(f"the {name} worker failed: {last}")
 
 
 class _States:
