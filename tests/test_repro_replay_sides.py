@@ -145,3 +145,23 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return "\nState:\tZ" not in status
+
+
+# A worker that says much (a warning per config, say) while it waits, and then fails.
+TALKATIVE = textwrap.dedent(
+    """
+    import sys
+    for i in range(4000):
+        print(f"warning {i}: " + "x" * 60, file=sys.stderr)
+    print("the last word", file=sys.stderr)
+    sys.exit(1)
+    """
+)
+
+
+def test_a_worker_that_says_much_ends_and_its_last_line_is_kept() -> None:
+    """Some 260 KB on stderr, more than a pipe holds unread: the worker still ends, and its
+    last line is its failure's, inside the block and after it."""
+    with Workers({"talker": [sys.executable, "-c", TALKATIVE]}) as workers:
+        assert workers.finish("talker", 30) == "the last word"
+    assert workers.failures() == {"talker": "the last word"}

@@ -12,9 +12,11 @@ import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from linreg.processes import run_bounded
 from linreg.signals import sigterm_raises
@@ -50,18 +52,23 @@ class Workers:
         self._commands = commands
         self.processes: dict[str, subprocess.Popen] = {}
         self._stopped: set[str] = set()
-        self._last_lines: dict[str, str] = {}
+        self._logs: dict[str, IO[bytes]] = {}
+        self._kept: dict[str, str] | None = None
         self._exit = contextlib.ExitStack()
 
     def __enter__(self) -> Workers:
         self._exit.enter_context(sigterm_raises())
-        self._exit.callback(self._close_pipes)
-        self._exit.callback(self._stop_running)
         try:
+            # Each worker's stderr to a file rather than a pipe: a worker that says much while it
+            # waits for its replays would fill a pipe no one reads until it ends, and block.
+            for name in self._commands:
+                self._logs[name] = self._exit.enter_context(tempfile.TemporaryFile("w+b"))
+            self._exit.callback(self._keep_failures)  # before the files close, after ...
+            self._exit.callback(self._stop_running)  # ... every worker has ended
             env = package_env()
             for name, command in self._commands.items():
                 self.processes[name] = subprocess.Popen(
-                    command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+                    command, env=env, stdout=subprocess.DEVNULL, stderr=self._logs[name]
                 )
         except BaseException:
             self._exit.close()
@@ -109,23 +116,20 @@ class Workers:
     def failures(self) -> dict[str, str]:
         """For each worker that ended with an error on its own (not one stopped here), the last
         line it wrote on stderr."""
+        if self._kept is not None:
+            return dict(self._kept)
         failed = {}
         for name, w in self.processes.items():
             if w.poll() in (None, 0) or name in self._stopped:
                 continue
-            if name not in self._last_lines:
-                err = w.stderr.read().strip() if w.stderr and not w.stderr.closed else ""
-                self._last_lines[name] = (
-                    err.splitlines()[-1] if err else f"exit code {w.returncode}"
-                )
-            failed[name] = self._last_lines[name]
+            log = self._logs[name]
+            log.seek(0)
+            err = log.read().decode("utf-8", errors="replace").strip()
+            failed[name] = err.splitlines()[-1] if err else f"exit code {w.returncode}"
         return failed
 
-    def _close_pipes(self) -> None:
-        self.failures()  # their last lines kept before the pipes go
-        for w in self.processes.values():
-            if w.stderr:
-                w.stderr.close()
+    def _keep_failures(self) -> None:
+        self._kept = self.failures()
 
     def _stop_running(self) -> None:
         running = {name: w for name, w in self.processes.items() if w.poll() is None}
