@@ -165,3 +165,19 @@ def test_a_worker_that_says_much_ends_and_its_last_line_is_kept() -> None:
     with Workers({"talker": [sys.executable, "-c", TALKATIVE]}) as workers:
         assert workers.finish("talker", 30) == "the last word"
     assert workers.failures() == {"talker": "the last word"}
+
+
+@pytest.mark.parametrize(
+    "argv", [[REPLAYS_OPTION, "replays"], [REPLAYS_OPTION, "replays", "configs.json"]]
+)
+def test_a_copy_given_replays_without_both_values_prints_its_usage(argv, tmp_path, capsys):
+    """Not read as CONFIGS_JSON OUT_DIR [RESUME_DIR]: its usage, exit 2, nothing made."""
+    from linreg.suites.repro_worker import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(tmp_path)
+        assert main(argv) == 2
+    assert "usage: python -m linreg.suites.repro_worker [--replays DIR PARENT_PID]" in (
+        capsys.readouterr().err
+    )
+    assert list(tmp_path.iterdir()) == []

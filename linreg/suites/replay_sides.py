@@ -97,10 +97,13 @@ class Serving:
 
 
 def serving_from(argv: list[str]) -> tuple[Serving | None, list[str]]:
-    """The worker's ``--replays DIR PARENT_PID``, if given, and the arguments after it."""
-    if argv[:1] == [REPLAYS_OPTION] and len(argv) > 2 and argv[2].isdigit():
+    """The worker's ``--replays DIR PARENT_PID``, if given, and the arguments after it; an
+    option given without both values leaves no arguments, so that the worker prints its usage."""
+    if argv[:1] != [REPLAYS_OPTION]:
+        return None, argv
+    if len(argv) > 2 and argv[2].isdigit():
         return Serving(Path(argv[1]), int(argv[2])), argv[3:]
-    return None, argv
+    return None, []
 
 
 # --- in the repro run ----------------------------------------------------------------------------
