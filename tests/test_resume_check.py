@@ -2,11 +2,11 @@
 
 A run stopped half-way, checkpointed, and finished in a fresh worker process must restore every
 piece of state the stopped run had and then be its uninterrupted run bit for bit. The tests break
-a resume on purpose through the resume worker's test-only variable
+a resume on purpose through the resume check's test-only variable
 ``LINREG_TEST_RESUME_LEAVES_OUT`` (linreg.suites.resume_worker.LEAVE_OUT_VARIABLE): set to
 ``momentum_buffer`` the worker drops SGD's momentum buffers from what it restores, set to
-``adam_step`` it sets Adam's step counts back to 0. It is read only by that worker, and only these
-tests set it.
+``adam_step`` it sets Adam's step counts back to 0. It is read only where a run is resumed, and
+only these tests set it.
 """
 
 from __future__ import annotations

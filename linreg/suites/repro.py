@@ -49,7 +49,6 @@ from linreg.suites.repro_resume import (
     resumed_file,
     write_resume_list,
 )
-from linreg.suites.repro_resume import worker_command as resume_worker_command
 from linreg.suites.repro_worker import CONFIG_LIST, run_file
 from linreg.tolerance import Tolerances
 
@@ -150,8 +149,8 @@ def trained_matrix(
     matrix: ReproMatrix, result_dir: Path, on_progress: ProgressCallback | None = None
 ) -> Iterator[tuple[dict[str, tuple[Run, Run]], tuple[SideRunner, SideRunner]]]:
     """Train every config twice, in two worker processes running side by side; the first also
-    stops the resume check's runs half-way, and a third, fresh process finishes them
-    (``linreg.suites.repro_resume``). Yields both copies' runs, and the two copies' workers as
+    stops the resume check's runs half-way, and the second, before it trains anything, finishes
+    them (``linreg.suites.repro_resume``). Yields both copies' runs, and the two copies' workers as
     the two sides of a replay (``explain_checks``): each waits, torch warm, for its side's jobs
     until the block ends.
 
@@ -166,15 +165,17 @@ def trained_matrix(
     resumes = matrix.resume_configs()
     resume_dir = result_dir / RESUME_DIR
     write_resume_list(resumes, resume_dir)
-    resume = (resume_dir, resume_worker_command(resume_dir)) if resumes else None
+
+    def resumed() -> int:
+        return sum(resumed_file(resume_dir, c).exists() for c in resumes)
+
+    resume = (resume_dir, lambda: resumed() == len(resumes)) if resumes else None
     plan = CopyWorkers("linreg.suites.repro_worker", config_list,
                        dict(zip(kinds.REPRO_COPIES, dirs, strict=True)), resume)  # fmt: skip
     total = 2 * len(configs) + len(resumes)
 
     def done() -> int:
-        return sum(run_file(d, c).exists() for d in dirs for c in configs) + sum(
-            resumed_file(resume_dir, c).exists() for c in resumes
-        )
+        return sum(run_file(d, c).exists() for d in dirs for c in configs) + resumed()
 
     def failure(name: str, last: str) -> Exception:
         return ReproError(f"the {name} worker failed: {last}")

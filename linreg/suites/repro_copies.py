@@ -1,7 +1,12 @@
 """A repro run's worker processes, for the tutorial's matrix and a target's alike: its two
-copies side by side, each training every config; the first also stopping the resume check's
-runs half-way, for a third, fresh process to finish; then the copies, torch warm, as the two
-sides of the run's replays (``linreg.suites.replay_sides``) until the run's checks are done.
+copies side by side, each training every config; the first, before its copy, stopping the resume
+check's runs half-way, and the second, before its copy (a fresh process: it has trained nothing
+yet), finishing them; then the copies, torch warm, as the two sides of the run's replays
+(``linreg.suites.replay_sides``) until the run's checks are done.
+
+Two processes, not three: a worker of its own for the resume check cost `linreg repro` a third
+interpreter start (torch and torch._dynamo, about 3 s of CPU), while its state when it resumes
+is the same in the second copy's worker, which resumes before it trains.
 
 Whatever stops the run (an error, Ctrl-C, SIGTERM, a worker that fails) stops the workers before
 it goes on, and each worker removes what it was writing: nothing runs on and nothing
@@ -18,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from linreg.suites.replay_sides import SideRunner, release, served_side, serving_args
+from linreg.suites.repro_resume import finishing_args
 from linreg.suites.workers import Workers
 
 RESUME = "resume"
@@ -26,26 +32,35 @@ RESUME = "resume"
 @dataclass(frozen=True)
 class CopyWorkers:
     """What the workers are started with: the copy's worker module (``python -m module
-    CONFIG_LIST COPY_DIR [RESUME_DIR]``), the list of configs, each copy's folder (the first is
-    the one that stops the resume check's runs), and, where the matrix has a resume check, its
-    folder and the command of the worker that finishes them."""
+    [--finish-resumes RESUME_DIR] CONFIG_LIST COPY_DIR [RESUME_DIR]``), the list of configs, each
+    copy's folder (the first is the one that stops the resume check's runs, the second the one
+    that finishes them), and, where the matrix has a resume check, its folder and whether every
+    run of it is finished."""
 
     module: str
     config_list: Path
     dirs: dict[str, Path]
-    resume: tuple[Path, list[str]] | None = None
+    resume: tuple[Path, Callable[[], bool]] | None = None
 
     def commands(self, replay_folders: dict[str, Path]) -> dict[str, list[str]]:
-        commands = {
-            copy: [sys.executable, "-m", self.module, *serving_args(replay_folders[copy]),
-                   str(self.config_list), str(folder)]
-            for copy, folder in self.dirs.items()
-        }  # fmt: skip
+        first, second = self.dirs
+        commands = {copy: [sys.executable, "-m", self.module, *serving_args(replay_folders[copy])]
+                    for copy in self.dirs}  # fmt: skip
         if self.resume is not None:
-            resume_dir, command = self.resume
-            commands[next(iter(self.dirs))].append(str(resume_dir))
-            commands[RESUME] = command
+            commands[second] += finishing_args(self.resume[0])
+        for copy, folder in self.dirs.items():
+            commands[copy] += [str(self.config_list), str(folder)]
+        if self.resume is not None:
+            commands[first].append(str(self.resume[0]))
         return commands
+
+    def role(self, copy: str) -> str:
+        """What a failed worker was doing: the second copy's is the resume check's process
+        until every resumed run is written."""
+        _, second = self.dirs
+        if copy == second and self.resume is not None and not self.resume[1]():
+            return RESUME
+        return copy
 
 
 @contextlib.contextmanager
@@ -66,13 +81,12 @@ def trained_copies(
         commands = plan.commands(folders)
 
         def trained() -> bool:
-            # The copies wait for their replays; the resume worker's end is its last word.
-            return done() == total and not (RESUME in commands and workers.running(RESUME))
+            return done() == total  # the copies wait for their replays: they do not end
 
         workers = stack.enter_context(Workers(commands))
         workers.wait(done, total, on_progress, until=trained)
         for name, last in workers.failures().items():
-            raise failure(name, last)
+            raise failure(plan.role(name), last)
         if done() < total:
             raise failure("copy", "it ended before every run was written")
         yield tuple(served_side(workers, c, folders[c], replay_error) for c in folders)

@@ -3,10 +3,11 @@
 For each config of ``ReproMatrix.resume_configs`` the first copy's worker, before its own runs,
 trains to epoch ``epochs // 2``, writes a training checkpoint and, beside it, the state that run
 had at that epoch, piece by piece (``linreg.training_state.pieces``, taken from the live model,
-optimizer and generators). A fresh process (``linreg.suites.resume_worker``), started with the
-copies' workers, waits for each checkpoint, loads it, records the state it restored, and
-finishes the run. The check then sets the two states side by side and the resumed run against
-the uninterrupted one the matrix trained anyway.
+optimizer and generators). The second copy's worker, first of all (a fresh process: it has
+trained nothing yet), waits for each checkpoint, loads it, records the state it restored, and
+finishes the run (``linreg.suites.resume_worker``); then it trains its copy. The check then
+sets the two states side by side and the resumed run against the uninterrupted one the matrix
+trained anyway.
 
 Everything lives in ``<result set>/resume/``: files of their own kinds, which result sets pass
 over (a resumed run is not another run of its config).
@@ -14,7 +15,6 @@ over (a resumed run is not another run of its config).
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +22,9 @@ from typing import Any
 
 from linreg.config import TrainConfig
 from linreg.engines.resumable import train_until
+from linreg.errors import ResultSetError
 from linreg.results import kinds
-from linreg.results.files import write_json_new
+from linreg.results.files import read_json, write_json_new
 from linreg.results.load import load
 from linreg.results.training_checkpoint import save_training_checkpoint
 from linreg.run import Run
@@ -52,6 +53,14 @@ def point_file(resume_dir: Path, config: TrainConfig | TargetConfig) -> Path:
 
 def resumed_file(resume_dir: Path, config: TrainConfig | TargetConfig) -> Path:
     return resume_dir / f"{config.config_id}-resumed.json"
+
+
+def read_config_list(path: Path) -> list[TrainConfig]:
+    """The configs of a list written by ``write_resume_list`` or a repro run's CONFIG_LIST."""
+    try:
+        return [TrainConfig.from_dict(c) for c in read_json(path)["configs"]]
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ResultSetError(f"{path}: malformed list of configs ({exc!r})") from None
 
 
 def write_resume_list(configs: list[TrainConfig], resume_dir: Path) -> None:
@@ -90,8 +99,22 @@ def wait_for_point(
         time.sleep(0.05)
 
 
-def worker_command(resume_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "linreg.suites.resume_worker", str(resume_dir)]
+# What the second copy's worker is started with to finish the resume check's runs first.
+FINISH_OPTION = "--finish-resumes"
+
+
+def finishing_args(resume_dir: Path) -> list[str]:
+    return [FINISH_OPTION, str(resume_dir)]
+
+
+def finishing_from(argv: list[str]) -> tuple[Path | None, list[str]]:
+    """A copy's worker's ``--finish-resumes RESUME_DIR``, if given, and the arguments after it;
+    the option without its folder leaves no arguments, so that the worker prints its usage."""
+    if argv[:1] != [FINISH_OPTION]:
+        return None, argv
+    if len(argv) > 1:
+        return Path(argv[1]), argv[2:]
+    return None, []
 
 
 @dataclass(frozen=True)

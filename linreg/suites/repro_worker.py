@@ -19,11 +19,18 @@ from linreg.config import TrainConfig
 from linreg.engines import train
 from linreg.errors import ResultSetError
 from linreg.results import kinds
-from linreg.results.files import read_json, write_json_new
+from linreg.results.files import write_json_new
 from linreg.results.run_folder import run_record
 from linreg.suites.replay_sides import REPLAYS_OPTION, serving_from
 from linreg.suites.replay_worker import replay_all
-from linreg.suites.repro_resume import RESUME_LIST, write_resume_points
+from linreg.suites.repro_resume import (
+    FINISH_OPTION,
+    RESUME_LIST,
+    finishing_from,
+    read_config_list,
+    write_resume_points,
+)
+from linreg.suites.resume_worker import resume_all
 from linreg.suites.worker import worker_main
 
 # The list of configs both workers train, beside the copies' folders (hidden: not a result).
@@ -44,17 +51,15 @@ def train_all(configs: list[TrainConfig], out_dir: Path) -> None:
         write_json_new(target, record)
 
 
-def read_config_list(path: Path) -> list[TrainConfig]:
-    try:
-        return [TrainConfig.from_dict(c) for c in read_json(path)["configs"]]
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ResultSetError(f"{path}: malformed list of configs ({exc!r})") from None
-
-
 def main(argv: list[str]) -> int:
     serving, argv = serving_from(argv)
+    finishing, argv = finishing_from(argv)
 
     def work(args: list[str]) -> None:
+        if finishing is not None:
+            # First of all, while this process has trained nothing: the resume check's fresh
+            # process, with no interpreter of its own to start.
+            resume_all(finishing)
         if len(args) == 3:
             resume_dir = Path(args[2])
             write_resume_points(read_config_list(resume_dir / RESUME_LIST), resume_dir)
@@ -63,7 +68,8 @@ def main(argv: list[str]) -> int:
             serving.serve(replay_all, ResultSetError)
 
     return worker_main("linreg.suites.repro_worker",
-                       f"[{REPLAYS_OPTION} DIR PARENT_PID] CONFIGS_JSON OUT_DIR [RESUME_DIR]",
+                       f"[{REPLAYS_OPTION} DIR PARENT_PID] [{FINISH_OPTION} RESUME_DIR] "
+                       "CONFIGS_JSON OUT_DIR [RESUME_DIR]",
                        argv, (2, 3), work)  # fmt: skip
 
 

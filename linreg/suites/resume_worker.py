@@ -1,9 +1,10 @@
-"""The resume check's fresh process: finishes each checkpointed run of a repro set.
+"""The resume check's finish: each checkpointed run of a repro set, finished in a fresh process.
 
-`python -m linreg.suites.resume_worker RESUME_DIR` — for each config of the folder's list, waits
-for the first copy's worker to write its checkpoint, loads it, records the state it restored
-(before the first epoch it trains), trains the epochs that remain and writes the finished run
-with that record. A config whose record exists is skipped, as the copy workers skip theirs, so an
+The second copy's worker (``linreg.suites.repro_worker --finish-resumes RESUME_DIR``) calls
+``resume_all`` before it trains anything: for each config of the folder's list it waits for the
+first copy's worker to write its checkpoint, loads it, records the state it restored (before the
+first epoch it trains), trains the epochs that remain and writes the finished run with that
+record. A config whose record exists is skipped, as the copy workers skip theirs, so an
 interrupted repro run resumes.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 from pathlib import Path
 
 from linreg.engines.resumable import prepare_resumable
@@ -22,11 +22,10 @@ from linreg.results.training_checkpoint import load_training_checkpoint
 from linreg.suites.repro_resume import (
     RESUME_LIST,
     checkpoint_file,
+    read_config_list,
     resumed_file,
     wait_for_point,
 )
-from linreg.suites.repro_worker import read_config_list
-from linreg.suites.worker import worker_main
 from linreg.training_state import TrainingState, pieces
 
 # Test-only: a piece of state this process leaves out of what it restores, so that the tests can
@@ -68,14 +67,3 @@ def _left_out(state: TrainingState, piece: str) -> TrainingState:
     # An SGD parameter whose only state was its buffer has no state at all (as before a step).
     kept = {i: s for i, s in kept.items() if s}
     return dataclasses.replace(state, optimizer={**state.optimizer, "state": kept})
-
-
-def main(argv: list[str]) -> int:
-    return worker_main("linreg.suites.resume_worker", "RESUME_DIR", argv, (1,),
-                       lambda args: resume_all(Path(args[0])))  # fmt: skip
-
-
-if __name__ == "__main__":
-    from linreg.process_exit import exit_process
-
-    exit_process(main(sys.argv[1:]))

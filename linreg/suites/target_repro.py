@@ -59,7 +59,6 @@ from linreg.suites.target_repro_options import TargetReproOptions, label
 from linreg.suites.target_repro_resume import (
     load_resumption,
     resume_step,
-    worker_command,
     write_config_list,
 )
 from linreg.suites.target_repro_worker import CONFIG_LIST, run_folder
@@ -207,8 +206,8 @@ def trained_target_matrix(
     on_progress: ProgressCallback | None = None,
 ) -> Iterator[tuple[Runs, tuple[SideRunner, SideRunner]]]:
     """Train every config twice, in two worker processes side by side; the first also stops
-    the resume check's runs half-way, and a third, fresh process finishes them. Yields both
-    copies' runs, and the two copies' workers as the two sides of a replay
+    the resume check's runs half-way, and the second, before it trains anything, finishes them.
+    Yields both copies' runs, and the two copies' workers as the two sides of a replay
     (``linreg.suites.replay_sides``), waiting for their jobs until the block ends.
 
     Whatever stops this (an error, Ctrl-C, SIGTERM, a worker that fails) stops the workers
@@ -220,15 +219,17 @@ def trained_target_matrix(
     resume_dir = result_dir / RESUME_DIR
     if resumes:
         write_config_list(resume_dir / RESUME_LIST, resumes)
-    resume = (resume_dir, worker_command(resume_dir)) if resumes else None
+
+    def resumed() -> int:
+        return sum(resumed_file(resume_dir, c).exists() for c in resumes)
+
+    resume = (resume_dir, lambda: resumed() == len(resumes)) if resumes else None
     plan = CopyWorkers("linreg.suites.target_repro_worker", config_list,
                        dict(zip(COPIES, dirs, strict=True)), resume)  # fmt: skip
     total = 2 * len(configs) + len(resumes)
 
     def done() -> int:
-        return sum(run_folder(d, c).exists() for d in dirs for c in configs) + sum(
-            resumed_file(resume_dir, c).exists() for c in resumes
-        )
+        return sum(run_folder(d, c).exists() for d in dirs for c in configs) + resumed()
 
     with trained_copies(plan, done, total, on_progress, _failure, TargetReplayError) as sides:
         runs = {

@@ -3,10 +3,11 @@
 For each config of ``TargetReproMatrix.resume_configs`` the first copy's worker, before its own
 runs, trains to step ``steps // 2``, writes a target training checkpoint (as ``linreg train
 --target X --stop-at``) and, beside it, the state that run had then, piece by piece, read from
-the live model, optimizer, scheduler and generators (``linreg.engines.target_pieces``). A fresh
-process (``linreg.suites.target_resume_worker``) waits for each checkpoint, loads it, records the
-pieces it restored, and finishes the run. The check sets the two states side by side, then the
-finished run against the uninterrupted one the matrix trained anyway.
+the live model, optimizer, scheduler and generators (``linreg.engines.target_pieces``). The
+second copy's worker, first of all (a fresh process: it has trained nothing yet), waits for each
+checkpoint, loads it, records the pieces it restored, and finishes the run
+(``linreg.suites.target_resume_worker``); then it trains its copy. The check sets the two states
+side by side, then the finished run against the uninterrupted one the matrix trained anyway.
 
 Everything lives in ``<result set>/resume/``: files of their own kinds, which a result set's
 walkers pass over (a resumed run is not another run of its config).
@@ -14,7 +15,6 @@ walkers pass over (a resumed run is not another run of its config).
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -70,10 +70,6 @@ def write_resume_points(configs: list[TargetConfig], resume_dir: Path) -> None:
         body = {"config_id": config.config_id, "step": resume_step(config),
                 "pieces": list(prepared.pieces().items())}  # fmt: skip
         write_json_new(point, kinds.envelope(kinds.TARGET_RESUME_POINT, body))
-
-
-def worker_command(resume_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "linreg.suites.target_resume_worker", str(resume_dir)]
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ from linreg.engines.target_loop import prepare_target
 from linreg.errors import ResultSetError
 from linreg.results.target_run_folder import write_target_run_folder
 from linreg.suites.replay_sides import REPLAYS_OPTION, serving_from
-from linreg.suites.repro_resume import RESUME_LIST
+from linreg.suites.repro_resume import FINISH_OPTION, RESUME_LIST, finishing_from
 from linreg.suites.target_replay_worker import replay_all
 from linreg.suites.target_repro_resume import read_config_list, write_resume_points
+from linreg.suites.target_resume_worker import resume_all
 from linreg.suites.worker import worker_main
 from linreg.target_config import TargetConfig
 
@@ -45,8 +46,13 @@ def train_all(configs: list[TargetConfig], out_dir: Path) -> None:
 
 def main(argv: list[str]) -> int:
     serving, argv = serving_from(argv)
+    finishing, argv = finishing_from(argv)
 
     def work(args: list[str]) -> None:
+        if finishing is not None:
+            # First of all, while this process has trained nothing: the resume check's fresh
+            # process, with no interpreter of its own to start.
+            resume_all(finishing)
         if len(args) == 3:
             resume_dir = Path(args[2])
             write_resume_points(read_config_list(resume_dir / RESUME_LIST), resume_dir)
@@ -55,7 +61,8 @@ def main(argv: list[str]) -> int:
             serving.serve(replay_all, ResultSetError)
 
     return worker_main("linreg.suites.target_repro_worker",
-                       f"[{REPLAYS_OPTION} DIR PARENT_PID] CONFIGS_JSON OUT_DIR [RESUME_DIR]",
+                       f"[{REPLAYS_OPTION} DIR PARENT_PID] [{FINISH_OPTION} RESUME_DIR] "
+                       "CONFIGS_JSON OUT_DIR [RESUME_DIR]",
                        argv, (2, 3), work)  # fmt: skip
 
 

@@ -1,14 +1,15 @@
-"""The target resume check's fresh process: finishes each checkpointed run of a repro set.
+"""The target resume check's finish: each checkpointed run of a repro set, finished in a fresh
+process.
 
-`python -m linreg.suites.target_resume_worker RESUME_DIR` — for each config of the folder's list,
-waits for the first copy's worker to write its checkpoint, loads it, records the state it
-restored (before the first step it trains), trains the steps that remain and writes the finished
-run with that record. A config whose record exists is skipped, so an interrupted set resumes.
+The second copy's worker (``linreg.suites.target_repro_worker --finish-resumes RESUME_DIR``)
+calls ``resume_all`` before it trains anything: for each config of the folder's list it waits
+for the first copy's worker to write its checkpoint, loads it, records the state it restored
+(before the first step it trains), trains the steps that remain and writes the finished run with
+that record. A config whose record exists is skipped, so an interrupted set resumes.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from linreg.engines.target_loop import prepare_target
@@ -18,7 +19,6 @@ from linreg.results.target_checkpoint import load_target_checkpoint
 from linreg.results.target_run_folder import target_run_record
 from linreg.suites.repro_resume import RESUME_LIST, checkpoint_file, resumed_file, wait_for_point
 from linreg.suites.target_repro_resume import read_config_list
-from linreg.suites.worker import worker_main
 
 
 def resume_all(resume_dir: Path) -> None:
@@ -36,14 +36,3 @@ def resume_all(resume_dir: Path) -> None:
         record["restored"] = list(restored.items())  # in order: the first that differs is named
         record["requested_config_id"] = config.config_id
         write_json_new(target, record)
-
-
-def main(argv: list[str]) -> int:
-    return worker_main("linreg.suites.target_resume_worker", "RESUME_DIR", argv, (1,),
-                       lambda args: resume_all(Path(args[0])))  # fmt: skip
-
-
-if __name__ == "__main__":
-    from linreg.process_exit import exit_process
-
-    exit_process(main(sys.argv[1:]))

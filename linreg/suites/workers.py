@@ -1,4 +1,4 @@
-"""Worker processes of the repro suites (the copies, the resume worker, a replay), for the
+"""Worker processes of the repro suites (the copies, a replay), for the
 tutorial's matrix and a target's alike.
 
 The package is put on the children's PYTHONPATH so that a checkout runs without being installed;
@@ -89,7 +89,7 @@ class Workers:
         until: Callable[[], bool] | None = None,
     ) -> None:
         """Until every worker has ended or ``until()`` holds; where one fails, the others are
-        stopped (the resume worker would wait for checkpoints that never come)."""
+        stopped (the second copy would wait for checkpoints that never come)."""
         workers = list(self.processes.values())
         while True:
             if on_progress:
