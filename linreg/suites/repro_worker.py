@@ -1,11 +1,13 @@
 """One process of a repro run: trains a list of configs and writes each Run as it finishes.
 
-`python -m linreg.suites.repro_worker [--replays DIR PARENT_PID] CONFIGS_JSON OUT_DIR [RESUME_DIR]`
-— one process trains many configs, so a matrix costs two interpreter start-ups (one per copy),
-not two per config. Given ``--replays``, it then serves its side of the run's replays
-(``linreg.suites.replay_sides``).
+`python -m linreg.suites.repro_worker [--replays DIR PARENT_PID] [--finish-resumes RESUME_DIR]
+CONFIGS_JSON OUT_DIR [RESUME_DIR]` — one process trains many configs, so a matrix costs two
+interpreter start-ups (one per copy), not two per config. Given ``--replays``, it then serves its
+side of the run's replays (``linreg.suites.replay_sides``).
 Given RESUME_DIR, it first writes the resume check's checkpoints there
-(``linreg.suites.repro_resume``): this process has torch warm already. A config whose file
+(``linreg.suites.repro_resume``): this process has torch warm already. Given
+``--finish-resumes``, it first of all finishes the runs checkpointed there, the resume check's
+fresh process (``linreg.suites.resume_worker``). A config whose file
 exists already is skipped: that is what makes an interrupted repro run resumable. Ctrl-C and
 SIGTERM end it through the writer's cleanup: the file being written is removed, never left half.
 """

@@ -1,10 +1,12 @@
 """One process of a target's repro run: trains a list of configs and writes each run folder
 (run.json, history.csv, model.pth) as it finishes.
 
-`python -m linreg.suites.target_repro_worker [--replays DIR PARENT_PID] CONFIGS_JSON OUT_DIR
-[RESUME_DIR]` — one process trains many configs, so a matrix costs one interpreter start-up per
-copy. Given RESUME_DIR, it first writes the resume check's checkpoints there
-(``linreg.suites.target_repro_resume``); given ``--replays``, it then serves its side of the
+`python -m linreg.suites.target_repro_worker [--replays DIR PARENT_PID] [--finish-resumes
+RESUME_DIR] CONFIGS_JSON OUT_DIR [RESUME_DIR]` — one process trains many configs, so a matrix
+costs one interpreter start-up per copy. Given RESUME_DIR, it first writes the resume check's
+checkpoints there (``linreg.suites.target_repro_resume``); given ``--finish-resumes``, it first
+of all finishes the runs checkpointed there, the resume check's fresh process
+(``linreg.suites.target_resume_worker``); given ``--replays``, it then serves its side of the
 run's replays (``linreg.suites.replay_sides``). A config whose folder exists is skipped: that
 is what makes an interrupted repro run resumable.
 Ctrl-C and SIGTERM end it through the writer's cleanup: no half-written folder stays.
