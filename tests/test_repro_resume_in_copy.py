@@ -94,3 +94,34 @@ def test_a_copy_given_finish_resumes_without_its_folder_prints_its_usage(
     err = capsys.readouterr().err
     assert f"usage: python -m {module}" in err and f"[{FINISH_OPTION} RESUME_DIR]" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_waiting_for_a_point_has_imported_what_its_first_optimizer_needs(tmp_path):
+    """The second copy's worker, waiting for the first copy's point, imports torch._dynamo (which
+    its first optimizer would import once the point is there); a point already written is not
+    waited for and imports nothing."""
+    import subprocess
+    import sys
+    import textwrap
+
+    from linreg.suites.workers import package_env
+
+    code = textwrap.dedent(f"""
+        import sys, threading, time
+        from pathlib import Path
+        from linreg.config import TrainConfig
+        from linreg.suites.repro_resume import point_file, wait_for_point
+        folder, config = Path({str(tmp_path)!r}), TrainConfig(epochs=40)
+        ready = "torch._dynamo" in sys.modules
+        point_file(folder, config).write_text("{{}}")
+        wait_for_point(folder, config)
+        written = "torch._dynamo" in sys.modules
+        point_file(folder, config).unlink()
+        threading.Timer(0.5, point_file(folder, config).write_text, ["{{}}"]).start()
+        wait_for_point(folder, config)
+        print(ready, written, "torch._dynamo" in sys.modules)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], env=package_env(), capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False", "True"]

@@ -92,6 +92,10 @@ def wait_for_point(
     resume_dir: Path, config: TrainConfig | TargetConfig, timeout_s: float = WAIT_SECONDS
 ) -> None:
     """Return once the config's resume point is written (its checkpoint is then complete)."""
+    if not point_file(resume_dir, config).exists():
+        # The first optimizer a process makes imports torch._dynamo (about 1.4 s here): imported
+        # while the first copy's worker is still writing the point, rather than after it.
+        import torch._dynamo  # noqa: F401
     deadline = time.monotonic() + timeout_s
     while not point_file(resume_dir, config).exists():
         if time.monotonic() > deadline:
