@@ -22,8 +22,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from linreg.suites.replay_sides import SideRunner, release, served_side, serving_args
-from linreg.suites.repro_resume import finishing_args
+from linreg.errors import ResultSetError
+from linreg.suites.replay_sides import (
+    REPLAYS_OPTION,
+    SideRunner,
+    release,
+    served_side,
+    serving_args,
+    serving_from,
+)
+from linreg.suites.repro_resume import FINISH_OPTION, RESUME_LIST, finishing_args, finishing_from
+from linreg.suites.worker import worker_main
 from linreg.suites.workers import Workers
 
 RESUME = "resume"
@@ -92,3 +101,42 @@ def trained_copies(
         yield tuple(served_side(workers, c, folders[c], replay_error) for c in folders)
         for name, last in release(workers, folders).items():
             raise failure(name, last)
+
+
+# --- in a copy's worker --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CopySteps:
+    """What a copy's worker does, for the tutorial's configs or a target's: read a list of
+    configs, write the resume check's points, finish its resumes, train the copy, replay."""
+
+    read_config_list: Callable[[Path], list]
+    write_resume_points: Callable[[list, Path], None]
+    resume_all: Callable[[Path], None]
+    train_all: Callable[[list, Path], None]
+    replay_all: Callable[..., None]
+
+
+def copy_worker_main(module: str, argv: list[str], steps: CopySteps) -> int:
+    """``python -m module [--replays DIR PARENT_PID] [--finish-resumes RESUME_DIR] CONFIGS_JSON
+    OUT_DIR [RESUME_DIR]``, the command ``CopyWorkers.commands`` builds."""
+    serving, argv = serving_from(argv)
+    finishing, argv = finishing_from(argv)
+
+    def work(args: list[str]) -> None:
+        if finishing is not None:
+            # First of all, while this process has trained nothing: the resume check's fresh
+            # process, with no interpreter of its own to start.
+            steps.resume_all(finishing)
+        if len(args) == 3:
+            resume_dir = Path(args[2])
+            steps.write_resume_points(steps.read_config_list(resume_dir / RESUME_LIST), resume_dir)
+        steps.train_all(steps.read_config_list(Path(args[0])), Path(args[1]))
+        if serving is not None:
+            serving.serve(steps.replay_all, ResultSetError)
+
+    return worker_main(module,
+                       f"[{REPLAYS_OPTION} DIR PARENT_PID] [{FINISH_OPTION} RESUME_DIR] "
+                       "CONFIGS_JSON OUT_DIR [RESUME_DIR]",
+                       argv, (2, 3), work)  # fmt: skip

@@ -19,21 +19,13 @@ from pathlib import Path
 
 from linreg.config import TrainConfig
 from linreg.engines import train
-from linreg.errors import ResultSetError
 from linreg.results import kinds
 from linreg.results.files import write_json_new
 from linreg.results.run_folder import run_record
-from linreg.suites.replay_sides import REPLAYS_OPTION, serving_from
 from linreg.suites.replay_worker import replay_all
-from linreg.suites.repro_resume import (
-    FINISH_OPTION,
-    RESUME_LIST,
-    finishing_from,
-    read_config_list,
-    write_resume_points,
-)
+from linreg.suites.repro_copies import CopySteps, copy_worker_main
+from linreg.suites.repro_resume import read_config_list, write_resume_points
 from linreg.suites.resume_worker import resume_all
-from linreg.suites.worker import worker_main
 
 # The list of configs both workers train, beside the copies' folders (hidden: not a result).
 CONFIG_LIST = ".configs.json"
@@ -53,26 +45,11 @@ def train_all(configs: list[TrainConfig], out_dir: Path) -> None:
         write_json_new(target, record)
 
 
+STEPS = CopySteps(read_config_list, write_resume_points, resume_all, train_all, replay_all)
+
+
 def main(argv: list[str]) -> int:
-    serving, argv = serving_from(argv)
-    finishing, argv = finishing_from(argv)
-
-    def work(args: list[str]) -> None:
-        if finishing is not None:
-            # First of all, while this process has trained nothing: the resume check's fresh
-            # process, with no interpreter of its own to start.
-            resume_all(finishing)
-        if len(args) == 3:
-            resume_dir = Path(args[2])
-            write_resume_points(read_config_list(resume_dir / RESUME_LIST), resume_dir)
-        train_all(read_config_list(Path(args[0])), Path(args[1]))
-        if serving is not None:
-            serving.serve(replay_all, ResultSetError)
-
-    return worker_main("linreg.suites.repro_worker",
-                       f"[{REPLAYS_OPTION} DIR PARENT_PID] [{FINISH_OPTION} RESUME_DIR] "
-                       "CONFIGS_JSON OUT_DIR [RESUME_DIR]",
-                       argv, (2, 3), work)  # fmt: skip
+    return copy_worker_main("linreg.suites.repro_worker", argv, STEPS)
 
 
 if __name__ == "__main__":
