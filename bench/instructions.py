@@ -11,8 +11,9 @@ instrumented), so one process serves every case, and it starts with instrumentat
 warm, by Valgrind's client request from the process itself (``callgrind_control -i on`` where
 that cannot be issued). Each case runs in a forked child, so that every
 case starts from the same heap and caches whatever ran before it. (Forking the children at
-once, a second core counting a second case, made the counts differ between runs by 0.7 %: one
-at a time, they are the same numbers run after run.)
+once, a second core counting a second case, made the counts differ between runs by 0.7 %; two
+at once, the train case's loop beside the others, about 2 s shorter, counted one of two sets of
+numbers from run to run. One at a time, they are the same numbers run after run.)
 
 The process can start before its cases are known: the worker imports torch first and then
 waits for its specs file, so a runner starts Valgrind at once and writes the specs when it has
