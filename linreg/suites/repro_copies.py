@@ -53,14 +53,14 @@ class CopyWorkers:
 
     def commands(self, replay_folders: dict[str, Path]) -> dict[str, list[str]]:
         first, second = self.dirs
-        commands = {copy: [sys.executable, "-m", self.module, *serving_args(replay_folders[copy])]
-                    for copy in self.dirs}  # fmt: skip
-        if self.resume is not None:
-            commands[second] += finishing_args(self.resume[0])
+        resume_dir = self.resume[0] if self.resume is not None else None
+        commands = {}
         for copy, folder in self.dirs.items():
-            commands[copy] += [str(self.config_list), str(folder)]
-        if self.resume is not None:
-            commands[first].append(str(self.resume[0]))
+            finish = finishing_args(resume_dir) if resume_dir and copy == second else []
+            stop = [str(resume_dir)] if resume_dir and copy == first else []
+            commands[copy] = [sys.executable, "-m", self.module,
+                              *serving_args(replay_folders[copy]), *finish,
+                              str(self.config_list), str(folder), *stop]  # fmt: skip
         return commands
 
     def role(self, copy: str) -> str:
