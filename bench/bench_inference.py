@@ -20,11 +20,13 @@ def trained_state(config: TrainConfig) -> dict[str, torch.Tensor]:
     return state_from_json(train(config).final_state)
 
 
-def inference_call(config: TrainConfig, size: int) -> Callable[[], torch.Tensor]:
+def inference_call(
+    config: TrainConfig, size: int, state: dict[str, torch.Tensor] | None = None
+) -> Callable[[], torch.Tensor]:
     """The trained model's forward pass on ``size`` samples: what the case times (and what
-    bench/instructions.py counts)."""
+    bench/instructions.py counts, with the weights of its shorter warm-up loop: ``state``)."""
     model = build_model(config)
-    model.load_state_dict(trained_state(config))
+    model.load_state_dict(trained_state(config) if state is None else state)
     model.eval()
     X = torch.linspace(0, 1, size, dtype=torch_dtype(config.dtype), device=config.device)
     X = X.unsqueeze(1)

@@ -100,7 +100,8 @@ def make_case(spec: dict) -> tuple[Callable[[], Callable[[], object]], int]:
     if kind == "inference":
         from bench_inference import inference_call
 
-        call = inference_call(_config(spec), spec["size"])
+        config = _config(spec)
+        call = inference_call(config, spec["size"], state=warm_up_state(config))
         return (lambda: call), _calls(spec["size"])
     if kind == "epoch":
         from bench_epoch import epoch_call
@@ -108,6 +109,29 @@ def make_case(spec: dict) -> tuple[Callable[[], Callable[[], object]], int]:
         call = epoch_call(_config(spec), spec["size"])
         return (lambda: call), _calls(spec["size"])
     raise ValueError(f"instructions are not counted for the {kind!r} kind")
+
+
+def warm_up_config(config):
+    """The warm-up's training loop for ``config``: one evaluation period and the epoch after it,
+    so every op of the loop, an evaluation included, and enough epochs for Python to specialise
+    the loop's code. The whole 500 epochs took 0.7-0.8 s more of `linreg run`'s critical path
+    under Valgrind; without them the train case's count moved by +0.13 % and +0.69 % in two
+    copies of the checkout, the size of its shifts between environments (README: the warm-up's
+    loop of 51 epochs)."""
+    return config.replace(epochs=config.eval_every + 1)
+
+
+@functools.lru_cache(maxsize=8)
+def warm_up_state(config) -> dict:
+    """The weights an inference case's forward pass is counted with: the warm-up loop's. A
+    forward pass runs the same instructions whatever its weights' values, only its shapes
+    matter (the 1e5-sample forward, counted alternately with the weights of 500 and 51 epochs
+    copied into one model, gave 17,352,708, 17,353,269, 17,351,620 and 17,351,642 for 10 calls),
+    and training that model is the warm-up a train case of the same config needs."""
+    from linreg.engines import train
+    from linreg.state import state_from_json
+
+    return state_from_json(train(warm_up_config(config)).final_state)
 
 
 def _calls(size: int) -> int:
@@ -262,22 +286,29 @@ LOOP_KINDS = ("train", "threads")  # one call is a whole training loop
 
 def warm_up(specs: list[dict]) -> list[int]:
     """Run each case once while instrumentation is off (the first SGD step imports
-    torch._dynamo; kernels load, caches fill); the indexes of the specs run.
+    torch._dynamo; kernels load, caches fill); the indexes of the specs run. A train case runs
+    the warm-up loop (``warm_up_config``), not its whole loop.
 
-    An inference case trains its model first (bench_inference.trained_state), which runs the
-    loop a train case of the same config counts: that case is not run again. The second loop
-    took about 0.5 s of `linreg run`'s critical path under Valgrind; leaving it out moved the
-    train case's count by 0.3 % (332,666,323 -> 333,593,391 a call, counted alone, where counts
+    An inference case trains its model first (``warm_up_state``), which runs the loop a train
+    case of the same config warms up with: that case is not run again. The second loop took
+    about 0.5 s of `linreg run`'s critical path under Valgrind; leaving it out moved the train
+    case's count by 0.3 % (332,666,323 -> 333,593,391 a call, counted alone, where counts
     repeat exactly), inside the spread of the job's runs and far inside the gate's 3 %."""
+    from linreg.engines import prepare
+
     trained, warmed = set(), []
     for index, spec in enumerate(specs):
-        if spec["kind"] in LOOP_KINDS and _config(spec) in trained:
-            continue
-        prepare, _ = make_case(spec)
-        prepare()()
+        if spec["kind"] in LOOP_KINDS:
+            config = _config(spec)
+            if config in trained:
+                continue
+            prepare(warm_up_config(config)).loop()
+            trained.add(config)
+        else:
+            make_case(spec)[0]()()
+            if spec["kind"] == "inference":
+                trained.add(_config(spec))
         warmed.append(index)
-        if spec["kind"] == "inference":
-            trained.add(_config(spec))
     return warmed
 
 
