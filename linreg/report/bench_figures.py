@@ -14,11 +14,11 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from linreg.report.speed import KIND_TITLES, kinds_in_order, labelled
+from linreg.report.template import figure, use_template
 from linreg.units import ratio, seconds, si
 
 _BAR_PX = 9  # one series' bar within a case's row
 _PANEL_PX = 70  # a panel's title and axis
-_TEMPLATE = "plotly_white"
 
 
 def _panels(kinds: list[str], rows_per_kind: list[int], bars_per_row: int, title: str) -> go.Figure:
@@ -27,6 +27,7 @@ def _panels(kinds: list[str], rows_per_kind: list[int], bars_per_row: int, title
     heights = [max(n, 1) * row_px + _PANEL_PX for n in rows_per_kind]
     top = 130
     total = sum(heights) + top + 40 + 95 * (len(kinds) - 1)
+    use_template()
     fig = make_subplots(
         rows=len(kinds),
         cols=1,
@@ -37,7 +38,6 @@ def _panels(kinds: list[str], rows_per_kind: list[int], bars_per_row: int, title
     )
     fig.update_layout(
         title=title,
-        template=_TEMPLATE,
         height=total,
         barmode="group",
         bargap=0.25,
@@ -195,7 +195,7 @@ def size_sweep_figure(
     """Achieved GB/s of one epoch against N, each series' own colour, its copy roofline (GB/s by
     series and device, as the copy case shows it) dashed and drawn once per device (not once
     per dtype, where it would hide under itself)."""
-    fig = go.Figure()
+    fig = figure()
     symbols = ("circle", "square", "diamond", "triangle-up", "x")
     dtypes = sorted(sweep["dtype"].dropna().astype(str).unique())
     for (series, device, dtype), rows in sweep.groupby(["series", "device", "dtype"], sort=True):
@@ -234,7 +234,6 @@ def size_sweep_figure(
         yaxis_title="GB/s (log)",
         xaxis_type="log",
         yaxis_type="log",
-        template=_TEMPLATE,
         height=480,
         legend={"traceorder": "grouped"},
     )

@@ -10,10 +10,11 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from linreg.report.colors import FAIL, PALETTE
+from linreg.report.template import figure, use_template
 from linreg.run import LossCurve
 from linreg.units import missing
 
-_LAYOUT = {"template": "plotly_white", "height": 460}
+_LAYOUT = {"height": 460}
 
 
 def _log_toggle(axis: str = "yaxis") -> list[dict]:
@@ -81,7 +82,7 @@ def _shared_label(members: Sequence[str]) -> str:
 def loss_curves_figure(curves: Sequence[tuple[str, LossCurve]], title: str) -> go.Figure:
     """Train loss per epoch, one line per group of bit-identical runs, legend sorted, with a
     log-scale toggle."""
-    fig = go.Figure()
+    fig = figure()
     groups = group_identical_curves(curves)
     # Runs of one seed in two dtypes agree for hundreds of epochs: one colour per seed and one
     # dash per dtype keep both visible where they lie on each other.
@@ -111,7 +112,6 @@ def loss_curves_figure(curves: Sequence[tuple[str, LossCurve]], title: str) -> g
         yaxis_title="train loss",
         updatemenus=_log_toggle(),
         legend={"orientation": "h", "y": -0.2, "yanchor": "top", "x": 0},
-        template="plotly_white",
         height=520,
     )
     return fig
@@ -150,6 +150,7 @@ def repro_matrix_figure(pairs: pd.DataFrame) -> go.Figure:
             hover[a][b] = f"{row['reached']}; {'holds' if row['holds'] else 'FAILS'}"
             if not row["holds"]:
                 failing.append((a, b))
+    use_template()
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -178,7 +179,6 @@ def repro_matrix_figure(pairs: pd.DataFrame) -> go.Figure:
     fig.update_layout(
         title="Reproducibility matrix: = bit-identical, ≈ within tolerance, "
         "~N within tolerance to epoch N then the same outcome, ✗ a check fails",
-        template="plotly_white",
         height=max(460, 40 * len(labels) + 200),
     )
     fig.update_yaxes(autorange="reversed", automargin=True)  # read top-down like the x axis
@@ -199,7 +199,7 @@ def _cell_mark(row: pd.Series) -> str:
 
 def band_figure(band: pd.DataFrame, title: str) -> go.Figure:
     """The sweep's per-epoch median and 5th–95th percentile band of the train loss."""
-    fig = go.Figure()
+    fig = figure()
     fig.add_trace(
         go.Scatter(
             x=band["epoch"].tolist(),

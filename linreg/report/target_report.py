@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-import plotly.graph_objects as go
 
+from linreg.report import template
 from linreg.report.answer import FAIL, INFO, MAX_CHECKS, NONE, PASS, Answer, Line, Verdicts
 from linreg.report.build import ReportSummary
 from linreg.report.page import Section, render_page
@@ -137,7 +137,7 @@ def _sections(facts: TargetFacts) -> list[Section]:
     sections = [about]
     if facts.runs:
         training = Section("training", "Training")
-        figure = go.Figure()
+        figure = template.figure()
         rows = []
         for folder, run in facts.runs:
             device = run.config.device

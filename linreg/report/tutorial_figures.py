@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 import torch
 
 from linreg.data import Dataset
+from linreg.report.template import figure
 from linreg.run import LossCurve
 
 TRAIN_COLOR, TEST_COLOR, PRED_COLOR = "#1c4f96", "#f58160", "#8f3974"
@@ -21,7 +22,7 @@ def _values(t: torch.Tensor) -> list[float]:
 def data_figure(
     data: Dataset, predictions: torch.Tensor | None = None, title: str = ""
 ) -> go.Figure:
-    fig = go.Figure()
+    fig = figure()
     fig.add_trace(
         go.Scatter(
             x=_values(data.X_train),
@@ -50,7 +51,7 @@ def data_figure(
                 marker={"color": PRED_COLOR},
             )
         )
-    fig.update_layout(title=title, xaxis_title="X", yaxis_title="Y", template="plotly_white")
+    fig.update_layout(title=title, xaxis_title="X", yaxis_title="Y")
     return fig
 
 
@@ -58,7 +59,7 @@ def loss_figure(
     history: LossCurve, title: str = "Training and Testing Losses vs Epochs"
 ) -> go.Figure:
     """Train loss at every epoch, test loss at the evaluated epochs."""
-    fig = go.Figure()
+    fig = figure()
     fig.add_trace(
         go.Scatter(
             x=list(range(history.epochs)),
@@ -82,7 +83,6 @@ def loss_figure(
         xaxis_title="Epochs",
         yaxis_title="Loss",
         legend_title="Legend",
-        template="plotly_white",
     )
     return fig
 

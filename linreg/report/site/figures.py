@@ -21,6 +21,7 @@ import plotly.graph_objects as go
 
 from linreg.report.checks import describe
 from linreg.report.colors import FAIL, PALETTE, PASS
+from linreg.report.template import figure
 from linreg.results.history import History, ReproSession, stack_words
 from linreg.results.history_series import INSTRUCTIONS, WALL, Series
 from linreg.results.repro_checks import ReproCheck
@@ -29,7 +30,7 @@ from linreg.units import count, ratio, seconds
 
 # Okabe–Ito first (colour-blind safe), then more for fleets of more than seven hosts.
 COLORS = (*PALETTE, "#8C564B", "#7F7F7F", "#17BECF", "#BCBD22", "#393B79", "#AD494A")
-_LAYOUT = {"template": "plotly_white", "height": 480, "hovermode": "closest"}
+_LAYOUT = {"height": 480, "hovermode": "closest"}
 # Stack changes named above a figure; more are drawn as lines alone.
 MAX_STACK_LABELS = 8
 _DAY_MS = 86_400_000.0
@@ -157,7 +158,7 @@ def series_figure(series: Sequence[Series], timeline: Timeline, metric: str) -> 
                  "line": {"color": hue, "width": 1.5}, "marker": {"size": 4, "color": hue},
                  "hovertemplate": hover, "text": commits[part]}
             )  # fmt: skip
-    fig = go.Figure(data=traces)
+    fig = figure(traces)
     _mark_steps(fig, series, timeline)
     _mark_stack_changes(fig, series, timeline)
     title = (
@@ -253,7 +254,7 @@ def _mark_stack_changes(fig: go.Figure, series: Sequence[Series], timeline: Time
 def sessions_figure(timeline: Timeline) -> go.Figure:
     """Sessions each host ran, per day: where the history is dense and where it has gaps."""
     history = timeline.history
-    fig = go.Figure()
+    fig = figure()
     days: dict[str, dict[float, int]] = {}
     for session, when in zip(history.sessions, timeline.times_ms, strict=True):
         day = math.floor(when / _DAY_MS) * _DAY_MS
@@ -315,9 +316,9 @@ def numerics_figures(history: History) -> list[tuple[str, go.Figure]]:
     stays within tolerance shows here before a check fails."""
     series = check_series(history)
     times = [_ms(r.started) for r in history.repro]
-    level = go.Figure()
-    horizon = go.Figure()
-    outcome = go.Figure()
+    level = figure()
+    horizon = figure()
+    outcome = figure()
     # (host, run) -> set -> its final train loss: every check of one run in a set names the same.
     finals: dict[tuple[str, str], dict[int, float]] = {}
     for number, ((host, title), points) in enumerate(sorted(series.items())):
@@ -351,7 +352,7 @@ def numerics_figures(history: History) -> list[tuple[str, go.Figure]]:
         level.add_trace(go.Scatter(x=x, y=np.array(levels), **common))
         horizon.add_trace(go.Scatter(x=x, y=np.array(horizons), **common, showlegend=False))
         outcome.add_trace(go.Scatter(x=x, y=np.array(apart), **common, showlegend=False))
-    final = go.Figure()
+    final = figure()
     for number, ((host, subject), by_set) in enumerate(sorted(finals.items())):
         points = sorted(by_set.items())
         label = f"{subject} · {history.labels.get(host, host)}"
