@@ -128,10 +128,9 @@ def warm_up_state(config) -> dict:
     matter (the 1e5-sample forward, counted alternately with the weights of 500 and 51 epochs
     copied into one model, gave 17,352,708, 17,353,269, 17,351,620 and 17,351,642 for 10 calls),
     and training that model is the warm-up a train case of the same config needs."""
-    from linreg.engines import train
-    from linreg.state import state_from_json
+    from bench_inference import trained_state
 
-    return state_from_json(train(warm_up_config(config)).final_state)
+    return trained_state(warm_up_config(config))
 
 
 def _calls(size: int) -> int:
