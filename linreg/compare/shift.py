@@ -107,7 +107,8 @@ class Shift:
         cand = np.asarray(candidate, dtype=float)
         # Logs of ratios rather than differences of logs: scaling every time by a power of two
         # leaves each ratio, and so every verdict, exactly as it was.
-        diffs = np.sort(np.log(cand[:, None] / ref[None, :]).ravel())
+        diffs = np.log(cand[:, None] / ref[None, :]).ravel()
+        diffs.sort()
         return cls(diffs, len(ref), len(cand), _resolution(np.concatenate([ref, cand])),
                    max(float(session_sd), 0.0), float(session_df))  # fmt: skip
 
@@ -136,15 +137,19 @@ class Shift:
         """A lower confidence bound on the log shift that is wrong with probability <= tail."""
         rank_tail, session_tail = self._split(tail)
         cdf = u_cdf(self.n, self.m)
-        k = int(np.searchsorted(cdf, rank_tail, side="right"))  # cdf[k-1] <= rank_tail
+        k = int(cdf.searchsorted(rank_tail, side="right"))  # cdf[k-1] <= rank_tail
         if k < 1:
             return -math.inf
         return float(self.differences[k - 1]) - self._margin(session_tail)
 
+    @functools.cached_property
+    def _mirrored(self) -> Shift:
+        """The reference's log times against the candidate's: the other side's bounds."""
+        return Shift(-self.differences[::-1], self.m, self.n, self.resolution, self.session_sd,
+                     self.session_df)  # fmt: skip
+
     def upper_bound(self, tail: float) -> float:
-        mirrored = Shift(-self.differences[::-1], self.m, self.n, self.resolution,
-                         self.session_sd, self.session_df)  # fmt: skip
-        return -mirrored.lower_bound(tail)
+        return -self._mirrored.lower_bound(tail)
 
     def interval(self, level: float) -> tuple[float, float]:
         """A two-sided interval on the log shift with confidence ``level``."""
@@ -157,7 +162,7 @@ class Shift:
         cdf = u_cdf(self.n, self.m)
         moved = self.differences - self.resolution
         if self.session_sd == 0:
-            at_or_below = int(np.searchsorted(moved, bound, side="right"))
+            at_or_below = int(moved.searchsorted(bound, side="right"))
             if at_or_below >= len(moved):
                 return 1.0
             return float(cdf[at_or_below])
@@ -174,9 +179,7 @@ class Shift:
 
     def p_below(self, bound: float) -> float:
         """One-sided p of "the shift is below ``bound``"."""
-        mirrored = Shift(-self.differences[::-1], self.m, self.n, self.resolution,
-                         self.session_sd, self.session_df)  # fmt: skip
-        return mirrored.p_above(-bound)
+        return self._mirrored.p_above(-bound)
 
 
 def _resolution(values: np.ndarray) -> float:

@@ -112,7 +112,21 @@ def _wall_case(
                      shift.p_above(bound), shift.p_below(-bound))  # fmt: skip
 
 
-def judge_wall(
+@dataclass(frozen=True)
+class WallDecision:
+    """One case's outcome under the wall-time rule and what earned it: the case's evidence, the
+    confidence its interval is stated at, whether Benjamini–Hochberg selected it (with its
+    adjusted p), and its interval on the log shift (None where the case cannot be tested)."""
+
+    case: _WallCase
+    outcome: str
+    level: float
+    selected: bool
+    p_adjusted: float | None
+    interval: tuple[float, float] | None
+
+
+def decide_wall(
     reference: Mapping[str, CaseSamples],
     candidate: Mapping[str, CaseSamples],
     threshold: float = DEFAULT_WALL_THRESHOLD,
@@ -120,8 +134,8 @@ def judge_wall(
     noise: NoiseFloor | None = None,
     interleaved: bool = False,
     units: bool = True,
-) -> list[CaseVerdict]:
-    """Wall-time verdicts for the cases both sides have.
+) -> list[WallDecision]:
+    """The wall-time rule's outcome for each case both sides have (``judge_wall`` states them).
 
     Multiplicity is handled where decidability is: only cases whose processes can reach
     ``alpha`` at all are tested; Benjamini–Hochberg across them selects the changed ones, and a
@@ -148,15 +162,46 @@ def judge_wall(
     p_adjusted = {c.case: a for c, a in zip(tested, adjusted, strict=True)}
     selected = {name for name, a in p_adjusted.items() if a <= alpha}
     selected_level = 1 - alpha * max(len(selected), 1) / max(len(tested), 1)
-    verdicts = []
+    decisions = []
     for case in cases:
-        level = selected_level if case.case in selected else 1 - alpha
-        verdict = _wall_verdict(
-            case, threshold, alpha, level, case.case in selected,
-            p_adjusted.get(case.case), noise, len(tested),
-        )  # fmt: skip
-        verdicts.append(verdict)
-    return verdicts
+        chosen = case.case in selected
+        level = selected_level if chosen else 1 - alpha
+        decisions.append(_decide(case, bound, level, chosen, p_adjusted.get(case.case)))
+    return decisions
+
+
+def _decide(
+    case: _WallCase, bound: float, level: float, selected: bool, p_adjusted: float | None
+) -> WallDecision:
+    if not case.testable:
+        return WallDecision(case, UNDECIDED, level, selected, p_adjusted, None)
+    low, high = case.shift.interval(level)
+    if selected and case.p_slower < case.p_faster and low > bound:
+        outcome = SLOWER
+    elif selected and case.p_faster <= case.p_slower and high < -bound:
+        outcome = FASTER
+    elif -bound < low and high < bound:
+        outcome = NO_CHANGE
+    else:
+        outcome = UNDECIDED
+    return WallDecision(case, outcome, level, selected, p_adjusted, (low, high))
+
+
+def judge_wall(
+    reference: Mapping[str, CaseSamples],
+    candidate: Mapping[str, CaseSamples],
+    threshold: float = DEFAULT_WALL_THRESHOLD,
+    alpha: float = DEFAULT_ALPHA,
+    noise: NoiseFloor | None = None,
+    interleaved: bool = False,
+    units: bool = True,
+) -> list[CaseVerdict]:
+    """Wall-time verdicts for the cases both sides have: ``decide_wall``'s outcomes, each with
+    the figures that earned it and, where undecided, why and the processes a side that would
+    decide it."""
+    decisions = decide_wall(reference, candidate, threshold, alpha, noise, interleaved, units)
+    tested = sum(d.case.testable for d in decisions)
+    return [_wall_verdict(d, threshold, alpha, noise, tested) for d in decisions]
 
 
 def _benjamini_hochberg(ps: list[float]) -> list[float]:
@@ -168,10 +213,10 @@ def _benjamini_hochberg(ps: list[float]) -> list[float]:
 
 
 def _wall_verdict(
-    case: _WallCase, threshold: float, alpha: float, level: float, selected: bool,
-    p_adjusted: float | None, noise: NoiseFloor | None, tested: int,
-) -> CaseVerdict:  # fmt: skip
+    decision: WallDecision, threshold: float, alpha: float, noise: NoiseFloor | None, tested: int
+) -> CaseVerdict:
     bound = math.log1p(threshold)
+    case = decision.case
     shift = case.shift
     ref, cand = case.reference, case.candidate
     common = {
@@ -185,7 +230,7 @@ def _wall_verdict(
         "noise_floor": case.term.estimate,
         "unstable": max(spread(ref), spread(cand)) > UNSTABLE_SPREAD,
     }
-    if not case.testable:
+    if decision.interval is None:
         n, m = common["samples"]
         reason = (
             "tied values: no resolution to judge by"
@@ -199,15 +244,12 @@ def _wall_verdict(
         needed = _processes_needed(case, bound, alpha, noise)
         return CaseVerdict(**common, outcome=UNDECIDED, processes_needed=needed,
                            reason=_with_advice(reason, needed))  # fmt: skip
-    low, high = shift.interval(level)
+    low, high = decision.interval
     ci = (math.exp(low), math.exp(high))
-    evidence = {"ci": ci, "confidence": level, "p": case.p, "p_adjusted": p_adjusted, **common}
-    if selected and case.p_slower < case.p_faster and low > bound:
-        return CaseVerdict(**evidence, outcome=SLOWER)
-    if selected and case.p_faster <= case.p_slower and high < -bound:
-        return CaseVerdict(**evidence, outcome=FASTER)
-    if -bound < low and high < bound:
-        return CaseVerdict(**evidence, outcome=NO_CHANGE)
+    evidence = {"ci": ci, "confidence": decision.level, "p": case.p,
+                "p_adjusted": decision.p_adjusted, **common}  # fmt: skip
+    if decision.outcome != UNDECIDED:
+        return CaseVerdict(**evidence, outcome=decision.outcome)
     n, m = common["samples"]
     needed = _processes_needed(case, bound, alpha, noise)
     if low > bound or high < -bound:
