@@ -6,6 +6,7 @@ covered the moment it exists; its layer is its folder.
 from __future__ import annotations
 
 import ast
+import os
 import shutil
 import subprocess
 import sys
@@ -227,6 +228,10 @@ def test_commands_that_read_bench_files_import_no_torch(tmp_path):
         "        code = main(args)\n"
         "    print(args[0], code, 'torch' in sys.modules)\n"
     )
+    # Run from elsewhere (so the results folder is not the checkout's), importing this
+    # checkout's linreg whether or not it is installed.
+    path = os.pathsep.join(filter(None, [str(PACKAGE.parent), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=tmp_path)  # fmt: skip
+                         check=True, cwd=tmp_path, env=env)  # fmt: skip
     assert out.stdout.splitlines() == ["compare 0 False", "report 0 False"]
